@@ -1,0 +1,7 @@
+/** One Server-Sent Event as dispatched by a blank line. */
+export interface SseEvent {
+  /** The `event:` field; undefined when the event had none (data-only streams). */
+  event: string | undefined;
+  /** The `data:` lines joined by "\n" (empty string when there were none). */
+  data: string;
+}
