@@ -1,0 +1,10 @@
+export { periodWindow } from './period.js';
+export type { PeriodWindow } from './period.js';
+export { findRefusal, reserve, release, settle, roomMicros, commonRoom } from './account.js';
+export type { Account, Refusal, RefusalCode } from './account.js';
+export { planGrowth } from './growth.js';
+export type { GrowthPlan } from './growth.js';
+export { Bank, describeRefusal } from './bank.js';
+export type { Hold, KeyEntry } from './bank.js';
+export { budgetReport } from './report.js';
+export type { BudgetStatus, SessionStatus } from './report.js';

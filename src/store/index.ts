@@ -1,0 +1,4 @@
+export { SqliteStore, DB_FILE } from './sqlite.js';
+export { StoreError } from './errors.js';
+export { resolveDataDir, ensureDataDir } from './data-dir.js';
+export * from './types.js';

@@ -1,0 +1,530 @@
+import Database from 'better-sqlite3';
+import type { Statement } from 'better-sqlite3';
+import { join } from 'node:path';
+import { StoreError } from './errors.js';
+import type {
+  BudgetMode,
+  BudgetRecord,
+  EventChannel,
+  EventRecord,
+  HoldRecord,
+  KeyRecord,
+  LedgerRow,
+  Outcome,
+  Period,
+  PriceRecord,
+  StoredLedgerRow,
+} from './types.js';
+import type { ProviderId } from '../pricing/index.js';
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS keys (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  provider TEXT NOT NULL,
+  token_hash TEXT NOT NULL UNIQUE,
+  token_hint TEXT NOT NULL,
+  provider_key_enc TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS budgets (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  scope TEXT NOT NULL CHECK (scope IN ('key','global','tag')),
+  key_id INTEGER REFERENCES keys(id) ON DELETE CASCADE,
+  cap_micros INTEGER NOT NULL CHECK (cap_micros >= 0),
+  period TEXT NOT NULL CHECK (period IN ('day','week','month','total')),
+  session_cap_micros INTEGER,
+  ceiling_micros INTEGER,
+  mode TEXT NOT NULL DEFAULT 'hard' CHECK (mode IN ('hard','soft')),
+  killed INTEGER NOT NULL DEFAULT 0,
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ledger (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  ts INTEGER NOT NULL,
+  request_id TEXT NOT NULL,
+  key_id INTEGER NOT NULL,
+  key_name TEXT NOT NULL,
+  session TEXT,
+  provider TEXT NOT NULL,
+  model TEXT NOT NULL,
+  priced_as TEXT,
+  price_estimated INTEGER NOT NULL DEFAULT 0,
+  input_tokens INTEGER NOT NULL DEFAULT 0,
+  output_tokens INTEGER NOT NULL DEFAULT 0,
+  cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+  cache_write_5m_tokens INTEGER NOT NULL DEFAULT 0,
+  cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0,
+  cost_micros INTEGER NOT NULL,
+  outcome TEXT NOT NULL,
+  usage_source TEXT NOT NULL,
+  status INTEGER,
+  duration_ms INTEGER NOT NULL DEFAULT 0,
+  detail TEXT
+);
+CREATE INDEX IF NOT EXISTS ledger_key_ts ON ledger (key_id, ts);
+CREATE INDEX IF NOT EXISTS ledger_key_session ON ledger (key_id, session, ts);
+CREATE INDEX IF NOT EXISTS ledger_ts ON ledger (ts);
+CREATE TABLE IF NOT EXISTS holds (
+  id TEXT PRIMARY KEY,
+  ts INTEGER NOT NULL,
+  key_id INTEGER NOT NULL,
+  key_name TEXT NOT NULL,
+  session TEXT,
+  provider TEXT NOT NULL,
+  model TEXT NOT NULL,
+  amount_micros INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS prices (
+  model TEXT PRIMARY KEY,
+  input INTEGER NOT NULL,
+  output INTEGER NOT NULL,
+  cache_read INTEGER,
+  cache_write INTEGER,
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  ts INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  budget TEXT,
+  channel TEXT NOT NULL,
+  cap_before_micros INTEGER,
+  cap_after_micros INTEGER,
+  detail TEXT
+);
+CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
+`;
+
+interface KeyRow {
+  id: number;
+  name: string;
+  provider: string;
+  token_hash: string;
+  token_hint: string;
+  provider_key_enc: string;
+  created_at: number;
+}
+interface BudgetRow {
+  id: number;
+  name: string;
+  scope: string;
+  key_id: number | null;
+  cap_micros: number;
+  period: string;
+  session_cap_micros: number | null;
+  ceiling_micros: number | null;
+  mode: string;
+  killed: number;
+  updated_at: number;
+}
+interface LedgerDbRow {
+  id: number;
+  ts: number;
+  request_id: string;
+  key_id: number;
+  key_name: string;
+  session: string | null;
+  provider: string;
+  model: string;
+  priced_as: string | null;
+  price_estimated: number;
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_tokens: number;
+  cache_write_5m_tokens: number;
+  cache_write_1h_tokens: number;
+  cost_micros: number;
+  outcome: string;
+  usage_source: string;
+  status: number | null;
+  duration_ms: number;
+  detail: string | null;
+}
+interface HoldRow {
+  id: string;
+  ts: number;
+  key_id: number;
+  key_name: string;
+  session: string | null;
+  provider: string;
+  model: string;
+  amount_micros: number;
+}
+
+const toKey = (r: KeyRow): KeyRecord => ({
+  id: r.id,
+  name: r.name,
+  provider: r.provider as ProviderId,
+  tokenHash: r.token_hash,
+  tokenHint: r.token_hint,
+  providerKeyEnc: r.provider_key_enc,
+  createdAt: r.created_at,
+});
+const toBudget = (r: BudgetRow): BudgetRecord => ({
+  id: r.id,
+  name: r.name,
+  scope: r.scope as BudgetRecord['scope'],
+  keyId: r.key_id,
+  capMicros: r.cap_micros,
+  period: r.period as Period,
+  sessionCapMicros: r.session_cap_micros,
+  ceilingMicros: r.ceiling_micros,
+  mode: r.mode as BudgetMode,
+  killed: r.killed !== 0,
+  updatedAt: r.updated_at,
+});
+const toLedger = (r: LedgerDbRow): StoredLedgerRow => ({
+  id: r.id,
+  ts: r.ts,
+  requestId: r.request_id,
+  keyId: r.key_id,
+  keyName: r.key_name,
+  session: r.session,
+  provider: r.provider as ProviderId,
+  model: r.model,
+  pricedAs: r.priced_as,
+  priceEstimated: r.price_estimated !== 0,
+  inputTokens: r.input_tokens,
+  outputTokens: r.output_tokens,
+  cacheReadTokens: r.cache_read_tokens,
+  cacheWrite5mTokens: r.cache_write_5m_tokens,
+  cacheWrite1hTokens: r.cache_write_1h_tokens,
+  costMicros: r.cost_micros,
+  outcome: r.outcome as Outcome,
+  usageSource: r.usage_source as LedgerRow['usageSource'],
+  status: r.status,
+  durationMs: r.duration_ms,
+  detail: r.detail,
+});
+const toHold = (r: HoldRow): HoldRecord => ({
+  id: r.id,
+  ts: r.ts,
+  keyId: r.key_id,
+  keyName: r.key_name,
+  session: r.session,
+  provider: r.provider as ProviderId,
+  model: r.model,
+  amountMicros: r.amount_micros,
+});
+
+const ledgerParams = (row: LedgerRow) => ({
+  ts: row.ts,
+  request_id: row.requestId,
+  key_id: row.keyId,
+  key_name: row.keyName,
+  session: row.session,
+  provider: row.provider,
+  model: row.model,
+  priced_as: row.pricedAs,
+  price_estimated: row.priceEstimated ? 1 : 0,
+  input_tokens: row.inputTokens,
+  output_tokens: row.outputTokens,
+  cache_read_tokens: row.cacheReadTokens,
+  cache_write_5m_tokens: row.cacheWrite5mTokens,
+  cache_write_1h_tokens: row.cacheWrite1hTokens,
+  cost_micros: row.costMicros,
+  outcome: row.outcome,
+  usage_source: row.usageSource,
+  status: row.status,
+  duration_ms: row.durationMs,
+  detail: row.detail,
+});
+
+export const DB_FILE = 'spendcap.db';
+
+/**
+ * The embedded store: one SQLite file in WAL mode. Every statement is prepared once.
+ * synchronous=NORMAL in WAL survives a process kill (the WAL write is done before commit
+ * returns); only a power loss could drop the last transactions.
+ */
+export class SqliteStore {
+  readonly db: Database.Database;
+  readonly #s: {
+    insertKey: Statement;
+    keyByName: Statement;
+    keys: Statement;
+    deleteKey: Statement;
+    insertBudget: Statement;
+    budgets: Statement;
+    budgetByName: Statement;
+    updateBudget: Statement;
+    deleteBudget: Statement;
+    insertLedger: Statement;
+    ledgerPage: Statement;
+    spentByKey: Statement;
+    spentBySession: Statement;
+    spentSessionsOfKey: Statement;
+    insertHold: Statement;
+    updateHold: Statement;
+    deleteHold: Statement;
+    holds: Statement;
+    upsertPrice: Statement;
+    deletePrice: Statement;
+    prices: Statement;
+    insertEvent: Statement;
+    events: Statement;
+    dataVersion: Statement;
+  };
+  readonly #settleTx: (holdId: string, row: LedgerRow) => number;
+
+  constructor(dataDir: string, opts: { readonly?: boolean } = {}) {
+    const file = join(dataDir, DB_FILE);
+    this.db = new Database(file, { readonly: opts.readonly ?? false });
+    this.db.pragma('busy_timeout = 5000');
+    if (!opts.readonly) {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('foreign_keys = ON');
+      this.#migrate();
+    }
+    const p = (sql: string) => this.db.prepare(sql);
+    this.#s = {
+      insertKey: p(`INSERT INTO keys (name, provider, token_hash, token_hint, provider_key_enc, created_at)
+                    VALUES (@name, @provider, @token_hash, @token_hint, @provider_key_enc, @created_at)`),
+      keyByName: p('SELECT * FROM keys WHERE name = ?'),
+      keys: p('SELECT * FROM keys ORDER BY name'),
+      deleteKey: p('DELETE FROM keys WHERE name = ?'),
+      insertBudget: p(`INSERT INTO budgets (name, scope, key_id, cap_micros, period, session_cap_micros, ceiling_micros, mode, killed, updated_at)
+                       VALUES (@name, @scope, @key_id, @cap_micros, @period, @session_cap_micros, @ceiling_micros, @mode, 0, @updated_at)`),
+      budgets: p('SELECT * FROM budgets ORDER BY name'),
+      budgetByName: p('SELECT * FROM budgets WHERE name = ?'),
+      updateBudget: p(`UPDATE budgets SET cap_micros = @cap_micros, period = @period, session_cap_micros = @session_cap_micros,
+                       ceiling_micros = @ceiling_micros, mode = @mode, killed = @killed, updated_at = @updated_at WHERE id = @id`),
+      deleteBudget: p('DELETE FROM budgets WHERE name = ?'),
+      insertLedger: p(`INSERT INTO ledger (ts, request_id, key_id, key_name, session, provider, model, priced_as, price_estimated,
+                        input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cost_micros,
+                        outcome, usage_source, status, duration_ms, detail)
+                       VALUES (@ts, @request_id, @key_id, @key_name, @session, @provider, @model, @priced_as, @price_estimated,
+                        @input_tokens, @output_tokens, @cache_read_tokens, @cache_write_5m_tokens, @cache_write_1h_tokens, @cost_micros,
+                        @outcome, @usage_source, @status, @duration_ms, @detail)`),
+      ledgerPage: p('SELECT * FROM ledger ORDER BY id DESC LIMIT ? OFFSET ?'),
+      spentByKey: p('SELECT COALESCE(SUM(cost_micros), 0) AS s FROM ledger WHERE key_id = ? AND ts >= ?'),
+      spentBySession: p('SELECT COALESCE(SUM(cost_micros), 0) AS s FROM ledger WHERE key_id = ? AND session = ?'),
+      spentSessionsOfKey: p(`SELECT session, COALESCE(SUM(cost_micros), 0) AS s, MAX(ts) AS last FROM ledger
+                             WHERE key_id = ? AND session IS NOT NULL GROUP BY session ORDER BY last DESC LIMIT ?`),
+      insertHold: p(`INSERT INTO holds (id, ts, key_id, key_name, session, provider, model, amount_micros)
+                     VALUES (@id, @ts, @key_id, @key_name, @session, @provider, @model, @amount_micros)`),
+      updateHold: p('UPDATE holds SET amount_micros = ?, model = ? WHERE id = ?'),
+      deleteHold: p('DELETE FROM holds WHERE id = ?'),
+      holds: p('SELECT * FROM holds ORDER BY ts'),
+      upsertPrice: p(`INSERT INTO prices (model, input, output, cache_read, cache_write, updated_at)
+                      VALUES (@model, @input, @output, @cache_read, @cache_write, @updated_at)
+                      ON CONFLICT (model) DO UPDATE SET input = excluded.input, output = excluded.output,
+                      cache_read = excluded.cache_read, cache_write = excluded.cache_write, updated_at = excluded.updated_at`),
+      deletePrice: p('DELETE FROM prices WHERE model = ?'),
+      prices: p('SELECT * FROM prices ORDER BY model'),
+      insertEvent: p(`INSERT INTO events (ts, kind, budget, channel, cap_before_micros, cap_after_micros, detail)
+                      VALUES (?, ?, ?, ?, ?, ?, ?)`),
+      events: p('SELECT * FROM events ORDER BY id DESC LIMIT ?'),
+      dataVersion: p('PRAGMA data_version'),
+    };
+    this.#s.dataVersion.pluck(true);
+    this.#s.spentByKey.pluck(true);
+    this.#s.spentBySession.pluck(true);
+    this.#settleTx = this.db.transaction((holdId: string, row: LedgerRow) => {
+      this.#s.deleteHold.run(holdId);
+      return Number(this.#s.insertLedger.run(ledgerParams(row)).lastInsertRowid);
+    });
+  }
+
+  #migrate(): void {
+    this.db.exec(SCHEMA);
+    const row = this.db.prepare('SELECT v FROM meta WHERE k = ?').get('schema_version') as { v: string } | undefined;
+    if (row === undefined) {
+      this.db.prepare('INSERT INTO meta (k, v) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
+    } else if (Number(row.v) > SCHEMA_VERSION) {
+      throw new StoreError('E_INVALID', `the data dir was written by a newer spendcap (schema ${row.v}); upgrade spendcap`);
+    }
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** Changes whenever another connection (a CLI command) commits; cheap enough to poll. */
+  dataVersion(): number {
+    return this.#s.dataVersion.get() as number;
+  }
+
+  // keys
+  insertKeyWithBudget(key: Omit<KeyRecord, 'id'>, budget: Omit<BudgetRecord, 'id' | 'keyId' | 'killed' | 'scope' | 'name'>): KeyRecord {
+    const tx = this.db.transaction(() => {
+      if (this.#s.budgetByName.get(key.name) !== undefined) throw new StoreError('E_EXISTS', `a key or budget named "${key.name}" already exists`);
+      const id = Number(
+        this.#s.insertKey.run({
+          name: key.name,
+          provider: key.provider,
+          token_hash: key.tokenHash,
+          token_hint: key.tokenHint,
+          provider_key_enc: key.providerKeyEnc,
+          created_at: key.createdAt,
+        }).lastInsertRowid,
+      );
+      this.#s.insertBudget.run({
+        name: key.name,
+        scope: 'key',
+        key_id: id,
+        cap_micros: budget.capMicros,
+        period: budget.period,
+        session_cap_micros: budget.sessionCapMicros,
+        ceiling_micros: budget.ceilingMicros,
+        mode: budget.mode,
+        updated_at: budget.updatedAt,
+      });
+      return id;
+    });
+    try {
+      return { ...key, id: tx() };
+    } catch (err) {
+      if (err instanceof Error && /UNIQUE constraint failed: keys.name/.test(err.message)) {
+        throw new StoreError('E_EXISTS', `a key named "${key.name}" already exists`);
+      }
+      throw err;
+    }
+  }
+
+  keyByName(name: string): KeyRecord | undefined {
+    const r = this.#s.keyByName.get(name) as KeyRow | undefined;
+    return r && toKey(r);
+  }
+
+  listKeys(): KeyRecord[] {
+    return (this.#s.keys.all() as KeyRow[]).map(toKey);
+  }
+
+  deleteKey(name: string): boolean {
+    return this.#s.deleteKey.run(name).changes > 0;
+  }
+
+  // budgets
+  listBudgets(): BudgetRecord[] {
+    return (this.#s.budgets.all() as BudgetRow[]).map(toBudget);
+  }
+
+  budgetByName(name: string): BudgetRecord | undefined {
+    const r = this.#s.budgetByName.get(name) as BudgetRow | undefined;
+    return r && toBudget(r);
+  }
+
+  updateBudget(b: BudgetRecord): void {
+    this.#s.updateBudget.run({
+      id: b.id,
+      cap_micros: b.capMicros,
+      period: b.period,
+      session_cap_micros: b.sessionCapMicros,
+      ceiling_micros: b.ceilingMicros,
+      mode: b.mode,
+      killed: b.killed ? 1 : 0,
+      updated_at: b.updatedAt,
+    });
+  }
+
+  /** Applies a change to a budget and records the event in one transaction. */
+  changeBudget(name: string, change: (b: BudgetRecord) => BudgetRecord, event: { kind: string; channel: EventChannel; detail?: string }): { before: BudgetRecord; after: BudgetRecord } {
+    return this.db.transaction(() => {
+      const before = this.budgetByName(name);
+      if (before === undefined) throw new StoreError('E_NOT_FOUND', `no key or budget named "${name}" (see: spendcap status)`);
+      const after = { ...change(before), updatedAt: Date.now() };
+      this.updateBudget(after);
+      this.#s.insertEvent.run(after.updatedAt, event.kind, name, event.channel, before.capMicros, after.capMicros, event.detail ?? null);
+      return { before, after };
+    })();
+  }
+
+  // ledger
+  insertLedger(row: LedgerRow): number {
+    return Number(this.#s.insertLedger.run(ledgerParams(row)).lastInsertRowid);
+  }
+
+  listLedger(limit: number, offset = 0): StoredLedgerRow[] {
+    return (this.#s.ledgerPage.all(limit, offset) as LedgerDbRow[]).map(toLedger);
+  }
+
+  spentByKeySince(keyId: number, sinceMs: number): number {
+    return this.#s.spentByKey.get(keyId, sinceMs) as number;
+  }
+
+  spentBySession(keyId: number, session: string): number {
+    return this.#s.spentBySession.get(keyId, session) as number;
+  }
+
+  sessionsOfKey(keyId: number, limit: number): Array<{ session: string; spentMicros: number; lastTs: number }> {
+    return (this.#s.spentSessionsOfKey.all(keyId, limit) as Array<{ session: string; s: number; last: number }>).map((r) => ({
+      session: r.session,
+      spentMicros: r.s,
+      lastTs: r.last,
+    }));
+  }
+
+  // holds: written before a request goes upstream, so a crash cannot forget money in flight
+  insertHold(h: HoldRecord): void {
+    this.#s.insertHold.run({
+      id: h.id,
+      ts: h.ts,
+      key_id: h.keyId,
+      key_name: h.keyName,
+      session: h.session,
+      provider: h.provider,
+      model: h.model,
+      amount_micros: h.amountMicros,
+    });
+  }
+
+  updateHold(id: string, amountMicros: number, model: string): void {
+    this.#s.updateHold.run(amountMicros, model, id);
+  }
+
+  listHolds(): HoldRecord[] {
+    return (this.#s.holds.all() as HoldRow[]).map(toHold);
+  }
+
+  /** The hold becomes a charge: one transaction, so a crash leaves either the hold or the row, never both or neither. */
+  settleHold(holdId: string, row: LedgerRow): number {
+    return this.#settleTx(holdId, row);
+  }
+
+  // prices (µ$/Mtok)
+  setPrice(p: Omit<PriceRecord, 'updatedAt'>): void {
+    this.#s.upsertPrice.run({ model: p.model, input: p.input, output: p.output, cache_read: p.cacheRead, cache_write: p.cacheWrite, updated_at: Date.now() });
+  }
+
+  deletePrice(model: string): boolean {
+    return this.#s.deletePrice.run(model).changes > 0;
+  }
+
+  listPrices(): PriceRecord[] {
+    return (this.#s.prices.all() as Array<{ model: string; input: number; output: number; cache_read: number | null; cache_write: number | null; updated_at: number }>).map((r) => ({
+      model: r.model,
+      input: r.input,
+      output: r.output,
+      cacheRead: r.cache_read,
+      cacheWrite: r.cache_write,
+      updatedAt: r.updated_at,
+    }));
+  }
+
+  // events
+  insertEvent(e: Omit<EventRecord, 'id'>): void {
+    this.#s.insertEvent.run(e.ts, e.kind, e.budget, e.channel, e.capBeforeMicros, e.capAfterMicros, e.detail);
+  }
+
+  listEvents(limit: number): EventRecord[] {
+    return (
+      this.#s.events.all(limit) as Array<{ id: number; ts: number; kind: string; budget: string | null; channel: string; cap_before_micros: number | null; cap_after_micros: number | null; detail: string | null }>
+    ).map((r) => ({
+      id: r.id,
+      ts: r.ts,
+      kind: r.kind,
+      budget: r.budget,
+      channel: r.channel as EventChannel,
+      capBeforeMicros: r.cap_before_micros,
+      capAfterMicros: r.cap_after_micros,
+      detail: r.detail,
+    }));
+  }
+}

@@ -1,0 +1,94 @@
+import type { Micros, ProviderId } from '../pricing/index.js';
+
+export type Period = 'day' | 'week' | 'month' | 'total';
+export const PERIODS: readonly Period[] = ['day', 'week', 'month', 'total'];
+export type BudgetMode = 'hard' | 'soft';
+export type BudgetScope = 'key' | 'global' | 'tag';
+export type Outcome = 'ok' | 'cut' | 'blocked' | 'error';
+
+export interface KeyRecord {
+  id: number;
+  name: string;
+  provider: ProviderId;
+  tokenHash: string;
+  /** A recognisable prefix of the spendcap key, for listings. */
+  tokenHint: string;
+  providerKeyEnc: string;
+  createdAt: number;
+}
+
+export interface BudgetRecord {
+  id: number;
+  name: string;
+  scope: BudgetScope;
+  keyId: number | null;
+  capMicros: Micros;
+  period: Period;
+  /** Each session of the key gets this cap on top of the key's cap (total over the session). */
+  sessionCapMicros: Micros | null;
+  ceilingMicros: Micros | null;
+  mode: BudgetMode;
+  killed: boolean;
+  updatedAt: number;
+}
+
+export interface LedgerRow {
+  ts: number;
+  requestId: string;
+  keyId: number;
+  keyName: string;
+  session: string | null;
+  provider: ProviderId;
+  model: string;
+  pricedAs: string | null;
+  priceEstimated: boolean;
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheWrite5mTokens: number;
+  cacheWrite1hTokens: number;
+  costMicros: Micros;
+  outcome: Outcome;
+  /** 'provider' when the provider reported the usage, 'estimate' when spendcap had to estimate it (cut, crash, dropped). */
+  usageSource: 'provider' | 'estimate' | 'none';
+  status: number | null;
+  durationMs: number;
+  detail: string | null;
+}
+
+export interface StoredLedgerRow extends LedgerRow {
+  id: number;
+}
+
+export interface HoldRecord {
+  id: string;
+  ts: number;
+  keyId: number;
+  keyName: string;
+  session: string | null;
+  provider: ProviderId;
+  model: string;
+  amountMicros: Micros;
+}
+
+export interface PriceRecord {
+  model: string;
+  input: number;
+  output: number;
+  cacheRead: number | null;
+  cacheWrite: number | null;
+  updatedAt: number;
+}
+
+export type EventChannel = 'cli' | 'web' | 'api' | 'slack' | 'telegram' | 'auto';
+
+export interface EventRecord {
+  id: number;
+  ts: number;
+  kind: string;
+  budget: string | null;
+  channel: EventChannel;
+  capBeforeMicros: Micros | null;
+  capAfterMicros: Micros | null;
+  detail: string | null;
+}
