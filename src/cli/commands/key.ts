@@ -1,0 +1,111 @@
+import { readFileSync } from 'node:fs';
+import { encryptSecret, hashToken, newSpendcapToken } from '../../secrets/index.js';
+import { StoreError } from '../../store/index.js';
+import type { ProviderId } from '../../pricing/index.js';
+import { optionalUsd, parse, period, requireName, str, usd } from '../args.js';
+import { openStore } from '../context.js';
+import type { Io } from '../context.js';
+import { UsageError } from '../errors.js';
+import { table, usd as fmt, when } from '../format.js';
+
+const PROVIDERS: readonly ProviderId[] = ['anthropic'];
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function validateName(name: string): string {
+  if (!NAME_RE.test(name)) throw new UsageError(`name "${name}" must be 1–64 letters, digits, dots, dashes or underscores`);
+  return name;
+}
+
+export async function key(argv: string[], io: Io): Promise<number> {
+  const [sub, ...rest] = argv;
+  switch (sub) {
+    case 'add':
+      return add(rest, io);
+    case 'list':
+    case 'ls':
+      return list(rest, io);
+    case 'rm':
+    case 'remove':
+      return rm(rest, io);
+    default:
+      throw new UsageError('usage: spendcap key add|list|rm …  (see spendcap --help)');
+  }
+}
+
+async function add(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    provider: { type: 'string' },
+    'provider-key': { type: 'string' },
+    cap: { type: 'string' },
+    period: { type: 'string' },
+    'session-cap': { type: 'string' },
+    ceiling: { type: 'string' },
+    mode: { type: 'string' },
+  });
+  const name = validateName(requireName(positionals, 'key name', 'spendcap key add NAME --provider anthropic --provider-key K --cap USD'));
+  const provider = str(values.provider) ?? 'anthropic';
+  if (!(PROVIDERS as readonly string[]).includes(provider)) throw new UsageError(`--provider must be one of ${PROVIDERS.join(', ')}; got "${provider}"`);
+  let providerKey = str(values['provider-key']) ?? io.env.SPENDCAP_PROVIDER_KEY;
+  // "-" reads the key from stdin, so it stays out of shell history and the process list.
+  if (providerKey === '-') providerKey = readFileSync(0, 'utf8').trim();
+  if (!providerKey) throw new UsageError('--provider-key is required (the provider API key spendcap will use upstream; "-" reads it from stdin)');
+  if (providerKey.startsWith('sc-')) throw new UsageError('--provider-key must be the provider\'s key (sk-ant-…), not a spendcap key');
+  const capMicros = usd(values.cap, '--cap');
+  const mode = str(values.mode) ?? 'hard';
+  if (mode !== 'hard' && mode !== 'soft') throw new UsageError(`--mode must be hard or soft; got "${mode}"`);
+  const ceilingMicros = optionalUsd(values.ceiling, '--ceiling');
+  if (ceilingMicros !== null && ceilingMicros < capMicros) throw new UsageError('--ceiling must be at least --cap');
+
+  const { store, masterKey } = openStore(values['data-dir'], io);
+  try {
+    const token = newSpendcapToken();
+    const now = Date.now();
+    store.insertKeyWithBudget(
+      { name, provider: provider as ProviderId, tokenHash: hashToken(token), tokenHint: `${token.slice(0, 7)}…`, providerKeyEnc: encryptSecret(masterKey(), providerKey), createdAt: now },
+      { capMicros, period: period(values.period), sessionCapMicros: optionalUsd(values['session-cap'], '--session-cap'), ceilingMicros, mode, updatedAt: now },
+    );
+    store.insertEvent({ ts: now, kind: 'key-add', budget: name, channel: 'cli', capBeforeMicros: null, capAfterMicros: capMicros, detail: null });
+    if (values.json) {
+      io.out(JSON.stringify({ name, provider, token, capUsd: capMicros / 1e6, period: period(values.period) }) + '\n');
+    } else {
+      io.out(`Created key "${name}" (${provider}, cap ${fmt(capMicros)} per ${period(values.period)}).\n`);
+      io.out(`\n  ${token}\n\nThis is the only time the key is shown. Point your agent at spendcap with it:\n`);
+      io.out(`  ANTHROPIC_BASE_URL=http://127.0.0.1:8787 ANTHROPIC_API_KEY=${token} claude\n`);
+    }
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+async function list(argv: string[], io: Io): Promise<number> {
+  const { values } = parse(argv, {}, false);
+  const { store } = openStore(values['data-dir'], io);
+  try {
+    const budgets = new Map(store.listBudgets().map((b) => [b.keyId, b]));
+    const keys = store.listKeys().map((k) => {
+      const b = budgets.get(k.id);
+      return { name: k.name, provider: k.provider, tokenHint: k.tokenHint, capUsd: (b?.capMicros ?? 0) / 1e6, period: b?.period ?? null, sessionCapUsd: b?.sessionCapMicros != null ? b.sessionCapMicros / 1e6 : null, killed: b?.killed ?? false, createdAt: new Date(k.createdAt).toISOString() };
+    });
+    if (values.json) io.out(JSON.stringify(keys, null, 2) + '\n');
+    else if (keys.length === 0) io.out('No keys yet. Create one: spendcap key add NAME --provider anthropic --provider-key sk-ant-… --cap 15\n');
+    else io.out(table([['NAME', 'PROVIDER', 'KEY', 'CAP', 'PERIOD', 'STATE', 'CREATED'], ...keys.map((k) => [k.name, k.provider, k.tokenHint, fmt(Math.round(k.capUsd * 1e6)), k.period ?? '', k.killed ? 'killed' : 'active', when(Date.parse(k.createdAt))])]));
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+async function rm(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(argv, {});
+  const name = requireName(positionals, 'key name', 'spendcap key rm NAME');
+  const { store } = openStore(values['data-dir'], io);
+  try {
+    if (!store.deleteKey(name)) throw new StoreError('E_NOT_FOUND', `no key named "${name}" (see: spendcap key list)`);
+    store.insertEvent({ ts: Date.now(), kind: 'key-rm', budget: name, channel: 'cli', capBeforeMicros: null, capAfterMicros: null, detail: null });
+    io.out(`Removed key "${name}". Requests with it are refused from now on; its ledger rows stay.\n`);
+    return 0;
+  } finally {
+    store.close();
+  }
+}

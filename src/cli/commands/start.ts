@@ -1,0 +1,36 @@
+import { DEFAULT_ANTHROPIC_BASE_URL, DEFAULT_HOST, DEFAULT_PORT, startServer } from '../../server/server.js';
+import { resolveDataDir } from '../../store/index.js';
+import { parse, str } from '../args.js';
+import type { Io } from '../context.js';
+import { UsageError } from '../errors.js';
+
+export async function start(argv: string[], io: Io): Promise<number> {
+  const { values } = parse(argv, { port: { type: 'string' }, host: { type: 'string' }, 'no-open': { type: 'boolean' }, quiet: { type: 'boolean' } }, false);
+  const port = values.port === undefined ? DEFAULT_PORT : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0–65535; got "${String(values.port)}"`);
+  const host = str(values.host) ?? DEFAULT_HOST;
+  const dataDir = resolveDataDir(str(values['data-dir']), io.env);
+  const server = await startServer({
+    dataDir,
+    host,
+    port,
+    anthropicBaseUrl: io.env.SPENDCAP_ANTHROPIC_BASE_URL ?? DEFAULT_ANTHROPIC_BASE_URL,
+    log: values.quiet ? () => {} : (line) => io.out(`${new Date().toISOString().slice(11, 19)} ${line}\n`),
+  });
+  const loopback = host === '127.0.0.1' || host === 'localhost' || host === '::1';
+  io.out(`spendcap is running on ${server.url}  (data: ${dataDir})\n`);
+  if (!loopback) io.out(`WARNING: listening on ${host}, not loopback: anyone who can reach this address and holds a spendcap key can spend through it.\n`);
+  if (server.recoveredHolds > 0) io.out(`Charged ${server.recoveredHolds} request(s) left in flight by the last stop at their last estimate (see spendcap log).\n`);
+  io.out(`\nPoint an agent at it with a spendcap key (create one: spendcap key add NAME --provider anthropic --provider-key sk-ant-… --cap 15):\n`);
+  io.out(`  Claude Code:    ANTHROPIC_BASE_URL=${server.url} ANTHROPIC_API_KEY=sc-… claude\n`);
+  io.out(`  Anthropic SDK:  new Anthropic({ baseURL: '${server.url}', apiKey: 'sc-…' })\n\n`);
+
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  io.out('spendcap: stopping; open requests are settled.\n');
+  await server.close();
+  return 0;
+}

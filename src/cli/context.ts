@@ -1,0 +1,15 @@
+import { loadOrCreateMasterKey } from '../secrets/index.js';
+import { ensureDataDir, resolveDataDir, SqliteStore } from '../store/index.js';
+
+export interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+}
+
+/** Commands open the same SQLite file the server uses; WAL lets them write while it runs. */
+export function openStore(dataDirFlag: unknown, io: Io): { store: SqliteStore; dataDir: string; masterKey: () => Buffer } {
+  const dataDir = ensureDataDir(resolveDataDir(typeof dataDirFlag === 'string' ? dataDirFlag : undefined, io.env));
+  const store = new SqliteStore(dataDir);
+  return { store, dataDir, masterKey: () => loadOrCreateMasterKey(dataDir) };
+}

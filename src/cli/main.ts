@@ -1,0 +1,74 @@
+import { StoreError } from '../store/index.js';
+import type { Io } from './context.js';
+import { UsageError } from './errors.js';
+
+export type Command = (argv: string[], io: Io) => Promise<number>;
+
+/** Commands load lazily, so `spendcap status` does not pay for the server's imports. */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  start: async () => (await import('./commands/start.js')).start,
+  key: async () => (await import('./commands/key.js')).key,
+  cap: async () => (await import('./commands/budget-actions.js')).cap,
+  kill: async () => (await import('./commands/budget-actions.js')).kill,
+  unkill: async () => (await import('./commands/budget-actions.js')).unkill,
+  lift: async () => (await import('./commands/budget-actions.js')).lift,
+  status: async () => (await import('./commands/status.js')).status,
+  log: async () => (await import('./commands/log.js')).log,
+  price: async () => (await import('./commands/price.js')).price,
+};
+
+export const HELP = `spendcap: a local proxy with hard dollar caps for LLM APIs
+
+Usage: spendcap <command> [options]      (every command takes --data-dir DIR)
+
+  start [--port 8787] [--host 127.0.0.1] [--no-open]   run the proxy (the default command)
+  key add NAME --provider anthropic --provider-key K --cap USD [--period day|week|month|total]
+          [--session-cap USD] [--ceiling USD] [--json]   create a key (printed once)
+  key list [--json] | key rm NAME
+  cap set NAME USD [--period P] [--ceiling USD] [--session-cap USD]
+  kill NAME | unkill NAME                 stop a key now (open streams are cut) / re-open it
+  lift NAME --add USD | --double | --to-ceiling
+  status [--json]                         every budget: spent, held, cap, remaining, reset
+  log [--json] [--limit N]                ledger rows, newest first
+  price set MODEL --input USD --output USD [--cache-read USD] [--cache-write USD]   (USD per million tokens)
+  price list [--json] | price rm MODEL
+
+Data: --data-dir, else $SPENDCAP_HOME, else ~/.spendcap.
+`;
+
+export async function main(argv: string[], io: Io = defaultIo()): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === '--help' || first === '-h' || first === 'help') {
+    io.out(HELP);
+    return 0;
+  }
+  if (first === '--version' || first === '-v') {
+    io.out('spendcap 0.1.0\n');
+    return 0;
+  }
+  // `spendcap` and `spendcap --port 9000` mean start.
+  const name = first === undefined || first.startsWith('-') ? 'start' : first;
+  const args = first === undefined || first.startsWith('-') ? argv : rest;
+  const load = COMMANDS[name];
+  if (!load) {
+    io.err(`spendcap: unknown command "${name}"\n\n${HELP}`);
+    return 2;
+  }
+  try {
+    return await (await load())(args, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`spendcap ${name}: ${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof StoreError) {
+      io.err(`spendcap ${name}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+function defaultIo(): Io {
+  return { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t), env: process.env };
+}

@@ -1,0 +1,417 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { Dispatcher } from 'undici';
+import { describeRefusal, planGrowth } from '../budgets/index.js';
+import type { Account, Bank, Hold, KeyEntry, Refusal } from '../budgets/index.js';
+import { commonRoom } from '../budgets/index.js';
+import { costMicros, inputCostMicros, outputRateFor, tokensCostMicros, UnknownModelError } from '../pricing/index.js';
+import type { Micros, ModelRates, PriceBook, ResolvedPrice, Usage } from '../pricing/index.js';
+import { hashToken } from '../secrets/index.js';
+import type { Outcome } from '../store/index.js';
+import type { ErrorCode, ProviderAdapter, RequestInfo, StreamMeter } from '../providers/types.js';
+import { SseParser } from './sse.js';
+import { requestHeadersForUpstream, responseHeadersForClient } from './headers.js';
+
+export interface ProxyOptions {
+  /** Output tokens every open stream keeps paid for ahead of what spendcap has read: covers tokens in flight. */
+  marginTokens: number;
+  /** How far a hold grows ahead at once, so the store is written once per step, not per token. */
+  stepTokens: number;
+  maxBodyBytes: number;
+}
+
+export const DEFAULT_PROXY_OPTIONS: ProxyOptions = { marginTokens: 128, stepTokens: 256, maxBodyBytes: 32 * 1024 * 1024 };
+
+export interface ProxyContext {
+  bank: Bank;
+  prices: PriceBook;
+  dispatcher: Dispatcher;
+  options: ProxyOptions;
+  /** One line per finished request, for the terminal; never carries a key. */
+  log: (line: string) => void;
+}
+
+export interface Upstream {
+  origin: string;
+  /** Path prefix of the base URL (e.g. "" or "/proxy"), joined before the request path. */
+  basePath: string;
+}
+
+const SESSION_HEADERS = ['x-spendcap-session', 'x-claude-code-session-id'] as const;
+
+function sessionOf(headers: IncomingHttpHeaders): string | null {
+  for (const h of SESSION_HEADERS) {
+    const v = headers[h];
+    if (typeof v === 'string' && v.length > 0) return v.slice(0, 200);
+  }
+  return null;
+}
+
+export function sendError(res: ServerResponse, adapter: ProviderAdapter, code: ErrorCode, message: string): void {
+  const reply = adapter.errorReply(code, message);
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(reply.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(reply.body), ...reply.headers });
+  res.end(reply.body);
+}
+
+/** Reads the whole request body, refusing past the limit without buffering the excess. */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) {
+      req.resume();
+      resolve('too-large');
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (c: Buffer) => {
+      if (over) return;
+      size += c.length;
+      if (size > limit) {
+        over = true;
+        chunks.length = 0;
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(over ? 'too-large' : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+export function authenticate(ctx: ProxyContext, adapter: ProviderAdapter, req: IncomingMessage): KeyEntry | string {
+  // A key added or changed by a CLI command counts from the very next request.
+  ctx.bank.refresh();
+  const token = adapter.credentialFrom(req.headers);
+  if (!token) {
+    return `spendcap: no spendcap key in the request. Send the key that \`spendcap key add\` printed (sc-…) as x-api-key or Authorization: Bearer.`;
+  }
+  const key = ctx.bank.authenticate(hashToken(token));
+  if (key) return key;
+  if (!token.startsWith('sc-')) {
+    return `spendcap: this is not a spendcap key. Give your agent the sc-… key that \`spendcap key add\` printed; spendcap adds the provider key itself.`;
+  }
+  return `spendcap: unknown spendcap key. It may have been removed; list keys with \`spendcap key list\` or create one with \`spendcap key add\`.`;
+}
+
+/** The cost of what is known so far, and the output rate for what is still coming. */
+interface CostModel {
+  rates: ModelRates;
+  /** Before the provider counts the prompt: the upper estimate of its cost. */
+  inputEstimateMicros: Micros;
+  outputRate: number;
+}
+
+function costModel(info: RequestInfo, price: ResolvedPrice): CostModel {
+  const rates = price.rates;
+  const lc = rates.longContext && info.estimatedInputTokens > rates.longContext.thresholdTokens ? rates.longContext : rates;
+  const inputRate = Math.max(lc.input, info.cacheWriteTtl === '1h' ? lc.cacheWrite1h : info.cacheWriteTtl === '5m' ? lc.cacheWrite5m : 0);
+  return {
+    rates,
+    inputEstimateMicros: tokensCostMicros(info.estimatedInputTokens, inputRate),
+    outputRate: outputRateFor(rates, info.estimatedInputTokens),
+  };
+}
+
+function totalInputTokens(u: Usage): number {
+  return u.inputTokens + u.cacheReadTokens + u.cacheWrite5mTokens + u.cacheWrite1hTokens;
+}
+
+/**
+ * One metered request: authenticate, price, hold, forward, meter, cut if needed, settle.
+ * Every exit path settles the hold exactly once.
+ */
+export async function relayMetered(
+  ctx: ProxyContext,
+  adapter: ProviderAdapter,
+  upstream: Upstream,
+  providerPath: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const startedAt = Date.now();
+  const key = authenticate(ctx, adapter, req);
+  if (typeof key === 'string') {
+    req.resume();
+    sendError(res, adapter, 'E_UNAUTHORIZED', key);
+    return;
+  }
+  const body = await readBody(req, ctx.options.maxBodyBytes);
+  if (body === 'too-large') {
+    sendError(res, adapter, 'E_TOO_LARGE', `spendcap: request body is larger than ${ctx.options.maxBodyBytes} bytes`);
+    return;
+  }
+  const info = adapter.parseRequest(body);
+  if ('code' in info) {
+    sendError(res, adapter, 'E_BAD_REQUEST', `spendcap: ${info.message}`);
+    return;
+  }
+  const session = sessionOf(req.headers);
+  const provider = adapter.id;
+  const price = ctx.prices.resolve(provider, info.model);
+  if (price instanceof UnknownModelError) {
+    ctx.bank.recordBlocked(key, session, provider, info.model, randomUUID(), price.code, 400);
+    sendError(res, adapter, 'E_UNKNOWN_MODEL', price.message);
+    return;
+  }
+
+  const model = costModel(info, price);
+  const opts = ctx.options;
+  const accounts = ctx.bank.accountsFor(key, session);
+  // A non-streamed response cannot be cut, so its whole possible output must be paid for up front.
+  const firstNeed = model.inputEstimateMicros + tokensCostMicros(info.stream ? opts.marginTokens : info.maxTokens, model.outputRate);
+  const stepMicros = info.stream ? tokensCostMicros(opts.stepTokens, model.outputRate) : 0;
+  const plan = planGrowth(0, firstNeed, stepMicros, commonRoom(accounts));
+  const amount = plan.action === 'grow' ? plan.extraMicros : firstNeed;
+  const opened = plan.action === 'cut' ? ctx.bank.check(accounts, Number.MAX_SAFE_INTEGER) ?? null : ctx.bank.open(key, session, accounts, info.model, amount, provider);
+  if (opened === null || !('id' in opened)) {
+    const refusal: Refusal = opened ?? { code: 'E_CAP_REACHED', account: accounts[0]!, neededMicros: firstNeed };
+    let message = describeRefusal(refusal);
+    if (!info.stream && refusal.code === 'E_CAP_REACHED' && tokensCostMicros(info.maxTokens, model.outputRate) > model.inputEstimateMicros) {
+      message += ` (a non-streamed request must hold its whole max_tokens=${info.maxTokens} up front; lower max_tokens or stream)`;
+    }
+    ctx.bank.recordBlocked(key, session, provider, info.model, randomUUID(), `${refusal.code}: ${refusal.account.label}`, 429);
+    ctx.log(`blocked ${key.record.name} ${info.model}: ${message}`);
+    sendError(res, adapter, refusal.code, message);
+    return;
+  }
+  const hold = opened;
+  await forward(ctx, adapter, upstream, providerPath, req, res, body, info, price, model, hold, stepMicros, startedAt);
+}
+
+async function forward(
+  ctx: ProxyContext,
+  adapter: ProviderAdapter,
+  upstream: Upstream,
+  providerPath: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: Buffer,
+  info: RequestInfo,
+  price: ResolvedPrice,
+  model: CostModel,
+  hold: Hold,
+  stepMicros: Micros,
+  startedAt: number,
+): Promise<void> {
+  const { bank, options } = ctx;
+  const abort = new AbortController();
+  let finished = false;
+  let requestId: string = hold.id;
+  let status: number | null = null;
+  let meter: StreamMeter | null = null;
+
+  const finish = (outcome: Outcome, usage: Usage | null, chargeMicros: Micros, detail: string | null): void => {
+    if (finished) return;
+    finished = true;
+    const u = usage ?? meter?.usage ?? null;
+    bank.settle(hold, {
+      requestId,
+      provider: adapter.id,
+      model: meter?.model ?? info.model,
+      pricedAs: price.pricedAs,
+      priceEstimated: price.estimated,
+      inputTokens: u?.inputTokens ?? 0,
+      outputTokens: u?.outputTokens ?? 0,
+      cacheReadTokens: u?.cacheReadTokens ?? 0,
+      cacheWrite5mTokens: u?.cacheWrite5mTokens ?? 0,
+      cacheWrite1hTokens: u?.cacheWrite1hTokens ?? 0,
+      costMicros: chargeMicros,
+      outcome,
+      usageSource: usage !== null ? 'provider' : chargeMicros > 0 ? 'estimate' : 'none',
+      status,
+      durationMs: Date.now() - startedAt,
+      detail,
+    });
+    ctx.log(`${outcome} ${hold.key.record.name}${hold.session ? `/${hold.session.slice(0, 8)}` : ''} ${info.model} $${(chargeMicros / 1e6).toFixed(6)}${detail ? ` (${detail})` : ''}`);
+  };
+
+  /** Cost the provider may bill when spendcap has not seen the final usage: everything seen plus what may be in flight. */
+  const estimatedCharge = (): Micros => {
+    if (!meter) return hold.amountMicros;
+    const u = meter.usage;
+    const input = meter.inputKnown ? inputCostMicros(u, model.rates) : model.inputEstimateMicros;
+    const rate = meter.inputKnown ? outputRateFor(model.rates, totalInputTokens(u)) : model.outputRate;
+    return Math.min(hold.amountMicros, input + tokensCostMicros(meter.outputTokensForHold() + options.marginTokens, rate));
+  };
+
+  // The client went away: stop the provider at once and charge what it may have produced.
+  res.on('close', () => {
+    if (finished) return;
+    abort.abort();
+    finish('error', null, estimatedCharge(), 'client closed the connection');
+  });
+
+  let cutStream: ((notice: string) => void) | null = null;
+  hold.onKill = (account: Account) => {
+    const notice = describeRefusal({ code: 'E_KILLED', account, neededMicros: 0 });
+    if (cutStream) cutStream(notice);
+    else if (!finished) {
+      abort.abort();
+      finish('cut', null, estimatedCharge(), 'killed before the response started');
+      sendError(res, adapter, 'E_KILLED', notice);
+    }
+  };
+
+  let upstreamRes: Dispatcher.ResponseData;
+  try {
+    upstreamRes = await ctx.dispatcher.request({
+      origin: upstream.origin,
+      path: upstream.basePath + providerPath,
+      method: 'POST',
+      headers: { ...requestHeadersForUpstream(req.headers, adapter.credentialHeaders, true), ...adapter.authHeaders(hold.key.providerKey) },
+      body,
+      signal: abort.signal,
+      headersTimeout: 600_000,
+      bodyTimeout: 600_000,
+    });
+  } catch (err) {
+    if (finished) return;
+    const code = (err as { code?: string }).code ?? '';
+    // Nothing reached the provider when the connection was refused; otherwise it may have read the prompt.
+    const nothingSent = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT'].includes(code);
+    finish('error', null, nothingSent ? 0 : Math.min(hold.amountMicros, model.inputEstimateMicros), `upstream unreachable: ${code || (err as Error).message}`);
+    sendError(res, adapter, 'E_UPSTREAM', `spendcap could not reach the provider at ${upstream.origin}: ${code || (err as Error).message}`);
+    return;
+  }
+  status = upstreamRes.statusCode;
+  const rid = upstreamRes.headers['request-id'] ?? upstreamRes.headers['x-request-id'];
+  if (typeof rid === 'string') requestId = rid;
+  if (finished) {
+    upstreamRes.body.destroy();
+    return;
+  }
+
+  const contentType = String(upstreamRes.headers['content-type'] ?? '');
+  const isSse = status === 200 && contentType.startsWith('text/event-stream');
+
+  if (!isSse) {
+    // A JSON reply is only usable whole: it is settled before its last byte reaches the client,
+    // so a finished request always has its ledger row.
+    const chunks: Buffer[] = [];
+    upstreamRes.body.on('data', (c: Buffer) => chunks.push(c));
+    await new Promise<void>((resolve) => {
+      upstreamRes.body.on('end', resolve);
+      upstreamRes.body.on('error', () => resolve());
+    });
+    if (finished) return;
+    const whole = Buffer.concat(chunks);
+    res.writeHead(status, responseHeadersForClient(upstreamRes.headers));
+    if (status === 200) {
+      let usage: Usage | null = null;
+      try {
+        usage = adapter.usageFromJson(JSON.parse(whole.toString('utf8')));
+      } catch {
+        usage = null;
+      }
+      if (usage) finish('ok', usage, costMicros(usage, model.rates), null);
+      else finish('error', null, hold.amountMicros, 'response without usage; charged the whole hold');
+    } else {
+      // Providers do not bill requests they reject.
+      finish('error', null, 0, `upstream status ${status}`);
+    }
+    res.end(whole);
+    return;
+  }
+
+  res.writeHead(status, responseHeadersForClient(upstreamRes.headers));
+  res.flushHeaders();
+  meter = adapter.newStreamMeter();
+  const m = meter;
+  /** Set once spendcap ended the client's stream itself (cut or kill): nothing more is forwarded. */
+  let ended = false;
+  const parser = new SseParser();
+  let received = 0;
+  let forwarded = 0;
+  let pending: Buffer | null = null;
+
+  /** Forwards bytes up to the last complete event; a partial event waits for its end so a cut always lands on a boundary. */
+  const forwardComplete = (chunk: Buffer): void => {
+    const upTo = received - parser.pendingBytes;
+    if (pending === null && upTo === received) {
+      res.write(chunk);
+      forwarded = received;
+      return;
+    }
+    const all: Buffer = pending === null ? chunk : Buffer.concat([pending, chunk]);
+    const n = upTo - forwarded;
+    if (n > 0) res.write(all.subarray(0, n));
+    forwarded += Math.max(0, n);
+    pending = all.length > n ? all.subarray(Math.max(0, n)) : null;
+  };
+
+  cutStream = (notice: string) => {
+    if (finished || ended) return;
+    ended = true;
+    abort.abort();
+    finish('cut', null, estimatedCharge(), notice);
+    res.end(m.cutTail(notice));
+  };
+
+  const onChunk = (chunk: Buffer): void => {
+    if (ended) return;
+    received += chunk.length;
+    const events = parser.push(chunk);
+    if (events.length === 0 || finished) {
+      forwardComplete(chunk);
+      return;
+    }
+    for (const ev of events) m.onEvent(ev);
+    if (m.complete && m.hasFinalUsage) {
+      // Settle before the client sees the end, so a finished stream always has its row.
+      finish('ok', m.usage, costMicros(m.usage, model.rates), null);
+      forwardComplete(chunk);
+      return;
+    }
+    const u = m.usage;
+    const inputPart = m.inputKnown ? inputCostMicros(u, model.rates) : model.inputEstimateMicros;
+    const rate = m.inputKnown ? outputRateFor(model.rates, totalInputTokens(u)) : model.outputRate;
+    const needed = inputPart + tokensCostMicros(m.outputTokensForHold() + options.marginTokens, rate);
+    const plan = planGrowth(hold.amountMicros, needed, stepMicros, commonRoom(hold.accounts));
+    if (plan.action === 'grow') {
+      const refusal = bank.grow(hold, plan.extraMicros);
+      if (refusal) return cutAt(chunk, refusal);
+    } else if (plan.action === 'shrink') {
+      bank.shrink(hold, plan.releaseMicros);
+    } else if (plan.action === 'cut') {
+      const refusal = bank.check(hold.accounts, needed - hold.amountMicros) ?? { code: 'E_CAP_REACHED' as const, account: hold.accounts[0]!, neededMicros: needed };
+      return cutAt(chunk, refusal);
+    }
+    forwardComplete(chunk);
+  };
+
+  const cutAt = (chunk: Buffer, refusal: Refusal): void => {
+    // The events already read are paid for by the margin held before them: the client gets them, then the tail.
+    forwardComplete(chunk);
+    bank.markExhausted(refusal);
+    cutStream?.(describeRefusal(refusal));
+  };
+
+  upstreamRes.body.on('data', onChunk);
+  await new Promise<void>((resolve) => {
+    upstreamRes.body.on('end', () => {
+      if (!finished) {
+        if (m.hasFinalUsage) finish(m.complete ? 'ok' : 'error', m.usage, costMicros(m.usage, model.rates), m.complete ? null : 'stream ended without its final event');
+        else finish('error', null, estimatedCharge(), 'stream ended before the provider reported usage');
+      }
+      if (!res.writableEnded && !res.destroyed) {
+        if (pending !== null) res.write(pending);
+        res.end();
+      }
+      resolve();
+    });
+    upstreamRes.body.on('error', (err: Error) => {
+      if (!finished) {
+        finish('error', null, estimatedCharge(), `upstream stream failed: ${err.message}`);
+        // Transparent: the client sees the provider's connection drop as a drop.
+        res.destroy();
+      }
+      resolve();
+    });
+  });
+}
