@@ -1,0 +1,57 @@
+// Starts a real spendcap server (in this process) on a fresh data dir, and runs CLI commands
+// against the same data dir through the real CLI entry.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../src/cli/main.js';
+import type { ProxyOptions } from '../../src/proxy/relay.js';
+import { startServer } from '../../src/server/server.js';
+import type { RunningServer } from '../../src/server/server.js';
+
+export interface CliResult {
+  code: number;
+  out: string;
+  err: string;
+}
+
+export function tempDataDir(): string {
+  return mkdtempSync(join(tmpdir(), 'spendcap-test-'));
+}
+
+export async function cli(dataDir: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  let out = '';
+  let err = '';
+  const code = await main([...args, '--data-dir', dataDir], { out: (t) => (out += t), err: (t) => (err += t), env });
+  return { code, out, err };
+}
+
+/** Creates a key through the CLI and returns its token. */
+export async function addKey(dataDir: string, name: string, capUsd: number, extra: string[] = []): Promise<string> {
+  const r = await cli(dataDir, ['key', 'add', name, '--provider', 'anthropic', '--provider-key', `sk-ant-test-${name}`, '--cap', String(capUsd), '--json', ...extra]);
+  if (r.code !== 0) throw new Error(`key add failed: ${r.err}`);
+  return (JSON.parse(r.out) as { token: string }).token;
+}
+
+export interface TestSpendcap {
+  dataDir: string;
+  server: RunningServer;
+  url: string;
+  log: string[];
+  close(): Promise<void>;
+}
+
+export async function startSpendcap(upstreamUrl: string, opts: { dataDir?: string; proxy?: Partial<ProxyOptions>; pollMs?: number } = {}): Promise<TestSpendcap> {
+  const dataDir = opts.dataDir ?? tempDataDir();
+  const log: string[] = [];
+  const server = await startServer({ dataDir, port: 0, anthropicBaseUrl: upstreamUrl, log: (l) => log.push(l), ...(opts.proxy ? { proxy: opts.proxy } : {}), ...(opts.pollMs ? { pollMs: opts.pollMs } : {}) });
+  return {
+    dataDir,
+    server,
+    url: server.url,
+    log,
+    close: async () => {
+      await server.close();
+      if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
