@@ -37,7 +37,8 @@ describe('hard caps', () => {
   let mock: MockAnthropic;
   let sc: TestSpendcap;
   before(async () => {
-    mock = await startMockAnthropic({ tokenIntervalMs: 1, outputTokens: 50 });
+    // The mock bills like Claude's tokenizer up to 4.6 (about 16% more tokens than cl100k on English).
+    mock = await startMockAnthropic({ tokenIntervalMs: 1, outputTokens: 50, tokenizerInflation: 0.16 });
     sc = await startSpendcap(mock.url, { pollMs: 100 });
   });
   after(async () => {

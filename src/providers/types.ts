@@ -60,7 +60,8 @@ export interface ProviderAdapter {
   /** Client headers that must never go upstream (they carry the spendcap key). */
   readonly credentialHeaders: readonly string[];
   parseRequest(body: Buffer): RequestInfo | RequestError;
-  newStreamMeter(): StreamMeter;
+  /** A meter for one response stream; the request tells it which tokenizer to expect. */
+  newStreamMeter(info: RequestInfo): StreamMeter;
   usageFromJson(json: unknown): Usage | null;
   errorReply(code: ErrorCode, message: string): ErrorReply;
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { estimateTokenUnits, estimateTokens } from './estimate-tokens.js';
+import { estimateTokenUnits, estimateTokens, StreamingTokenEstimate } from './estimate-tokens.js';
 
 /**
  * Real token counts of each text, measured once with @anthropic-ai/tokenizer (the legacy Claude
@@ -211,4 +211,15 @@ test('specific shapes', () => {
   assert.ok(estimateTokens('日本語') >= 3);
   assert.ok(estimateTokens('😀') >= 2);
   assert.ok(estimateTokens(' '.repeat(1000)) >= 9, 'long whitespace runs are split by real tokenizers');
+});
+
+test('a word split across deltas counts once', () => {
+  const whole = new StreamingTokenEstimate();
+  whole.add(' the budget is spent');
+  const split = new StreamingTokenEstimate();
+  for (const piece of [' the bud', 'get', ' is sp', 'ent']) split.add(piece);
+  assert.equal(split.units, whole.units);
+  const perToken = new StreamingTokenEstimate();
+  for (const piece of [' the', ' budget', ',', ' is']) perToken.add(piece);
+  assert.ok(perToken.units >= 4);
 });

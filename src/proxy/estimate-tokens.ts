@@ -233,3 +233,32 @@ function isLetter(c: number, k: number): boolean {
 export function estimateTokens(text: string): number {
   return Math.ceil(estimateTokenUnits(text));
 }
+
+const TRAILING_WORD = /[A-Za-z]{1,32}$/;
+
+/**
+ * Sums estimates over a stream of deltas as if they were one text: a word split across two deltas
+ * (providers cut deltas anywhere) counts once, not as two pieces.
+ */
+export class StreamingTokenEstimate {
+  #units = 0;
+  #tail = '';
+
+  get units(): number {
+    return this.#units;
+  }
+
+  add(text: string): void {
+    if (text.length === 0) return;
+    const combined = this.#tail + text;
+    const delta = estimateTokenUnits(combined) - (this.#tail ? estimateTokenUnits(this.#tail) : 0);
+    this.#units += Math.max(0, delta);
+    this.#tail = TRAILING_WORD.exec(combined)?.[0] ?? '';
+  }
+
+  /** A fixed amount that is not text (e.g. a citation's overhead); also ends the current word. */
+  addUnits(units: number): void {
+    this.#units += units;
+    this.#tail = '';
+  }
+}

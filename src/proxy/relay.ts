@@ -209,7 +209,8 @@ async function forward(
   const finish = (outcome: Outcome, usage: Usage | null, chargeMicros: Micros, detail: string | null): void => {
     if (finished) return;
     finished = true;
-    const u = usage ?? meter?.usage ?? null;
+    // Without the provider's final count, the row shows the output tokens spendcap charged for.
+    const u = usage ?? (meter ? { ...meter.usage, outputTokens: meter.outputTokensForHold() } : null);
     bank.settle(hold, {
       requestId,
       provider: adapter.id,
@@ -321,7 +322,7 @@ async function forward(
 
   res.writeHead(status, responseHeadersForClient(upstreamRes.headers));
   res.flushHeaders();
-  meter = adapter.newStreamMeter();
+  meter = adapter.newStreamMeter(info);
   const m = meter;
   /** Set once spendcap ended the client's stream itself (cut or kill): nothing more is forwarded. */
   let ended = false;

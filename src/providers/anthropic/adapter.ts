@@ -3,6 +3,7 @@ import type { ProviderAdapter } from '../types.js';
 import { anthropicErrorReply } from './errors.js';
 import { parseMessagesRequest } from './request.js';
 import { AnthropicStreamMeter } from './stream-meter.js';
+import { tokenizerFactor } from './tokenizer.js';
 import { usageFromMessageJson } from './usage.js';
 
 function header(headers: IncomingHttpHeaders, name: string): string | undefined {
@@ -26,7 +27,7 @@ export const anthropicAdapter: ProviderAdapter = {
   },
   credentialHeaders: ['x-api-key', 'authorization'],
   parseRequest: parseMessagesRequest,
-  newStreamMeter: () => new AnthropicStreamMeter(),
+  newStreamMeter: (info) => new AnthropicStreamMeter(tokenizerFactor(info.model)),
   usageFromJson: usageFromMessageJson,
   errorReply: anthropicErrorReply,
 };

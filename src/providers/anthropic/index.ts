@@ -8,3 +8,4 @@ export { CUT_STOP_REASON, buildCutTail } from './cut.js';
 export { CUT_INPUT_MARKER, ToolInputTracker } from './tool-input.js';
 export { usageFromMessageJson } from './usage.js';
 export { ANTHROPIC_ERRORS, anthropicError, anthropicErrorBody, anthropicErrorReply } from './errors.js';
+export { tokenizerFactor } from './tokenizer.js';

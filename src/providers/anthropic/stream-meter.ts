@@ -1,7 +1,7 @@
 import type { Usage } from '../../pricing/types.js';
 import type { SseEvent } from '../../proxy/sse-types.js';
 import type { StreamMeter } from '../types.js';
-import { estimateTokenUnits } from '../../proxy/estimate-tokens.js';
+import { StreamingTokenEstimate } from '../../proxy/estimate-tokens.js';
 import { ToolInputTracker } from './tool-input.js';
 import { CUT_STOP_REASON, buildCutTail } from './cut.js';
 import { asRecord, num, str } from './json.js';
@@ -38,8 +38,11 @@ export class AnthropicStreamMeter implements StreamMeter {
 
   /** message_start's output_tokens. */
   private startOutputTokens = 0;
+
+  /** @param tokenizerFactor Claude tokens per unit of spendcap's estimate for this model (see tokenizer.ts). */
+  constructor(private readonly tokenizerFactor = 1) {}
   /** Fractional estimate of the streamed content, rounded up once when read. */
-  private estimateUnits = 0;
+  private readonly estimate = new StreamingTokenEstimate();
   /** Follows the open tool_use block's JSON, for a safe cut. */
   private toolInput: ToolInputTracker | null = null;
 
@@ -53,7 +56,7 @@ export class AnthropicStreamMeter implements StreamMeter {
 
   /** message_start's output_tokens plus an upper estimate of everything streamed since. */
   get estimatedOutputTokens(): number {
-    return this.startOutputTokens + Math.ceil(this.estimateUnits);
+    return this.startOutputTokens + Math.ceil(this.estimate.units * this.tokenizerFactor);
   }
 
   /** Output tokens to hold money for: the larger of the estimate and what the provider reported. */
@@ -96,7 +99,7 @@ export class AnthropicStreamMeter implements StreamMeter {
         this.toolInput = blockType === 'tool_use' ? new ToolInputTracker() : null;
         // A block may start with content (rare for text; never for tool_use input, which streams).
         const text = str(block?.['text']) ?? str(block?.['thinking']);
-        if (text) this.estimateUnits += estimateTokenUnits(text);
+        if (text) this.estimate.add(text);
         return;
       }
       case 'content_block_stop':
@@ -125,27 +128,28 @@ export class AnthropicStreamMeter implements StreamMeter {
     switch (delta['type']) {
       case 'text_delta': {
         const t = str(delta['text']);
-        if (t) this.estimateUnits += estimateTokenUnits(t);
+        if (t) this.estimate.add(t);
         return;
       }
       case 'input_json_delta': {
         const t = str(delta['partial_json']);
         if (t) {
-          this.estimateUnits += estimateTokenUnits(t);
+          this.estimate.add(t);
           this.toolInput?.feed(t);
         }
         return;
       }
       case 'thinking_delta': {
         const t = str(delta['thinking']);
-        if (t) this.estimateUnits += estimateTokenUnits(t);
+        if (t) this.estimate.add(t);
         return;
       }
       case 'citations_delta': {
         // The citation's cited_text may not be billed as output; counting it keeps the estimate an upper bound.
         const c = asRecord(delta['citation']);
         const t = str(c?.['cited_text']);
-        this.estimateUnits += CITATION_OVERHEAD + (t ? estimateTokenUnits(t) : 0);
+        this.estimate.addUnits(CITATION_OVERHEAD);
+        if (t) this.estimate.add(t);
         return;
       }
       default:
