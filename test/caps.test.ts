@@ -143,6 +143,23 @@ describe('hard caps', () => {
     }
   });
 
+  test('summarized thinking (billed but not streamed) is bounded by the clock: the provider bills no more than the cap', async () => {
+    const token = await addKey(sc.dataDir, 'thinker', 0.01);
+    // 25 hidden thinking tokens behind each visible delta every 100 ms: about 260 tokens/s, as fast as Claude thinks.
+    mock.options = { ...mock.options, thinking: true, thinkingTokens: 200, hiddenThinkingPerDelta: 25, tokenIntervalMs: 100, outputTokens: 20 };
+    const first = mock.bills.length;
+    const msg = await client(sc, token).messages.stream({ model: MODEL, max_tokens: 20_000, messages, thinking: { type: 'enabled', budget_tokens: 10_000 } }).finalMessage();
+    mock.options = { ...mock.options, thinking: false, hiddenThinkingPerDelta: 0, tokenIntervalMs: 1 };
+    assert.equal(msg.stop_reason, CUT_STOP_REASON);
+    assert.ok(msg.content.some((b) => b.type === 'thinking'));
+    assert.match(textOf(msg), /reached its cap/);
+    await mock.waitIdle();
+    const bill = mock.bills[first]!;
+    const billed = Math.ceil((bill.usage.input_tokens * SONNET.input + bill.usage.output_tokens * SONNET.output) / 1e6);
+    assert.ok(bill.usage.output_tokens > 100, 'thinking ran for a while before the cut');
+    assert.ok(billed <= 10_000, `provider billed ${billed} µ$ > cap 10000 µ$`);
+  });
+
   test('session caps: each session gets its own cap on top of the key cap', async () => {
     const token = await addKey(sc.dataDir, 'sessions', 5, ['--session-cap', '0.005']);
     mock.options = { ...mock.options, outputTokens: 5000, tokenIntervalMs: 0 };

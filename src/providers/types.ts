@@ -39,6 +39,8 @@ export interface StreamMeter {
   /** The stream reached its natural end event. */
   readonly complete: boolean;
   readonly model: string | undefined;
+  /** True while the provider may be generating output the stream does not show (e.g. summarized thinking): the hold is then re-checked on a timer. */
+  readonly needsClock: boolean;
   /** Output tokens to hold money for: the provider's count or, mid-stream, a conservative estimate. */
   outputTokensForHold(): number;
   /** SSE text that ends the stream well-formed after the last forwarded event, telling the user why. */

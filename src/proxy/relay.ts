@@ -38,6 +38,8 @@ export interface Upstream {
 }
 
 const SESSION_HEADERS = ['x-spendcap-session', 'x-claude-code-session-id'] as const;
+/** How often a stream with hidden output (thinking) has its hold re-checked between events. */
+const CLOCK_MS = 200;
 
 function sessionOf(headers: IncomingHttpHeaders): string | null {
   for (const h of SESSION_HEADERS) {
@@ -369,22 +371,44 @@ async function forward(
       forwardComplete(chunk);
       return;
     }
+    const refusal = reassess();
+    if (refusal) return cutAt(chunk, refusal);
+    forwardComplete(chunk);
+    syncClock();
+  };
+
+  /** Grows (or shrinks) the hold to what the stream may have cost so far; a refusal means cut. */
+  const reassess = (): Refusal | null => {
     const u = m.usage;
     const inputPart = m.inputKnown ? inputCostMicros(u, model.rates) : model.inputEstimateMicros;
     const rate = m.inputKnown ? outputRateFor(model.rates, totalInputTokens(u)) : model.outputRate;
     const needed = inputPart + tokensCostMicros(m.outputTokensForHold() + options.marginTokens, rate);
     const plan = planGrowth(hold.amountMicros, needed, stepMicros, commonRoom(hold.accounts));
-    if (plan.action === 'grow') {
-      const refusal = bank.grow(hold, plan.extraMicros);
-      if (refusal) return cutAt(chunk, refusal);
-    } else if (plan.action === 'shrink') {
-      bank.shrink(hold, plan.releaseMicros);
-    } else if (plan.action === 'cut') {
-      const refusal = bank.check(hold.accounts, needed - hold.amountMicros) ?? { code: 'E_CAP_REACHED' as const, account: hold.accounts[0]!, neededMicros: needed };
-      return cutAt(chunk, refusal);
-    }
-    forwardComplete(chunk);
+    if (plan.action === 'grow') return bank.grow(hold, plan.extraMicros);
+    if (plan.action === 'shrink') bank.shrink(hold, plan.releaseMicros);
+    else if (plan.action === 'cut') return bank.check(hold.accounts, needed - hold.amountMicros) ?? { code: 'E_CAP_REACHED' as const, account: hold.accounts[0]!, neededMicros: needed };
+    return null;
   };
+
+  // While the provider may generate output the stream does not show, the hold follows the clock.
+  let clock: NodeJS.Timeout | null = null;
+  const syncClock = (): void => {
+    if (m.needsClock && clock === null && !finished) {
+      clock = setInterval(() => {
+        if (finished || ended) return stopClock();
+        const refusal = reassess();
+        if (refusal) {
+          bank.markExhausted(refusal);
+          cutStream?.(describeRefusal(refusal));
+        }
+      }, CLOCK_MS);
+    } else if (!m.needsClock) stopClock();
+  };
+  const stopClock = (): void => {
+    if (clock !== null) clearInterval(clock);
+    clock = null;
+  };
+  res.on('close', stopClock);
 
   const cutAt = (chunk: Buffer, refusal: Refusal): void => {
     // The events already read are paid for by the margin held before them: the client gets them, then the tail.

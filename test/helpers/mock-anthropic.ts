@@ -59,6 +59,11 @@ export interface MockAnthropicOptions {
   toolUse?: boolean | MockToolUse;
   /** Emit a thinking block first (thinking_delta tokens, then a signature_delta). */
   thinking?: boolean;
+  /**
+   * Summarized thinking, as Claude 4 does it: each visible thinking delta stands for this many more
+   * thinking tokens that are billed but never streamed. Default 0.
+   */
+  hiddenThinkingPerDelta?: number;
   /** Thinking tokens when `thinking` is on. Default 10. */
   thinkingTokens?: number;
   /** Prompt-cache token counts to report (and bill). */
@@ -624,6 +629,7 @@ export async function startMockAnthropic(opts: MockAnthropicOptions = {}): Promi
     chargeInput();
 
     let written = 0;
+    const hiddenPerThinkingDelta = Math.max(0, Math.floor(o.hiddenThinkingPerDelta ?? 0));
     const sendError = async (e: MockMidStreamError): Promise<void> => {
       bill.errored = true;
       const payload = {
@@ -657,7 +663,8 @@ export async function startMockAnthropic(opts: MockAnthropicOptions = {}): Promi
               ? { type: 'text_delta', text: tok }
               : { type: 'input_json_delta', partial_json: tok };
         const ok = await write(sse('content_block_delta', { type: 'content_block_delta', index: blockIndex, delta }));
-        written++; // res.write was called: the provider has generated and sent it
+        // res.write was called: the provider has generated and sent it (and, for summarized thinking, more it did not show)
+        written += b.kind === 'thinking' ? 1 + hiddenPerThinkingDelta : 1;
         bill.usage.output_tokens = written;
         if (!ok) return;
         if (pingEvery > 0 && written % pingEvery === 0 && !(await write(sse('ping', { type: 'ping' })))) return;

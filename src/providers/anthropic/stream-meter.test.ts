@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SseParser } from '../../proxy/sse.js';
 import type { SseEvent } from '../../proxy/sse-types.js';
-import { AnthropicStreamMeter } from './stream-meter.js';
+import { AnthropicStreamMeter, THINKING_TOKENS_PER_SECOND } from './stream-meter.js';
 
 // Compiled to dist/src/providers/anthropic/: four levels up is the repo root.
 const FIXTURES = fileURLToPath(new URL('../../../../test/fixtures/', import.meta.url));
@@ -167,4 +167,21 @@ test('pings, unknown events and malformed data are ignored', () => {
   m.onEvent({ event: undefined, data: '[1,2,3]' });
   assert.equal(m.messageStarted, false);
   assert.equal(m.estimatedOutputTokens, 0);
+});
+
+test('an open thinking block is bounded by time, not by its streamed summary', () => {
+  let now = 1_000;
+  const meter = new AnthropicStreamMeter(1, () => now);
+  const ev = (event: string, data: unknown) => meter.onEvent({ event, data: JSON.stringify(data) });
+  ev('message_start', { type: 'message_start', message: { id: 'm', model: 'claude-opus-4-8', usage: { input_tokens: 10, output_tokens: 1 } } });
+  ev('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '' } });
+  assert.equal(meter.needsClock, true);
+  now += 2_000;
+  ev('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'Short summary.' } });
+  assert.ok(meter.outputTokensForHold() >= 2 * THINKING_TOKENS_PER_SECOND, 'two seconds of thinking may have produced 2 × the top speed');
+  ev('content_block_stop', { type: 'content_block_stop', index: 0 });
+  assert.equal(meter.needsClock, false);
+  const afterThinking = meter.outputTokensForHold();
+  now += 10_000;
+  assert.equal(meter.outputTokensForHold(), afterThinking, 'the clock stops with the block');
 });

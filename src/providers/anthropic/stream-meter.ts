@@ -20,6 +20,9 @@ export interface OpenBlock {
  *
  * Fields are state for callers to read, not to write.
  */
+/** Faster than any Claude model generates (fast modes included), so time × this bounds hidden thinking. */
+export const THINKING_TOKENS_PER_SECOND = 400;
+
 export class AnthropicStreamMeter implements StreamMeter {
   messageStarted = false;
   messageId: string | undefined = undefined;
@@ -39,8 +42,33 @@ export class AnthropicStreamMeter implements StreamMeter {
   /** message_start's output_tokens. */
   private startOutputTokens = 0;
 
-  /** @param tokenizerFactor Claude tokens per unit of spendcap's estimate for this model (see tokenizer.ts). */
-  constructor(private readonly tokenizerFactor = 1) {}
+  /** Hidden thinking tokens assumed for thinking blocks already closed (see thinkingFloor). */
+  private hiddenThinkingTokens = 0;
+  /** The open thinking block: when it started and how much of the estimate it had then. */
+  private thinking: { since: number; unitsAtStart: number } | null = null;
+
+  /**
+   * @param tokenizerFactor Claude tokens per unit of spendcap's estimate for this model (see tokenizer.ts).
+   * @param now the clock that bounds hidden thinking.
+   */
+  constructor(
+    private readonly tokenizerFactor = 1,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /**
+   * Claude 4 streams a summary of its thinking but bills the full thinking, which is invisible.
+   * The only upper bound is time: tokens generated ≤ elapsed × the fastest generation speed.
+   * While a thinking block is open the proxy re-checks the hold on a clock, not only on events.
+   */
+  get needsClock(): boolean {
+    return this.thinking !== null;
+  }
+
+  private thinkingFloor(t: { since: number; unitsAtStart: number }): number {
+    const visible = (this.estimate.units - t.unitsAtStart) * this.tokenizerFactor;
+    return Math.max(0, Math.ceil(((this.now() - t.since) * THINKING_TOKENS_PER_SECOND) / 1000 - visible));
+  }
   /** Fractional estimate of the streamed content, rounded up once when read. */
   private readonly estimate = new StreamingTokenEstimate();
   /** Follows the open tool_use block's JSON, for a safe cut. */
@@ -56,7 +84,8 @@ export class AnthropicStreamMeter implements StreamMeter {
 
   /** message_start's output_tokens plus an upper estimate of everything streamed since. */
   get estimatedOutputTokens(): number {
-    return this.startOutputTokens + Math.ceil(this.estimate.units * this.tokenizerFactor);
+    const hidden = this.hiddenThinkingTokens + (this.thinking ? this.thinkingFloor(this.thinking) : 0);
+    return this.startOutputTokens + Math.ceil(this.estimate.units * this.tokenizerFactor) + hidden;
   }
 
   /** Output tokens to hold money for: the larger of the estimate and what the provider reported. */
@@ -97,12 +126,15 @@ export class AnthropicStreamMeter implements StreamMeter {
         this.openBlock = { index, type: blockType };
         this.nextBlockIndex = Math.max(this.nextBlockIndex, index + 1);
         this.toolInput = blockType === 'tool_use' ? new ToolInputTracker() : null;
+        this.thinking = blockType === 'thinking' || blockType === 'redacted_thinking' ? { since: this.now(), unitsAtStart: this.estimate.units } : null;
         // A block may start with content (rare for text; never for tool_use input, which streams).
         const text = str(block?.['text']) ?? str(block?.['thinking']);
         if (text) this.estimate.add(text);
         return;
       }
       case 'content_block_stop':
+        if (this.thinking) this.hiddenThinkingTokens += this.thinkingFloor(this.thinking);
+        this.thinking = null;
         this.openBlock = null;
         this.toolInput = null;
         return;
