@@ -46,7 +46,8 @@ const STREAMS: Record<string, SseEvent[]> = {
 
 /** The bytes a client receives when spendcap cuts after the first n events. */
 function cutAfter(events: SseEvent[], n: number): { text: string; meter: AnthropicStreamMeter } {
-  const meter = new AnthropicStreamMeter(1, () => 0) // a still clock: the tail must not depend on when the test runs;
+  // A still clock: the tail must not depend on when the test runs.
+  const meter = new AnthropicStreamMeter(1, () => 0);
   let text = '';
   for (const e of events.slice(0, n)) {
     meter.onEvent(e);
