@@ -65,7 +65,7 @@ describe('hard caps', () => {
       assert.equal(err.headers?.get('retry-after'), null);
       assert.equal((err.error as { error: { type: string } }).error.type, 'rate_limit_error');
       const message = (err.error as { error: { message: string } }).error.message;
-      assert.match(message, /^spendcap: key "tiny" reached its cap: spent \$0\.00 of \$0\.0001 \(day, resets \d{4}-\d\d-\d\d \d\d:\d\d UTC\)\. Raise it: spendcap lift tiny --add 5$/);
+      assert.match(message, /^spendcap: key "tiny" reached its cap: spent \$0\.00 of \$0\.0001 \(day, resets \d{4}-\d\d-\d\d \d\d:\d\d UTC\); this request needs up to \$0\.\d+ to start\. Raise it: spendcap lift tiny --add 5$/);
       return true;
     });
     assert.equal(attempts, 1, 'the SDK does not retry');

@@ -299,16 +299,25 @@ export class Bank {
   }
 }
 
-/** The message a blocked or cut client sees: which budget, what it spent, when it resets, how to lift it. */
-export function describeRefusal(refusal: Refusal): string {
+/**
+ * The message a blocked or cut client sees: which budget, what it spent, when it resets, how to
+ * lift it. `cut` says the response was ended here; a block says what the request would have needed.
+ */
+export function describeRefusal(refusal: Refusal, context: 'block' | 'cut' = 'block'): string {
   const a = refusal.account;
-  const spent = formatUsd(a.spentMicros);
   const cap = formatUsd(a.capMicros);
   const resets = a.periodEnd === null ? '' : `, resets ${new Date(a.periodEnd).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
   const period = a.periodLabel === 'session' ? 'this session' : a.periodLabel;
   if (refusal.code === 'E_KILLED') {
-    return `spendcap: ${a.label} was killed (spent ${spent} of ${cap}, ${period}). Re-open it: spendcap unkill ${a.liftName}`;
+    const what = context === 'cut' ? 'was killed; this response was cut here' : 'was killed';
+    return `spendcap: ${a.label} ${what} (spent ${formatUsd(a.spentMicros)} of ${cap}, ${period}). Re-open it: spendcap unkill ${a.liftName}`;
+  }
+  if (context === 'cut') {
+    return `spendcap: ${a.label} reached its cap of ${cap} (${period}${resets}); this response was cut here. Raise it: spendcap lift ${a.liftName} --add 5`;
   }
   const inFlight = a.heldMicros > 0 ? ` (+${formatUsd(a.heldMicros)} held by requests in flight)` : '';
-  return `spendcap: ${a.label} reached its cap: spent ${spent}${inFlight} of ${cap} (${period}${resets}). Raise it: spendcap lift ${a.liftName} --add 5`;
+  const room = a.capMicros - a.spentMicros - a.heldMicros;
+  // With some room left, say why it is not enough: the prompt alone may cost more.
+  const needs = room > 0 && !a.exhausted && refusal.neededMicros > room ? `; this request needs up to ${formatUsd(refusal.neededMicros)} to start` : '';
+  return `spendcap: ${a.label} reached its cap: spent ${formatUsd(a.spentMicros)}${inFlight} of ${cap} (${period}${resets})${needs}. Raise it: spendcap lift ${a.liftName} --add 5`;
 }

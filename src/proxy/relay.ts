@@ -169,10 +169,12 @@ export async function relayMetered(
   const firstNeed = model.inputEstimateMicros + tokensCostMicros(info.stream ? opts.marginTokens : info.maxTokens, model.outputRate);
   const stepMicros = info.stream ? tokensCostMicros(opts.stepTokens, model.outputRate) : 0;
   const plan = planGrowth(0, firstNeed, stepMicros, commonRoom(accounts));
-  const amount = plan.action === 'grow' ? plan.extraMicros : firstNeed;
-  const opened = plan.action === 'cut' ? ctx.bank.check(accounts, Number.MAX_SAFE_INTEGER) ?? null : ctx.bank.open(key, session, accounts, info.model, amount, provider);
-  if (opened === null || !('id' in opened)) {
-    const refusal: Refusal = opened ?? { code: 'E_CAP_REACHED', account: accounts[0]!, neededMicros: firstNeed };
+  const opened =
+    plan.action === 'cut'
+      ? (ctx.bank.check(accounts, firstNeed) ?? { code: 'E_CAP_REACHED' as const, account: accounts[0]!, neededMicros: firstNeed })
+      : ctx.bank.open(key, session, accounts, info.model, plan.action === 'grow' ? plan.extraMicros : firstNeed, provider);
+  if (!('id' in opened)) {
+    const refusal = opened;
     let message = describeRefusal(refusal);
     if (!info.stream && refusal.code === 'E_CAP_REACHED' && tokensCostMicros(info.maxTokens, model.outputRate) > model.inputEstimateMicros) {
       message += ` (a non-streamed request must hold its whole max_tokens=${info.maxTokens} up front; lower max_tokens or stream)`;
@@ -250,11 +252,12 @@ async function forward(
     finish('error', null, estimatedCharge(), 'client closed the connection');
   });
 
-  let cutStream: ((notice: string) => void) | null = null;
+  let cutStream: ((refusal: Refusal) => void) | null = null;
   hold.onKill = (account: Account) => {
-    const notice = describeRefusal({ code: 'E_KILLED', account, neededMicros: 0 });
-    if (cutStream) cutStream(notice);
+    const refusal: Refusal = { code: 'E_KILLED', account, neededMicros: 0 };
+    if (cutStream) cutStream(refusal);
     else if (!finished) {
+      const notice = describeRefusal(refusal);
       abort.abort();
       finish('cut', null, estimatedCharge(), 'killed before the response started');
       sendError(res, adapter, 'E_KILLED', notice);
@@ -348,12 +351,12 @@ async function forward(
     pending = all.length > n ? all.subarray(Math.max(0, n)) : null;
   };
 
-  cutStream = (notice: string) => {
+  cutStream = (refusal: Refusal) => {
     if (finished || ended) return;
     ended = true;
     abort.abort();
-    finish('cut', null, estimatedCharge(), notice);
-    res.end(m.cutTail(notice));
+    finish('cut', null, estimatedCharge(), `${refusal.code}: ${refusal.account.label}`);
+    res.end(m.cutTail(describeRefusal(refusal, 'cut')));
   };
 
   const onChunk = (chunk: Buffer): void => {
@@ -399,7 +402,7 @@ async function forward(
         const refusal = reassess();
         if (refusal) {
           bank.markExhausted(refusal);
-          cutStream?.(describeRefusal(refusal));
+          cutStream?.(refusal);
         }
       }, CLOCK_MS);
     } else if (!m.needsClock) stopClock();
@@ -414,7 +417,7 @@ async function forward(
     // The events already read are paid for by the margin held before them: the client gets them, then the tail.
     forwardComplete(chunk);
     bank.markExhausted(refusal);
-    cutStream?.(describeRefusal(refusal));
+    cutStream?.(refusal);
   };
 
   upstreamRes.body.on('data', onChunk);
