@@ -30,6 +30,17 @@ export interface Hold {
 
 const SESSION_IDLE_MS = 24 * 3600_000;
 
+/** Ledger fields of a row whose usage nobody reported (a refusal, a crash). */
+const NO_USAGE = {
+  pricedAs: null,
+  priceEstimated: false,
+  inputTokens: 0,
+  outputTokens: 0,
+  cacheReadTokens: 0,
+  cacheWrite5mTokens: 0,
+  cacheWrite1hTokens: 0,
+} as const;
+
 /**
  * The money side of a running server: keys and budgets loaded from the store, live accounts,
  * holds taken before a request goes upstream and settled into one ledger row at its end.
@@ -73,13 +84,7 @@ export class Bank {
         session: h.session,
         provider: h.provider,
         model: h.model,
-        pricedAs: null,
-        priceEstimated: false,
-        inputTokens: 0,
-        outputTokens: 0,
-        cacheReadTokens: 0,
-        cacheWrite5mTokens: 0,
-        cacheWrite1hTokens: 0,
+        ...NO_USAGE,
         costMicros: h.amountMicros,
         outcome: 'error',
         usageSource: 'estimate',
@@ -282,13 +287,7 @@ export class Bank {
       session,
       provider,
       model,
-      pricedAs: null,
-      priceEstimated: false,
-      inputTokens: 0,
-      outputTokens: 0,
-      cacheReadTokens: 0,
-      cacheWrite5mTokens: 0,
-      cacheWrite1hTokens: 0,
+      ...NO_USAGE,
       costMicros: 0,
       outcome: 'blocked',
       usageSource: 'none',

@@ -184,8 +184,18 @@ export async function relayMetered(
     sendError(res, adapter, refusal.code, message);
     return;
   }
-  const hold = opened;
-  await forward(ctx, adapter, upstream, providerPath, req, res, body, info, price, model, hold, stepMicros, startedAt);
+  await forward(ctx, adapter, upstream, providerPath, req, res, { body, info, price, model, hold: opened, stepMicros, startedAt });
+}
+
+/** A request that passed admission: what forward needs to relay, meter and settle it. */
+interface Admitted {
+  body: Buffer;
+  info: RequestInfo;
+  price: ResolvedPrice;
+  model: CostModel;
+  hold: Hold;
+  stepMicros: Micros;
+  startedAt: number;
 }
 
 async function forward(
@@ -195,15 +205,10 @@ async function forward(
   providerPath: string,
   req: IncomingMessage,
   res: ServerResponse,
-  body: Buffer,
-  info: RequestInfo,
-  price: ResolvedPrice,
-  model: CostModel,
-  hold: Hold,
-  stepMicros: Micros,
-  startedAt: number,
+  admitted: Admitted,
 ): Promise<void> {
   const { bank, options } = ctx;
+  const { body, info, price, model, hold, stepMicros, startedAt } = admitted;
   const abort = new AbortController();
   let finished = false;
   let requestId: string = hold.id;
