@@ -66,7 +66,7 @@ describe('pass-through', () => {
 
   for (const stream of [true, false]) {
     test(`${stream ? 'stream' : 'non-stream'}: status, headers and bytes as the provider sent them`, async () => {
-      const direct = new Anthropic({ apiKey: 'sk-ant-test-work', baseURL: mock.url, maxRetries: 0 });
+      const direct = new Anthropic({ apiKey: 'sk-test-anthropic-work', baseURL: mock.url, maxRetries: 0 });
       const viaDirect = await direct.messages.create({ model: MODEL, max_tokens: 200, messages, stream }).asResponse();
       const directBody = await viaDirect.text();
       const viaProxy = await client(sc, token).messages.create({ model: MODEL, max_tokens: 200, messages, stream }).asResponse();
@@ -84,7 +84,7 @@ describe('pass-through', () => {
   test('the provider gets the provider key, never the spendcap key', async () => {
     await client(sc, token).messages.create({ model: MODEL, max_tokens: 50, messages });
     const last = mock.requests.at(-1)!;
-    assert.equal(last.headers['x-api-key'], 'sk-ant-test-work');
+    assert.equal(last.headers['x-api-key'], 'sk-test-anthropic-work');
     assert.equal(last.headers.authorization, undefined);
     assert.ok(!JSON.stringify(last.headers).includes(token));
     for (const line of sc.log) assert.ok(!line.includes(token) && !line.includes('sk-ant-test'), `a log line leaks a key: ${line}`);

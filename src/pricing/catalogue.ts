@@ -228,8 +228,19 @@ export interface CatalogueModel {
 }
 
 /** The provider's models, in genai-prices order (first match wins, as in genai-prices). */
+/** genai-prices' provider ids; a generic OpenAI-compatible endpoint has no catalogue (user prices only). */
+const CATALOGUE_PROVIDER: Readonly<Record<ProviderId, string | null>> = {
+  anthropic: 'anthropic',
+  openai: 'openai',
+  gemini: 'google',
+  openrouter: 'openrouter',
+  'openai-compatible': null,
+};
+
 export function loadCatalogue(provider: ProviderId): readonly CatalogueModel[] {
-  const p = findProvider({ providerId: provider });
+  const providerId = CATALOGUE_PROVIDER[provider];
+  if (providerId === null) return [];
+  const p = findProvider({ providerId });
   if (!p) return [];
   return p.models.map(
     (m): CatalogueModel =>

@@ -33,8 +33,14 @@ export interface KnownModel {
 }
 
 /** Model families per provider: a family word must be a whole dash-separated part of the id. */
+const CLAUDE_FAMILIES = ['opus', 'sonnet', 'haiku', 'fable', 'mythos'];
 const FAMILIES: Readonly<Record<ProviderId, readonly string[]>> = {
-  anthropic: ['opus', 'sonnet', 'haiku', 'fable', 'mythos'],
+  anthropic: CLAUDE_FAMILIES,
+  openai: ['gpt', 'o1', 'o3', 'o4', 'codex'],
+  gemini: ['pro', 'flash', 'ultra'],
+  // OpenRouter ids name the maker's model ("anthropic/claude-opus-5"): the makers' families apply.
+  openrouter: [...CLAUDE_FAMILIES, 'gpt', 'gemini', 'llama', 'mistral', 'deepseek', 'qwen', 'grok'],
+  'openai-compatible': [],
 };
 
 /** $1M/Mtok: far above any real price, keeps every derived rate a safe integer. */

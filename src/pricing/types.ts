@@ -51,4 +51,6 @@ export interface ResolvedPrice {
   rates: ModelRates;
 }
 
-export type ProviderId = 'anthropic';
+/** Who a key pays: the provider behind the spendcap key. */
+export type ProviderId = 'anthropic' | 'openai' | 'gemini' | 'openrouter' | 'openai-compatible';
+export const PROVIDER_IDS: readonly ProviderId[] = ['anthropic', 'openai', 'gemini', 'openrouter', 'openai-compatible'];

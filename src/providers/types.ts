@@ -1,4 +1,3 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import type { ProviderId, Usage } from '../pricing/index.js';
 import type { SseEvent } from '../proxy/sse-types.js';
 
@@ -13,6 +12,9 @@ export type ErrorCode =
   | 'E_NOT_FOUND'
   | 'E_UPSTREAM';
 
+/** A wire protocol spendcap meters. Providers speak one or more (OpenRouter speaks OpenAI's). */
+export type Protocol = 'anthropic-messages' | 'openai-chat' | 'openai-responses' | 'gemini';
+
 export interface RequestInfo {
   model: string;
   stream: boolean;
@@ -21,6 +23,13 @@ export interface RequestInfo {
   estimatedInputTokens: number;
   /** Whether the prompt asks for cache writes, so the estimate is priced at the write rate. */
   cacheWriteTtl: 'none' | '5m' | '1h';
+  /** The body to send upstream when spendcap must change it (e.g. to ask for usage); absent = the client's bytes. */
+  upstreamBody?: Buffer;
+  /**
+   * spendcap asked the provider for usage the client did not ask for (Chat Completions'
+   * stream_options.include_usage): the stream meter strips it so the client sees what it would have seen.
+   */
+  hiddenUsage?: boolean;
 }
 
 export interface RequestError {
@@ -45,6 +54,13 @@ export interface StreamMeter {
   outputTokensForHold(): number;
   /** SSE text that ends the stream well-formed after the last forwarded event, telling the user why. */
   cutTail(notice: string): string;
+  /**
+   * Present only when the client must not see the provider's events as they are (hiddenUsage):
+   * the text to send for one event instead of its bytes ('' drops it). Absent = bytes pass untouched.
+   */
+  rewrite?(ev: SseEvent): string;
+  /** The provider's own figure for what the request cost, when it reports one (OpenRouter's usage.cost), in µ$. */
+  readonly providerCostMicros?: number | null;
 }
 
 export interface ErrorReply {
@@ -53,17 +69,21 @@ export interface ErrorReply {
   body: string;
 }
 
+/**
+ * Everything spendcap needs to know about one wire protocol. The proxy sees only this; the
+ * provider folders implement it. `provider` is the key's provider, for a protocol several speak.
+ */
 export interface ProviderAdapter {
-  readonly id: ProviderId;
-  /** The spendcap key the client sent, from whichever header this provider's clients use. */
-  credentialFrom(headers: IncomingHttpHeaders): string | undefined;
+  readonly protocol: Protocol;
   /** Headers that carry the provider key upstream. */
-  authHeaders(providerKey: string): Record<string, string>;
-  /** Client headers that must never go upstream (they carry the spendcap key). */
-  readonly credentialHeaders: readonly string[];
-  parseRequest(body: Buffer): RequestInfo | RequestError;
+  authHeaders(providerKey: string, provider: ProviderId): Record<string, string>;
+  /** `path` is the request path without query (Gemini names the model and streaming there). */
+  parseRequest(body: Buffer, path: string, query: URLSearchParams): RequestInfo | RequestError;
   /** A meter for one response stream; the request tells it which tokenizer to expect. */
   newStreamMeter(info: RequestInfo): StreamMeter;
+  /** Usage of a whole (non-streamed) JSON response, or null when it has none. */
   usageFromJson(json: unknown): Usage | null;
+  /** The provider's own cost figure in a whole JSON response (OpenRouter), in µ$. */
+  providerCostFromJson?(json: unknown): number | null;
   errorReply(code: ErrorCode, message: string): ErrorReply;
 }

@@ -8,8 +8,12 @@ import { costMicros, inputCostMicros, outputRateFor, tokensCostMicros, UnknownMo
 import type { Micros, ModelRates, PriceBook, ResolvedPrice, Usage } from '../pricing/index.js';
 import { hashToken } from '../secrets/index.js';
 import type { Outcome } from '../store/index.js';
+import type { ProviderId } from '../pricing/index.js';
+import type { Upstream } from '../providers/registry.js';
 import type { ErrorCode, ProviderAdapter, RequestInfo, StreamMeter } from '../providers/types.js';
+import { credentialFrom, CREDENTIAL_HEADERS } from './credentials.js';
 import { SseParser } from './sse.js';
+import type { SseEvent } from './sse-types.js';
 import { requestHeadersForUpstream, responseHeadersForClient } from './headers.js';
 
 export interface ProxyOptions {
@@ -31,13 +35,20 @@ export interface ProxyContext {
   log: (line: string) => void;
 }
 
-export interface Upstream {
-  origin: string;
-  /** Path prefix of the base URL (e.g. "" or "/proxy"), joined before the request path. */
-  basePath: string;
+/** One request's way through spendcap, decided from its path and its key. */
+export interface Route {
+  adapter: ProviderAdapter;
+  /** The key's provider: prices, auth header and ledger rows follow it. */
+  provider: ProviderId;
+  upstream: Upstream;
+  /** Path without query, as the provider knows it (API version included). */
+  path: string;
+  /** The client's query minus credentials ("" or "?…"). */
+  query: string;
 }
 
-const SESSION_HEADERS = ['x-spendcap-session', 'x-claude-code-session-id'] as const;
+/** spendcap's own header, then the ones agents send on every request of a run (Claude Code, Codex CLI). */
+const SESSION_HEADERS = ['x-spendcap-session', 'x-claude-code-session-id', 'session-id'] as const;
 /** How often a stream with hidden output (thinking) has its hold re-checked between events. */
 const CLOCK_MS = 200;
 
@@ -86,12 +97,12 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 
   });
 }
 
-export function authenticate(ctx: ProxyContext, adapter: ProviderAdapter, req: IncomingMessage): KeyEntry | string {
+export function authenticate(ctx: ProxyContext, req: IncomingMessage, query: URLSearchParams): KeyEntry | string {
   // A key added or changed by a CLI command counts from the very next request.
   ctx.bank.refresh();
-  const token = adapter.credentialFrom(req.headers);
+  const token = credentialFrom(req.headers, query);
   if (!token) {
-    return `spendcap: no spendcap key in the request. Send the key that \`spendcap key add\` printed (sc-…) as x-api-key or Authorization: Bearer.`;
+    return `spendcap: no spendcap key in the request. Give your client the key that \`spendcap key add\` printed (sc-…) as its API key.`;
   }
   const key = ctx.bank.authenticate(hashToken(token));
   if (key) return key;
@@ -128,33 +139,21 @@ function totalInputTokens(u: Usage): number {
  * One metered request: authenticate, price, hold, forward, meter, cut if needed, settle.
  * Every exit path settles the hold exactly once.
  */
-export async function relayMetered(
-  ctx: ProxyContext,
-  adapter: ProviderAdapter,
-  upstream: Upstream,
-  providerPath: string,
-  req: IncomingMessage,
-  res: ServerResponse,
-): Promise<void> {
+export async function relayMetered(ctx: ProxyContext, route: Route, key: KeyEntry, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const startedAt = Date.now();
-  const key = authenticate(ctx, adapter, req);
-  if (typeof key === 'string') {
-    req.resume();
-    sendError(res, adapter, 'E_UNAUTHORIZED', key);
-    return;
-  }
+  const { adapter } = route;
   const body = await readBody(req, ctx.options.maxBodyBytes);
   if (body === 'too-large') {
     sendError(res, adapter, 'E_TOO_LARGE', `spendcap: request body is larger than ${ctx.options.maxBodyBytes} bytes`);
     return;
   }
-  const info = adapter.parseRequest(body);
+  const info = adapter.parseRequest(body, route.path, new URLSearchParams(route.query));
   if ('code' in info) {
     sendError(res, adapter, 'E_BAD_REQUEST', `spendcap: ${info.message}`);
     return;
   }
   const session = sessionOf(req.headers);
-  const provider = adapter.id;
+  const provider = route.provider;
   const price = ctx.prices.resolve(provider, info.model);
   if (price instanceof UnknownModelError) {
     ctx.bank.recordBlocked(key, session, provider, info.model, randomUUID(), price.code, 400);
@@ -184,7 +183,7 @@ export async function relayMetered(
     sendError(res, adapter, refusal.code, message);
     return;
   }
-  await forward(ctx, adapter, upstream, providerPath, req, res, { body, info, price, model, hold: opened, stepMicros, startedAt });
+  await forward(ctx, route, req, res, { body: info.upstreamBody ?? body, info, price, model, hold: opened, stepMicros, startedAt });
 }
 
 /** A request that passed admission: what forward needs to relay, meter and settle it. */
@@ -198,16 +197,9 @@ interface Admitted {
   startedAt: number;
 }
 
-async function forward(
-  ctx: ProxyContext,
-  adapter: ProviderAdapter,
-  upstream: Upstream,
-  providerPath: string,
-  req: IncomingMessage,
-  res: ServerResponse,
-  admitted: Admitted,
-): Promise<void> {
+async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, res: ServerResponse, admitted: Admitted): Promise<void> {
   const { bank, options } = ctx;
+  const { adapter, upstream } = route;
   const { body, info, price, model, hold, stepMicros, startedAt } = admitted;
   const abort = new AbortController();
   let finished = false;
@@ -215,6 +207,7 @@ async function forward(
   let status: number | null = null;
   let meter: StreamMeter | null = null;
 
+  let providerCostMicros: Micros | null = null;
   const finish = (outcome: Outcome, usage: Usage | null, chargeMicros: Micros, detail: string | null): void => {
     if (finished) return;
     finished = true;
@@ -222,7 +215,7 @@ async function forward(
     const u = usage ?? (meter ? { ...meter.usage, outputTokens: meter.outputTokensForHold() } : null);
     bank.settle(hold, {
       requestId,
-      provider: adapter.id,
+      provider: route.provider,
       model: meter?.model ?? info.model,
       pricedAs: price.pricedAs,
       priceEstimated: price.estimated,
@@ -237,9 +230,13 @@ async function forward(
       status,
       durationMs: Date.now() - startedAt,
       detail,
+      providerCostMicros: providerCostMicros ?? meter?.providerCostMicros ?? null,
     });
     ctx.log(`${outcome} ${hold.key.record.name}${hold.session ? `/${hold.session.slice(0, 8)}` : ''} ${info.model} $${(chargeMicros / 1e6).toFixed(6)}${detail ? ` (${detail})` : ''}`);
   };
+
+  /** The provider's own figure settles the charge when it gives one (OpenRouter's usage.cost); the ledger keeps both. */
+  const chargeFor = (usage: Usage, reported: Micros | null): Micros => reported ?? costMicros(usage, model.rates);
 
   /** Cost the provider may bill when spendcap has not seen the final usage: everything seen plus what may be in flight. */
   const estimatedCharge = (): Micros => {
@@ -273,9 +270,9 @@ async function forward(
   try {
     upstreamRes = await ctx.dispatcher.request({
       origin: upstream.origin,
-      path: upstream.basePath + providerPath,
+      path: upstream.basePath + route.path + route.query,
       method: 'POST',
-      headers: { ...requestHeadersForUpstream(req.headers, adapter.credentialHeaders, true), ...adapter.authHeaders(hold.key.providerKey) },
+      headers: { ...requestHeadersForUpstream(req.headers, CREDENTIAL_HEADERS, true), ...adapter.authHeaders(hold.key.providerKey, route.provider) },
       body,
       signal: abort.signal,
       headersTimeout: 600_000,
@@ -316,11 +313,13 @@ async function forward(
     if (status === 200) {
       let usage: Usage | null = null;
       try {
-        usage = adapter.usageFromJson(JSON.parse(whole.toString('utf8')));
+        const json: unknown = JSON.parse(whole.toString('utf8'));
+        usage = adapter.usageFromJson(json);
+        providerCostMicros = adapter.providerCostFromJson?.(json) ?? null;
       } catch {
         usage = null;
       }
-      if (usage) finish('ok', usage, costMicros(usage, model.rates), null);
+      if (usage) finish('ok', usage, chargeFor(usage, providerCostMicros), null);
       else finish('error', null, hold.amountMicros, 'response without usage; charged the whole hold');
     } else {
       // Providers do not bill requests they reject.
@@ -356,6 +355,15 @@ async function forward(
     pending = all.length > n ? all.subarray(Math.max(0, n)) : null;
   };
 
+  /** What the client gets for a chunk: its complete events' bytes, or their rewrites when the meter must change them. */
+  const rewrite = m.rewrite?.bind(m);
+  const relayOut = (chunk: Buffer, events: readonly SseEvent[]): void => {
+    if (rewrite === undefined) return forwardComplete(chunk);
+    let out = '';
+    for (const ev of events) out += rewrite(ev);
+    if (out !== '') res.write(out);
+  };
+
   cutStream = (refusal: Refusal) => {
     if (finished || ended) return;
     ended = true;
@@ -369,19 +377,19 @@ async function forward(
     received += chunk.length;
     const events = parser.push(chunk);
     if (events.length === 0 || finished) {
-      forwardComplete(chunk);
+      relayOut(chunk, events);
       return;
     }
     for (const ev of events) m.onEvent(ev);
     if (m.complete && m.hasFinalUsage) {
       // Settle before the client sees the end, so a finished stream always has its row.
-      finish('ok', m.usage, costMicros(m.usage, model.rates), null);
-      forwardComplete(chunk);
+      finish('ok', m.usage, chargeFor(m.usage, m.providerCostMicros ?? null), null);
+      relayOut(chunk, events);
       return;
     }
     const refusal = reassess();
-    if (refusal) return cutAt(chunk, refusal);
-    forwardComplete(chunk);
+    if (refusal) return cutAt(chunk, events, refusal);
+    relayOut(chunk, events);
     syncClock();
   };
 
@@ -418,9 +426,9 @@ async function forward(
   };
   res.on('close', stopClock);
 
-  const cutAt = (chunk: Buffer, refusal: Refusal): void => {
+  const cutAt = (chunk: Buffer, events: readonly SseEvent[], refusal: Refusal): void => {
     // The events already read are paid for by the margin held before them: the client gets them, then the tail.
-    forwardComplete(chunk);
+    relayOut(chunk, events);
     bank.markExhausted(refusal);
     cutStream?.(refusal);
   };
@@ -429,11 +437,12 @@ async function forward(
   await new Promise<void>((resolve) => {
     upstreamRes.body.on('end', () => {
       if (!finished) {
-        if (m.hasFinalUsage) finish(m.complete ? 'ok' : 'error', m.usage, costMicros(m.usage, model.rates), m.complete ? null : 'stream ended without its final event');
+        if (m.hasFinalUsage) finish(m.complete ? 'ok' : 'error', m.usage, chargeFor(m.usage, m.providerCostMicros ?? null), m.complete ? null : 'stream ended without its final event');
         else finish('error', null, estimatedCharge(), 'stream ended before the provider reported usage');
       }
       if (!res.writableEnded && !res.destroyed) {
-        if (pending !== null) res.write(pending);
+        // A last event without its blank line is passed on as it came (a rewritten stream drops it: it was never whole).
+        if (rewrite === undefined && pending !== null) res.write(pending);
         res.end();
       }
       resolve();

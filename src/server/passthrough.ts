@@ -1,17 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ProviderAdapter } from '../providers/types.js';
-import { authenticate, readBody, sendError } from '../proxy/relay.js';
-import type { ProxyContext, Upstream } from '../proxy/relay.js';
+import type { KeyEntry } from '../budgets/index.js';
+import { CREDENTIAL_HEADERS } from '../proxy/credentials.js';
+import { readBody, sendError } from '../proxy/relay.js';
+import type { ProxyContext, Route } from '../proxy/relay.js';
 import { requestHeadersForUpstream, responseHeadersForClient } from '../proxy/headers.js';
 
 /** Calls that cost nothing (model lists, token counts): authenticated, forwarded as they are, not metered. */
-export async function passThrough(ctx: ProxyContext, adapter: ProviderAdapter, upstream: Upstream, providerPath: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const key = authenticate(ctx, adapter, req);
-  if (typeof key === 'string') {
-    req.resume();
-    sendError(res, adapter, 'E_UNAUTHORIZED', key);
-    return;
-  }
+export async function passThrough(ctx: ProxyContext, route: Route, key: KeyEntry, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { adapter, upstream } = route;
   const body = req.method === 'GET' || req.method === 'HEAD' ? null : await readBody(req, ctx.options.maxBodyBytes);
   if (body === 'too-large') {
     sendError(res, adapter, 'E_TOO_LARGE', `spendcap: request body is larger than ${ctx.options.maxBodyBytes} bytes`);
@@ -22,9 +18,9 @@ export async function passThrough(ctx: ProxyContext, adapter: ProviderAdapter, u
   try {
     const up = await ctx.dispatcher.request({
       origin: upstream.origin,
-      path: upstream.basePath + providerPath,
+      path: upstream.basePath + route.path + route.query,
       method: req.method as 'GET' | 'POST' | 'HEAD',
-      headers: { ...requestHeadersForUpstream(req.headers, adapter.credentialHeaders, false), ...adapter.authHeaders(key.providerKey) },
+      headers: { ...requestHeadersForUpstream(req.headers, CREDENTIAL_HEADERS, false), ...adapter.authHeaders(key.providerKey, route.provider) },
       body,
       signal: abort.signal,
     });

@@ -5,24 +5,30 @@ import { Agent } from 'undici';
 import { Bank } from '../budgets/index.js';
 import { PriceBook } from '../pricing/index.js';
 import type { PriceOverride } from '../pricing/index.js';
-import { anthropicAdapter } from '../providers/anthropic/index.js';
-import { DEFAULT_PROXY_OPTIONS, relayMetered, sendError } from '../proxy/relay.js';
-import type { ProxyContext, ProxyOptions, Upstream } from '../proxy/relay.js';
+import type { ProviderId } from '../pricing/index.js';
+import { adapterFor, DEFAULT_BASE_URLS, mainProtocol, PROTOCOL_NAMES, speaks, upstreamFor } from '../providers/index.js';
+import type { Protocol, Upstream } from '../providers/index.js';
+import { queryWithoutCredentials } from '../proxy/credentials.js';
+import { authenticate, DEFAULT_PROXY_OPTIONS, relayMetered, sendError } from '../proxy/relay.js';
+import type { ProxyContext, ProxyOptions, Route } from '../proxy/relay.js';
 import { loadOrCreateMasterKey } from '../secrets/index.js';
 import { ensureDataDir, SqliteStore } from '../store/index.js';
 import type { PriceRecord } from '../store/index.js';
 import { acquireServerLock } from './lock.js';
 import { passThrough } from './passthrough.js';
+import { matchRoute } from './routes.js';
 
 export const DEFAULT_PORT = 8787;
 export const DEFAULT_HOST = '127.0.0.1';
-export const DEFAULT_ANTHROPIC_BASE_URL = 'https://api.anthropic.com';
+export const DEFAULT_ANTHROPIC_BASE_URL = DEFAULT_BASE_URLS.anthropic;
 
 export interface ServerOptions {
   dataDir: string;
   host?: string;
   port?: number;
   anthropicBaseUrl?: string;
+  /** Upstream base URLs per provider (anthropicBaseUrl wins for Anthropic); the official APIs otherwise. */
+  baseUrls?: Partial<Record<Exclude<ProviderId, 'openai-compatible'>, string>>;
   proxy?: Partial<ProxyOptions>;
   /** How often the server looks for changes made by CLI commands (kill must cut within 1 s). */
   pollMs?: number;
@@ -38,16 +44,6 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export function parseUpstream(baseUrl: string): Upstream {
-  let u: URL;
-  try {
-    u = new URL(baseUrl);
-  } catch {
-    throw new Error(`upstream base URL "${baseUrl}" is not a URL (expected e.g. https://api.anthropic.com)`);
-  }
-  return { origin: u.origin, basePath: u.pathname.replace(/\/+$/, '') };
-}
-
 const toOverride = (p: PriceRecord): PriceOverride => ({
   model: p.model,
   input: p.input,
@@ -55,14 +51,6 @@ const toOverride = (p: PriceRecord): PriceOverride => ({
   ...(p.cacheRead !== null ? { cacheRead: p.cacheRead } : {}),
   ...(p.cacheWrite !== null ? { cacheWrite: p.cacheWrite } : {}),
 });
-
-/** Paths of the Anthropic Messages API, with or without /v1 (Claude Code adds it, the AI SDK expects it in the base URL). */
-function anthropicPath(path: string): string | null {
-  const p = path.startsWith('/anthropic/') ? path.slice('/anthropic'.length) : path;
-  if (p.startsWith('/v1/')) return p;
-  if (p === '/messages' || p.startsWith('/messages/') || p === '/models' || p.startsWith('/models/')) return `/v1${p}`;
-  return null;
-}
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const dataDir = ensureDataDir(opts.dataDir);
@@ -78,12 +66,24 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const recoveredHolds = bank.recoverCrashedHolds();
     bank.refresh();
 
-    const anthropic = parseUpstream(opts.anthropicBaseUrl ?? DEFAULT_ANTHROPIC_BASE_URL);
+    const baseUrls = { ...DEFAULT_BASE_URLS, ...opts.baseUrls, ...(opts.anthropicBaseUrl ? { anthropic: opts.anthropicBaseUrl } : {}) };
+    // Parsed once: a bad URL fails the start, not a request.
+    const upstreams = new Map<string, Upstream>(Object.entries(baseUrls).map(([p, u]) => [p, upstreamFor(p as ProviderId, u)]));
+    const upstreamOf = (provider: ProviderId, keyBaseUrl: string | null): Upstream => {
+      const id = keyBaseUrl === null ? provider : `${provider} ${keyBaseUrl}`;
+      let u = upstreams.get(id);
+      if (u === undefined) {
+        u = upstreamFor(provider, keyBaseUrl ?? '');
+        upstreams.set(id, u);
+      }
+      return u;
+    };
     const log = opts.log ?? (() => {});
     const ctx: ProxyContext = {
       bank,
       prices,
-      dispatcher: new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: 256 }),
+      // No cap on upstream sockets: every open stream needs its own, and a pool limit would queue streams behind each other.
+      dispatcher: new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: null }),
       options: { ...DEFAULT_PROXY_OPTIONS, ...opts.proxy },
       log,
     };
@@ -106,20 +106,38 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         res.end(method === 'HEAD' ? undefined : 'spendcap\n');
         return;
       }
-      const ap = anthropicPath(path);
-      if (ap !== null) {
-        if (method === 'POST' && ap === '/v1/messages') return relayMetered(ctx, anthropicAdapter, anthropic, ap + query, req, res);
-        if (method === 'POST' && ap === '/v1/messages/count_tokens') return passThrough(ctx, anthropicAdapter, anthropic, ap + query, req, res);
-        if (method === 'GET' && (ap === '/v1/models' || ap.startsWith('/v1/models/'))) return passThrough(ctx, anthropicAdapter, anthropic, ap + query, req, res);
+      const match = matchRoute(method, path);
+      // Errors before the key is known speak the protocol the path names (Anthropic's on shared paths).
+      const shapeOf = (p: Protocol | 'by-key' | undefined): Protocol => (p === undefined || p === 'by-key' ? 'anthropic-messages' : p);
+      if (match === null) {
+        req.resume();
+        sendError(res, adapterFor(shapeOf(undefined)), 'E_NOT_FOUND', `spendcap: no route for ${method} ${path}. See docs/agents.md for the paths each provider's clients use.`);
+        return;
       }
-      req.resume();
-      sendError(res, anthropicAdapter, 'E_NOT_FOUND', `spendcap: no route for ${method} ${path}. The proxy serves POST /v1/messages, POST /v1/messages/count_tokens and GET /v1/models.`);
+      const key = authenticate(ctx, req, new URLSearchParams(query));
+      if (typeof key === 'string') {
+        req.resume();
+        sendError(res, adapterFor(shapeOf(match.protocol)), 'E_UNAUTHORIZED', key);
+        return;
+      }
+      const provider = key.record.provider;
+      const protocol = match.protocol === 'by-key' ? mainProtocol(provider) : match.protocol;
+      const adapter = adapterFor(protocol);
+      if ((match.forced !== null && match.forced !== provider) || !speaks(provider, protocol)) {
+        req.resume();
+        const asked = match.forced ?? PROTOCOL_NAMES[protocol];
+        sendError(res, adapter, 'E_BAD_REQUEST', `spendcap: key "${key.record.name}" is a ${provider} key, but this request is for ${asked}. Use a key made with --provider matching the client, or point this client at the provider the key is for.`);
+        return;
+      }
+      const route: Route = { adapter, provider, upstream: upstreamOf(provider, key.record.baseUrl), path: match.path, query: queryWithoutCredentials(query) };
+      if (match.kind === 'metered') return relayMetered(ctx, route, key, req, res);
+      return passThrough(ctx, route, key, req, res);
     };
 
     const server: Server = createServer((req, res) => {
       handle(req, res).catch((err: unknown) => {
         log(`internal error on ${req.method} ${req.url}: ${(err as Error).message}`);
-        if (!res.headersSent) sendError(res, anthropicAdapter, 'E_UPSTREAM', `spendcap internal error: ${(err as Error).message}`);
+        if (!res.headersSent) sendError(res, adapterFor('anthropic-messages'), 'E_UPSTREAM', `spendcap internal error: ${(err as Error).message}`);
         else res.destroy();
       });
     });

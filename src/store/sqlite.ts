@@ -17,7 +17,13 @@ import type {
 } from './types.js';
 import type { ProviderId } from '../pricing/index.js';
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
+
+/** Columns added after schema 1, added in place to an older file. */
+const ADDED_COLUMNS: readonly [table: string, column: string, type: string][] = [
+  ['keys', 'base_url', 'TEXT'],
+  ['ledger', 'provider_cost_micros', 'INTEGER'],
+];
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -28,6 +34,7 @@ CREATE TABLE IF NOT EXISTS keys (
   token_hash TEXT NOT NULL UNIQUE,
   token_hint TEXT NOT NULL,
   provider_key_enc TEXT NOT NULL,
+  base_url TEXT,
   created_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS budgets (
@@ -64,7 +71,8 @@ CREATE TABLE IF NOT EXISTS ledger (
   usage_source TEXT NOT NULL,
   status INTEGER,
   duration_ms INTEGER NOT NULL DEFAULT 0,
-  detail TEXT
+  detail TEXT,
+  provider_cost_micros INTEGER
 );
 CREATE INDEX IF NOT EXISTS ledger_key_ts ON ledger (key_id, ts);
 CREATE INDEX IF NOT EXISTS ledger_key_session ON ledger (key_id, session, ts);
@@ -107,6 +115,7 @@ interface KeyRow {
   token_hash: string;
   token_hint: string;
   provider_key_enc: string;
+  base_url: string | null;
   created_at: number;
 }
 interface BudgetRow {
@@ -144,6 +153,7 @@ interface LedgerDbRow {
   status: number | null;
   duration_ms: number;
   detail: string | null;
+  provider_cost_micros: number | null;
 }
 interface HoldRow {
   id: string;
@@ -163,6 +173,7 @@ const toKey = (r: KeyRow): KeyRecord => ({
   tokenHash: r.token_hash,
   tokenHint: r.token_hint,
   providerKeyEnc: r.provider_key_enc,
+  baseUrl: r.base_url,
   createdAt: r.created_at,
 });
 const toBudget = (r: BudgetRow): BudgetRecord => ({
@@ -200,6 +211,7 @@ const toLedger = (r: LedgerDbRow): StoredLedgerRow => ({
   status: r.status,
   durationMs: r.duration_ms,
   detail: r.detail,
+  providerCostMicros: r.provider_cost_micros,
 });
 const toHold = (r: HoldRow): HoldRecord => ({
   id: r.id,
@@ -233,6 +245,7 @@ const ledgerParams = (row: LedgerRow) => ({
   status: row.status,
   duration_ms: row.durationMs,
   detail: row.detail,
+  provider_cost_micros: row.providerCostMicros ?? null,
 });
 
 export const DB_FILE = 'spendcap.db';
@@ -284,8 +297,8 @@ export class SqliteStore {
     }
     const p = (sql: string) => this.db.prepare(sql);
     this.#s = {
-      insertKey: p(`INSERT INTO keys (name, provider, token_hash, token_hint, provider_key_enc, created_at)
-                    VALUES (@name, @provider, @token_hash, @token_hint, @provider_key_enc, @created_at)`),
+      insertKey: p(`INSERT INTO keys (name, provider, token_hash, token_hint, provider_key_enc, base_url, created_at)
+                    VALUES (@name, @provider, @token_hash, @token_hint, @provider_key_enc, @base_url, @created_at)`),
       keyByName: p('SELECT * FROM keys WHERE name = ?'),
       keys: p('SELECT * FROM keys ORDER BY name'),
       deleteKey: p('DELETE FROM keys WHERE name = ?'),
@@ -298,10 +311,10 @@ export class SqliteStore {
       deleteBudget: p('DELETE FROM budgets WHERE name = ?'),
       insertLedger: p(`INSERT INTO ledger (ts, request_id, key_id, key_name, session, provider, model, priced_as, price_estimated,
                         input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cost_micros,
-                        outcome, usage_source, status, duration_ms, detail)
+                        outcome, usage_source, status, duration_ms, detail, provider_cost_micros)
                        VALUES (@ts, @request_id, @key_id, @key_name, @session, @provider, @model, @priced_as, @price_estimated,
                         @input_tokens, @output_tokens, @cache_read_tokens, @cache_write_5m_tokens, @cache_write_1h_tokens, @cost_micros,
-                        @outcome, @usage_source, @status, @duration_ms, @detail)`),
+                        @outcome, @usage_source, @status, @duration_ms, @detail, @provider_cost_micros)`),
       ledgerPage: p('SELECT * FROM ledger ORDER BY id DESC LIMIT ? OFFSET ?'),
       spentByKey: p('SELECT COALESCE(SUM(cost_micros), 0) AS s FROM ledger WHERE key_id = ? AND ts >= ?'),
       spentBySession: p('SELECT COALESCE(SUM(cost_micros), 0) AS s FROM ledger WHERE key_id = ? AND session = ?'),
@@ -334,11 +347,17 @@ export class SqliteStore {
 
   #migrate(): void {
     this.db.exec(SCHEMA);
+    for (const [table, column, type] of ADDED_COLUMNS) {
+      const cols = this.db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
+      if (!cols.some((c) => c.name === column)) this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+    }
     const row = this.db.prepare('SELECT v FROM meta WHERE k = ?').get('schema_version') as { v: string } | undefined;
     if (row === undefined) {
       this.db.prepare('INSERT INTO meta (k, v) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
     } else if (Number(row.v) > SCHEMA_VERSION) {
       throw new StoreError('E_INVALID', `the data dir was written by a newer spendcap (schema ${row.v}); upgrade spendcap`);
+    } else if (Number(row.v) < SCHEMA_VERSION) {
+      this.db.prepare('UPDATE meta SET v = ? WHERE k = ?').run(String(SCHEMA_VERSION), 'schema_version');
     }
   }
 
@@ -362,6 +381,7 @@ export class SqliteStore {
           token_hash: key.tokenHash,
           token_hint: key.tokenHint,
           provider_key_enc: key.providerKeyEnc,
+          base_url: key.baseUrl,
           created_at: key.createdAt,
         }).lastInsertRowid,
       );

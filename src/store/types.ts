@@ -14,6 +14,8 @@ export interface KeyRecord {
   /** A recognisable prefix of the spendcap key, for listings. */
   tokenHint: string;
   providerKeyEnc: string;
+  /** Upstream base URL for an openai-compatible key (e.g. https://api.groq.com/openai/v1); null uses the provider's default. */
+  baseUrl: string | null;
   createdAt: number;
 }
 
@@ -54,6 +56,8 @@ export interface LedgerRow {
   status: number | null;
   durationMs: number;
   detail: string | null;
+  /** What the provider itself said the request cost (OpenRouter's usage.cost), beside spendcap's own figure. */
+  providerCostMicros?: Micros | null;
 }
 
 export interface StoredLedgerRow extends LedgerRow {

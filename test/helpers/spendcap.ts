@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
 import type { ProxyOptions } from '../../src/proxy/relay.js';
 import { startServer } from '../../src/server/server.js';
-import type { RunningServer } from '../../src/server/server.js';
+import type { RunningServer, ServerOptions } from '../../src/server/server.js';
 
 export interface CliResult {
   code: number;
@@ -26,8 +26,8 @@ export async function cli(dataDir: string, args: string[], env: NodeJS.ProcessEn
 }
 
 /** Creates a key through the CLI and returns its token. */
-export async function addKey(dataDir: string, name: string, capUsd: number, extra: string[] = []): Promise<string> {
-  const r = await cli(dataDir, ['key', 'add', name, '--provider', 'anthropic', '--provider-key', `sk-ant-test-${name}`, '--cap', String(capUsd), '--json', ...extra]);
+export async function addKey(dataDir: string, name: string, capUsd: number, extra: string[] = [], provider = 'anthropic'): Promise<string> {
+  const r = await cli(dataDir, ['key', 'add', name, '--provider', provider, '--provider-key', `sk-test-${provider}-${name}`, '--cap', String(capUsd), '--json', ...extra]);
   if (r.code !== 0) throw new Error(`key add failed: ${r.err}`);
   return (JSON.parse(r.out) as { token: string }).token;
 }
@@ -40,10 +40,19 @@ export interface TestSpendcap {
   close(): Promise<void>;
 }
 
-export async function startSpendcap(upstreamUrl: string, opts: { dataDir?: string; proxy?: Partial<ProxyOptions>; pollMs?: number } = {}): Promise<TestSpendcap> {
+/** Upstream base URLs per provider, e.g. { openai: mock.url + '/v1' }. */
+export type TestBaseUrls = NonNullable<ServerOptions['baseUrls']>;
+
+/**
+ * A spendcap whose Anthropic upstream is `upstreamUrl` (null: none), and whose other providers'
+ * upstreams come from `opts.baseUrls`. Requests never leave the machine: providers not given point at a closed port.
+ */
+export async function startSpendcap(upstreamUrl: string | null, opts: { dataDir?: string; proxy?: Partial<ProxyOptions>; pollMs?: number; baseUrls?: TestBaseUrls } = {}): Promise<TestSpendcap> {
   const dataDir = opts.dataDir ?? tempDataDir();
   const log: string[] = [];
-  const server = await startServer({ dataDir, port: 0, anthropicBaseUrl: upstreamUrl, log: (l) => log.push(l), ...(opts.proxy ? { proxy: opts.proxy } : {}), ...(opts.pollMs ? { pollMs: opts.pollMs } : {}) });
+  const nowhere = 'http://127.0.0.1:9';
+  const baseUrls: TestBaseUrls = { anthropic: upstreamUrl ?? nowhere, openai: nowhere, openrouter: nowhere, gemini: nowhere, ...opts.baseUrls };
+  const server = await startServer({ dataDir, port: 0, baseUrls, log: (l) => log.push(l), ...(opts.proxy ? { proxy: opts.proxy } : {}), ...(opts.pollMs ? { pollMs: opts.pollMs } : {}) });
   return {
     dataDir,
     server,

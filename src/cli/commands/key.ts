@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { encryptSecret, hashToken, newSpendcapToken } from '../../secrets/index.js';
 import { StoreError } from '../../store/index.js';
+import { PROVIDER_IDS } from '../../pricing/index.js';
 import type { ProviderId } from '../../pricing/index.js';
 import { optionalUsd, parse, period, requireName, str, usd } from '../args.js';
 import { openStore } from '../context.js';
@@ -8,7 +9,6 @@ import type { Io } from '../context.js';
 import { UsageError } from '../errors.js';
 import { table, usd as fmt, when } from '../format.js';
 
-const PROVIDERS: readonly ProviderId[] = ['anthropic'];
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export function validateName(name: string): string {
@@ -41,15 +41,17 @@ async function add(argv: string[], io: Io): Promise<number> {
     'session-cap': { type: 'string' },
     ceiling: { type: 'string' },
     mode: { type: 'string' },
+    'base-url': { type: 'string' },
   });
   const name = validateName(requireName(positionals, 'key name', 'spendcap key add NAME --provider anthropic --provider-key K --cap USD'));
   const provider = str(values.provider) ?? 'anthropic';
-  if (!(PROVIDERS as readonly string[]).includes(provider)) throw new UsageError(`--provider must be one of ${PROVIDERS.join(', ')}; got "${provider}"`);
+  if (!(PROVIDER_IDS as readonly string[]).includes(provider)) throw new UsageError(`--provider must be one of ${PROVIDER_IDS.join(', ')}; got "${provider}"`);
+  const baseUrl = baseUrlFor(provider as ProviderId, str(values['base-url']));
   let providerKey = str(values['provider-key']) ?? io.env.SPENDCAP_PROVIDER_KEY;
   // "-" reads the key from stdin, so it stays out of shell history and the process list.
   if (providerKey === '-') providerKey = readFileSync(0, 'utf8').trim();
   if (!providerKey) throw new UsageError('--provider-key is required (the provider API key spendcap will use upstream; "-" reads it from stdin)');
-  if (providerKey.startsWith('sc-')) throw new UsageError('--provider-key must be the provider\'s key (sk-ant-…), not a spendcap key');
+  if (providerKey.startsWith('sc-')) throw new UsageError('--provider-key must be the provider\'s own API key, not a spendcap key (sc-…)');
   const capMicros = usd(values.cap, '--cap');
   const mode = str(values.mode) ?? 'hard';
   if (mode !== 'hard' && mode !== 'soft') throw new UsageError(`--mode must be hard or soft; got "${mode}"`);
@@ -61,7 +63,7 @@ async function add(argv: string[], io: Io): Promise<number> {
     const token = newSpendcapToken();
     const now = Date.now();
     store.insertKeyWithBudget(
-      { name, provider: provider as ProviderId, tokenHash: hashToken(token), tokenHint: `${token.slice(0, 7)}…`, providerKeyEnc: encryptSecret(masterKey(), providerKey), createdAt: now },
+      { name, provider: provider as ProviderId, tokenHash: hashToken(token), tokenHint: `${token.slice(0, 7)}…`, providerKeyEnc: encryptSecret(masterKey(), providerKey), baseUrl, createdAt: now },
       { capMicros, period: period(values.period), sessionCapMicros: optionalUsd(values['session-cap'], '--session-cap'), ceilingMicros, mode, updatedAt: now },
     );
     store.insertEvent({ ts: now, kind: 'key-add', budget: name, channel: 'cli', capBeforeMicros: null, capAfterMicros: capMicros, detail: null });
@@ -70,11 +72,41 @@ async function add(argv: string[], io: Io): Promise<number> {
     } else {
       io.out(`Created key "${name}" (${provider}, cap ${fmt(capMicros)} per ${period(values.period)}).\n`);
       io.out(`\n  ${token}\n\nThis is the only time the key is shown. Point your agent at spendcap with it:\n`);
-      io.out(`  ANTHROPIC_BASE_URL=http://127.0.0.1:8787 ANTHROPIC_API_KEY=${token} claude\n`);
+      io.out(`  ${howToPoint(provider as ProviderId, token)}\n`);
     }
     return 0;
   } finally {
     store.close();
+  }
+}
+
+/** --base-url names the endpoint of a generic OpenAI-compatible provider; it is that provider's whole identity. */
+function baseUrlFor(provider: ProviderId, raw: string | undefined): string | null {
+  if (raw === undefined) {
+    if (provider === 'openai-compatible') throw new UsageError('--base-url is required with --provider openai-compatible (the URL you would give the OpenAI SDK, e.g. https://api.groq.com/openai/v1)');
+    return null;
+  }
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new UsageError(`--base-url "${raw}" is not a URL (e.g. https://api.mistral.ai/v1)`);
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new UsageError(`--base-url must be http or https; got "${u.protocol}"`);
+  if (u.search || u.hash) throw new UsageError('--base-url must not carry a query or fragment');
+  return u.href.replace(/\/+$/, '');
+}
+
+/** The one line that points the usual client of this provider at spendcap. */
+export function howToPoint(provider: ProviderId, token: string): string {
+  const base = 'http://127.0.0.1:8787';
+  switch (provider) {
+    case 'anthropic':
+      return `ANTHROPIC_BASE_URL=${base} ANTHROPIC_API_KEY=${token} claude`;
+    case 'gemini':
+      return `GOOGLE_GEMINI_BASE_URL=${base} GEMINI_API_KEY=${token}   (then any @google/genai client)`;
+    default:
+      return `OPENAI_BASE_URL=${base}/v1 OPENAI_API_KEY=${token} codex   (or any OpenAI SDK client)`;
   }
 }
 
@@ -85,7 +117,7 @@ async function list(argv: string[], io: Io): Promise<number> {
     const budgets = new Map(store.listBudgets().map((b) => [b.keyId, b]));
     const keys = store.listKeys().map((k) => {
       const b = budgets.get(k.id);
-      return { name: k.name, provider: k.provider, tokenHint: k.tokenHint, capUsd: (b?.capMicros ?? 0) / 1e6, period: b?.period ?? null, sessionCapUsd: b?.sessionCapMicros != null ? b.sessionCapMicros / 1e6 : null, killed: b?.killed ?? false, createdAt: new Date(k.createdAt).toISOString() };
+      return { name: k.name, provider: k.provider, ...(k.baseUrl ? { baseUrl: k.baseUrl } : {}), tokenHint: k.tokenHint, capUsd: (b?.capMicros ?? 0) / 1e6, period: b?.period ?? null, sessionCapUsd: b?.sessionCapMicros != null ? b.sessionCapMicros / 1e6 : null, killed: b?.killed ?? false, createdAt: new Date(k.createdAt).toISOString() };
     });
     if (values.json) io.out(JSON.stringify(keys, null, 2) + '\n');
     else if (keys.length === 0) io.out('No keys yet. Create one: spendcap key add NAME --provider anthropic --provider-key sk-ant-… --cap 15\n');

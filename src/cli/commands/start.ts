@@ -1,4 +1,5 @@
-import { DEFAULT_ANTHROPIC_BASE_URL, DEFAULT_HOST, DEFAULT_PORT, startServer } from '../../server/server.js';
+import { BASE_URL_ENV } from '../../providers/index.js';
+import { DEFAULT_HOST, DEFAULT_PORT, startServer } from '../../server/server.js';
 import { resolveDataDir } from '../../store/index.js';
 import { parse, str } from '../args.js';
 import type { Io } from '../context.js';
@@ -14,16 +15,17 @@ export async function start(argv: string[], io: Io): Promise<number> {
     dataDir,
     host,
     port,
-    anthropicBaseUrl: io.env.SPENDCAP_ANTHROPIC_BASE_URL ?? DEFAULT_ANTHROPIC_BASE_URL,
+    baseUrls: Object.fromEntries(Object.entries(BASE_URL_ENV).flatMap(([provider, env]) => (io.env[env] ? [[provider, io.env[env]]] : []))),
     log: values.quiet ? () => {} : (line) => io.out(`${new Date().toISOString().slice(11, 19)} ${line}\n`),
   });
   const loopback = host === '127.0.0.1' || host === 'localhost' || host === '::1';
   io.out(`spendcap is running on ${server.url}  (data: ${dataDir})\n`);
   if (!loopback) io.out(`WARNING: listening on ${host}, not loopback: anyone who can reach this address and holds a spendcap key can spend through it.\n`);
   if (server.recoveredHolds > 0) io.out(`Charged ${server.recoveredHolds} request(s) left in flight by the last stop at their last estimate (see spendcap log).\n`);
-  io.out(`\nPoint an agent at it with a spendcap key (create one: spendcap key add NAME --provider anthropic --provider-key sk-ant-… --cap 15):\n`);
+  io.out(`\nPoint an agent at it with a spendcap key (create one: spendcap key add NAME --provider anthropic|openai|gemini|openrouter --provider-key … --cap 15):\n`);
   io.out(`  Claude Code:    ANTHROPIC_BASE_URL=${server.url} ANTHROPIC_API_KEY=sc-… claude\n`);
-  io.out(`  Anthropic SDK:  new Anthropic({ baseURL: '${server.url}', apiKey: 'sc-…' })\n\n`);
+  io.out(`  Codex CLI:      OPENAI_BASE_URL=${server.url}/v1 OPENAI_API_KEY=sc-… codex\n`);
+  io.out(`  SDKs:           base URL ${server.url} (Anthropic, Gemini) or ${server.url}/v1 (OpenAI), API key sc-…  (docs/agents.md)\n\n`);
 
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

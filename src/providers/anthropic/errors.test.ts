@@ -61,12 +61,7 @@ test('usage of a non-streamed response, tolerant of missing and null fields', ()
   assert.equal(usageFromMessageJson([1]), null);
 });
 
-test('adapter: the spendcap key from x-api-key or Authorization: Bearer; the provider key as x-api-key', () => {
-  assert.equal(anthropicAdapter.credentialFrom({ 'x-api-key': 'sc-1' }), 'sc-1');
-  assert.equal(anthropicAdapter.credentialFrom({ authorization: 'Bearer sc-2' }), 'sc-2');
-  assert.equal(anthropicAdapter.credentialFrom({ authorization: 'Basic abc' }), undefined);
-  assert.equal(anthropicAdapter.credentialFrom({}), undefined);
-  assert.deepEqual(anthropicAdapter.authHeaders('sk-ant-1'), { 'x-api-key': 'sk-ant-1' });
-  assert.deepEqual([...anthropicAdapter.credentialHeaders].sort(), ['authorization', 'x-api-key']);
-  assert.equal(anthropicAdapter.id, 'anthropic');
+test('adapter: the provider key goes upstream as x-api-key; the protocol is Messages', () => {
+  assert.deepEqual(anthropicAdapter.authHeaders('sk-ant-1', 'anthropic'), { 'x-api-key': 'sk-ant-1' });
+  assert.equal(anthropicAdapter.protocol, 'anthropic-messages');
 });
