@@ -213,6 +213,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     finished = true;
     // Without the provider's final count, the row shows the output tokens spendcap charged for.
     const u = usage ?? (meter ? { ...meter.usage, outputTokens: meter.outputTokensForHold() } : null);
+    const reported = providerCostMicros ?? meter?.providerCostMicros ?? null;
     bank.settle(hold, {
       requestId,
       provider: route.provider,
@@ -230,7 +231,8 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
       status,
       durationMs: Date.now() - startedAt,
       detail,
-      providerCostMicros: providerCostMicros ?? meter?.providerCostMicros ?? null,
+      providerCostMicros: reported,
+      meteredCostMicros: reported !== null && usage !== null ? costMicros(usage, model.rates) : null,
     });
     ctx.log(`${outcome} ${hold.key.record.name}${hold.session ? `/${hold.session.slice(0, 8)}` : ''} ${info.model} $${(chargeMicros / 1e6).toFixed(6)}${detail ? ` (${detail})` : ''}`);
   };

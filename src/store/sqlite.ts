@@ -23,6 +23,7 @@ const SCHEMA_VERSION = 2;
 const ADDED_COLUMNS: readonly [table: string, column: string, type: string][] = [
   ['keys', 'base_url', 'TEXT'],
   ['ledger', 'provider_cost_micros', 'INTEGER'],
+  ['ledger', 'metered_cost_micros', 'INTEGER'],
 ];
 
 const SCHEMA = `
@@ -72,7 +73,8 @@ CREATE TABLE IF NOT EXISTS ledger (
   status INTEGER,
   duration_ms INTEGER NOT NULL DEFAULT 0,
   detail TEXT,
-  provider_cost_micros INTEGER
+  provider_cost_micros INTEGER,
+  metered_cost_micros INTEGER
 );
 CREATE INDEX IF NOT EXISTS ledger_key_ts ON ledger (key_id, ts);
 CREATE INDEX IF NOT EXISTS ledger_key_session ON ledger (key_id, session, ts);
@@ -154,6 +156,7 @@ interface LedgerDbRow {
   duration_ms: number;
   detail: string | null;
   provider_cost_micros: number | null;
+  metered_cost_micros: number | null;
 }
 interface HoldRow {
   id: string;
@@ -212,6 +215,7 @@ const toLedger = (r: LedgerDbRow): StoredLedgerRow => ({
   durationMs: r.duration_ms,
   detail: r.detail,
   providerCostMicros: r.provider_cost_micros,
+  meteredCostMicros: r.metered_cost_micros,
 });
 const toHold = (r: HoldRow): HoldRecord => ({
   id: r.id,
@@ -246,6 +250,7 @@ const ledgerParams = (row: LedgerRow) => ({
   duration_ms: row.durationMs,
   detail: row.detail,
   provider_cost_micros: row.providerCostMicros ?? null,
+  metered_cost_micros: row.meteredCostMicros ?? null,
 });
 
 export const DB_FILE = 'spendcap.db';
@@ -311,10 +316,10 @@ export class SqliteStore {
       deleteBudget: p('DELETE FROM budgets WHERE name = ?'),
       insertLedger: p(`INSERT INTO ledger (ts, request_id, key_id, key_name, session, provider, model, priced_as, price_estimated,
                         input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cost_micros,
-                        outcome, usage_source, status, duration_ms, detail, provider_cost_micros)
+                        outcome, usage_source, status, duration_ms, detail, provider_cost_micros, metered_cost_micros)
                        VALUES (@ts, @request_id, @key_id, @key_name, @session, @provider, @model, @priced_as, @price_estimated,
                         @input_tokens, @output_tokens, @cache_read_tokens, @cache_write_5m_tokens, @cache_write_1h_tokens, @cost_micros,
-                        @outcome, @usage_source, @status, @duration_ms, @detail, @provider_cost_micros)`),
+                        @outcome, @usage_source, @status, @duration_ms, @detail, @provider_cost_micros, @metered_cost_micros)`),
       ledgerPage: p('SELECT * FROM ledger ORDER BY id DESC LIMIT ? OFFSET ?'),
       spentByKey: p('SELECT COALESCE(SUM(cost_micros), 0) AS s FROM ledger WHERE key_id = ? AND ts >= ?'),
       spentBySession: p('SELECT COALESCE(SUM(cost_micros), 0) AS s FROM ledger WHERE key_id = ? AND session = ?'),

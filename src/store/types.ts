@@ -58,6 +58,8 @@ export interface LedgerRow {
   detail: string | null;
   /** What the provider itself said the request cost (OpenRouter's usage.cost), beside spendcap's own figure. */
   providerCostMicros?: Micros | null;
+  /** spendcap's own price of the same usage, kept when the provider's figure was charged instead. */
+  meteredCostMicros?: Micros | null;
 }
 
 export interface StoredLedgerRow extends LedgerRow {
