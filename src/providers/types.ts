@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { ProviderId, Usage } from '../pricing/index.js';
 import type { SseEvent } from '../proxy/sse-types.js';
 
@@ -85,5 +86,6 @@ export interface ProviderAdapter {
   usageFromJson(json: unknown): Usage | null;
   /** The provider's own cost figure in a whole JSON response (OpenRouter), in µ$. */
   providerCostFromJson?(json: unknown): number | null;
-  errorReply(code: ErrorCode, message: string): ErrorReply;
+  /** spendcap's own refusal in this protocol's shape; the client's headers let it suit a known client (Codex). */
+  errorReply(code: ErrorCode, message: string, clientHeaders?: IncomingHttpHeaders): ErrorReply;
 }

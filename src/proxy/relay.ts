@@ -61,7 +61,7 @@ function sessionOf(headers: IncomingHttpHeaders): string | null {
 }
 
 export function sendError(res: ServerResponse, adapter: ProviderAdapter, code: ErrorCode, message: string): void {
-  const reply = adapter.errorReply(code, message);
+  const reply = adapter.errorReply(code, message, res.req?.headers);
   if (res.headersSent) {
     res.destroy();
     return;
