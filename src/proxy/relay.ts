@@ -176,7 +176,7 @@ export async function relayMetered(ctx: ProxyContext, route: Route, key: KeyEntr
     const refusal = opened;
     let message = describeRefusal(refusal);
     if (!info.stream && refusal.code === 'E_CAP_REACHED' && tokensCostMicros(info.maxTokens, model.outputRate) > model.inputEstimateMicros) {
-      message += ` (a non-streamed request must hold its whole max_tokens=${info.maxTokens} up front; lower max_tokens or stream)`;
+      message += ` (a non-streamed request must hold its whole output limit of ${info.maxTokens} tokens up front; set a lower limit or stream)`;
     }
     ctx.bank.recordBlocked(key, session, provider, info.model, randomUUID(), `${refusal.code}: ${refusal.account.label}`, 429);
     ctx.log(`blocked ${key.record.name} ${info.model}: ${message}`);
@@ -268,6 +268,41 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     }
   };
 
+  /** Grows (or shrinks) the hold to what the stream may have cost so far; a refusal means cut. */
+  const reassess = (m: StreamMeter): Refusal | null => {
+    const u = m.usage;
+    const inputPart = m.inputKnown ? inputCostMicros(u, model.rates) : model.inputEstimateMicros;
+    const rate = m.inputKnown ? outputRateFor(model.rates, totalInputTokens(u)) : model.outputRate;
+    const needed = inputPart + tokensCostMicros(m.outputTokensForHold() + options.marginTokens, rate);
+    const plan = planGrowth(hold.amountMicros, needed, stepMicros, commonRoom(hold.accounts));
+    if (plan.action === 'grow') return bank.grow(hold, plan.extraMicros);
+    if (plan.action === 'shrink') bank.shrink(hold, plan.releaseMicros);
+    else if (plan.action === 'cut') return bank.check(hold.accounts, needed - hold.amountMicros) ?? { code: 'E_CAP_REACHED' as const, account: hold.accounts[0]!, neededMicros: needed };
+    return null;
+  };
+
+  // A stream's meter exists from the moment the request leaves: a model may think for a long time
+  // before the provider sends even its headers, and that thinking is billed.
+  if (info.stream) meter = adapter.newStreamMeter(info);
+  let waitClock: NodeJS.Timeout | null = null;
+  const stopWaitClock = (): void => {
+    if (waitClock !== null) clearInterval(waitClock);
+    waitClock = null;
+  };
+  if (meter?.needsClock) {
+    const m0 = meter;
+    waitClock = setInterval(() => {
+      if (finished) return stopWaitClock();
+      const refusal = reassess(m0);
+      if (refusal === null) return;
+      stopWaitClock();
+      bank.markExhausted(refusal);
+      abort.abort();
+      finish('cut', null, estimatedCharge(), `${refusal.code}: ${refusal.account.label} (before the response started)`);
+      sendError(res, adapter, refusal.code, describeRefusal(refusal));
+    }, CLOCK_MS);
+  }
+
   let upstreamRes: Dispatcher.ResponseData;
   try {
     upstreamRes = await ctx.dispatcher.request({
@@ -281,6 +316,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
       bodyTimeout: 600_000,
     });
   } catch (err) {
+    stopWaitClock();
     if (finished) return;
     const code = (err as { code?: string }).code ?? '';
     // Nothing reached the provider when the connection was refused; otherwise it may have read the prompt.
@@ -289,6 +325,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     sendError(res, adapter, 'E_UPSTREAM', `spendcap could not reach the provider at ${upstream.origin}: ${code || (err as Error).message}`);
     return;
   }
+  stopWaitClock();
   status = upstreamRes.statusCode;
   const rid = upstreamRes.headers['request-id'] ?? upstreamRes.headers['x-request-id'];
   if (typeof rid === 'string') requestId = rid;
@@ -299,6 +336,8 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
 
   const contentType = String(upstreamRes.headers['content-type'] ?? '');
   const isSse = status === 200 && contentType.startsWith('text/event-stream');
+  // Only a stream is metered from its events; an error or JSON reply is settled from its body.
+  if (!isSse) meter = null;
 
   if (!isSse) {
     // A JSON reply is only usable whole: it is settled before its last byte reaches the client,
@@ -333,11 +372,12 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
 
   res.writeHead(status, responseHeadersForClient(upstreamRes.headers));
   res.flushHeaders();
-  meter = adapter.newStreamMeter(info);
+  meter ??= adapter.newStreamMeter(info);
   const m = meter;
   /** Set once spendcap ended the client's stream itself (cut or kill): nothing more is forwarded. */
   let ended = false;
-  const parser = new SseParser();
+  const rewrite = m.rewrite?.bind(m);
+  const parser = new SseParser(rewrite !== undefined);
   let received = 0;
   let forwarded = 0;
   let pending: Buffer | null = null;
@@ -358,11 +398,10 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
   };
 
   /** What the client gets for a chunk: its complete events' bytes, or their rewrites when the meter must change them. */
-  const rewrite = m.rewrite?.bind(m);
   const relayOut = (chunk: Buffer, events: readonly SseEvent[]): void => {
     if (rewrite === undefined) return forwardComplete(chunk);
     let out = '';
-    for (const ev of events) out += rewrite(ev);
+    for (const ev of events) out += ev.comment === undefined ? rewrite(ev) : `:${ev.comment}\n\n`;
     if (out !== '') res.write(out);
   };
 
@@ -382,30 +421,17 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
       relayOut(chunk, events);
       return;
     }
-    for (const ev of events) m.onEvent(ev);
+    for (const ev of events) if (ev.comment === undefined) m.onEvent(ev);
     if (m.complete && m.hasFinalUsage) {
       // Settle before the client sees the end, so a finished stream always has its row.
       finish('ok', m.usage, chargeFor(m.usage, m.providerCostMicros ?? null), null);
       relayOut(chunk, events);
       return;
     }
-    const refusal = reassess();
+    const refusal = reassess(m);
     if (refusal) return cutAt(chunk, events, refusal);
     relayOut(chunk, events);
     syncClock();
-  };
-
-  /** Grows (or shrinks) the hold to what the stream may have cost so far; a refusal means cut. */
-  const reassess = (): Refusal | null => {
-    const u = m.usage;
-    const inputPart = m.inputKnown ? inputCostMicros(u, model.rates) : model.inputEstimateMicros;
-    const rate = m.inputKnown ? outputRateFor(model.rates, totalInputTokens(u)) : model.outputRate;
-    const needed = inputPart + tokensCostMicros(m.outputTokensForHold() + options.marginTokens, rate);
-    const plan = planGrowth(hold.amountMicros, needed, stepMicros, commonRoom(hold.accounts));
-    if (plan.action === 'grow') return bank.grow(hold, plan.extraMicros);
-    if (plan.action === 'shrink') bank.shrink(hold, plan.releaseMicros);
-    else if (plan.action === 'cut') return bank.check(hold.accounts, needed - hold.amountMicros) ?? { code: 'E_CAP_REACHED' as const, account: hold.accounts[0]!, neededMicros: needed };
-    return null;
   };
 
   // While the provider may generate output the stream does not show, the hold follows the clock.
@@ -414,7 +440,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     if (m.needsClock && clock === null && !finished) {
       clock = setInterval(() => {
         if (finished || ended) return stopClock();
-        const refusal = reassess();
+        const refusal = reassess(m);
         if (refusal) {
           bank.markExhausted(refusal);
           cutStream?.(refusal);
@@ -436,6 +462,8 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
   };
 
   upstreamRes.body.on('data', onChunk);
+  // Hidden output may be running before the first event, too.
+  syncClock();
   await new Promise<void>((resolve) => {
     upstreamRes.body.on('end', () => {
       if (!finished) {

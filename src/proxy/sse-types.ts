@@ -4,4 +4,6 @@ export interface SseEvent {
   event: string | undefined;
   /** The `data:` lines joined by "\n" (empty string when there were none). */
   data: string;
+  /** Set only for a comment line (`: keep-alive`), and only by a parser asked to keep comments. */
+  comment?: string;
 }

@@ -184,3 +184,12 @@ test('encodeSseEvent', () => {
   const round = parseText(encodeSseEvent('x', 'line1\nline2') + encodeSseEvent(undefined, ''));
   assert.deepEqual(round.events, [{ event: 'x', data: 'line1\nline2' }, { event: undefined, data: '' }]);
 });
+
+test('sse: comments are skipped unless the parser is asked to keep them', () => {
+  const text = ': OPENROUTER PROCESSING\n\ndata: {"a":1}\n\n';
+  assert.deepEqual(new SseParser().push(Buffer.from(text)), [{ event: undefined, data: '{"a":1}' }]);
+  assert.deepEqual(new SseParser(true).push(Buffer.from(text)), [
+    { event: undefined, data: '', comment: ' OPENROUTER PROCESSING' },
+    { event: undefined, data: '{"a":1}' },
+  ]);
+});

@@ -30,6 +30,12 @@ export class SseParser {
   private total = 0;
   private boundaryAt = 0;
 
+  /**
+   * @param keepComments also return comment lines, as events with `comment` set: a relay that
+   * re-encodes events must pass on keep-alives (": OPENROUTER PROCESSING") or clients time out.
+   */
+  constructor(private readonly keepComments = false) {}
+
   /** Bytes received after the last blank-line boundary, i.e. belonging to an incomplete block. */
   get pendingBytes(): number {
     return this.total - this.boundaryAt;
@@ -120,7 +126,10 @@ export class SseParser {
       this.dispatch(out);
       return true;
     }
-    if (b[start] === COLON) return false; // comment
+    if (b[start] === COLON) {
+      if (this.keepComments) out.push({ event: undefined, data: '', comment: b.toString('utf8', start + 1, end) });
+      return false;
+    }
     // Compare the field name in bytes: no decoding for fields we ignore.
     let valueStart: number;
     let isData: boolean;

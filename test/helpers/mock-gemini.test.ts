@@ -282,3 +282,27 @@ void test('errors: HTTP status in RPC shape; bad key; mid-stream error; clean cl
     await mock.close();
   }
 });
+
+void test('hiddenThinkingTokensPerSecond: headers at once, thinking billed as time passes, a client that leaves pays the thinking so far', async () => {
+  const mock = await startMockGemini({ outputTokens: 5, tokenIntervalMs: 0, thinkingTokens: 100_000, hiddenThinkingTokensPerSecond: 1000 });
+  try {
+    const abort = new AbortController();
+    const res = await fetch(`${mock.url}/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse`, {
+      method: 'POST',
+      headers: { 'x-goog-api-key': KEY, 'content-type': 'application/json' },
+      body: JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'hi' }] }] }),
+      signal: abort.signal,
+    });
+    assert.equal(res.status, 200, 'the stream opened before any chunk');
+    await new Promise((r) => setTimeout(r, 300));
+    const during = only(mock.bills).usage.thoughtsTokenCount;
+    assert.ok(during > 100 && during < 100_000, `thinking accrues with time: ${during}`);
+    abort.abort();
+    await mock.waitIdle();
+    const bill = only(mock.bills);
+    assert.equal(bill.aborted, true);
+    assert.ok(bill.usage.thoughtsTokenCount < 100_000 && bill.usage.candidatesTokenCount === 0);
+  } finally {
+    await mock.close();
+  }
+});

@@ -76,6 +76,12 @@ export interface MockGeminiOptions {
   thinkingTokens?: number;
   /** Thought-summary chunks when thoughts are included. Default 3. */
   thoughtChunks?: number;
+  /**
+   * Hidden thinking takes time: with thoughts not included, the stream's headers go out at once and
+   * the thinking is billed progressively at this many tokens/s until it is done, then the first chunk
+   * follows (a client that leaves meanwhile is billed the thinking so far). 0 (default): no delay.
+   */
+  hiddenThinkingTokensPerSecond?: number;
   /** End with a functionCall part (Gemini sends it whole, in one chunk) instead of text. */
   functionCall?: boolean | { name?: string; args?: Record<string, unknown> };
   /** How intermediate chunks report candidates: running totals (default) or only in the last chunk. */
@@ -418,6 +424,18 @@ export async function startMockGemini(opts: MockGeminiOptions = {}): Promise<Moc
     };
 
     const thoughtChunks = body.includeThoughts && thoughts > 0 ? Math.max(1, Math.min(thoughts, Math.floor(o.thoughtChunks ?? 3))) : 0;
+    const hiddenRate = o.hiddenThinkingTokensPerSecond ?? 0;
+    if (hiddenRate > 0 && thoughtChunks === 0 && thoughts > 0) {
+      chargePrompt();
+      // writeHead alone sends nothing until the first write: the client must see the stream open.
+      res.flushHeaders();
+      const started = Date.now();
+      while (u.thoughtsTokenCount < thoughts) {
+        await ex.sleep(10);
+        if (!ex.alive()) return;
+        u.thoughtsTokenCount = Math.min(thoughts, Math.floor(((Date.now() - started) * hiddenRate) / 1000));
+      }
+    }
     const chargeStart = (): void => {
       chargePrompt();
       // hidden thinking happened before the first visible token: billed with the first chunk

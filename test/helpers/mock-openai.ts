@@ -86,6 +86,12 @@ export interface MockOpenAIOptions {
    * written (use firstByteDelayMs to imitate the thinking time). Default 0.
    */
   reasoningTokens?: number;
+  /**
+   * Chat streams only: the reasoning tokens are generated AFTER the first chunk (role) at this rate and
+   * billed as they accrue, before the first visible delta, as a reasoning model thinks while its stream
+   * is open. A client that leaves mid-thought is billed what accrued. Default: all billed at the first byte.
+   */
+  reasoningTokensPerSecond?: number;
   /** Answer with a function/tool call (chat: `tool_calls` deltas; responses: a `function_call` item). */
   toolCall?: boolean | MockToolCall;
   /** Model to echo; default the request's model. */
@@ -806,6 +812,19 @@ export async function startMockOpenAI(opts: MockOpenAIOptions = {}): Promise<Moc
     head += chunk({ role: 'assistant', content: plan.tool && plan.text.length === 0 ? null : '', refusal: null });
     if (!(await ex.write(head))) return;
     chargeStart(c);
+    const thinkRate = o.reasoningTokensPerSecond ?? 0;
+    if (thinkRate > 0 && plan.reasoning > 0) {
+      // Thinking while the stream is open: billed as it accrues, so an abort stops the bill.
+      const began = Date.now();
+      bill.usage.reasoning_tokens = 0;
+      bill.usage.output_tokens = 0;
+      while (bill.usage.reasoning_tokens < plan.reasoning) {
+        await ex.sleep(10);
+        if (!ex.alive()) return;
+        bill.usage.reasoning_tokens = Math.min(plan.reasoning, Math.floor(((Date.now() - began) * thinkRate) / 1000));
+        bill.usage.output_tokens = bill.usage.reasoning_tokens;
+      }
+    }
 
     const endWith = async (tail: string, terminal: string): Promise<void> => {
       if (await ex.write(tail)) {

@@ -1,0 +1,20 @@
+import type { ProviderAdapter } from '../types.js';
+import { parseChatRequest } from './chat-request.js';
+import type { ChatRequestInfo } from './chat-request.js';
+import { ChatStreamMeter } from './chat-stream-meter.js';
+import { providerCostFromChatJson, usageFromChatCompletionJson } from './chat-usage.js';
+import { openaiErrorReply } from './errors.js';
+
+/** POST /v1/chat/completions, for OpenAI, OpenRouter and any OpenAI-compatible endpoint (the key's provider). */
+export const openaiChatAdapter: ProviderAdapter = {
+  protocol: 'openai-chat',
+  authHeaders(providerKey) {
+    return { authorization: `Bearer ${providerKey}` };
+  },
+  parseRequest: (body) => parseChatRequest(body),
+  // parseRequest made this info, so it carries the chat fields.
+  newStreamMeter: (info) => new ChatStreamMeter(info as ChatRequestInfo),
+  usageFromJson: usageFromChatCompletionJson,
+  providerCostFromJson: providerCostFromChatJson,
+  errorReply: openaiErrorReply,
+};

@@ -1,0 +1,19 @@
+import type { ProviderAdapter } from '../types.js';
+import { openaiErrorReply } from './errors.js';
+import { parseResponsesRequest } from './responses-request.js';
+import { ResponsesStreamMeter } from './responses-meter.js';
+import { providerCostFromResponseJson, usageFromResponseJson } from './responses-usage.js';
+
+/** OpenAI's Responses API (POST /v1/responses), as OpenAI, OpenRouter and compatible servers speak it; Codex CLI's only protocol. */
+export const openaiResponsesAdapter: ProviderAdapter = {
+  protocol: 'openai-responses',
+  authHeaders(providerKey) {
+    return { authorization: `Bearer ${providerKey}` };
+  },
+  parseRequest: (body) => parseResponsesRequest(body),
+  // parseRequest made this info, so it carries reasoningEffort (ResponsesRequestInfo).
+  newStreamMeter: (info) => new ResponsesStreamMeter(info),
+  usageFromJson: usageFromResponseJson,
+  providerCostFromJson: providerCostFromResponseJson,
+  errorReply: openaiErrorReply,
+};
