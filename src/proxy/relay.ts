@@ -47,8 +47,8 @@ export interface Route {
   query: string;
 }
 
-/** spendcap's own header, then the ones agents send on every request of a run (Claude Code, Codex CLI). */
-const SESSION_HEADERS = ['x-spendcap-session', 'x-claude-code-session-id', 'session-id'] as const;
+/** spendcap's own header, then the ones agents send on every request of a run (Claude Code, Codex CLI, opencode). */
+const SESSION_HEADERS = ['x-spendcap-session', 'x-claude-code-session-id', 'session-id', 'x-session-id'] as const;
 /** How often a stream with hidden output (thinking) has its hold re-checked between events. */
 const CLOCK_MS = 200;
 

@@ -1,3 +1,5 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { refusalStatus } from '../clients.js';
 import type { ErrorCode, ErrorReply } from '../types.js';
 
 /**
@@ -36,8 +38,10 @@ export function anthropicError(code: ErrorCode, message: string): { status: numb
  * and no retry-after is sent (Claude Code would wait and retry on one ≤ 60 s).
  * E_UPSTREAM (provider unreachable) keeps the SDKs' normal retry of 5xx.
  */
-export function anthropicErrorReply(code: ErrorCode, message: string): ErrorReply {
-  const { status, body } = anthropicError(code, message);
+export function anthropicErrorReply(code: ErrorCode, message: string, clientHeaders?: IncomingHttpHeaders): ErrorReply {
+  const { status: usual, body } = anthropicError(code, message);
+  // Clients that retry a 429 whatever x-should-retry says (the AI SDK) get it as a 400 (clients.ts).
+  const status = refusalStatus(code, usual, clientHeaders);
   const headers: Record<string, string> = code === 'E_UPSTREAM' ? {} : { 'x-should-retry': 'false' };
   return { status, headers, body };
 }

@@ -1,3 +1,5 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { refusalStatus } from '../clients.js';
 import type { ErrorCode, ErrorReply } from '../types.js';
 
 /** HTTP status and google.rpc status name for each spendcap error code. */
@@ -38,7 +40,7 @@ export function geminiErrorBody(code: ErrorCode, message: string): string {
  * is still sent for other clients and proxies that read it; no retry-after (it invites a retry).
  * E_UPSTREAM keeps the clients' normal retry of a 5xx.
  */
-export function geminiErrorReply(code: ErrorCode, message: string): ErrorReply {
+export function geminiErrorReply(code: ErrorCode, message: string, clientHeaders?: IncomingHttpHeaders): ErrorReply {
   const headers: Record<string, string> = code === 'E_UPSTREAM' ? {} : { 'x-should-retry': 'false' };
-  return { status: GEMINI_ERRORS[code].status, headers, body: geminiErrorBody(code, message) };
+  return { status: refusalStatus(code, GEMINI_ERRORS[code].status, clientHeaders), headers, body: geminiErrorBody(code, message) };
 }

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { refusalStatus } from '../clients.js';
 import type { ErrorCode, ErrorReply } from '../types.js';
 
 /** HTTP status and OpenAI error type/code for each spendcap error code. */
@@ -18,24 +19,13 @@ export function openaiErrorBody(type: string, code: string, message: string): st
   return JSON.stringify({ error: { message, type, param: null, code } });
 }
 
-/** Codex CLI names itself in `originator` (codex_exec, codex-tui) and in its user agent. */
-export function isCodex(headers: IncomingHttpHeaders | undefined): boolean {
-  if (headers === undefined) return false;
-  const originator = headers['originator'];
-  if (typeof originator === 'string' && originator.startsWith('codex')) return true;
-  const ua = headers['user-agent'];
-  return typeof ua === 'string' && /^codex[_-]/.test(ua);
-}
-
 /**
  * The full reply. Refusals say x-should-retry: false (the openai SDKs obey it before retrying a 429).
- * Codex CLI never retries a 429 but shows its own "Quota exceeded" text instead of the message, so
- * Codex gets the same body as a 400, which it prints (docs/codex-experiment.md, H400).
+ * Clients that mishandle a 429 (Codex, the AI SDK) get the same body as a 400 (see clients.ts).
  */
 export function openaiErrorReply(code: ErrorCode, message: string, clientHeaders?: IncomingHttpHeaders): ErrorReply {
   const e = OPENAI_ERRORS[code];
-  const refusal = code === 'E_CAP_REACHED' || code === 'E_KILLED';
-  const status = refusal && isCodex(clientHeaders) ? 400 : e.status;
+  const status = refusalStatus(code, e.status, clientHeaders);
   const headers: Record<string, string> = code === 'E_UPSTREAM' ? {} : { 'x-should-retry': 'false' };
   return { status, headers, body: openaiErrorBody(e.type, e.code, message) };
 }
