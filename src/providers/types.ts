@@ -88,4 +88,6 @@ export interface ProviderAdapter {
   providerCostFromJson?(json: unknown): number | null;
   /** spendcap's own refusal in this protocol's shape; the client's headers let it suit a known client (Codex). */
   errorReply(code: ErrorCode, message: string, clientHeaders?: IncomingHttpHeaders): ErrorReply;
+  /** The upstream body with the output limit lowered to `tokens` (the budget clamp), or null when it cannot be. */
+  withOutputLimit(body: Buffer, tokens: number): Buffer | null;
 }

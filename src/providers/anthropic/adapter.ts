@@ -1,3 +1,4 @@
+import { anthropicOutputLimit } from '../output-limit.js';
 import type { ProviderAdapter } from '../types.js';
 import { anthropicErrorReply } from './errors.js';
 import { parseMessagesRequest } from './request.js';
@@ -14,4 +15,5 @@ export const anthropicAdapter: ProviderAdapter = {
   newStreamMeter: (info) => new AnthropicStreamMeter(tokenizerFactor(info.model)),
   usageFromJson: usageFromMessageJson,
   errorReply: anthropicErrorReply,
+  withOutputLimit: anthropicOutputLimit,
 };

@@ -1,3 +1,4 @@
+import { geminiOutputLimit } from '../output-limit.js';
 import type { ProviderAdapter, RequestInfo } from '../types.js';
 import { geminiErrorReply } from './errors.js';
 import { parseGeminiRequest } from './request.js';
@@ -20,4 +21,5 @@ export const geminiAdapter: ProviderAdapter = {
   newStreamMeter: (info) => new GeminiStreamMeter(meterOptions(info)),
   usageFromJson: usageFromGenerateContentJson,
   errorReply: geminiErrorReply,
+  withOutputLimit: geminiOutputLimit,
 };

@@ -1,3 +1,4 @@
+import { chatOutputLimit } from '../output-limit.js';
 import type { ProviderAdapter } from '../types.js';
 import { parseChatRequest } from './chat-request.js';
 import type { ChatRequestInfo } from './chat-request.js';
@@ -17,4 +18,5 @@ export const openaiChatAdapter: ProviderAdapter = {
   usageFromJson: usageFromChatCompletionJson,
   providerCostFromJson: providerCostFromChatJson,
   errorReply: openaiErrorReply,
+  withOutputLimit: chatOutputLimit,
 };

@@ -1,3 +1,4 @@
+import { responsesOutputLimit } from '../output-limit.js';
 import type { ProviderAdapter } from '../types.js';
 import { openaiErrorReply } from './errors.js';
 import { parseResponsesRequest } from './responses-request.js';
@@ -16,4 +17,5 @@ export const openaiResponsesAdapter: ProviderAdapter = {
   usageFromJson: usageFromResponseJson,
   providerCostFromJson: providerCostFromResponseJson,
   errorReply: openaiErrorReply,
+  withOutputLimit: responsesOutputLimit,
 };
