@@ -17,7 +17,8 @@ const header = (headers: IncomingHttpHeaders | undefined, name: string): string 
 export function wantsRefusalAs400(headers: IncomingHttpHeaders | undefined): boolean {
   if (header(headers, 'originator').startsWith('codex')) return true;
   const ua = header(headers, 'user-agent');
-  return /^codex[_-]/.test(ua) || ua.includes('ai-sdk/');
+  // A word of its own: @google/genai's "google-genai-sdk/…" must not match.
+  return /^codex[_-]/.test(ua) || /(^|[\s(])ai-sdk\//.test(ua);
 }
 
 /** The HTTP status of a cap refusal (E_CAP_REACHED, E_KILLED) for this client; other codes keep theirs. */

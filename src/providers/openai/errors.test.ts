@@ -31,4 +31,6 @@ test('the AI SDK (opencode) retries any 429, so it gets the refusal as a 400 in 
   assert.equal(anthropicErrorReply('E_CAP_REACHED', 'x', ua).status, 400);
   assert.equal(anthropicErrorReply('E_CAP_REACHED', 'x', { 'user-agent': 'claude-cli/2.1.197' }).status, 429);
   assert.equal(anthropicErrorReply('E_UNAUTHORIZED', 'x', ua).status, 401);
+  assert.equal(wantsRefusalAs400({ 'user-agent': 'ai-sdk/anthropic/2.0.1' }), true);
+  assert.equal(wantsRefusalAs400({ 'user-agent': 'google-genai-sdk/1.30.0 gl-node/v20.20.2' }), false);
 });
