@@ -22,6 +22,13 @@ export interface Account {
   periodLabel: string;
   /** Set when a stream on this budget was cut: the cap is reached, new requests are blocked until a lift or reset. */
   exhausted: boolean;
+  /** The stored budget this account draws on; absent for a session (sessions are not stored budgets). */
+  budgetId?: number;
+  scope?: 'key' | 'global' | 'tag' | 'session';
+  /** Epoch ms the current period started (thresholds fire once per period). */
+  periodStart?: number;
+  /** Highest threshold percentage already fired this period. */
+  thresholdFired?: number;
 }
 
 export type RefusalCode = 'E_KILLED' | 'E_CAP_REACHED';

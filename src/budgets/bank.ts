@@ -1,11 +1,16 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import { formatUsd } from '../pricing/index.js';
 import type { Micros, ProviderId } from '../pricing/index.js';
 import { decryptSecret } from '../secrets/index.js';
 import type { BudgetRecord, KeyRecord, LedgerRow, SqliteStore } from '../store/index.js';
 import { findRefusal, reserve, release, settle } from './account.js';
 import type { Account, Refusal } from './account.js';
-import { periodWindow } from './period.js';
+import { filterOf, runAutotune } from './autotune.js';
+import { machineTimeZone, periodWindow } from './period.js';
+import { pruneLedger } from './retention.js';
+import { readSettings, timeZoneOf } from './settings.js';
+import type { Settings } from './settings.js';
 
 export interface KeyEntry {
   readonly record: KeyRecord;
@@ -21,6 +26,8 @@ export interface Hold {
   readonly session: string | null;
   readonly accounts: readonly Account[];
   readonly startedAt: number;
+  /** The tag budget the request opted into, written on its ledger row. */
+  readonly tag: string | null;
   model: string;
   amountMicros: Micros;
   settled: boolean;
@@ -28,7 +35,24 @@ export interface Hold {
   onKill: ((account: Account) => void) | null;
 }
 
+/** Headers a request names its tag budget with: spendcap's own, then the one other proxies use. */
+export const BUDGET_HEADERS = ['x-spendcap-budget', 'x-budget-id'] as const;
+
+/** The tag budget a request opts into, or null. */
+export function budgetTagOf(headers: IncomingHttpHeaders): string | null {
+  for (const h of BUDGET_HEADERS) {
+    const v = headers[h];
+    const s = Array.isArray(v) ? v[0] : v;
+    if (typeof s === 'string' && s.trim().length > 0) return s.trim().slice(0, 200);
+  }
+  return null;
+}
+
 const SESSION_IDLE_MS = 24 * 3600_000;
+/** A burst of blocks or cuts on one budget logs one event per this long, not one per request. */
+const EVENT_QUIET_MS = 60_000;
+/** How often retention and auto-tune run in a server. */
+const MAINTENANCE_MS = 3600_000;
 
 /** Ledger fields of a row whose usage nobody reported (a refusal, a crash). */
 const NO_USAGE = {
@@ -40,6 +64,12 @@ const NO_USAGE = {
   cacheWrite5mTokens: 0,
   cacheWrite1hTokens: 0,
 } as const;
+
+/** A global or tag budget: one account shared by every request it covers. */
+interface SharedEntry {
+  budget: BudgetRecord;
+  account: Account;
+}
 
 /**
  * The money side of a running server: keys and budgets loaded from the store, live accounts,
@@ -53,9 +83,19 @@ export class Bank {
   readonly #now: () => number;
   #byHash = new Map<string, KeyEntry>();
   #byName = new Map<string, KeyEntry>();
+  /** Global and tag budgets by budget id. */
+  #shared = new Map<number, SharedEntry>();
+  #globals: Account[] = [];
+  #tags = new Map<string, SharedEntry>();
   readonly #sessions = new Map<string, { account: Account; lastUsed: number }>();
   readonly #open = new Set<Hold>();
   #dataVersion = -1;
+  #settings: Settings = { timeZone: null, defaultSessionCapMicros: null, thresholds: [50, 80, 100], retainDays: 90 };
+  #tz = machineTimeZone();
+  /** The accounts the last accountsFor returned: a refusal recorded right after names one of them. */
+  #lastAccounts: readonly Account[] = [];
+  readonly #lastEvent = new Map<string, number>();
+  #nextMaintenance = 0;
   /** Called after config was reloaded from the store (CLI changes), e.g. to refresh prices. */
   onReload: (() => void) | null = null;
 
@@ -67,6 +107,15 @@ export class Bank {
 
   get openHolds(): ReadonlySet<Hold> {
     return this.#open;
+  }
+
+  get settings(): Readonly<Settings> {
+    return this.#settings;
+  }
+
+  /** The zone periods roll over in. */
+  get timeZone(): string {
+    return this.#tz;
   }
 
   /**
@@ -91,6 +140,7 @@ export class Bank {
         status: null,
         durationMs: Math.max(0, this.#now() - h.ts),
         detail: 'spendcap stopped while this request was in flight; charged at its last hold',
+        tag: h.tag ?? null,
       });
     }
     return holds.length;
@@ -99,26 +149,76 @@ export class Bank {
   /** Reloads keys and budgets when another process (a CLI command) changed the store. Cheap when nothing changed. */
   refresh(): void {
     const version = this.#store.dataVersion();
-    if (version === this.#dataVersion) return;
-    this.#dataVersion = version;
-    this.#load();
+    if (version !== this.#dataVersion) {
+      this.#dataVersion = version;
+      this.#load();
+    }
+    const now = this.#now();
+    if (now >= this.#nextMaintenance) {
+      this.#nextMaintenance = now + MAINTENANCE_MS;
+      // Off the request path: pruning a large ledger takes a moment once a day.
+      setTimeout(() => this.maintain(), 0).unref();
+    }
+  }
+
+  /**
+   * Retention (ledger rows older than --retain-days become daily totals) and auto-tune creep.
+   * Runs hourly in a server; public so tests can drive it with a fake clock.
+   */
+  maintain(now: number = this.#now()): { pruned: number; autotuned: number } {
+    let pruned = 0;
+    let autotuned = 0;
+    try {
+      pruned = pruneLedger(this.#store, now, this.#settings.retainDays, this.#tz);
+      autotuned = runAutotune(this.#store, now, this.#tz).length;
+    } catch {
+      // Maintenance must never take the proxy down; it is retried within the hour.
+      return { pruned, autotuned };
+    }
+    // Own writes do not move data_version: reload budgets a creep changed.
+    if (autotuned > 0) this.#load();
+    return { pruned, autotuned };
   }
 
   #load(): void {
-    const budgets = new Map<number, BudgetRecord>();
-    for (const b of this.#store.listBudgets()) if (b.keyId !== null) budgets.set(b.keyId, b);
+    const previousTz = this.#tz;
+    this.#settings = readSettings(this.#store);
+    this.#tz = timeZoneOf(this.#settings);
+    const tzChanged = previousTz !== this.#tz;
+    const keyBudgets = new Map<number, BudgetRecord>();
+    const shared = new Map<number, SharedEntry>();
+    for (const b of this.#store.listBudgets()) {
+      if (b.scope === 'key') {
+        if (b.keyId !== null) keyBudgets.set(b.keyId, b);
+        continue;
+      }
+      const prev = this.#shared.get(b.id);
+      if (prev) {
+        this.#applyBudget(prev.account, prev.budget, b, tzChanged);
+        prev.budget = b;
+        shared.set(b.id, prev);
+      } else {
+        shared.set(b.id, { budget: b, account: this.#newAccount(b, `budget "${b.name}"`, b.name) });
+      }
+    }
+    this.#shared = shared;
+    this.#globals = [...shared.values()].filter((e) => e.budget.scope === 'global').map((e) => e.account);
+    this.#tags = new Map([...shared.values()].filter((e) => e.budget.scope === 'tag').map((e) => [e.budget.name, e]));
+
     const byHash = new Map<string, KeyEntry>();
     const byName = new Map<string, KeyEntry>();
     for (const record of this.#store.listKeys()) {
-      const budget = budgets.get(record.id);
+      const budget = keyBudgets.get(record.id);
       if (!budget) continue;
       const previous = this.#byName.get(record.name);
       let entry: KeyEntry;
       if (previous && previous.record.id === record.id) {
         entry = previous;
-        this.#applyBudget(entry, budget);
+        this.#applyBudget(entry.account, entry.budget, budget, tzChanged);
+        entry.budget = budget;
+        this.#applySessions(entry);
       } else {
-        entry = { record, providerKey: decryptSecret(this.#masterKey, record.providerKeyEnc), budget, account: this.#newKeyAccount(record, budget) };
+        entry = { record, providerKey: decryptSecret(this.#masterKey, record.providerKeyEnc), budget, account: this.#newAccount(budget, `key "${record.name}"`, record.name) };
       }
       byHash.set(record.tokenHash, entry);
       byName.set(record.name, entry);
@@ -133,47 +233,61 @@ export class Bank {
     }
   }
 
-  #newKeyAccount(record: KeyRecord, budget: BudgetRecord): Account {
-    const now = this.#now();
-    const window = periodWindow(budget.period, now);
+  #newAccount(budget: BudgetRecord, label: string, liftName: string): Account {
+    const window = periodWindow(budget.period, this.#now(), this.#tz);
     return {
       id: `budget:${budget.id}`,
-      label: `key "${record.name}"`,
-      liftName: record.name,
+      label,
+      liftName,
       capMicros: budget.capMicros,
       mode: budget.mode,
       killed: budget.killed,
-      spentMicros: this.#store.spentByKeySince(record.id, window.start),
+      spentMicros: this.#store.spentSince(filterOf(budget), window.start),
       heldMicros: 0,
       periodEnd: window.end,
       periodLabel: budget.period,
       exhausted: false,
+      budgetId: budget.id,
+      scope: budget.scope,
+      periodStart: window.start,
+      thresholdFired: this.#store.maxThresholdFired(budget.id, window.start),
     };
   }
 
-  #applyBudget(entry: KeyEntry, budget: BudgetRecord): void {
-    const a = entry.account;
-    const before = entry.budget;
-    entry.budget = budget;
+  /** A new period (or a new zone): spent is read again from the store and a reached cap re-opens. */
+  #rollPeriod(a: Account, budget: BudgetRecord, now: number): void {
+    const window = periodWindow(budget.period, now, this.#tz);
+    a.spentMicros = this.#store.spentSince(filterOf(budget), window.start);
+    a.periodEnd = window.end;
+    a.periodStart = window.start;
+    a.periodLabel = budget.period;
+    a.exhausted = false;
+    a.thresholdFired = this.#store.maxThresholdFired(budget.id, window.start);
+  }
+
+  #applyBudget(a: Account, before: BudgetRecord, budget: BudgetRecord, tzChanged: boolean): void {
     if (budget.capMicros !== before.capMicros || (before.killed && !budget.killed)) a.exhausted = false;
     a.capMicros = budget.capMicros;
     a.mode = budget.mode;
     a.killed = budget.killed;
-    if (budget.period !== before.period) {
-      const window = periodWindow(budget.period, this.#now());
-      a.spentMicros = this.#store.spentByKeySince(entry.record.id, window.start);
-      a.periodEnd = window.end;
-      a.periodLabel = budget.period;
-      a.exhausted = false;
-    }
+    if (budget.period !== before.period || tzChanged) this.#rollPeriod(a, budget, this.#now());
+  }
+
+  /** The cap every session of this key gets: its own, else the global default, else none. */
+  #sessionCap(entry: KeyEntry): Micros | null {
+    return entry.budget.sessionCapMicros ?? this.#settings.defaultSessionCapMicros;
+  }
+
+  #applySessions(entry: KeyEntry): void {
+    const cap = this.#sessionCap(entry);
     for (const [k, s] of this.#sessions) {
       if (!k.startsWith(`${entry.record.id}\u0000`)) continue;
-      if (budget.sessionCapMicros === null) this.#sessions.delete(k);
+      if (cap === null) this.#sessions.delete(k);
       else {
-        if (s.account.capMicros !== budget.sessionCapMicros) s.account.exhausted = false;
-        s.account.capMicros = budget.sessionCapMicros;
-        s.account.mode = budget.mode;
-        s.account.killed = budget.killed;
+        if (s.account.capMicros !== cap) s.account.exhausted = false;
+        s.account.capMicros = cap;
+        s.account.mode = entry.budget.mode;
+        s.account.killed = entry.budget.killed;
       }
     }
   }
@@ -186,42 +300,69 @@ export class Bank {
     return this.#byName.get(name);
   }
 
-  /** The accounts a request of `key` in `session` must fit: the key's budget, and the session's when the key has a session cap. */
-  accountsFor(key: KeyEntry, session: string | null): Account[] {
+  /** The live account of a global or tag budget (tests, the admin API). */
+  sharedAccount(name: string): Account | undefined {
+    for (const e of this.#shared.values()) if (e.budget.name === name) return e.account;
+    return undefined;
+  }
+
+  /**
+   * The accounts a request of `key` in `session`, opting into tag budget `tag`, must fit: every
+   * global budget, the tag budget, the key's budget, and the session's when a session cap applies
+   * (the key's own, else the global default). A string is the refusal for an unknown tag.
+   */
+  accountsFor(key: KeyEntry, session: string | null, tag: string | null = null): Account[] | string {
     const now = this.#now();
+    const accounts: Account[] = [];
+    for (const e of this.#shared.values()) {
+      if (e.budget.scope !== 'global') continue;
+      if (e.account.periodEnd !== null && now >= e.account.periodEnd) this.#rollPeriod(e.account, e.budget, now);
+      accounts.push(e.account);
+    }
+    if (tag !== null) {
+      const t = this.#tags.get(tag);
+      if (!t) {
+        this.#lastAccounts = [];
+        // Refused rather than passed: a typo in the header would otherwise spend outside the budget the caller meant.
+        return `spendcap: no budget named "${tag}" (from the ${BUDGET_HEADERS.join(' / ')} header). Create it: spendcap budget add ${tag} --scope tag --cap USD, or drop the header.`;
+      }
+      if (t.account.periodEnd !== null && now >= t.account.periodEnd) this.#rollPeriod(t.account, t.budget, now);
+      accounts.push(t.account);
+    }
     const a = key.account;
-    if (a.periodEnd !== null && now >= a.periodEnd) {
-      const window = periodWindow(key.budget.period, now);
-      a.spentMicros = this.#store.spentByKeySince(key.record.id, window.start);
-      a.periodEnd = window.end;
-      a.exhausted = false;
+    if (a.periodEnd !== null && now >= a.periodEnd) this.#rollPeriod(a, key.budget, now);
+    // The key first: its refusal is the one users can act on most directly.
+    accounts.unshift(a);
+    const sessionCap = this.#sessionCap(key);
+    if (session !== null && sessionCap !== null) {
+      const sk = `${key.record.id}\u0000${session}`;
+      let s = this.#sessions.get(sk);
+      if (!s) {
+        if (this.#sessions.size > 10_000) this.#pruneSessions(now);
+        s = {
+          account: {
+            id: `session:${key.record.id}:${session}`,
+            label: `session ${session} of key "${key.record.name}"`,
+            liftName: key.record.name,
+            capMicros: sessionCap,
+            mode: key.budget.mode,
+            killed: key.budget.killed,
+            spentMicros: this.#store.spentBySession(key.record.id, session),
+            heldMicros: 0,
+            periodEnd: null,
+            periodLabel: 'session',
+            exhausted: false,
+            scope: 'session',
+          },
+          lastUsed: now,
+        };
+        this.#sessions.set(sk, s);
+      }
+      s.lastUsed = now;
+      accounts.push(s.account);
     }
-    const sessionCap = key.budget.sessionCapMicros;
-    if (session === null || sessionCap === null) return [a];
-    const sk = `${key.record.id}\u0000${session}`;
-    let s = this.#sessions.get(sk);
-    if (!s) {
-      if (this.#sessions.size > 10_000) this.#pruneSessions(now);
-      s = {
-        account: {
-          id: `session:${key.record.id}:${session}`,
-          label: `session ${session} of key "${key.record.name}"`,
-          liftName: key.record.name,
-          capMicros: sessionCap,
-          mode: key.budget.mode,
-          killed: key.budget.killed,
-          spentMicros: this.#store.spentBySession(key.record.id, session),
-          heldMicros: 0,
-          periodEnd: null,
-          periodLabel: 'session',
-          exhausted: false,
-        },
-        lastUsed: now,
-      };
-      this.#sessions.set(sk, s);
-    }
-    s.lastUsed = now;
-    return [a, s.account];
+    this.#lastAccounts = accounts;
+    return accounts;
   }
 
   #pruneSessions(now: number): void {
@@ -237,15 +378,21 @@ export class Bank {
   open(key: KeyEntry, session: string | null, accounts: readonly Account[], model: string, amountMicros: Micros, provider: ProviderId): Hold | Refusal {
     const refusal = reserve(accounts, amountMicros);
     if (refusal) return refusal;
-    const hold: Hold = { id: randomUUID(), key, session, accounts, startedAt: this.#now(), model, amountMicros, settled: false, onKill: null };
+    const tag = this.#tagOf(accounts);
+    const hold: Hold = { id: randomUUID(), key, session, accounts, startedAt: this.#now(), tag, model, amountMicros, settled: false, onKill: null };
     try {
-      this.#store.insertHold({ id: hold.id, ts: hold.startedAt, keyId: key.record.id, keyName: key.record.name, session, provider, model, amountMicros });
+      this.#store.insertHold({ id: hold.id, ts: hold.startedAt, keyId: key.record.id, keyName: key.record.name, session, provider, model, amountMicros, tag });
     } catch (err) {
       release(accounts, amountMicros);
       throw err;
     }
     this.#open.add(hold);
     return hold;
+  }
+
+  #tagOf(accounts: readonly Account[]): string | null {
+    const t = accounts.find((a) => a.scope === 'tag');
+    return t ? t.liftName : null;
   }
 
   /** Grows the hold by `extraMicros` if every account has room; persisted so a crash charges the latest estimate. */
@@ -266,6 +413,7 @@ export class Bank {
   /** Marks every hard account the request could not grow on as reached: later requests are blocked until a lift or reset. */
   markExhausted(refusal: Refusal): void {
     refusal.account.exhausted = true;
+    this.#event('cut', refusal.account, `${refusal.code}: a stream on ${refusal.account.label} was cut`);
   }
 
   /** The hold becomes one ledger row (in one transaction with the hold's removal). */
@@ -274,7 +422,49 @@ export class Bank {
     hold.settled = true;
     this.#open.delete(hold);
     settle(hold.accounts, hold.amountMicros, row.costMicros);
-    this.#store.settleHold(hold.id, { ...row, ts: this.#now(), keyId: hold.key.record.id, keyName: hold.key.record.name, session: hold.session });
+    this.#store.settleHold(hold.id, { ...row, ts: this.#now(), keyId: hold.key.record.id, keyName: hold.key.record.name, session: hold.session, tag: hold.tag });
+    if (row.costMicros > 0) for (const a of hold.accounts) this.#checkThresholds(a);
+  }
+
+  /** Threshold events (default 50/80/100% of the cap), once per budget per period; soft budgets too. */
+  #checkThresholds(a: Account): void {
+    if (a.budgetId === undefined || a.periodStart === undefined) return;
+    const fired = a.thresholdFired ?? 0;
+    for (const pct of this.#settings.thresholds) {
+      if (pct <= fired) continue;
+      // Integer arithmetic: spent/cap ≥ pct/100.
+      if (a.spentMicros * 100 < a.capMicros * pct) break;
+      a.thresholdFired = pct;
+      try {
+        if (this.#store.markThreshold(a.budgetId, a.periodStart, pct, this.#now())) {
+          this.#store.insertEvent({
+            ts: this.#now(),
+            kind: 'threshold',
+            budget: a.liftName,
+            channel: 'auto',
+            capBeforeMicros: null,
+            capAfterMicros: null,
+            detail: `${a.label} reached ${pct}% of its cap: spent ${formatUsd(a.spentMicros)} of ${formatUsd(a.capMicros)} (${a.periodLabel}, ${a.mode})`,
+          });
+        }
+      } catch {
+        // An alert must never fail a request that already settled.
+      }
+    }
+  }
+
+  /** Block and cut events: one per budget per EVENT_QUIET_MS, so an agent's retries do not flood the log. */
+  #event(kind: 'block' | 'cut', a: Account, detail: string): void {
+    const now = this.#now();
+    const k = `${kind}:${a.id}`;
+    const last = this.#lastEvent.get(k);
+    if (last !== undefined && now - last < EVENT_QUIET_MS) return;
+    this.#lastEvent.set(k, now);
+    try {
+      this.#store.insertEvent({ ts: now, kind, budget: a.liftName, channel: 'auto', capBeforeMicros: null, capAfterMicros: null, detail });
+    } catch {
+      // The refusal itself must not fail on its audit line.
+    }
   }
 
   /** A request refused before any hold: still one ledger row, at no cost. */
@@ -295,6 +485,10 @@ export class Bank {
       durationMs: 0,
       detail,
     });
+    // The relay's detail is "<code>: <account label>": the account it names gets a block event.
+    const m = /^(E_[A-Z_]+): (.*)$/.exec(detail);
+    const account = m ? this.#lastAccounts.find((a) => a.label === m[2]) : undefined;
+    if (account) this.#event('block', account, `${m![1]}: a request on ${account.label} was refused (${model})`);
   }
 }
 

@@ -1,6 +1,9 @@
 import type { Micros } from '../pricing/index.js';
-import type { BudgetMode, BudgetScope, Period, SqliteStore } from '../store/index.js';
+import type { AutotuneMode, BudgetMode, BudgetScope, Period, SqliteStore } from '../store/index.js';
+import { autotuneSuggestion, filterOf } from './autotune.js';
+import type { Suggestion } from './autotune.js';
 import { periodWindow } from './period.js';
+import { readSettings, timeZoneOf } from './settings.js';
 
 export interface SessionStatus {
   session: string;
@@ -20,30 +23,46 @@ export interface BudgetStatus {
   periodStart: number;
   /** Epoch ms of the next reset, null for total. */
   periodEnd: number | null;
+  /** The zone periods roll over in. */
+  timeZone: string;
   mode: BudgetMode;
   killed: boolean;
+  clamp: boolean;
   ceilingMicros: Micros | null;
+  /** The key's own session cap. */
   sessionCapMicros: Micros | null;
+  /** What each session of this key is capped at: its own, else the global default; null for none. */
+  effectiveSessionCapMicros: Micros | null;
+  autotune: AutotuneMode;
+  /** Present when auto-tune is not off. */
+  suggestion: Suggestion | null;
+  /** Highest threshold (%) fired this period, 0 for none. */
+  thresholdFired: number;
   /** Requests priced at a fallback model this period (the model was not in the catalogue). */
   estimatedPriceRequests: number;
   sessions: SessionStatus[];
 }
 
 /**
- * Every budget as the store sees it: spent from the ledger, held from open holds (a running server
- * persists them), so the CLI gives the same numbers whether or not a server runs.
+ * Every budget as the store sees it: spent from the ledger (and daily totals of pruned rows), held
+ * from open holds (a running server persists them), so the CLI gives the same numbers whether or
+ * not a server runs.
  */
 export function budgetReport(store: SqliteStore, now: number = Date.now()): BudgetStatus[] {
+  const settings = readSettings(store);
+  const tz = timeZoneOf(settings);
   const holds = store.listHolds();
-  const estimated = store.db.prepare('SELECT COUNT(*) FROM ledger WHERE key_id = ? AND ts >= ? AND price_estimated = 1').pluck(true);
+  const estimated = store.db.prepare('SELECT COUNT(*) FROM ledger WHERE ts >= @since AND price_estimated = 1 AND (@key IS NULL OR key_id = @key) AND (@tag IS NULL OR tag = @tag)').pluck(true);
   return store.listBudgets().map((b) => {
-    const window = periodWindow(b.period, now);
-    const spent = b.keyId === null ? 0 : store.spentByKeySince(b.keyId, window.start);
-    const held = holds.filter((h) => h.keyId === b.keyId).reduce((sum, h) => sum + h.amountMicros, 0);
+    const window = periodWindow(b.period, now, tz);
+    const spent = store.spentSince(filterOf(b), window.start);
+    const mine = holds.filter((h) => (b.scope === 'global' ? true : b.scope === 'tag' ? h.tag === b.name : h.keyId === b.keyId));
+    const held = mine.reduce((sum, h) => sum + h.amountMicros, 0);
+    const sessionCap = b.scope === 'key' ? (b.sessionCapMicros ?? settings.defaultSessionCapMicros) : null;
     const sessions =
-      b.keyId === null || b.sessionCapMicros === null
+      b.keyId === null || sessionCap === null
         ? []
-        : store.sessionsOfKey(b.keyId, 20).map((s) => ({ session: s.session, spentMicros: s.spentMicros, capMicros: b.sessionCapMicros ?? 0, lastTs: s.lastTs }));
+        : store.sessionsOfKey(b.keyId, 20).map((s) => ({ session: s.session, spentMicros: s.spentMicros, capMicros: sessionCap, lastTs: s.lastTs }));
     return {
       name: b.name,
       scope: b.scope,
@@ -54,11 +73,17 @@ export function budgetReport(store: SqliteStore, now: number = Date.now()): Budg
       period: b.period,
       periodStart: window.start,
       periodEnd: window.end,
+      timeZone: tz,
       mode: b.mode,
       killed: b.killed,
+      clamp: b.clamp,
       ceilingMicros: b.ceilingMicros,
       sessionCapMicros: b.sessionCapMicros,
-      estimatedPriceRequests: b.keyId === null ? 0 : (estimated.get(b.keyId, window.start) as number),
+      effectiveSessionCapMicros: sessionCap,
+      autotune: b.autotune,
+      suggestion: b.autotune === 'off' ? null : autotuneSuggestion(store, b, now, tz),
+      thresholdFired: store.maxThresholdFired(b.id, window.start),
+      estimatedPriceRequests: estimated.get({ since: window.start, key: b.scope === 'key' ? b.keyId : null, tag: b.scope === 'tag' ? b.name : null }) as number,
       sessions,
     };
   });

@@ -15,6 +15,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   status: async () => (await import('./commands/status.js')).status,
   log: async () => (await import('./commands/log.js')).log,
   price: async () => (await import('./commands/price.js')).price,
+  budget: async () => (await import('./commands/budget.js')).budget,
+  events: async () => (await import('./commands/events.js')).events,
+  settings: async () => (await import('./commands/settings.js')).settings,
 };
 
 export const HELP = `spendcap: a local proxy with hard dollar caps for LLM APIs
@@ -22,14 +25,20 @@ export const HELP = `spendcap: a local proxy with hard dollar caps for LLM APIs
 Usage: spendcap <command> [options]      (every command takes --data-dir DIR)
 
   start [--port 8787] [--host 127.0.0.1] [--no-open]   run the proxy (the default command)
+        [--tz ZONE] [--default-session-cap USD] [--thresholds 50,80,100] [--retain-days 90]   (saved in the data dir)
   key add NAME --provider anthropic --provider-key K --cap USD [--period day|week|month|total]
-          [--session-cap USD] [--ceiling USD] [--json]   create a key (printed once)
+          [--session-cap USD] [--ceiling USD] [--mode hard|soft] [--clamp] [--json]   create a key (printed once)
   key list [--json] | key rm NAME
-  cap set NAME USD [--period P] [--ceiling USD] [--session-cap USD]
-  kill NAME | unkill NAME                 stop a key now (open streams are cut) / re-open it
-  lift NAME --add USD | --double | --to-ceiling
+  budget add NAME --scope global|tag --cap USD [--period P] [--mode hard|soft] [--ceiling USD] [--clamp]
+          [--autotune off|suggest|creep]   a cap on everything (global) or on requests sending x-spendcap-budget: NAME (tag)
+  budget list [--json] | budget rm NAME | budget autotune NAME off|suggest|creep
+  cap set NAME [USD] [--period P] [--ceiling USD] [--session-cap USD] [--mode hard|soft] [--clamp|--no-clamp]
+  kill NAME | unkill NAME                 stop a key or budget now (open streams are cut) / re-open it
+  lift NAME… --add USD | --double | --to-ceiling
   status [--json]                         every budget: spent, held, cap, remaining, reset
-  log [--json] [--limit N]                ledger rows, newest first
+  events [--json] [--limit N] [--budget NAME]   audit log: actions, blocks, cuts, thresholds
+  settings [--tz ZONE] [--default-session-cap USD|none] [--thresholds 50,80,100] [--retain-days N] [--json]
+  log [--json|--csv|--jsonl] [--since 2026-03-01|7d] [--limit N]   ledger rows (exports run oldest first)
   price set MODEL --input USD --output USD [--cache-read USD] [--cache-write USD]   (USD per million tokens)
   price list [--json] | price rm MODEL
 

@@ -5,14 +5,15 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'p
 
 /**
  * What the client sent, minus what must not reach the provider: hop-by-hop headers, the host and
- * length (undici sets them), spendcap's own headers, and the headers that carry the spendcap key.
+ * length (undici sets them), spendcap's own headers (X-Budget-Id is one, by another name), and the
+ * headers that carry the spendcap key.
  * When `identity` is set the provider is asked not to compress, so spendcap can read usage from
  * the very bytes it relays.
  */
 export function requestHeadersForUpstream(headers: IncomingHttpHeaders, credentialHeaders: readonly string[], identity: boolean): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name in headers) {
-    if (HOP_BY_HOP.has(name) || name === 'host' || name === 'content-length' || name.startsWith('x-spendcap-')) continue;
+    if (HOP_BY_HOP.has(name) || name === 'host' || name === 'content-length' || name.startsWith('x-spendcap-') || name === 'x-budget-id') continue;
     if (credentialHeaders.includes(name)) continue;
     const v = headers[name];
     if (v === undefined) continue;

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { Dispatcher } from 'undici';
-import { describeRefusal, planGrowth } from '../budgets/index.js';
+import { budgetTagOf, describeRefusal, planGrowth } from '../budgets/index.js';
 import type { Account, Bank, Hold, KeyEntry, Refusal } from '../budgets/index.js';
 import { commonRoom } from '../budgets/index.js';
 import { costMicros, inputCostMicros, outputRateFor, tokensCostMicros, UnknownModelError } from '../pricing/index.js';
@@ -163,7 +163,12 @@ export async function relayMetered(ctx: ProxyContext, route: Route, key: KeyEntr
 
   const model = costModel(info, price);
   const opts = ctx.options;
-  const accounts = ctx.bank.accountsFor(key, session);
+  const accounts = ctx.bank.accountsFor(key, session, budgetTagOf(req.headers));
+  if (typeof accounts === 'string') {
+    ctx.bank.recordBlocked(key, session, provider, info.model, randomUUID(), accounts, 400);
+    sendError(res, adapter, 'E_BAD_REQUEST', accounts);
+    return;
+  }
   // A non-streamed response cannot be cut, so its whole possible output must be paid for up front.
   const firstNeed = model.inputEstimateMicros + tokensCostMicros(info.stream ? opts.marginTokens : info.maxTokens, model.outputRate);
   const stepMicros = info.stream ? tokensCostMicros(opts.stepTokens, model.outputRate) : 0;

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const MASTER_KEY_FILE = 'secret.key';
@@ -48,6 +48,37 @@ export function hashToken(token: string): string {
 
 export function newAdminToken(): string {
   return randomBytes(32).toString('base64url');
+}
+
+export const ADMIN_TOKEN_FILE = 'admin-token';
+
+/**
+ * The token the admin API and web page require: `<data-dir>/admin-token`, one line, owner-only.
+ * Created at first start; a second process starting at the same time reads the winner's token.
+ */
+export function loadOrCreateAdminToken(dataDir: string): string {
+  const path = join(dataDir, ADMIN_TOKEN_FILE);
+  const read = (): string | null => {
+    if (!existsSync(path)) return null;
+    const token = readFileSync(path, 'utf8').trim();
+    if (token.length < 32) throw new Error(`${path} holds no usable admin token (under 32 characters); remove it and start spendcap again to make a new one`);
+    return token;
+  };
+  const existing = read();
+  if (existing !== null) {
+    // Tighten a file whose mode was loosened by hand: it grants control of every budget.
+    if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
+    return existing;
+  }
+  const token = newAdminToken();
+  try {
+    writeFileSync(path, token + '\n', { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return read() ?? token;
+    throw err;
+  }
+  chmodSync(path, 0o600);
+  return token;
 }
 
 export function safeEqual(a: string, b: string): boolean {

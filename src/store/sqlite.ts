@@ -3,7 +3,10 @@ import type { Statement } from 'better-sqlite3';
 import { join } from 'node:path';
 import { StoreError } from './errors.js';
 import type {
+  AutotuneMode,
   BudgetMode,
+  DailyTotal,
+  SpendFilter,
   BudgetRecord,
   EventChannel,
   EventRecord,
@@ -17,14 +20,24 @@ import type {
 } from './types.js';
 import type { ProviderId } from '../pricing/index.js';
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 /** Columns added after schema 1, added in place to an older file. */
 const ADDED_COLUMNS: readonly [table: string, column: string, type: string][] = [
   ['keys', 'base_url', 'TEXT'],
   ['ledger', 'provider_cost_micros', 'INTEGER'],
   ['ledger', 'metered_cost_micros', 'INTEGER'],
+  // schema 3: scopes (tag), clamp, auto-tune
+  ['ledger', 'tag', 'TEXT'],
+  ['holds', 'tag', 'TEXT'],
+  ['budgets', 'clamp', 'INTEGER NOT NULL DEFAULT 0'],
+  ['budgets', 'autotune', "TEXT NOT NULL DEFAULT 'off'"],
 ];
+
+/** Indexes on columns that ADDED_COLUMNS may have just added: created after them. */
+const LATE_INDEXES = `
+CREATE INDEX IF NOT EXISTS ledger_tag_ts ON ledger (tag, ts);
+`;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -49,6 +62,8 @@ CREATE TABLE IF NOT EXISTS budgets (
   ceiling_micros INTEGER,
   mode TEXT NOT NULL DEFAULT 'hard' CHECK (mode IN ('hard','soft')),
   killed INTEGER NOT NULL DEFAULT 0,
+  clamp INTEGER NOT NULL DEFAULT 0,
+  autotune TEXT NOT NULL DEFAULT 'off',
   updated_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS ledger (
@@ -74,7 +89,8 @@ CREATE TABLE IF NOT EXISTS ledger (
   duration_ms INTEGER NOT NULL DEFAULT 0,
   detail TEXT,
   provider_cost_micros INTEGER,
-  metered_cost_micros INTEGER
+  metered_cost_micros INTEGER,
+  tag TEXT
 );
 CREATE INDEX IF NOT EXISTS ledger_key_ts ON ledger (key_id, ts);
 CREATE INDEX IF NOT EXISTS ledger_key_session ON ledger (key_id, session, ts);
@@ -87,7 +103,8 @@ CREATE TABLE IF NOT EXISTS holds (
   session TEXT,
   provider TEXT NOT NULL,
   model TEXT NOT NULL,
-  amount_micros INTEGER NOT NULL
+  amount_micros INTEGER NOT NULL,
+  tag TEXT
 );
 CREATE TABLE IF NOT EXISTS prices (
   model TEXT PRIMARY KEY,
@@ -108,6 +125,30 @@ CREATE TABLE IF NOT EXISTS events (
   detail TEXT
 );
 CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
+-- What ledger rows pruned by retention added up to, per local day: budgets' sums, charts and auto-tune still see them.
+CREATE TABLE IF NOT EXISTS daily_totals (
+  day TEXT NOT NULL,
+  day_start INTEGER NOT NULL,
+  key_id INTEGER NOT NULL,
+  key_name TEXT NOT NULL,
+  tag TEXT NOT NULL DEFAULT '',
+  provider TEXT NOT NULL,
+  model TEXT NOT NULL,
+  requests INTEGER NOT NULL DEFAULT 0,
+  input_tokens INTEGER NOT NULL DEFAULT 0,
+  output_tokens INTEGER NOT NULL DEFAULT 0,
+  cost_micros INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (day, key_id, tag, model)
+);
+CREATE INDEX IF NOT EXISTS daily_totals_start ON daily_totals (day_start);
+-- A threshold event fires once per budget per period: this row is the "already fired" mark.
+CREATE TABLE IF NOT EXISTS threshold_marks (
+  budget_id INTEGER NOT NULL,
+  period_start INTEGER NOT NULL,
+  pct INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  PRIMARY KEY (budget_id, period_start, pct)
+);
 `;
 
 interface KeyRow {
@@ -131,6 +172,8 @@ interface BudgetRow {
   ceiling_micros: number | null;
   mode: string;
   killed: number;
+  clamp: number;
+  autotune: string;
   updated_at: number;
 }
 interface LedgerDbRow {
@@ -157,6 +200,7 @@ interface LedgerDbRow {
   detail: string | null;
   provider_cost_micros: number | null;
   metered_cost_micros: number | null;
+  tag: string | null;
 }
 interface HoldRow {
   id: string;
@@ -167,6 +211,7 @@ interface HoldRow {
   provider: string;
   model: string;
   amount_micros: number;
+  tag: string | null;
 }
 
 const toKey = (r: KeyRow): KeyRecord => ({
@@ -190,6 +235,8 @@ const toBudget = (r: BudgetRow): BudgetRecord => ({
   ceilingMicros: r.ceiling_micros,
   mode: r.mode as BudgetMode,
   killed: r.killed !== 0,
+  clamp: r.clamp !== 0,
+  autotune: (r.autotune ?? 'off') as AutotuneMode,
   updatedAt: r.updated_at,
 });
 const toLedger = (r: LedgerDbRow): StoredLedgerRow => ({
@@ -216,6 +263,7 @@ const toLedger = (r: LedgerDbRow): StoredLedgerRow => ({
   detail: r.detail,
   providerCostMicros: r.provider_cost_micros,
   meteredCostMicros: r.metered_cost_micros,
+  tag: r.tag,
 });
 const toHold = (r: HoldRow): HoldRecord => ({
   id: r.id,
@@ -226,6 +274,7 @@ const toHold = (r: HoldRow): HoldRecord => ({
   provider: r.provider as ProviderId,
   model: r.model,
   amountMicros: r.amount_micros,
+  tag: r.tag,
 });
 
 const ledgerParams = (row: LedgerRow) => ({
@@ -251,6 +300,7 @@ const ledgerParams = (row: LedgerRow) => ({
   detail: row.detail,
   provider_cost_micros: row.providerCostMicros ?? null,
   metered_cost_micros: row.meteredCostMicros ?? null,
+  tag: row.tag ?? null,
 });
 
 export const DB_FILE = 'spendcap.db';
@@ -287,6 +337,15 @@ export class SqliteStore {
     insertEvent: Statement;
     events: Statement;
     dataVersion: Statement;
+    getMeta: Statement;
+    setMeta: Statement;
+    spentAll: Statement;
+    spentByTag: Statement;
+    dailyAll: Statement;
+    dailyByKey: Statement;
+    dailyByTag: Statement;
+    markThreshold: Statement;
+    maxThreshold: Statement;
   };
   readonly #settleTx: (holdId: string, row: LedgerRow) => number;
 
@@ -307,26 +366,27 @@ export class SqliteStore {
       keyByName: p('SELECT * FROM keys WHERE name = ?'),
       keys: p('SELECT * FROM keys ORDER BY name'),
       deleteKey: p('DELETE FROM keys WHERE name = ?'),
-      insertBudget: p(`INSERT INTO budgets (name, scope, key_id, cap_micros, period, session_cap_micros, ceiling_micros, mode, killed, updated_at)
-                       VALUES (@name, @scope, @key_id, @cap_micros, @period, @session_cap_micros, @ceiling_micros, @mode, 0, @updated_at)`),
+      insertBudget: p(`INSERT INTO budgets (name, scope, key_id, cap_micros, period, session_cap_micros, ceiling_micros, mode, killed, clamp, autotune, updated_at)
+                       VALUES (@name, @scope, @key_id, @cap_micros, @period, @session_cap_micros, @ceiling_micros, @mode, 0, @clamp, @autotune, @updated_at)`),
       budgets: p('SELECT * FROM budgets ORDER BY name'),
       budgetByName: p('SELECT * FROM budgets WHERE name = ?'),
       updateBudget: p(`UPDATE budgets SET cap_micros = @cap_micros, period = @period, session_cap_micros = @session_cap_micros,
-                       ceiling_micros = @ceiling_micros, mode = @mode, killed = @killed, updated_at = @updated_at WHERE id = @id`),
+                       ceiling_micros = @ceiling_micros, mode = @mode, killed = @killed, clamp = @clamp, autotune = @autotune,
+                       updated_at = @updated_at WHERE id = @id`),
       deleteBudget: p('DELETE FROM budgets WHERE name = ?'),
       insertLedger: p(`INSERT INTO ledger (ts, request_id, key_id, key_name, session, provider, model, priced_as, price_estimated,
                         input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cost_micros,
-                        outcome, usage_source, status, duration_ms, detail, provider_cost_micros, metered_cost_micros)
+                        outcome, usage_source, status, duration_ms, detail, provider_cost_micros, metered_cost_micros, tag)
                        VALUES (@ts, @request_id, @key_id, @key_name, @session, @provider, @model, @priced_as, @price_estimated,
                         @input_tokens, @output_tokens, @cache_read_tokens, @cache_write_5m_tokens, @cache_write_1h_tokens, @cost_micros,
-                        @outcome, @usage_source, @status, @duration_ms, @detail, @provider_cost_micros, @metered_cost_micros)`),
+                        @outcome, @usage_source, @status, @duration_ms, @detail, @provider_cost_micros, @metered_cost_micros, @tag)`),
       ledgerPage: p('SELECT * FROM ledger ORDER BY id DESC LIMIT ? OFFSET ?'),
       spentByKey: p('SELECT COALESCE(SUM(cost_micros), 0) AS s FROM ledger WHERE key_id = ? AND ts >= ?'),
       spentBySession: p('SELECT COALESCE(SUM(cost_micros), 0) AS s FROM ledger WHERE key_id = ? AND session = ?'),
       spentSessionsOfKey: p(`SELECT session, COALESCE(SUM(cost_micros), 0) AS s, MAX(ts) AS last FROM ledger
                              WHERE key_id = ? AND session IS NOT NULL GROUP BY session ORDER BY last DESC LIMIT ?`),
-      insertHold: p(`INSERT INTO holds (id, ts, key_id, key_name, session, provider, model, amount_micros)
-                     VALUES (@id, @ts, @key_id, @key_name, @session, @provider, @model, @amount_micros)`),
+      insertHold: p(`INSERT INTO holds (id, ts, key_id, key_name, session, provider, model, amount_micros, tag)
+                     VALUES (@id, @ts, @key_id, @key_name, @session, @provider, @model, @amount_micros, @tag)`),
       updateHold: p('UPDATE holds SET amount_micros = ?, model = ? WHERE id = ?'),
       deleteHold: p('DELETE FROM holds WHERE id = ?'),
       holds: p('SELECT * FROM holds ORDER BY ts'),
@@ -340,7 +400,17 @@ export class SqliteStore {
                       VALUES (?, ?, ?, ?, ?, ?, ?)`),
       events: p('SELECT * FROM events ORDER BY id DESC LIMIT ?'),
       dataVersion: p('PRAGMA data_version'),
+      getMeta: p('SELECT v FROM meta WHERE k = ?'),
+      setMeta: p('INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v'),
+      spentAll: p('SELECT COALESCE(SUM(cost_micros), 0) AS s FROM ledger WHERE ts >= ?'),
+      spentByTag: p('SELECT COALESCE(SUM(cost_micros), 0) AS s FROM ledger WHERE tag = ? AND ts >= ?'),
+      dailyAll: p('SELECT COALESCE(SUM(cost_micros), 0) AS s FROM daily_totals WHERE day_start >= ?'),
+      dailyByKey: p('SELECT COALESCE(SUM(cost_micros), 0) AS s FROM daily_totals WHERE key_id = ? AND day_start >= ?'),
+      dailyByTag: p('SELECT COALESCE(SUM(cost_micros), 0) AS s FROM daily_totals WHERE tag = ? AND day_start >= ?'),
+      markThreshold: p('INSERT OR IGNORE INTO threshold_marks (budget_id, period_start, pct, ts) VALUES (?, ?, ?, ?)'),
+      maxThreshold: p('SELECT COALESCE(MAX(pct), 0) FROM threshold_marks WHERE budget_id = ? AND period_start = ?'),
     };
+    for (const st of [this.#s.spentAll, this.#s.spentByTag, this.#s.dailyAll, this.#s.dailyByKey, this.#s.dailyByTag, this.#s.maxThreshold]) st.pluck(true);
     this.#s.dataVersion.pluck(true);
     this.#s.spentByKey.pluck(true);
     this.#s.spentBySession.pluck(true);
@@ -356,6 +426,7 @@ export class SqliteStore {
       const cols = this.db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
       if (!cols.some((c) => c.name === column)) this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
     }
+    this.db.exec(LATE_INDEXES);
     const row = this.db.prepare('SELECT v FROM meta WHERE k = ?').get('schema_version') as { v: string } | undefined;
     if (row === undefined) {
       this.db.prepare('INSERT INTO meta (k, v) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
@@ -376,7 +447,10 @@ export class SqliteStore {
   }
 
   // keys
-  insertKeyWithBudget(key: Omit<KeyRecord, 'id'>, budget: Omit<BudgetRecord, 'id' | 'keyId' | 'killed' | 'scope' | 'name'>): KeyRecord {
+  insertKeyWithBudget(
+    key: Omit<KeyRecord, 'id'>,
+    budget: Omit<BudgetRecord, 'id' | 'keyId' | 'killed' | 'scope' | 'name' | 'clamp' | 'autotune'> & { clamp?: boolean; autotune?: AutotuneMode },
+  ): KeyRecord {
     const tx = this.db.transaction(() => {
       if (this.#s.budgetByName.get(key.name) !== undefined) throw new StoreError('E_EXISTS', `a key or budget named "${key.name}" already exists`);
       const id = Number(
@@ -399,6 +473,8 @@ export class SqliteStore {
         session_cap_micros: budget.sessionCapMicros,
         ceiling_micros: budget.ceilingMicros,
         mode: budget.mode,
+        clamp: budget.clamp ? 1 : 0,
+        autotune: budget.autotune ?? 'off',
         updated_at: budget.updatedAt,
       });
       return id;
@@ -445,20 +521,83 @@ export class SqliteStore {
       ceiling_micros: b.ceilingMicros,
       mode: b.mode,
       killed: b.killed ? 1 : 0,
+      clamp: b.clamp ? 1 : 0,
+      autotune: b.autotune,
       updated_at: b.updatedAt,
     });
   }
 
+  /** A global or tag budget (a key's budget is created with its key), with its event, in one transaction. */
+  createBudget(b: Omit<BudgetRecord, 'id' | 'killed' | 'updatedAt'>, event: { channel: EventChannel; detail?: string | null; ts?: number }): { after: BudgetRecord; event: EventRecord } {
+    return this.db.transaction(() => {
+      if (this.budgetByName(b.name) !== undefined || this.keyByName(b.name) !== undefined) throw new StoreError('E_EXISTS', `a key or budget named "${b.name}" already exists (see: spendcap budget list)`);
+      const ts = event.ts ?? Date.now();
+      this.#s.insertBudget.run({
+        name: b.name,
+        scope: b.scope,
+        key_id: b.keyId,
+        cap_micros: b.capMicros,
+        period: b.period,
+        session_cap_micros: b.sessionCapMicros,
+        ceiling_micros: b.ceilingMicros,
+        mode: b.mode,
+        clamp: b.clamp ? 1 : 0,
+        autotune: b.autotune,
+        updated_at: ts,
+      });
+      const after = this.budgetByName(b.name)!;
+      const ev = this.insertEvent({ ts, kind: 'budget-add', budget: b.name, channel: event.channel, capBeforeMicros: null, capAfterMicros: after.capMicros, detail: event.detail ?? null });
+      return { after, event: ev };
+    })();
+  }
+
+  /** Deletes a global or tag budget with its event; its ledger rows stay. */
+  deleteBudget(name: string, event: { channel: EventChannel; detail?: string | null; ts?: number }): { before: BudgetRecord; event: EventRecord } {
+    return this.db.transaction(() => {
+      const before = this.budgetByName(name);
+      if (before === undefined) throw new StoreError('E_NOT_FOUND', `no budget named "${name}" (see: spendcap budget list)`);
+      if (before.scope === 'key') throw new StoreError('E_INVALID', `"${name}" is a key's budget; remove the key instead: spendcap key rm ${name}`);
+      this.#s.deleteBudget.run(name);
+      const ev = this.insertEvent({ ts: event.ts ?? Date.now(), kind: 'budget-rm', budget: name, channel: event.channel, capBeforeMicros: before.capMicros, capAfterMicros: null, detail: event.detail ?? null });
+      return { before, event: ev };
+    })();
+  }
+
   /** Applies a change to a budget and records the event in one transaction. */
-  changeBudget(name: string, change: (b: BudgetRecord) => BudgetRecord, event: { kind: string; channel: EventChannel; detail?: string }): { before: BudgetRecord; after: BudgetRecord } {
+  changeBudget(
+    name: string,
+    change: (b: BudgetRecord) => BudgetRecord,
+    event: { kind: string; channel: EventChannel; detail?: string | null | ((before: BudgetRecord, after: BudgetRecord) => string | null); ts?: number },
+  ): { before: BudgetRecord; after: BudgetRecord; event: EventRecord } {
     return this.db.transaction(() => {
       const before = this.budgetByName(name);
       if (before === undefined) throw new StoreError('E_NOT_FOUND', `no key or budget named "${name}" (see: spendcap status)`);
-      const after = { ...change(before), updatedAt: Date.now() };
+      const after = { ...change(before), updatedAt: event.ts ?? Date.now() };
       this.updateBudget(after);
-      this.#s.insertEvent.run(after.updatedAt, event.kind, name, event.channel, before.capMicros, after.capMicros, event.detail ?? null);
-      return { before, after };
+      const detail = typeof event.detail === 'function' ? event.detail(before, after) : (event.detail ?? null);
+      const ev = this.insertEvent({ ts: after.updatedAt, kind: event.kind, budget: name, channel: event.channel, capBeforeMicros: before.capMicros, capAfterMicros: after.capMicros, detail });
+      return { before, after, event: ev };
     })();
+  }
+
+  // settings (meta table): read by the CLI and the server alike
+  getSetting(key: string): string | null {
+    const r = this.#s.getMeta.get(`setting:${key}`) as { v: string } | undefined;
+    return r?.v ?? null;
+  }
+
+  setSetting(key: string, value: string | null): void {
+    if (value === null) this.db.prepare('DELETE FROM meta WHERE k = ?').run(`setting:${key}`);
+    else this.#s.setMeta.run(`setting:${key}`, value);
+  }
+
+  getMeta(key: string): string | null {
+    const r = this.#s.getMeta.get(key) as { v: string } | undefined;
+    return r?.v ?? null;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.#s.setMeta.run(key, value);
   }
 
   // ledger
@@ -470,8 +609,132 @@ export class SqliteStore {
     return (this.#s.ledgerPage.all(limit, offset) as LedgerDbRow[]).map(toLedger);
   }
 
+  /**
+   * µ$ charged since `sinceMs`: ledger rows, plus the daily totals of rows retention pruned (all of them
+   * before `prunedBefore`, so nothing counts twice). Periods start at local midnight, as daily totals do.
+   */
+  spentSince(filter: SpendFilter, sinceMs: number): number {
+    let s: number;
+    if (filter === 'all') s = this.#s.spentAll.get(sinceMs) as number;
+    else if ('keyId' in filter) s = this.#s.spentByKey.get(filter.keyId, sinceMs) as number;
+    else s = this.#s.spentByTag.get(filter.tag, sinceMs) as number;
+    if (sinceMs < this.prunedBefore()) {
+      if (filter === 'all') s += this.#s.dailyAll.get(sinceMs) as number;
+      else if ('keyId' in filter) s += this.#s.dailyByKey.get(filter.keyId, sinceMs) as number;
+      else s += this.#s.dailyByTag.get(filter.tag, sinceMs) as number;
+    }
+    return s;
+  }
+
   spentByKeySince(keyId: number, sinceMs: number): number {
-    return this.#s.spentByKey.get(keyId, sinceMs) as number;
+    return this.spentSince({ keyId }, sinceMs);
+  }
+
+  /** Epoch ms before which ledger rows were pruned into daily totals (0: never pruned). */
+  prunedBefore(): number {
+    return Number(this.getMeta('pruned_before') ?? 0);
+  }
+
+  /** (ts, cost) of the ledger rows a budget counts in [fromMs, toMs), oldest first. */
+  costRows(filter: SpendFilter, fromMs: number, toMs: number): Array<{ ts: number; costMicros: number }> {
+    const where = filter === 'all' ? '' : 'keyId' in filter ? 'AND key_id = @key' : 'AND tag = @tag';
+    const params = { from: fromMs, to: toMs, key: filter !== 'all' && 'keyId' in filter ? filter.keyId : null, tag: filter !== 'all' && 'tag' in filter ? filter.tag : null };
+    const rows = this.db.prepare(`SELECT ts, cost_micros AS c FROM ledger WHERE ts >= @from AND ts < @to ${where} ORDER BY ts`).all(params) as Array<{ ts: number; c: number }>;
+    return rows.map((r) => ({ ts: r.ts, costMicros: r.c }));
+  }
+
+  /** Daily totals a budget counts with day_start in [fromMs, toMs), summed per day. */
+  dailyTotals(filter: SpendFilter, fromMs: number, toMs: number): Array<{ day: string; dayStart: number; costMicros: number }> {
+    const where = filter === 'all' ? '' : 'keyId' in filter ? 'AND key_id = @key' : 'AND tag = @tag';
+    const params = { from: fromMs, to: toMs, key: filter !== 'all' && 'keyId' in filter ? filter.keyId : null, tag: filter !== 'all' && 'tag' in filter ? filter.tag : null };
+    return this.db
+      .prepare(`SELECT day, MIN(day_start) AS ds, SUM(cost_micros) AS c FROM daily_totals WHERE day_start >= @from AND day_start < @to ${where} GROUP BY day ORDER BY ds`)
+      .all(params)
+      .map((r) => {
+        const row = r as { day: string; ds: number; c: number };
+        return { day: row.day, dayStart: row.ds, costMicros: row.c };
+      });
+  }
+
+  listDailyTotals(): DailyTotal[] {
+    return (this.db.prepare('SELECT * FROM daily_totals ORDER BY day_start, key_id, tag, model').all() as Array<Record<string, unknown>>).map((r) => ({
+      day: r.day as string,
+      dayStart: r.day_start as number,
+      keyId: r.key_id as number,
+      keyName: r.key_name as string,
+      tag: (r.tag as string) === '' ? null : (r.tag as string),
+      provider: r.provider as string,
+      model: r.model as string,
+      requests: r.requests as number,
+      inputTokens: r.input_tokens as number,
+      outputTokens: r.output_tokens as number,
+      costMicros: r.cost_micros as number,
+    }));
+  }
+
+  /**
+   * Retention: ledger rows before `beforeMs` are added into daily totals (day per `dayOf`, in the
+   * configured time zone) and deleted, in one transaction. Returns how many rows went.
+   */
+  pruneLedger(beforeMs: number, dayOf: (ts: number) => { day: string; dayStart: number }): number {
+    const upsert = this.db.prepare(`INSERT INTO daily_totals (day, day_start, key_id, key_name, tag, provider, model, requests, input_tokens, output_tokens, cost_micros)
+      VALUES (@day, @day_start, @key_id, @key_name, @tag, @provider, @model, @requests, @input_tokens, @output_tokens, @cost_micros)
+      ON CONFLICT (day, key_id, tag, model) DO UPDATE SET requests = requests + excluded.requests, input_tokens = input_tokens + excluded.input_tokens,
+      output_tokens = output_tokens + excluded.output_tokens, cost_micros = cost_micros + excluded.cost_micros`);
+    return this.db.transaction(() => {
+      if (beforeMs <= this.prunedBefore()) return 0;
+      const groups = new Map<string, { day: string; day_start: number; key_id: number; key_name: string; tag: string; provider: string; model: string; requests: number; input_tokens: number; output_tokens: number; cost_micros: number }>();
+      const rows = this.db.prepare('SELECT ts, key_id, key_name, tag, provider, model, input_tokens, output_tokens, cost_micros FROM ledger WHERE ts < ? ORDER BY ts').iterate(beforeMs) as IterableIterator<{
+        ts: number;
+        key_id: number;
+        key_name: string;
+        tag: string | null;
+        provider: string;
+        model: string;
+        input_tokens: number;
+        output_tokens: number;
+        cost_micros: number;
+      }>;
+      // Rows come in time order: the day is computed once per day, not per row.
+      let current: { day: string; dayStart: number; end: number } | null = null;
+      for (const r of rows) {
+        if (current === null || r.ts >= current.end || r.ts < current.dayStart) {
+          const d = dayOf(r.ts);
+          current = { ...d, end: d.dayStart + 20 * 3600_000 };
+          // The next day starts at least 23 h later (DST); 20 h keeps the check cheap and safe.
+        }
+        const tag = r.tag ?? '';
+        const k = `${current.day}\u0000${r.key_id}\u0000${tag}\u0000${r.model}`;
+        let g = groups.get(k);
+        if (!g) {
+          g = { day: current.day, day_start: current.dayStart, key_id: r.key_id, key_name: r.key_name, tag, provider: r.provider, model: r.model, requests: 0, input_tokens: 0, output_tokens: 0, cost_micros: 0 };
+          groups.set(k, g);
+        }
+        g.requests++;
+        g.input_tokens += r.input_tokens;
+        g.output_tokens += r.output_tokens;
+        g.cost_micros += r.cost_micros;
+      }
+      for (const g of groups.values()) upsert.run(g);
+      const n = this.db.prepare('DELETE FROM ledger WHERE ts < ?').run(beforeMs).changes;
+      this.setMeta('pruned_before', String(beforeMs));
+      return n;
+    })();
+  }
+
+  /** Ledger rows with ts ≥ sinceMs, oldest first (exports). */
+  *ledgerSince(sinceMs: number): Generator<StoredLedgerRow> {
+    for (const r of this.db.prepare('SELECT * FROM ledger WHERE ts >= ? ORDER BY id').iterate(sinceMs)) yield toLedger(r as LedgerDbRow);
+  }
+
+  // thresholds: once per budget per period
+  /** True the first time (budget, period, pct) is marked. */
+  markThreshold(budgetId: number, periodStart: number, pct: number, ts: number): boolean {
+    return this.#s.markThreshold.run(budgetId, periodStart, pct, ts).changes > 0;
+  }
+
+  maxThresholdFired(budgetId: number, periodStart: number): number {
+    return this.#s.maxThreshold.get(budgetId, periodStart) as number;
   }
 
   spentBySession(keyId: number, session: string): number {
@@ -497,6 +760,7 @@ export class SqliteStore {
       provider: h.provider,
       model: h.model,
       amount_micros: h.amountMicros,
+      tag: h.tag ?? null,
     });
   }
 
@@ -534,13 +798,21 @@ export class SqliteStore {
   }
 
   // events
-  insertEvent(e: Omit<EventRecord, 'id'>): void {
-    this.#s.insertEvent.run(e.ts, e.kind, e.budget, e.channel, e.capBeforeMicros, e.capAfterMicros, e.detail);
+  insertEvent(e: Omit<EventRecord, 'id'>): EventRecord {
+    const id = Number(this.#s.insertEvent.run(e.ts, e.kind, e.budget, e.channel, e.capBeforeMicros, e.capAfterMicros, e.detail).lastInsertRowid);
+    return { id, ...e };
   }
 
-  listEvents(limit: number): EventRecord[] {
+  /** Newest first; `budget` keeps one budget's events. */
+  listEvents(limit: number, opts: { budget?: string; sinceMs?: number } = {}): EventRecord[] {
+    const rows =
+      opts.budget === undefined && opts.sinceMs === undefined
+        ? this.#s.events.all(limit)
+        : this.db
+            .prepare(`SELECT * FROM events WHERE ts >= @since ${opts.budget === undefined ? '' : 'AND budget = @budget'} ORDER BY id DESC LIMIT @limit`)
+            .all({ since: opts.sinceMs ?? 0, budget: opts.budget ?? null, limit });
     return (
-      this.#s.events.all(limit) as Array<{ id: number; ts: number; kind: string; budget: string | null; channel: string; cap_before_micros: number | null; cap_after_micros: number | null; detail: string | null }>
+      rows as Array<{ id: number; ts: number; kind: string; budget: string | null; channel: string; cap_before_micros: number | null; cap_after_micros: number | null; detail: string | null }>
     ).map((r) => ({
       id: r.id,
       ts: r.ts,

@@ -4,6 +4,9 @@ export type Period = 'day' | 'week' | 'month' | 'total';
 export const PERIODS: readonly Period[] = ['day', 'week', 'month', 'total'];
 export type BudgetMode = 'hard' | 'soft';
 export type BudgetScope = 'key' | 'global' | 'tag';
+/** Auto-tune of a budget's cap from its recent spend (src/budgets/autotune.ts). */
+export type AutotuneMode = 'off' | 'suggest' | 'creep';
+export const AUTOTUNE_MODES: readonly AutotuneMode[] = ['off', 'suggest', 'creep'];
 export type Outcome = 'ok' | 'cut' | 'blocked' | 'error';
 
 export interface KeyRecord {
@@ -31,6 +34,9 @@ export interface BudgetRecord {
   ceilingMicros: Micros | null;
   mode: BudgetMode;
   killed: boolean;
+  /** Stored and shown; the relay decides what clamping does (shrink a request to fit instead of refusing it). */
+  clamp: boolean;
+  autotune: AutotuneMode;
   updatedAt: number;
 }
 
@@ -60,6 +66,8 @@ export interface LedgerRow {
   providerCostMicros?: Micros | null;
   /** spendcap's own price of the same usage, kept when the provider's figure was charged instead. */
   meteredCostMicros?: Micros | null;
+  /** The tag budget the request opted into (x-spendcap-budget / X-Budget-Id), null when none. */
+  tag?: string | null;
 }
 
 export interface StoredLedgerRow extends LedgerRow {
@@ -75,6 +83,7 @@ export interface HoldRecord {
   provider: ProviderId;
   model: string;
   amountMicros: Micros;
+  tag?: string | null;
 }
 
 export interface PriceRecord {
@@ -97,4 +106,22 @@ export interface EventRecord {
   capBeforeMicros: Micros | null;
   capAfterMicros: Micros | null;
   detail: string | null;
+}
+
+/** Which ledger rows a budget counts: one key's, one tag's, or every row (global). */
+export type SpendFilter = { keyId: number } | { tag: string } | 'all';
+
+/** Per day, per key, tag and model: what pruned ledger rows added up to (kept after retention deletes the rows). */
+export interface DailyTotal {
+  day: string;
+  dayStart: number;
+  keyId: number;
+  keyName: string;
+  tag: string | null;
+  provider: string;
+  model: string;
+  requests: number;
+  inputTokens: number;
+  outputTokens: number;
+  costMicros: Micros;
 }

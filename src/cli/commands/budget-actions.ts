@@ -1,88 +1,121 @@
-import { StoreError } from '../../store/index.js';
-import type { BudgetRecord } from '../../store/index.js';
+import { killBudget, liftBudget, setCap, unkillBudget } from '../../budgets/index.js';
+import type { ActionResult, CapChanges, LiftHow } from '../../budgets/index.js';
+import { AUTOTUNE_MODES } from '../../store/index.js';
+import type { AutotuneMode, BudgetMode } from '../../store/index.js';
 import { optionalUsd, parse, period, requireName, str, usd } from '../args.js';
 import { openStore } from '../context.js';
 import type { Io } from '../context.js';
 import { UsageError } from '../errors.js';
 import { usd as fmt } from '../format.js';
 
-function applyChange(argv: string[], io: Io, usage: string, kind: string, change: (b: BudgetRecord, values: Record<string, unknown>) => BudgetRecord, options: Parameters<typeof parse>[1] = {}): number {
-  const { values, positionals } = parse(argv, options);
-  const name = requireName(positionals, 'key or budget name', usage);
-  const { store } = openStore(values['data-dir'], io);
+/** The CLI side of src/budgets/actions.ts: parse, call the action with channel "cli", print. */
+function run(dataDir: unknown, io: Io, json: unknown, kind: string, action: (store: Parameters<typeof killBudget>[0]) => ActionResult): number {
+  const { store } = openStore(dataDir, io);
   try {
-    const { before, after } = store.changeBudget(name, (b) => change(b, { ...values, _rest: positionals.slice(1) }), { kind, channel: 'cli' });
-    const result = { name, kind, capBeforeUsd: before.capMicros / 1e6, capAfterUsd: after.capMicros / 1e6, killed: after.killed, period: after.period };
-    if (values.json) io.out(JSON.stringify(result) + '\n');
-    else if (kind === 'kill') io.out(`Killed "${name}": new requests are refused and open streams are cut.\n`);
-    else if (kind === 'unkill') io.out(`Re-opened "${name}" (cap ${fmt(after.capMicros)} per ${after.period}).\n`);
-    else io.out(`"${name}": cap ${fmt(before.capMicros)} → ${fmt(after.capMicros)} per ${after.period}.\n`);
+    const { before, after, event } = action(store);
+    const b = after ?? before!;
+    if (json) {
+      io.out(
+        JSON.stringify({
+          name: b.name,
+          kind,
+          capBeforeUsd: before === null ? null : before.capMicros / 1e6,
+          capAfterUsd: after === null ? null : after.capMicros / 1e6,
+          killed: b.killed,
+          period: b.period,
+          mode: b.mode,
+          clamp: b.clamp,
+          ceilingUsd: b.ceilingMicros === null ? null : b.ceilingMicros / 1e6,
+          event: { id: event.id, kind: event.kind, channel: event.channel, detail: event.detail },
+        }) + '\n',
+      );
+    } else if (kind === 'kill') io.out(`Killed "${b.name}": new requests are refused and open streams are cut.\n`);
+    else if (kind === 'unkill') io.out(`Re-opened "${b.name}" (cap ${fmt(b.capMicros)} per ${b.period}).\n`);
+    else io.out(`"${b.name}": cap ${fmt(before?.capMicros ?? 0)} → ${fmt(after?.capMicros ?? 0)} per ${b.period}${event.detail ? ` (${event.detail})` : ''}.\n`);
     return 0;
   } finally {
     store.close();
   }
 }
 
-export async function cap(argv: string[], io: Io): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub !== 'set') throw new UsageError('usage: spendcap cap set NAME USD [--period day|week|month|total] [--ceiling USD] [--session-cap USD]');
-  return applyChange(
-    rest,
-    io,
-    'spendcap cap set NAME USD',
-    'cap-set',
-    (b, v) => {
-      const amount = (v._rest as string[])[0];
-      const capMicros = usd(amount, 'USD');
-      const ceilingMicros = v.ceiling !== undefined ? optionalUsd(v.ceiling, '--ceiling') : b.ceilingMicros;
-      return {
-        ...b,
-        capMicros,
-        period: v.period !== undefined ? period(v.period) : b.period,
-        ceilingMicros,
-        sessionCapMicros: v['session-cap'] !== undefined ? optionalUsd(v['session-cap'], '--session-cap') : b.sessionCapMicros,
-        mode: v.mode !== undefined ? mode(v.mode) : b.mode,
-      };
-    },
-    { period: { type: 'string' }, ceiling: { type: 'string' }, 'session-cap': { type: 'string' }, mode: { type: 'string' } },
-  );
-}
-
-function mode(v: unknown): 'hard' | 'soft' {
+export function mode(v: unknown): BudgetMode {
   if (v === 'hard' || v === 'soft') return v;
   throw new UsageError(`--mode must be hard or soft; got "${String(v)}"`);
 }
 
+export function autotuneMode(v: unknown): AutotuneMode {
+  if (typeof v === 'string' && (AUTOTUNE_MODES as readonly string[]).includes(v)) return v as AutotuneMode;
+  throw new UsageError(`auto-tune mode must be one of ${AUTOTUNE_MODES.join(', ')}; got "${String(v)}"`);
+}
+
+/** --clamp turns clamping on, --no-clamp off; neither leaves it as it is. */
+export function clampFlag(values: Record<string, unknown>): boolean | undefined {
+  if (values.clamp === true && values['no-clamp'] === true) throw new UsageError('give --clamp or --no-clamp, not both');
+  if (values.clamp === true) return true;
+  if (values['no-clamp'] === true) return false;
+  return undefined;
+}
+
+const CAP_USAGE = 'spendcap cap set NAME [USD] [--period day|week|month|total] [--ceiling USD|none] [--session-cap USD|none] [--mode hard|soft] [--clamp|--no-clamp] [--autotune off|suggest|creep]';
+
+/** A dollar flag that also accepts "none" to remove the limit. */
+function usdOrNone(v: unknown, flag: string): number | null | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'none') return null;
+  return optionalUsd(v, flag);
+}
+
+export async function cap(argv: string[], io: Io): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub !== 'set') throw new UsageError(`usage: ${CAP_USAGE}`);
+  const { values, positionals } = parse(rest, {
+    period: { type: 'string' },
+    ceiling: { type: 'string' },
+    'session-cap': { type: 'string' },
+    mode: { type: 'string' },
+    clamp: { type: 'boolean' },
+    'no-clamp': { type: 'boolean' },
+    autotune: { type: 'string' },
+  });
+  const name = requireName(positionals, 'key or budget name', CAP_USAGE);
+  const changes: CapChanges = {};
+  if (positionals[1] !== undefined) changes.capMicros = usd(positionals[1], 'USD');
+  if (values.period !== undefined) changes.period = period(values.period);
+  const ceiling = usdOrNone(values.ceiling, '--ceiling');
+  if (ceiling !== undefined) changes.ceilingMicros = ceiling;
+  const session = usdOrNone(values['session-cap'], '--session-cap');
+  if (session !== undefined) changes.sessionCapMicros = session;
+  if (values.mode !== undefined) changes.mode = mode(values.mode);
+  const clamp = clampFlag(values);
+  if (clamp !== undefined) changes.clamp = clamp;
+  if (values.autotune !== undefined) changes.autotune = autotuneMode(values.autotune);
+  if (Object.keys(changes).length === 0) throw new UsageError(`nothing to change. Usage: ${CAP_USAGE}`);
+  return run(values['data-dir'], io, values.json, 'cap-set', (store) => setCap(store, name, changes, 'cli'));
+}
+
 export async function kill(argv: string[], io: Io): Promise<number> {
-  return applyChange(argv, io, 'spendcap kill NAME', 'kill', (b) => ({ ...b, killed: true }));
+  const { values, positionals } = parse(argv, {});
+  const name = requireName(positionals, 'key or budget name', 'spendcap kill NAME');
+  return run(values['data-dir'], io, values.json, 'kill', (store) => killBudget(store, name, 'cli'));
 }
 
 export async function unkill(argv: string[], io: Io): Promise<number> {
-  return applyChange(argv, io, 'spendcap unkill NAME', 'unkill', (b) => ({ ...b, killed: false }));
+  const { values, positionals } = parse(argv, {});
+  const name = requireName(positionals, 'key or budget name', 'spendcap unkill NAME');
+  return run(values['data-dir'], io, values.json, 'unkill', (store) => unkillBudget(store, name, 'cli'));
 }
 
+/** `lift NAME …` lifts one budget; `lift A B C --add 5` lifts each (each its own event). */
 export async function lift(argv: string[], io: Io): Promise<number> {
-  return applyChange(
-    argv,
-    io,
-    'spendcap lift NAME --add USD | --double | --to-ceiling',
-    'lift',
-    (b, v) => {
-      const chosen = [v.add !== undefined, v.double === true, v['to-ceiling'] === true].filter(Boolean).length;
-      if (chosen !== 1) throw new UsageError('lift takes exactly one of --add USD, --double, --to-ceiling');
-      let capMicros: number;
-      if (v.add !== undefined) capMicros = b.capMicros + usd(str(v.add), '--add');
-      else if (v.double === true) capMicros = b.capMicros * 2;
-      else {
-        if (b.ceilingMicros === null) throw new StoreError('E_INVALID', `"${b.name}" has no ceiling; set one with: spendcap cap set ${b.name} ${b.capMicros / 1e6} --ceiling USD`);
-        capMicros = b.ceilingMicros;
-      }
-      if (b.ceilingMicros !== null && capMicros > b.ceilingMicros) {
-        throw new StoreError('E_INVALID', `lifting "${b.name}" to ${fmt(capMicros)} would pass its ceiling of ${fmt(b.ceilingMicros)}; raise the ceiling with cap set --ceiling`);
-      }
-      // A lift also re-opens a killed budget: the user asked for more room to continue.
-      return { ...b, capMicros, killed: false };
-    },
-    { add: { type: 'string' }, double: { type: 'boolean' }, 'to-ceiling': { type: 'boolean' } },
-  );
+  const usage = 'spendcap lift NAME… --add USD | --double | --to-ceiling';
+  const { values, positionals } = parse(argv, { add: { type: 'string' }, double: { type: 'boolean' }, 'to-ceiling': { type: 'boolean' } });
+  requireName(positionals, 'key or budget name', usage);
+  const chosen = [values.add !== undefined, values.double === true, values['to-ceiling'] === true].filter(Boolean).length;
+  if (chosen !== 1) throw new UsageError('lift takes exactly one of --add USD, --double, --to-ceiling');
+  const how: LiftHow = values.add !== undefined ? { add: usd(str(values.add), '--add') } : values.double === true ? { double: true } : { toCeiling: true };
+  for (const name of positionals) {
+    const code = run(values['data-dir'], io, values.json, 'lift', (store) => liftBudget(store, name, how, 'cli'));
+    if (code !== 0) return code;
+  }
+  return 0;
 }

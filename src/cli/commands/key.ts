@@ -41,6 +41,7 @@ async function add(argv: string[], io: Io): Promise<number> {
     'session-cap': { type: 'string' },
     ceiling: { type: 'string' },
     mode: { type: 'string' },
+    clamp: { type: 'boolean' },
     'base-url': { type: 'string' },
   });
   const name = validateName(requireName(positionals, 'key name', 'spendcap key add NAME --provider anthropic --provider-key K --cap USD'));
@@ -64,11 +65,11 @@ async function add(argv: string[], io: Io): Promise<number> {
     const now = Date.now();
     store.insertKeyWithBudget(
       { name, provider: provider as ProviderId, tokenHash: hashToken(token), tokenHint: `${token.slice(0, 7)}…`, providerKeyEnc: encryptSecret(masterKey(), providerKey), baseUrl, createdAt: now },
-      { capMicros, period: period(values.period), sessionCapMicros: optionalUsd(values['session-cap'], '--session-cap'), ceilingMicros, mode, updatedAt: now },
+      { capMicros, period: period(values.period), sessionCapMicros: optionalUsd(values['session-cap'], '--session-cap'), ceilingMicros, mode, clamp: values.clamp === true, updatedAt: now },
     );
     store.insertEvent({ ts: now, kind: 'key-add', budget: name, channel: 'cli', capBeforeMicros: null, capAfterMicros: capMicros, detail: null });
     if (values.json) {
-      io.out(JSON.stringify({ name, provider, token, capUsd: capMicros / 1e6, period: period(values.period) }) + '\n');
+      io.out(JSON.stringify({ name, provider, token, capUsd: capMicros / 1e6, period: period(values.period), mode, clamp: values.clamp === true }) + '\n');
     } else {
       io.out(`Created key "${name}" (${provider}, cap ${fmt(capMicros)} per ${period(values.period)}).\n`);
       io.out(`\n  ${token}\n\nThis is the only time the key is shown. Point your agent at spendcap with it:\n`);
@@ -106,7 +107,7 @@ export function howToPoint(provider: ProviderId, token: string): string {
     case 'gemini':
       return `GOOGLE_GEMINI_BASE_URL=${base} GEMINI_API_KEY=${token}   (then any @google/genai client)`;
     default:
-      return `OPENAI_BASE_URL=${base}/v1 OPENAI_API_KEY=${token} codex   (or any OpenAI SDK client)`;
+      return `OPENAI_BASE_URL=${base}/v1 OPENAI_API_KEY=${token}   (OpenAI SDKs; Codex CLI needs a provider in ~/.codex/config.toml: docs/agents.md)`;
   }
 }
 
@@ -117,7 +118,7 @@ async function list(argv: string[], io: Io): Promise<number> {
     const budgets = new Map(store.listBudgets().map((b) => [b.keyId, b]));
     const keys = store.listKeys().map((k) => {
       const b = budgets.get(k.id);
-      return { name: k.name, provider: k.provider, ...(k.baseUrl ? { baseUrl: k.baseUrl } : {}), tokenHint: k.tokenHint, capUsd: (b?.capMicros ?? 0) / 1e6, period: b?.period ?? null, sessionCapUsd: b?.sessionCapMicros != null ? b.sessionCapMicros / 1e6 : null, killed: b?.killed ?? false, createdAt: new Date(k.createdAt).toISOString() };
+      return { name: k.name, provider: k.provider, ...(k.baseUrl ? { baseUrl: k.baseUrl } : {}), tokenHint: k.tokenHint, capUsd: (b?.capMicros ?? 0) / 1e6, period: b?.period ?? null, sessionCapUsd: b?.sessionCapMicros != null ? b.sessionCapMicros / 1e6 : null, mode: b?.mode ?? 'hard', clamp: b?.clamp ?? false, killed: b?.killed ?? false, createdAt: new Date(k.createdAt).toISOString() };
     });
     if (values.json) io.out(JSON.stringify(keys, null, 2) + '\n');
     else if (keys.length === 0) io.out('No keys yet. Create one: spendcap key add NAME --provider anthropic --provider-key sk-ant-… --cap 15\n');

@@ -2,15 +2,24 @@ import { BASE_URL_ENV } from '../../providers/index.js';
 import { DEFAULT_HOST, DEFAULT_PORT, startServer } from '../../server/server.js';
 import { resolveDataDir } from '../../store/index.js';
 import { parse, str } from '../args.js';
+import { openStore } from '../context.js';
 import type { Io } from '../context.js';
+import { applySettingsFlags, SETTINGS_OPTIONS } from './settings.js';
 import { UsageError } from '../errors.js';
 
 export async function start(argv: string[], io: Io): Promise<number> {
-  const { values } = parse(argv, { port: { type: 'string' }, host: { type: 'string' }, 'no-open': { type: 'boolean' }, quiet: { type: 'boolean' } }, false);
+  const { values } = parse(argv, { port: { type: 'string' }, host: { type: 'string' }, 'no-open': { type: 'boolean' }, quiet: { type: 'boolean' }, ...SETTINGS_OPTIONS }, false);
   const port = values.port === undefined ? DEFAULT_PORT : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0–65535; got "${String(values.port)}"`);
   const host = str(values.host) ?? DEFAULT_HOST;
   const dataDir = resolveDataDir(str(values['data-dir']), io.env);
+  // --tz, --default-session-cap, --thresholds, --retain-days persist in the data dir: status and later starts agree.
+  const { store } = openStore(values['data-dir'], io);
+  try {
+    applySettingsFlags(store, values);
+  } finally {
+    store.close();
+  }
   const server = await startServer({
     dataDir,
     host,
@@ -24,7 +33,8 @@ export async function start(argv: string[], io: Io): Promise<number> {
   if (server.recoveredHolds > 0) io.out(`Charged ${server.recoveredHolds} request(s) left in flight by the last stop at their last estimate (see spendcap log).\n`);
   io.out(`\nPoint an agent at it with a spendcap key (create one: spendcap key add NAME --provider anthropic|openai|gemini|openrouter --provider-key … --cap 15):\n`);
   io.out(`  Claude Code:    ANTHROPIC_BASE_URL=${server.url} ANTHROPIC_API_KEY=sc-… claude\n`);
-  io.out(`  Codex CLI:      OPENAI_BASE_URL=${server.url}/v1 OPENAI_API_KEY=sc-… codex\n`);
+  io.out(`  Codex CLI:      a [model_providers.spendcap] with base_url = "${server.url}/v1" in ~/.codex/config.toml (docs/agents.md)\n`);
+  io.out(`  Anthropic SDK:  new Anthropic({ baseURL: '${server.url}', apiKey: 'sc-…' })\n`);
   io.out(`  SDKs:           base URL ${server.url} (Anthropic, Gemini) or ${server.url}/v1 (OpenAI), API key sc-…  (docs/agents.md)\n\n`);
 
   await new Promise<void>((resolve) => {
