@@ -11,9 +11,10 @@ import type { Protocol, Upstream } from '../providers/index.js';
 import { queryWithoutCredentials } from '../proxy/credentials.js';
 import { authenticate, DEFAULT_PROXY_OPTIONS, relayMetered, sendError } from '../proxy/relay.js';
 import type { ProxyContext, ProxyOptions, Route } from '../proxy/relay.js';
-import { loadOrCreateMasterKey } from '../secrets/index.js';
+import { loadOrCreateAdminToken, loadOrCreateMasterKey } from '../secrets/index.js';
 import { ensureDataDir, SqliteStore } from '../store/index.js';
 import type { PriceRecord } from '../store/index.js';
+import { createAdmin } from '../admin/index.js';
 import { acquireServerLock } from './lock.js';
 import { passThrough } from './passthrough.js';
 import { matchRoute } from './routes.js';
@@ -59,12 +60,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   try {
     store = new SqliteStore(dataDir);
     const masterKey = loadOrCreateMasterKey(dataDir);
+    const adminToken = loadOrCreateAdminToken(dataDir);
     const bank = new Bank(store, masterKey);
     const prices = new PriceBook({ overrides: store.listPrices().map(toOverride) });
     const s = store;
     bank.onReload = () => prices.setOverrides(s.listPrices().map(toOverride));
     const recoveredHolds = bank.recoverCrashedHolds();
     bank.refresh();
+    // The port is known once listening; requests only arrive after that.
+    const admin = createAdmin({ dataDir, store: s, bank, prices, adminToken, port: () => (server.address() as AddressInfo).port, host: opts.host ?? DEFAULT_HOST });
 
     const baseUrls = { ...DEFAULT_BASE_URLS, ...opts.baseUrls, ...(opts.anthropicBaseUrl ? { anthropic: opts.anthropicBaseUrl } : {}) };
     // Parsed once: a bad URL fails the start, not a request.
@@ -106,6 +110,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         res.end(method === 'HEAD' ? undefined : 'spendcap\n');
         return;
       }
+      if (await admin.handle(req, res, path, query)) return;
       const match = matchRoute(method, path);
       // Errors before the key is known speak the protocol the path names (Anthropic's on shared paths).
       const shapeOf = (p: Protocol | 'by-key' | undefined): Protocol => (p === undefined || p === 'by-key' ? 'anthropic-messages' : p);
@@ -170,6 +175,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       recoveredHolds,
       close: async () => {
         clearInterval(poll);
+        admin.close();
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         await ctx.dispatcher.close();

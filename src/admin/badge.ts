@@ -1,0 +1,59 @@
+import { formatUsd } from '../pricing/index.js';
+import type { Micros } from '../pricing/index.js';
+
+export interface BadgeInput {
+  spentMicros: Micros;
+  heldMicros: Micros;
+  capMicros: Micros;
+  killed: boolean;
+}
+
+/** Shields' palette: green under 75 %, yellow to 90 %, orange under the cap, red at it or killed. */
+export function badgeColor(b: BadgeInput): string {
+  if (b.killed) return '#e05d44';
+  if (b.capMicros <= 0) return b.spentMicros + b.heldMicros > 0 ? '#e05d44' : '#4c1';
+  const used = (b.spentMicros + b.heldMicros) / b.capMicros;
+  if (used >= 1) return '#e05d44';
+  if (used >= 0.9) return '#fe7d37';
+  if (used >= 0.75) return '#dfb317';
+  return '#4c1';
+}
+
+/** "$3.20" to the cent (rounded up, so a badge never shows less than was spent), whole dollars without cents. */
+export function badgeUsd(micros: Micros, wholeDollars: boolean): string {
+  if (wholeDollars && micros % 1_000_000 === 0) return `$${micros / 1_000_000}`;
+  const cents = Math.ceil(micros / 10_000);
+  return formatUsd(cents * 10_000);
+}
+
+export function badgeValue(b: BadgeInput): string {
+  const value = `${badgeUsd(b.spentMicros, false)} / ${badgeUsd(b.capMicros, true)}`;
+  return b.killed ? `${value} killed` : value;
+}
+
+const escapeXml = (s: string): string => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** Verdana 11px averages about 6.5 px per character; shields pads each side by 5 px. */
+const textWidth = (s: string): number => Math.round(s.length * 6.5) + 10;
+
+/** A flat shields-style badge: grey label, coloured value. */
+export function renderBadge(label: string, b: BadgeInput): string {
+  const value = badgeValue(b);
+  const lw = textWidth(label);
+  const vw = textWidth(value);
+  const w = lw + vw;
+  const color = badgeColor(b);
+  const l = escapeXml(label);
+  const v = escapeXml(value);
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="20" role="img" aria-label="${l}: ${v}">` +
+    `<title>${l}: ${v}</title>` +
+    `<linearGradient id="s" x2="0" y2="100%"><stop offset="0" stop-color="#bbb" stop-opacity=".1"/><stop offset="1" stop-opacity=".1"/></linearGradient>` +
+    `<clipPath id="r"><rect width="${w}" height="20" rx="3" fill="#fff"/></clipPath>` +
+    `<g clip-path="url(#r)"><rect width="${lw}" height="20" fill="#555"/><rect x="${lw}" width="${vw}" height="20" fill="${color}"/><rect width="${w}" height="20" fill="url(#s)"/></g>` +
+    `<g fill="#fff" text-anchor="middle" font-family="Verdana,Geneva,DejaVu Sans,sans-serif" font-size="11">` +
+    `<text x="${lw / 2}" y="15" fill="#010101" fill-opacity=".3">${l}</text><text x="${lw / 2}" y="14">${l}</text>` +
+    `<text x="${lw + vw / 2}" y="15" fill="#010101" fill-opacity=".3">${v}</text><text x="${lw + vw / 2}" y="14">${v}</text>` +
+    `</g></svg>`
+  );
+}

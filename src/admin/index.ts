@@ -1,0 +1,340 @@
+// The admin HTTP API (docs/admin-api.md): JSON under /api/, an SSE stream, a badge, /metrics.
+// Every change goes through src/budgets/actions.ts (channel "api"), so it is audited like the CLI's.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { budgetReport, createBudget, deleteBudget, killBudget, liftBudget, readSettings, setCap, timeZoneOf, unkillBudget } from '../budgets/index.js';
+import type { ActionResult, Bank, BudgetStatus, CapChanges, LiftHow } from '../budgets/index.js';
+import { usdToMicros } from '../pricing/index.js';
+import type { PriceBook } from '../pricing/index.js';
+import { SqliteStore, StoreError } from '../store/index.js';
+import { renderBadge } from './badge.js';
+import { allowedHosts, bearerToken, checkHostAndOrigin, tokenMatches } from './guard.js';
+import { readJsonBody, sendApiError, sendJson } from './http.js';
+import { LiveFeed } from './live.js';
+import { buildMetrics, DURATION_BUCKETS_S, renderMetrics } from './metrics.js';
+import { budgetByModel, eventsPage, metricsRows, stats, usagePage } from './queries.js';
+import {
+  ApiError,
+  badgeQuerySchema,
+  createBudgetSchema,
+  emptyQuerySchema,
+  emptySchema,
+  eventsQuerySchema,
+  liftSchema,
+  parseWith,
+  priceSchema,
+  queryObject,
+  statsQuerySchema,
+  updateBudgetSchema,
+  usageQuerySchema,
+} from './schemas.js';
+import { budgetView, eventView, keyView, liveBudget, modelView, priceView, sessionsView, statsView, usageView } from './views.js';
+
+export { LiveFeed } from './live.js';
+
+export interface AdminDeps {
+  dataDir: string;
+  /** The server's store: every read goes through it. */
+  store: SqliteStore;
+  bank: Bank;
+  prices: PriceBook;
+  adminToken: string;
+  port: () => number;
+  host: string;
+}
+
+export interface Admin {
+  /** Answers /api/* (except /api/hello) and /metrics; false for any other path. */
+  handle(req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<boolean>;
+  /** Money moved (a hold opened, grew or settled, a request was blocked): /api/live pushes the change. */
+  notify(): void;
+  close(): void;
+}
+
+/** The default window of /api/stats: 30 days keeps the scan bounded; `since` widens it. */
+const STATS_DEFAULT_DAYS = 30;
+const BADGE_MAX_AGE_S = 5;
+
+type Handler = (ctx: RequestCtx) => Promise<void> | void;
+interface RequestCtx {
+  req: IncomingMessage;
+  res: ServerResponse;
+  params: string[];
+  query: Record<string, string>;
+}
+
+export function createAdmin(deps: AdminDeps): Admin {
+  const { store, bank } = deps;
+  // Changes are written on a connection of their own: the server's connection then sees a new
+  // PRAGMA data_version and the bank reloads budgets and prices, exactly as after a CLI command.
+  let writer: SqliteStore | null = null;
+  const write = (): SqliteStore => (writer ??= new SqliteStore(deps.dataDir));
+  let allowed: { port: number; hosts: Set<string> } | null = null;
+  const hosts = (): Set<string> => {
+    const port = deps.port();
+    if (allowed === null || allowed.port !== port) allowed = { port, hosts: allowedHosts(deps.host, port) };
+    return allowed.hosts;
+  };
+
+  const report = (): BudgetStatus[] => budgetReport(store);
+  const feed = new LiveFeed(() => report().map(liveBudget));
+
+  const findBudget = (name: string): { status: BudgetStatus; view: ReturnType<typeof budgetView> } => {
+    const status = report().find((b) => b.name === name);
+    if (status === undefined) throw new ApiError(404, `no budget named "${name}" (GET /api/budgets lists them)`);
+    return { status, view: budgetView(status, store.budgetByName(name)) };
+  };
+
+  /** Runs an action, applies it to the running server at once, and answers with the budget after and the event row. */
+  const act = (res: ServerResponse, field: string | null, status: number, action: (s: SqliteStore) => ActionResult): void => {
+    let result: ActionResult;
+    try {
+      result = action(write());
+    } catch (err) {
+      if (err instanceof StoreError) throw storeToApi(err, field);
+      throw err;
+    }
+    bank.refresh();
+    feed.notify();
+    const name = result.after?.name ?? result.before?.name ?? '';
+    sendJson(res, status, {
+      budget: result.after === null ? null : findBudget(name).view,
+      ...(result.after === null ? { deleted: name } : {}),
+      event: eventView(result.event),
+    });
+  };
+
+  const body = async <T>(req: IncomingMessage, parse: (b: unknown) => T): Promise<T> => parse((await readJsonBody(req)) ?? {});
+
+  const routes: Array<{ method: string; pattern: RegExp; handler: Handler; tokenInQuery: boolean }> = [];
+  const route = (method: string, path: string, handler: Handler, tokenInQuery = false) => {
+    // ":x" matches one path segment (URL-encoded: a model id with "/" is sent as %2F).
+    const source = path
+      .split(/(:[a-z]+)/)
+      .map((part) => (part.startsWith(':') ? '([^/]+)' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+      .join('');
+    routes.push({ method, pattern: new RegExp(`^${source}$`), handler, tokenInQuery });
+  };
+
+  route('GET', '/api/budgets', ({ res, query }) => {
+    parseWith(emptyQuerySchema, query, 'query');
+    const records = new Map(store.listBudgets().map((b) => [b.name, b]));
+    sendJson(res, 200, { budgets: report().map((s) => budgetView(s, records.get(s.name))) });
+  });
+  route('POST', '/api/budgets', async ({ req, res }) => {
+    const b = await body(req, (x) => parseWith(createBudgetSchema, x, 'body'));
+    act(res, 'name', 201, (s) =>
+      createBudget(s, { name: b.name, scope: b.scope, capMicros: usdToMicros(b.cap), period: b.period as BudgetStatus['period'], mode: b.mode, ceilingMicros: b.ceiling === null ? null : usdToMicros(b.ceiling), clamp: b.clamp, autotune: b.autotune }, 'api'),
+    );
+  });
+  route('GET', '/api/budgets/:name', ({ res, params, query }) => {
+    parseWith(emptyQuerySchema, query, 'query');
+    const { status, view } = findBudget(params[0]!);
+    const record = store.budgetByName(status.name)!;
+    sendJson(res, 200, { ...view, sessions: sessionsView(status), byModel: budgetByModel(store, record, status.periodStart).map(modelView) });
+  });
+  route('PATCH', '/api/budgets/:name', async ({ req, res, params }) => {
+    const b = await body(req, (x) => parseWith(updateBudgetSchema, x, 'body'));
+    const changes: CapChanges = {
+      ...(b.cap !== undefined ? { capMicros: usdToMicros(b.cap) } : {}),
+      ...(b.period !== undefined ? { period: b.period as BudgetStatus['period'] } : {}),
+      ...(b.mode !== undefined ? { mode: b.mode } : {}),
+      ...(b.ceiling !== undefined ? { ceilingMicros: b.ceiling === null ? null : usdToMicros(b.ceiling) } : {}),
+      ...(b.sessionCap !== undefined ? { sessionCapMicros: b.sessionCap === null ? null : usdToMicros(b.sessionCap) } : {}),
+      ...(b.clamp !== undefined ? { clamp: b.clamp } : {}),
+      ...(b.autotune !== undefined ? { autotune: b.autotune } : {}),
+    };
+    const field = b.sessionCap !== undefined && b.cap === undefined ? 'sessionCap' : b.cap !== undefined ? 'cap' : (Object.keys(b)[0] ?? null);
+    act(res, field, 200, (s) => setCap(s, params[0]!, changes, 'api'));
+  });
+  route('DELETE', '/api/budgets/:name', async ({ req, res, params }) => {
+    await body(req, (x) => parseWith(emptySchema, x, 'body'));
+    act(res, null, 200, (s) => deleteBudget(s, params[0]!, 'api'));
+  });
+  route('POST', '/api/budgets/:name/kill', async ({ req, res, params }) => {
+    await body(req, (x) => parseWith(emptySchema, x, 'body'));
+    act(res, null, 200, (s) => killBudget(s, params[0]!, 'api'));
+  });
+  route('POST', '/api/budgets/:name/unkill', async ({ req, res, params }) => {
+    await body(req, (x) => parseWith(emptySchema, x, 'body'));
+    act(res, null, 200, (s) => unkillBudget(s, params[0]!, 'api'));
+  });
+  route('POST', '/api/budgets/:name/lift', async ({ req, res, params }) => {
+    const b = await body(req, (x) => parseWith(liftSchema, x, 'body'));
+    const how: LiftHow = b.add !== undefined ? { add: usdToMicros(b.add) } : b.double === true ? { double: true } : { toCeiling: true };
+    act(res, b.add !== undefined ? 'add' : b.double === true ? 'double' : 'toCeiling', 200, (s) => liftBudget(s, params[0]!, how, 'api'));
+  });
+  route('GET', '/api/budgets/:name/badge.svg', ({ res, params, query }) => {
+    const q = parseWith(badgeQuerySchema, query, 'query');
+    const { status } = findBudget(params[0]!);
+    const svg = renderBadge(q.label ?? 'spend', status);
+    res.writeHead(200, {
+      'content-type': 'image/svg+xml; charset=utf-8',
+      'content-length': String(Buffer.byteLength(svg)),
+      // Private: the badge is behind the admin token; a few seconds spare a README page's reloads.
+      'cache-control': `private, max-age=${BADGE_MAX_AGE_S}`,
+      'x-content-type-options': 'nosniff',
+      'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
+    });
+    res.end(svg);
+  }, true);
+
+  route('GET', '/api/keys', ({ res, query }) => {
+    parseWith(emptyQuerySchema, query, 'query');
+    const budgets = new Map(store.listBudgets().filter((b) => b.keyId !== null).map((b) => [b.keyId, b]));
+    sendJson(res, 200, { keys: store.listKeys().map((k) => keyView(k, budgets.get(k.id))) });
+  });
+  route('GET', '/api/keys/:name', ({ res, params, query }) => {
+    parseWith(emptyQuerySchema, query, 'query');
+    const k = store.keyByName(params[0]!);
+    if (k === undefined) throw new ApiError(404, `no key named "${params[0]!}" (GET /api/keys lists them)`);
+    sendJson(res, 200, keyView(k, store.listBudgets().find((b) => b.keyId === k.id)));
+  });
+
+  route('GET', '/api/usage', ({ res, query }) => {
+    const q = parseWith(usageQuerySchema, query, 'query');
+    const page = usagePage(store, q);
+    sendJson(res, 200, { total: page.total, limit: q.limit, offset: q.offset, items: page.rows.map(usageView) });
+  });
+  route('GET', '/api/events', ({ res, query }) => {
+    const q = parseWith(eventsQuerySchema, query, 'query');
+    const page = eventsPage(store, q);
+    sendJson(res, 200, { total: page.total, limit: q.limit, offset: q.offset, items: page.rows.map(eventView) });
+  });
+  route('GET', '/api/stats', ({ res, query }) => {
+    const q = parseWith(statsQuerySchema, query, 'query');
+    const since = q.since ?? Date.now() - STATS_DEFAULT_DAYS * 86_400_000;
+    const s = stats(store, { since, until: q.until ?? Number.MAX_SAFE_INTEGER, key: q.key }, timeZoneOf(readSettings(store)));
+    sendJson(res, 200, statsView(s, since, q.until ?? null));
+  });
+
+  route('GET', '/api/pricing', ({ res, query }) => {
+    parseWith(emptyQuerySchema, query, 'query');
+    sendJson(res, 200, { unit: 'USD per million tokens', overrides: store.listPrices().map(priceView) });
+  });
+  route('PUT', '/api/pricing/:model', async ({ req, res, params }) => {
+    const model = modelId(params[0]!);
+    const b = await body(req, (x) => parseWith(priceSchema, x, 'body'));
+    const p = { model, input: usdToMicros(b.input), output: usdToMicros(b.output), cacheRead: b.cacheRead === null ? null : usdToMicros(b.cacheRead), cacheWrite: b.cacheWrite === null ? null : usdToMicros(b.cacheWrite) };
+    const w = write();
+    // The same row and event `spendcap price set` writes, in one transaction.
+    const event = w.db.transaction(() => {
+      w.setPrice(p);
+      return w.insertEvent({ ts: Date.now(), kind: 'price-set', budget: null, channel: 'api', capBeforeMicros: null, capAfterMicros: null, detail: JSON.stringify(p) });
+    })();
+    bank.refresh();
+    const saved = store.listPrices().find((x) => x.model === model);
+    sendJson(res, 200, { price: saved === undefined ? null : priceView(saved), event: eventView(event) });
+  });
+  route('DELETE', '/api/pricing/:model', async ({ req, res, params }) => {
+    const model = modelId(params[0]!);
+    await body(req, (x) => parseWith(emptySchema, x, 'body'));
+    const w = write();
+    const event = w.db.transaction(() => {
+      if (!w.deletePrice(model)) throw new ApiError(404, `no price override for "${model}" (GET /api/pricing lists them)`);
+      return w.insertEvent({ ts: Date.now(), kind: 'price-rm', budget: null, channel: 'api', capBeforeMicros: null, capAfterMicros: null, detail: JSON.stringify({ model }) });
+    })();
+    bank.refresh();
+    sendJson(res, 200, { deleted: model, event: eventView(event) });
+  });
+
+  route('GET', '/api/live', ({ req, res, query }) => {
+    parseWith(emptyQuerySchema, query, 'query');
+    if (req.method === 'HEAD') {
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store' });
+      res.end();
+      return;
+    }
+    feed.subscribe(res);
+  });
+
+  route('GET', '/metrics', ({ res, query }) => {
+    parseWith(emptyQuerySchema, query, 'query');
+    const budgets = report();
+    const rows = metricsRows(store, DURATION_BUCKETS_S);
+    let held = 0;
+    for (const h of bank.openHolds) held += h.amountMicros;
+    const text = renderMetrics(buildMetrics({ budgets, requests: rows.requests, duration: rows.duration, openRequests: bank.openHolds.size, heldMicros: held }));
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store', 'content-length': String(Buffer.byteLength(text)) });
+    res.end(text);
+  });
+
+  const dispatch = async (req: IncomingMessage, res: ServerResponse, path: string, rawQuery: string): Promise<void> => {
+    const guard = checkHostAndOrigin({ host: req.headers.host, origin: req.headers.origin }, hosts());
+    if (guard !== null) throw new ApiError(403, guard.message, guard.field);
+    const query = queryObject(rawQuery);
+    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
+    const matching = routes.map((r) => ({ r, m: r.pattern.exec(path) })).filter((x) => x.m !== null);
+    const hit = matching.find((x) => x.r.method === method);
+    // Only the badge may carry the token in its URL: an <img> cannot send a header.
+    const isBadge = hit !== undefined && hit.r.tokenInQuery;
+    const presented = bearerToken(req.headers.authorization) ?? (isBadge ? (query.token ?? null) : null);
+    if (!tokenMatches(presented, deps.adminToken)) {
+      throw new ApiError(401, 'spendcap admin API: send the admin token as "Authorization: Bearer <token>"; it is in <data-dir>/admin-token', 'authorization');
+    }
+    if (!isBadge) delete query.token;
+    if (hit === undefined) {
+      if (matching.length > 0) {
+        const allow = [...new Set(matching.map((x) => x.r.method))];
+        if (allow.includes('GET')) allow.push('HEAD');
+        throw Object.assign(new ApiError(405, `${req.method ?? ''} is not allowed on ${path}; use ${allow.join(', ')}`), { allow: allow.join(', ') });
+      }
+      throw new ApiError(404, `no admin endpoint ${path} (see docs/admin-api.md)`);
+    }
+    let params: string[];
+    try {
+      params = hit.m!.slice(1).map((p) => decodeURIComponent(p));
+    } catch {
+      throw new ApiError(400, `the path ${path} is not valid URL encoding`);
+    }
+    await hit.r.handler({ req, res, params, query });
+  };
+
+  return {
+    async handle(req, res, path, query) {
+      if (path !== '/metrics' && !path.startsWith('/api/') && path !== '/api') return false;
+      if (path === '/api/hello') return false;
+      try {
+        await dispatch(req, res, path, query);
+      } catch (caught) {
+        // Anything unexpected (a busy database, say) still answers in the API's own shape.
+        const err = caught instanceof ApiError ? caught : new ApiError(500, `spendcap admin API internal error: ${(caught as Error).message}`);
+        req.resume();
+        if (res.headersSent) res.destroy();
+        else {
+          const extra: Record<string, string> = {};
+          if (err.status === 401) extra['www-authenticate'] = 'Bearer realm="spendcap"';
+          const allow = (err as ApiError & { allow?: string }).allow;
+          if (allow !== undefined) extra.allow = allow;
+          sendApiError(res, err, extra);
+        }
+      }
+      return true;
+    },
+    notify: () => feed.notify(),
+    close() {
+      feed.close();
+      writer?.close();
+      writer = null;
+    },
+  };
+}
+
+/** A model id from the path: trimmed, non-empty, bounded. */
+function modelId(raw: string): string {
+  const m = raw.trim();
+  if (m === '' || m.length > 200) throw new ApiError(400, 'model: must be 1–200 characters (URL-encode "/" as %2F)', 'model');
+  return m;
+}
+
+function storeToApi(err: StoreError, field: string | null): ApiError {
+  switch (err.code) {
+    case 'E_NOT_FOUND':
+      return new ApiError(404, err.message);
+    case 'E_EXISTS':
+      return new ApiError(409, err.message, field);
+    case 'E_LOCKED':
+      return new ApiError(409, err.message);
+    default:
+      return new ApiError(400, err.message, field);
+  }
+}

@@ -1,0 +1,193 @@
+// Read-only SQL for the admin API: pages of the ledger and events, and aggregates for stats,
+// budgets' per-model breakdown and /metrics. Rows retention folded into daily totals count too.
+import { localDay } from '../budgets/index.js';
+import type { Micros } from '../pricing/index.js';
+import type { BudgetRecord, EventRecord, EventChannel, SqliteStore, StoredLedgerRow } from '../store/index.js';
+
+type Params = Record<string, string | number | null>;
+
+/** Which ledger rows a budget counts: its key's, its tag's, or all (global). */
+function budgetWhere(b: Pick<BudgetRecord, 'scope' | 'keyId' | 'name'>, params: Params): string {
+  if (b.scope === 'global') return '';
+  if (b.scope === 'tag') {
+    params.tag = b.name;
+    return 'AND tag = @tag';
+  }
+  params.key = b.keyId ?? -1;
+  return 'AND key_id = @key';
+}
+
+function hasTable(store: SqliteStore, name: string): boolean {
+  return store.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
+}
+
+export interface ModelSpend {
+  provider: string;
+  model: string;
+  requests: number;
+  inputTokens: number;
+  outputTokens: number;
+  costMicros: Micros;
+}
+
+function mergeModels(rows: ModelSpend[]): ModelSpend[] {
+  const by = new Map<string, ModelSpend>();
+  for (const r of rows) {
+    const k = `${r.provider}\u0000${r.model}`;
+    const m = by.get(k);
+    if (m === undefined) by.set(k, { ...r });
+    else {
+      m.requests += r.requests;
+      m.inputTokens += r.inputTokens;
+      m.outputTokens += r.outputTokens;
+      m.costMicros += r.costMicros;
+    }
+  }
+  return [...by.values()].sort((a, b) => b.costMicros - a.costMicros || a.model.localeCompare(b.model));
+}
+
+const MODEL_COLUMNS = 'provider, model, COUNT(*) AS requests, SUM(input_tokens) AS inputTokens, SUM(output_tokens) AS outputTokens, SUM(cost_micros) AS costMicros';
+const DAILY_MODEL_COLUMNS = 'provider, model, SUM(requests) AS requests, SUM(input_tokens) AS inputTokens, SUM(output_tokens) AS outputTokens, SUM(cost_micros) AS costMicros';
+
+/** What a budget's requests cost per model since `sinceMs` (its period start). */
+export function budgetByModel(store: SqliteStore, b: Pick<BudgetRecord, 'scope' | 'keyId' | 'name'>, sinceMs: number): ModelSpend[] {
+  const params: Params = { since: sinceMs };
+  const where = budgetWhere(b, params);
+  const rows = store.db.prepare(`SELECT ${MODEL_COLUMNS} FROM ledger WHERE ts >= @since ${where} GROUP BY provider, model`).all(params) as ModelSpend[];
+  if (hasTable(store, 'daily_totals')) {
+    rows.push(...(store.db.prepare(`SELECT ${DAILY_MODEL_COLUMNS} FROM daily_totals WHERE day_start >= @since ${where} GROUP BY provider, model`).all(params) as ModelSpend[]));
+  }
+  return mergeModels(rows);
+}
+
+export interface UsageFilter {
+  limit: number;
+  offset: number;
+  since?: number | undefined;
+  until?: number | undefined;
+  key?: string | undefined;
+  outcome?: string | undefined;
+}
+
+/** Newest first. `total` counts every row the filter matches, for paging. */
+const camel = (col: string): string => col.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+/** A ledger row with the store's field names (camelCase of the columns), so new columns show up without a change here. */
+export function ledgerRow(r: Record<string, unknown>): StoredLedgerRow {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(r)) out[camel(k)] = v;
+  out.priceEstimated = r.price_estimated === 1;
+  return out as unknown as StoredLedgerRow;
+}
+
+export function usagePage(store: SqliteStore, f: UsageFilter): { total: number; rows: StoredLedgerRow[] } {
+  const params: Params = { since: f.since ?? 0, until: f.until ?? Number.MAX_SAFE_INTEGER, limit: f.limit, offset: f.offset };
+  let where = 'ts >= @since AND ts < @until';
+  if (f.key !== undefined) {
+    where += ' AND key_name = @key';
+    params.key = f.key;
+  }
+  if (f.outcome !== undefined) {
+    where += ' AND outcome = @outcome';
+    params.outcome = f.outcome;
+  }
+  const total = store.db.prepare(`SELECT COUNT(*) FROM ledger WHERE ${where}`).pluck(true).get(params) as number;
+  const rows = (store.db.prepare(`SELECT * FROM ledger WHERE ${where} ORDER BY id DESC LIMIT @limit OFFSET @offset`).all(params) as Array<Record<string, unknown>>).map(ledgerRow);
+  return { total, rows };
+}
+
+export interface EventFilter {
+  limit: number;
+  offset: number;
+  since?: number | undefined;
+  until?: number | undefined;
+  budget?: string | undefined;
+  kind?: string | undefined;
+}
+
+export function eventsPage(store: SqliteStore, f: EventFilter): { total: number; rows: EventRecord[] } {
+  const params: Params = { since: f.since ?? 0, until: f.until ?? Number.MAX_SAFE_INTEGER, limit: f.limit, offset: f.offset };
+  let where = 'ts >= @since AND ts < @until';
+  if (f.budget !== undefined) {
+    where += ' AND budget = @budget';
+    params.budget = f.budget;
+  }
+  if (f.kind !== undefined) {
+    where += ' AND kind = @kind';
+    params.kind = f.kind;
+  }
+  const total = store.db.prepare(`SELECT COUNT(*) FROM events WHERE ${where}`).pluck(true).get(params) as number;
+  const rows = store.db.prepare(`SELECT * FROM events WHERE ${where} ORDER BY id DESC LIMIT @limit OFFSET @offset`).all(params) as Array<{
+    id: number;
+    ts: number;
+    kind: string;
+    budget: string | null;
+    channel: string;
+    cap_before_micros: number | null;
+    cap_after_micros: number | null;
+    detail: string | null;
+  }>;
+  return {
+    total,
+    rows: rows.map((r) => ({ id: r.id, ts: r.ts, kind: r.kind, budget: r.budget, channel: r.channel as EventChannel, capBeforeMicros: r.cap_before_micros, capAfterMicros: r.cap_after_micros, detail: r.detail })),
+  };
+}
+
+export interface Stats {
+  totals: { requests: number; costMicros: Micros; inputTokens: number; outputTokens: number; byOutcome: Record<string, number> };
+  byModel: ModelSpend[];
+  byDay: Array<{ day: string; requests: number; costMicros: Micros }>;
+}
+
+/** Every time-zone offset in use is a multiple of 15 minutes: a quarter-hour never straddles two local days. */
+const QUARTER_MS = 15 * 60_000;
+
+export function stats(store: SqliteStore, f: { since: number; until: number; key?: string | undefined }, tz: string): Stats {
+  const params: Params = { since: f.since, until: f.until };
+  let where = 'ts >= @since AND ts < @until';
+  let dailyWhere = 'day_start >= @since AND day_start < @until';
+  if (f.key !== undefined) {
+    where += ' AND key_name = @key';
+    dailyWhere += ' AND key_name = @key';
+    params.key = f.key;
+  }
+  const outcomes = store.db.prepare(`SELECT outcome, COUNT(*) AS n FROM ledger WHERE ${where} GROUP BY outcome`).all(params) as Array<{ outcome: string; n: number }>;
+  const models = store.db.prepare(`SELECT ${MODEL_COLUMNS} FROM ledger WHERE ${where} GROUP BY provider, model`).all(params) as ModelSpend[];
+  const quarters = store.db.prepare(`SELECT ts / ${QUARTER_MS} AS q, COUNT(*) AS n, SUM(cost_micros) AS c FROM ledger WHERE ${where} GROUP BY q`).all(params) as Array<{ q: number; n: number; c: number }>;
+  const days = new Map<string, { requests: number; costMicros: number }>();
+  const addDay = (day: string, n: number, c: number) => {
+    const d = days.get(day) ?? { requests: 0, costMicros: 0 };
+    d.requests += n;
+    d.costMicros += c;
+    days.set(day, d);
+  };
+  for (const q of quarters) addDay(localDay(q.q * QUARTER_MS, tz).day, q.n, q.c);
+  const byOutcome: Record<string, number> = {};
+  for (const o of outcomes) byOutcome[o.outcome] = o.n;
+  if (hasTable(store, 'daily_totals')) {
+    models.push(...(store.db.prepare(`SELECT ${DAILY_MODEL_COLUMNS} FROM daily_totals WHERE ${dailyWhere} GROUP BY provider, model`).all(params) as ModelSpend[]));
+    for (const d of store.db.prepare(`SELECT day, SUM(requests) AS n, SUM(cost_micros) AS c FROM daily_totals WHERE ${dailyWhere} GROUP BY day`).all(params) as Array<{ day: string; n: number; c: number }>) {
+      addDay(d.day, d.n, d.c);
+    }
+  }
+  const byModel = mergeModels(models);
+  const totals = byModel.reduce(
+    (t, m) => ({ ...t, requests: t.requests + m.requests, costMicros: t.costMicros + m.costMicros, inputTokens: t.inputTokens + m.inputTokens, outputTokens: t.outputTokens + m.outputTokens }),
+    { requests: 0, costMicros: 0, inputTokens: 0, outputTokens: 0, byOutcome },
+  );
+  return { totals, byModel, byDay: [...days].sort(([a], [b]) => a.localeCompare(b)).map(([day, d]) => ({ day, ...d })) };
+}
+
+export interface MetricsRows {
+  requests: Array<{ key: string; provider: string; outcome: string; count: number; costMicros: number }>;
+  duration: { buckets: number[]; count: number; sumMs: number };
+}
+
+/** Ledger aggregates for /metrics: one pass per query, over the rows kept (retention resets the counters, as a restart would). */
+export function metricsRows(store: SqliteStore, bucketsS: readonly number[]): MetricsRows {
+  const requests = store.db.prepare('SELECT key_name AS key, provider, outcome, COUNT(*) AS count, SUM(cost_micros) AS costMicros FROM ledger GROUP BY key_name, provider, outcome ORDER BY key_name, provider, outcome').all() as MetricsRows['requests'];
+  const cols = bucketsS.map((s, i) => `SUM(CASE WHEN duration_ms <= ${Math.round(s * 1000)} THEN 1 ELSE 0 END) AS b${i}`).join(', ');
+  // Blocked requests never went upstream: their 0 ms would flatten the histogram.
+  const row = store.db.prepare(`SELECT ${cols}${cols ? ',' : ''} COUNT(*) AS n, COALESCE(SUM(duration_ms), 0) AS s FROM ledger WHERE outcome != 'blocked'`).get() as Record<string, number | null>;
+  return { requests, duration: { buckets: bucketsS.map((_, i) => row[`b${i}`] ?? 0), count: row.n ?? 0, sumMs: row.s ?? 0 } };
+}

@@ -1,0 +1,83 @@
+// The JSON shapes the admin API answers with. Money is USD (numbers, like `spendcap status --json`);
+// times are ISO 8601. No provider key, token or token hash ever appears here.
+import type { BudgetStatus } from '../budgets/index.js';
+import type { BudgetRecord, EventRecord, KeyRecord, PriceRecord, StoredLedgerRow } from '../store/index.js';
+import type { LiveBudget } from './live.js';
+import type { ModelSpend, Stats } from './queries.js';
+
+const usd = (micros: number): number => micros / 1e6;
+const usdOrNull = (micros: number | null | undefined): number | null => (micros === null || micros === undefined ? null : micros / 1e6);
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+export function liveBudget(s: BudgetStatus): LiveBudget {
+  return {
+    name: s.name,
+    scope: s.scope,
+    period: s.period,
+    mode: s.mode,
+    killed: s.killed,
+    capUsd: usd(s.capMicros),
+    spentUsd: usd(s.spentMicros),
+    heldUsd: usd(s.heldMicros),
+    remainingUsd: usd(s.remainingMicros),
+  };
+}
+
+export function budgetView(s: BudgetStatus, r: BudgetRecord | undefined) {
+  return {
+    id: r?.id ?? null,
+    ...liveBudget(s),
+    ceilingUsd: usdOrNull(s.ceilingMicros),
+    sessionCapUsd: usdOrNull(s.sessionCapMicros),
+    clamp: r?.clamp ?? false,
+    autotune: r?.autotune ?? 'off',
+    periodStart: iso(s.periodStart),
+    periodEnd: iso(s.periodEnd),
+    estimatedPriceRequests: s.estimatedPriceRequests,
+    updatedAt: iso(r?.updatedAt ?? null),
+  };
+}
+
+export function modelView(m: ModelSpend) {
+  return { provider: m.provider, model: m.model, requests: m.requests, inputTokens: m.inputTokens, outputTokens: m.outputTokens, costUsd: usd(m.costMicros) };
+}
+
+export function sessionsView(s: BudgetStatus) {
+  return s.sessions.map((x) => ({ session: x.session, spentUsd: usd(x.spentMicros), capUsd: usd(x.capMicros), lastSeen: iso(x.lastTs) }));
+}
+
+export function eventView(e: EventRecord) {
+  return { id: e.id, ts: iso(e.ts), kind: e.kind, budget: e.budget, channel: e.channel, capBeforeUsd: usdOrNull(e.capBeforeMicros), capAfterUsd: usdOrNull(e.capAfterMicros), detail: e.detail };
+}
+
+export function usageView(r: StoredLedgerRow) {
+  const { ts, costMicros, providerCostMicros, meteredCostMicros, ...rest } = r;
+  return { ...rest, ts: iso(ts), costUsd: usd(costMicros), providerCostUsd: usdOrNull(providerCostMicros), meteredCostUsd: usdOrNull(meteredCostMicros) };
+}
+
+/** A key as listings show it: the hint of its token, never the token, its hash or the provider key. */
+export function keyView(k: KeyRecord, b: BudgetRecord | undefined) {
+  return {
+    name: k.name,
+    provider: k.provider,
+    baseUrl: k.baseUrl,
+    tokenHint: k.tokenHint,
+    createdAt: iso(k.createdAt),
+    budget: b === undefined ? null : { capUsd: usd(b.capMicros), period: b.period, mode: b.mode, killed: b.killed, ceilingUsd: usdOrNull(b.ceilingMicros), sessionCapUsd: usdOrNull(b.sessionCapMicros) },
+  };
+}
+
+/** Prices in USD per million tokens, as `spendcap price set` takes them. */
+export function priceView(p: PriceRecord) {
+  return { model: p.model, input: usd(p.input), output: usd(p.output), cacheRead: usdOrNull(p.cacheRead), cacheWrite: usdOrNull(p.cacheWrite), updatedAt: iso(p.updatedAt) };
+}
+
+export function statsView(s: Stats, since: number, until: number | null) {
+  return {
+    since: iso(since),
+    until: iso(until),
+    totals: { requests: s.totals.requests, costUsd: usd(s.totals.costMicros), inputTokens: s.totals.inputTokens, outputTokens: s.totals.outputTokens, byOutcome: s.totals.byOutcome },
+    byModel: s.byModel.map(modelView),
+    byDay: s.byDay.map((d) => ({ day: d.day, requests: d.requests, costUsd: usd(d.costMicros) })),
+  };
+}

@@ -1,0 +1,497 @@
+// The admin API: who may call it (token, Host, Origin), what it refuses (schema errors name the
+// field), that every action lands in the events table with channel "api" exactly like the CLI's,
+// and what it serves: usage pages, stats, prices the proxy then charges, a live stream, a badge, metrics.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, statSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import Anthropic from '@anthropic-ai/sdk';
+import { startMockAnthropic } from './helpers/mock-anthropic.js';
+import type { MockAnthropic } from './helpers/mock-anthropic.js';
+import { addKey, cli, startSpendcap } from './helpers/spendcap.js';
+import type { TestSpendcap } from './helpers/spendcap.js';
+
+const MODEL = 'claude-sonnet-4-5';
+const messages = [{ role: 'user' as const, content: 'Say something about budgets.' }];
+
+// The shapes of the answers these tests read (docs/admin-api.md has them all).
+interface ErrorBody {
+  error: { message: string; field: string | null };
+}
+interface ModelJson {
+  model: string;
+  requests: number;
+  costUsd: number;
+}
+interface BudgetJson {
+  name: string;
+  scope: string;
+  capUsd: number;
+  spentUsd: number;
+  killed: boolean;
+  byModel: ModelJson[];
+}
+interface EventJson {
+  kind: string;
+  channel: string;
+  capBeforeUsd: number | null;
+}
+interface ActionBody {
+  budget: BudgetJson;
+  event: EventJson;
+  deleted?: string;
+}
+interface Page<T> {
+  total: number;
+  items: T[];
+}
+interface UsageJson {
+  id: number;
+  ts: string;
+  keyName: string;
+  outcome: string;
+  costUsd: number;
+  inputTokens: number;
+}
+interface StatsJson {
+  totals: { requests: number; costUsd: number; byOutcome: Record<string, number> };
+  byModel: ModelJson[];
+  byDay: Array<{ day: string; costUsd: number }>;
+}
+interface PriceBody {
+  price: { model: string; input: number; output: number; cacheRead: number | null };
+  event: EventJson;
+  overrides: Array<{ model: string }>;
+}
+
+interface Answer<T> {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json: T;
+}
+
+/** A raw HTTP call, so tests control Host and Origin (fetch does not let a caller set Host). */
+function call<T = ErrorBody>(sc: TestSpendcap, method: string, path: string, opts: { token?: string | null; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {}): Promise<Answer<T>> {
+  const port = sc.server.port;
+  const body = opts.rawBody ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body));
+  const headers: Record<string, string> = { host: `127.0.0.1:${port}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...opts.headers };
+  if (opts.token !== null && opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method, path, headers, setHost: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => {
+        let json: unknown = undefined;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          /* not JSON (badge, metrics) */
+        }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: json as T });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function client(sc: TestSpendcap, token: string): Anthropic {
+  return new Anthropic({ apiKey: token, baseURL: sc.url, maxRetries: 0 });
+}
+
+/** A minimal well-formedness check: every tag closes in order, attributes are quoted, no stray "<" or "&". */
+function assertWellFormedXml(xml: string): void {
+  const stack: string[] = [];
+  const tag = /<(\/?)([A-Za-z][\w:-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>/y;
+  let i = 0;
+  while (i < xml.length) {
+    if (xml[i] === '<') {
+      tag.lastIndex = i;
+      const m = tag.exec(xml);
+      assert.ok(m, `malformed tag at ${i}: ${xml.slice(i, i + 40)}`);
+      if (m[1] === '/') assert.equal(stack.pop(), m[2], `closing </${m[2]}> out of order`);
+      else if (m[4] !== '/') stack.push(m[2]!);
+      i = tag.lastIndex;
+    } else {
+      const next = xml.indexOf('<', i);
+      const text = xml.slice(i, next === -1 ? xml.length : next);
+      assert.doesNotMatch(text, /&(?!#\d+;|amp;|lt;|gt;|quot;|apos;)/, 'bare & in text');
+      i = next === -1 ? xml.length : next;
+    }
+  }
+  assert.deepEqual(stack, [], 'every element is closed');
+}
+
+describe('admin API', () => {
+  let mock: MockAnthropic;
+  let sc: TestSpendcap;
+  let admin: string;
+  let workToken: string;
+
+  before(async () => {
+    mock = await startMockAnthropic({ tokenIntervalMs: 0, outputTokens: 20 });
+    sc = await startSpendcap(mock.url, { pollMs: 100 });
+    admin = readFileSync(join(sc.dataDir, 'admin-token'), 'utf8').trim();
+    workToken = await addKey(sc.dataDir, 'work', 10);
+  });
+  after(async () => {
+    await sc.close();
+    await mock.close();
+  });
+
+  test('the admin token is made at first start: <data-dir>/admin-token, one line, mode 0600', () => {
+    const path = join(sc.dataDir, 'admin-token');
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    const text = readFileSync(path, 'utf8');
+    assert.match(text, /^[A-Za-z0-9_-]{32,}\n$/);
+  });
+
+  test('without the admin token: 401 with WWW-Authenticate, on /api/* and /metrics; the Claude Code probe still answers', async () => {
+    for (const [method, path] of [['GET', '/api/budgets'], ['GET', '/metrics'], ['POST', '/api/budgets/work/kill'], ['GET', '/api/nothing-here'], ['GET', '/api/budgets/work/badge.svg']] as const) {
+      const r = await call(sc, method, path, { token: null });
+      assert.equal(r.status, 401, `${method} ${path}`);
+      assert.equal(r.json.error.field, 'authorization');
+      assert.match(String(r.headers['www-authenticate']), /^Bearer/);
+    }
+    assert.equal((await call(sc, 'GET', '/api/budgets', { token: 'not-the-token' })).status, 401);
+    assert.equal((await call(sc, 'GET', '/api/budgets', { token: null, headers: { 'x-api-key': admin } })).status, 401, 'only Bearer carries the admin token');
+    assert.equal((await call(sc, 'GET', '/api/budgets?token=' + admin, { token: null })).status, 401, '?token= is for the badge only');
+    assert.equal((await call(sc, 'GET', '/api/hello', { token: null })).status, 200);
+    assert.equal((await call(sc, 'GET', '/api/budgets', { token: admin })).status, 200);
+    const nothing = await call(sc, 'GET', '/api/nothing-here', { token: admin });
+    assert.equal(nothing.status, 404);
+    const wrongMethod = await call(sc, 'PUT', '/api/budgets', { token: admin, body: {} });
+    assert.equal(wrongMethod.status, 405);
+    assert.match(String(wrongMethod.headers.allow), /GET/);
+  });
+
+  test('a foreign Host or Origin is refused with 403 even with the token (DNS rebinding, cross-site pages); proxy paths are not checked', async () => {
+    const port = sc.server.port;
+    const foreignHost = await call(sc, 'GET', '/api/budgets', { token: admin, headers: { host: `evil.example:${port}` } });
+    assert.equal(foreignHost.status, 403);
+    assert.equal(foreignHost.json.error.field, 'host');
+    assert.equal((await call(sc, 'GET', '/metrics', { token: admin, headers: { host: `attacker.test:${port}` } })).status, 403);
+    assert.equal((await call(sc, 'GET', '/api/budgets', { token: admin, headers: { host: `127.0.0.1:${port + 1}` } })).status, 403, 'another port is another origin');
+    const foreignOrigin = await call(sc, 'POST', '/api/budgets/work/kill', { token: admin, headers: { origin: 'https://evil.example' } });
+    assert.equal(foreignOrigin.status, 403);
+    assert.equal(foreignOrigin.json.error.field, 'origin');
+    assert.equal(sc.server.store.budgetByName('work')!.killed, false, 'nothing happened');
+    assert.equal((await call(sc, 'GET', '/api/budgets', { token: admin, headers: { host: `localhost:${port}`, origin: `http://localhost:${port}` } })).status, 200);
+    assert.equal((await call(sc, 'GET', '/api/budgets', { token: admin, headers: { host: `[::1]:${port}` } })).status, 200);
+
+    // An agent's own Host header goes through to the provider as before.
+    const proxied = await call(sc, 'POST', '/v1/messages', { token: null, headers: { host: 'api.anthropic.com', 'x-api-key': workToken, 'anthropic-version': '2023-06-01' }, body: { model: MODEL, max_tokens: 20, messages } });
+    assert.equal(proxied.status, 200, proxied.text);
+  });
+
+  test('bad bodies and queries answer 400 naming the field; non-JSON bodies 400/415', async () => {
+    const cases: Array<[string, string, unknown, string]> = [
+      ['POST', '/api/budgets', { name: 'team', scope: 'global' }, 'cap'],
+      ['POST', '/api/budgets', { name: 'team', scope: 'global', cap: 'five' }, 'cap'],
+      ['POST', '/api/budgets', { name: 'team', scope: 'global', cap: -5 }, 'cap'],
+      ['POST', '/api/budgets', { name: 'team', scope: 'key', cap: 5 }, 'scope'],
+      ['POST', '/api/budgets', { name: 'no spaces', scope: 'tag', cap: 5 }, 'name'],
+      ['POST', '/api/budgets', { name: 'team', scope: 'tag', cap: 5, owner: 'me' }, 'owner'],
+      ['PATCH', '/api/budgets/work', { period: 'year' }, 'period'],
+      ['PATCH', '/api/budgets/work', { mode: 'lenient' }, 'mode'],
+      ['POST', '/api/budgets/work/lift', { add: 0 }, 'add'],
+      ['POST', '/api/budgets/work/lift', { add: 1, double: true }, 'add'],
+      ['POST', '/api/budgets/work/kill', { now: true }, 'now'],
+      ['PUT', '/api/pricing/some-model', { input: 3 }, 'output'],
+      ['PUT', '/api/pricing/some-model', { input: 3, output: '15' }, 'output'],
+    ];
+    for (const [method, path, body, field] of cases) {
+      const r = await call(sc, method, path, { token: admin, body });
+      assert.equal(r.status, 400, `${method} ${path} ${JSON.stringify(body)}: ${r.text}`);
+      assert.equal(r.json.error.field, field, `${method} ${path} ${JSON.stringify(body)}`);
+      assert.match(r.json.error.message, new RegExp(`^${field}: `));
+    }
+    for (const [path, field] of [['/api/usage?limit=0', 'limit'], ['/api/usage?limit=x', 'limit'], ['/api/usage?since=soon', 'since'], ['/api/usage?page=2', 'page'], ['/api/events?limit=5000', 'limit']]) {
+      const r = await call(sc, 'GET', path!, { token: admin });
+      assert.equal(r.status, 400, path);
+      assert.equal(r.json.error.field, field, path);
+    }
+    const garbled = await call(sc, 'POST', '/api/budgets', { token: admin, rawBody: '{"name": ' });
+    assert.equal(garbled.status, 400);
+    assert.match(garbled.json.error.message, /not valid JSON/);
+    const form = await call(sc, 'POST', '/api/budgets/work/kill', { token: admin, rawBody: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    assert.equal(form.status, 415);
+    // A schema that passes but an action rule that does not (lift past the ceiling) is a 400 too.
+    assert.equal((await call(sc, 'POST', '/api/budgets/work/lift', { token: admin, body: { toCeiling: true } })).status, 400);
+    assert.equal((await call<Page<EventJson>>(sc, 'GET', '/api/events?budget=team', { token: admin })).json.total, 0, 'nothing was created by a refused body');
+  });
+
+  test('every action through the API writes one event row, channel "api", with the cap before and after, and the running server applies it at once', async () => {
+    const store = sc.server.store;
+    const lastEvent = () => store.listEvents(1)[0]!;
+    const expectEvent = (kind: string, budget: string, before: number | null, afterCap: number | null) => {
+      const e = lastEvent();
+      assert.deepEqual([e.kind, e.budget, e.channel, e.capBeforeMicros, e.capAfterMicros], [kind, budget, 'api', before, afterCap]);
+    };
+
+    const created = await call<ActionBody>(sc, 'POST', '/api/budgets', { token: admin, body: { name: 'team', scope: 'global', cap: 50, period: 'month', ceiling: 200 } });
+    assert.equal(created.status, 201, created.text);
+    assert.equal(created.json.budget.capUsd, 50);
+    assert.equal(created.json.event.channel, 'api');
+    expectEvent('budget-add', 'team', null, 50_000_000);
+    assert.equal((await call(sc, 'POST', '/api/budgets', { token: admin, body: { name: 'team', scope: 'global', cap: 5 } })).status, 409);
+
+    const patched = await call(sc, 'PATCH', '/api/budgets/team', { token: admin, body: { cap: 60 } });
+    assert.equal(patched.status, 200, patched.text);
+    expectEvent('cap-set', 'team', 50_000_000, 60_000_000);
+    const tooHigh = await call(sc, 'PATCH', '/api/budgets/team', { token: admin, body: { cap: 500 } });
+    assert.equal(tooHigh.status, 400);
+    assert.equal(tooHigh.json.error.field, 'cap');
+
+    assert.equal((await call<ActionBody>(sc, 'POST', '/api/budgets/team/lift', { token: admin, body: { add: 5 } })).json.budget.capUsd, 65);
+    expectEvent('lift', 'team', 60_000_000, 65_000_000);
+    assert.equal((await call<ActionBody>(sc, 'POST', '/api/budgets/team/lift', { token: admin, body: { double: true } })).json.budget.capUsd, 130);
+    expectEvent('lift', 'team', 65_000_000, 130_000_000);
+    assert.equal((await call<ActionBody>(sc, 'POST', '/api/budgets/team/lift', { token: admin, body: { toCeiling: true } })).json.budget.capUsd, 200);
+    expectEvent('lift', 'team', 130_000_000, 200_000_000);
+
+    // kill/unkill on a key's budget: the very next request is refused, then served again.
+    const killed = await call<ActionBody>(sc, 'POST', '/api/budgets/work/kill', { token: admin });
+    assert.equal(killed.status, 200, killed.text);
+    assert.equal(killed.json.budget.killed, true);
+    expectEvent('kill', 'work', 10_000_000, 10_000_000);
+    await assert.rejects(client(sc, workToken).messages.create({ model: MODEL, max_tokens: 20, messages }), (err: unknown) => err instanceof Anthropic.APIError && err.status === 429);
+    assert.equal((await call<ActionBody>(sc, 'POST', '/api/budgets/work/unkill', { token: admin, body: {} })).json.budget.killed, false);
+    expectEvent('unkill', 'work', 10_000_000, 10_000_000);
+    await client(sc, workToken).messages.create({ model: MODEL, max_tokens: 20, messages });
+
+    assert.equal((await call(sc, 'DELETE', '/api/budgets/work', { token: admin })).status, 400, "a key's budget goes with its key");
+    const deleted = await call<ActionBody>(sc, 'DELETE', '/api/budgets/team', { token: admin });
+    assert.equal(deleted.status, 200, deleted.text);
+    assert.equal(deleted.json.deleted, 'team');
+    expectEvent('budget-rm', 'team', 200_000_000, null);
+    assert.equal((await call(sc, 'GET', '/api/budgets/team', { token: admin })).status, 404);
+    assert.equal((await call(sc, 'POST', '/api/budgets/team/kill', { token: admin })).status, 404);
+
+    // The same rows, as GET /api/events shows them, and as the CLI's own actions look.
+    const events = await call<Page<EventJson>>(sc, 'GET', '/api/events?budget=team&limit=3', { token: admin });
+    assert.equal(events.json.total, 6);
+    assert.deepEqual(events.json.items.map((e) => e.kind), ['budget-rm', 'lift', 'lift']);
+    assert.equal(events.json.items[1]!.capBeforeUsd, 130);
+    await cli(sc.dataDir, ['kill', 'work']);
+    const cliEvent = lastEvent();
+    assert.deepEqual([cliEvent.kind, cliEvent.channel], ['kill', 'cli']);
+    await call(sc, 'POST', '/api/budgets/work/unkill', { token: admin });
+  });
+
+  test('budgets, keys: listings with a per-model breakdown, never a provider key, token or hash', async () => {
+    const list = await call<{ budgets: BudgetJson[] }>(sc, 'GET', '/api/budgets', { token: admin });
+    const work = list.json.budgets.find((b) => b.name === 'work')!;
+    assert.equal(work.scope, 'key');
+    assert.equal(work.capUsd, 10);
+    const one = await call<BudgetJson>(sc, 'GET', '/api/budgets/work', { token: admin });
+    assert.equal(one.status, 200);
+    assert.ok(one.json.spentUsd > 0);
+    const row = one.json.byModel.find((m) => m.model === MODEL);
+    assert.ok(row && row.requests >= 2 && row.costUsd > 0, JSON.stringify(one.json.byModel));
+    assert.ok(Math.abs(one.json.byModel.reduce((a, m) => a + m.costUsd, 0) - one.json.spentUsd) < 1e-9);
+
+    const keys = await call<{ keys: Array<{ name: string; budget: { capUsd: number } }> }>(sc, 'GET', '/api/keys', { token: admin });
+    assert.equal(keys.json.keys[0]!.name, 'work');
+    assert.equal(keys.json.keys[0]!.budget.capUsd, 10);
+    const rec = sc.server.store.keyByName('work')!;
+    for (const text of [keys.text, (await call(sc, 'GET', '/api/keys/work', { token: admin })).text, list.text, one.text]) {
+      assert.ok(!text.includes('sk-test'), 'no provider key');
+      assert.ok(!text.includes(workToken), 'no spendcap key');
+      assert.ok(!text.includes(rec.tokenHash), 'no token hash');
+      assert.ok(!text.includes(rec.providerKeyEnc), 'no encrypted provider key');
+      assert.doesNotMatch(text, /tokenHash|providerKey/);
+    }
+  });
+
+  test('usage pages: newest first, limit/offset without overlap, since and key filters, a total', async () => {
+    const token = await addKey(sc.dataDir, 'pager', 10);
+    const t0 = Date.now();
+    for (let i = 0; i < 5; i++) await client(sc, token).messages.create({ model: MODEL, max_tokens: 20, messages });
+    const first = await call<Page<UsageJson>>(sc, 'GET', '/api/usage?key=pager&limit=2', { token: admin });
+    assert.equal(first.status, 200);
+    assert.equal(first.json.total, 5);
+    assert.equal(first.json.items.length, 2);
+    const second = await call<Page<UsageJson>>(sc, 'GET', '/api/usage?key=pager&limit=2&offset=2', { token: admin });
+    const third = await call<Page<UsageJson>>(sc, 'GET', '/api/usage?key=pager&limit=2&offset=4', { token: admin });
+    const ids = [...first.json.items, ...second.json.items, ...third.json.items].map((r) => r.id);
+    assert.equal(new Set(ids).size, 5);
+    assert.deepEqual(ids, [...ids].sort((a, b) => b - a), 'newest first');
+    const item = first.json.items[0]!;
+    assert.equal(item.keyName, 'pager');
+    assert.equal(item.outcome, 'ok');
+    assert.ok(item.costUsd > 0 && item.inputTokens > 0);
+    assert.match(item.ts, /^\d{4}-\d\d-\d\dT/);
+    assert.equal((await call<Page<UsageJson>>(sc, 'GET', `/api/usage?since=${t0}&limit=100`, { token: admin })).json.total, 5);
+    assert.equal((await call<Page<UsageJson>>(sc, 'GET', `/api/usage?since=${new Date(Date.now() + 60_000).toISOString()}`, { token: admin })).json.total, 0);
+  });
+
+  test('stats: totals, by model and by day agree with the ledger', async () => {
+    const s = await call<StatsJson>(sc, 'GET', '/api/stats', { token: admin });
+    assert.equal(s.status, 200);
+    const ledger = sc.server.store.listLedger(1000);
+    const cost = ledger.reduce((a, r) => a + r.costMicros, 0) / 1e6;
+    assert.equal(s.json.totals.requests, ledger.length);
+    assert.ok(Math.abs(s.json.totals.costUsd - cost) < 1e-9);
+    assert.equal(s.json.totals.byOutcome.blocked, ledger.filter((r) => r.outcome === 'blocked').length);
+    assert.equal(s.json.byModel.find((m) => m.model === MODEL)?.requests, ledger.filter((r) => r.model === MODEL).length);
+    assert.equal(s.json.byDay.length, 1);
+    assert.ok(Math.abs(s.json.byDay[0]!.costUsd - cost) < 1e-9);
+    const pager = await call<StatsJson>(sc, 'GET', '/api/stats?key=pager', { token: admin });
+    assert.equal(pager.json.totals.requests, 5);
+  });
+
+  test('pricing: PUT writes the override `price set` writes, the next request is charged by it; DELETE removes it', async () => {
+    const put = await call<PriceBody>(sc, 'PUT', `/api/pricing/${MODEL}`, { token: admin, body: { input: 100, output: 1000 } });
+    assert.equal(put.status, 200, put.text);
+    assert.deepEqual([put.json.price.model, put.json.price.input, put.json.price.output, put.json.price.cacheRead], [MODEL, 100, 1000, null]);
+    assert.deepEqual([put.json.event.kind, put.json.event.channel], ['price-set', 'api']);
+    const listed = await cli(sc.dataDir, ['price', 'list', '--json']);
+    assert.equal((JSON.parse(listed.out) as Array<{ model: string; input: number }>).find((p) => p.model === MODEL)?.input, 100_000_000);
+
+    const token = await addKey(sc.dataDir, 'priced', 10);
+    const msg = await client(sc, token).messages.create({ model: MODEL, max_tokens: 20, messages });
+    const row = sc.server.store.listLedger(1)[0]!;
+    assert.equal(row.keyName, 'priced');
+    // $100/Mtok in = 100 µ$ per token; $1000/Mtok out = 1000 µ$ per token.
+    assert.equal(row.costMicros, msg.usage.input_tokens * 100 + msg.usage.output_tokens * 1000);
+
+    const get = await call<PriceBody>(sc, 'GET', '/api/pricing', { token: admin });
+    assert.equal(get.json.overrides[0]!.model, MODEL);
+    const slash = await call<PriceBody>(sc, 'PUT', '/api/pricing/anthropic%2Fclaude-opus-4', { token: admin, body: { input: 15, output: 75, cacheRead: 1.5 } });
+    assert.equal(slash.json.price.model, 'anthropic/claude-opus-4');
+    assert.equal((await call(sc, 'DELETE', '/api/pricing/anthropic%2Fclaude-opus-4', { token: admin })).status, 200);
+    const del = await call<PriceBody>(sc, 'DELETE', `/api/pricing/${MODEL}`, { token: admin });
+    assert.equal(del.status, 200);
+    assert.equal(del.json.event.kind, 'price-rm');
+    assert.equal((await call(sc, 'DELETE', `/api/pricing/${MODEL}`, { token: admin })).status, 404);
+    const again = await client(sc, token).messages.create({ model: MODEL, max_tokens: 20, messages });
+    const row2 = sc.server.store.listLedger(1)[0]!;
+    assert.equal(row2.costMicros, again.usage.input_tokens * 3 + again.usage.output_tokens * 15, 'back to the catalogue price');
+  });
+
+  test('/api/live: a snapshot, then spend events while a stream runs and after it settles', async () => {
+    const token = await addKey(sc.dataDir, 'live', 10);
+    const ac = new AbortController();
+    const res = await fetch(`${sc.url}/api/live`, { headers: { authorization: `Bearer ${admin}` }, signal: ac.signal });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    const events: Array<{ event: string; data: { budgets: Array<{ name: string; heldUsd: number; spentUsd: number; capUsd: number; remainingUsd: number }> } }> = [];
+    const pump = (async () => {
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) return;
+          buffer += value;
+          let end;
+          while ((end = buffer.indexOf('\n\n')) !== -1) {
+            const block = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            const event = /^event: (.*)$/m.exec(block)?.[1];
+            const data = /^data: (.*)$/m.exec(block)?.[1];
+            if (event && data) events.push({ event, data: JSON.parse(data) as (typeof events)[number]['data'] });
+          }
+        }
+      } catch {
+        /* aborted */
+      }
+    })();
+    const waitFor = async (pred: () => boolean, what: string) => {
+      const until = Date.now() + 10_000;
+      while (!pred()) {
+        if (Date.now() > until) assert.fail(`timed out waiting for ${what}; got ${JSON.stringify(events)}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    await waitFor(() => events.length > 0, 'the snapshot');
+    assert.equal(events[0]!.event, 'snapshot');
+    const live0 = events[0]!.data.budgets.find((b) => b.name === 'live')!;
+    assert.deepEqual([live0.spentUsd, live0.heldUsd, live0.capUsd, live0.remainingUsd], [0, 0, 10, 10]);
+
+    mock.options = { ...mock.options, outputTokens: 400, tokenIntervalMs: 5 };
+    try {
+      const stream = client(sc, token).messages.stream({ model: MODEL, max_tokens: 1000, messages });
+      const seen = (f: (b: { heldUsd: number; spentUsd: number }) => boolean) => events.some((e) => e.event === 'spend' && e.data.budgets.some((b) => b.name === 'live' && f(b)));
+      await waitFor(() => seen((b) => b.heldUsd > 0), 'a hold while the stream runs');
+      const final = await stream.finalMessage();
+      assert.equal(final.usage.output_tokens, 400);
+      await waitFor(() => seen((b) => b.spentUsd > 0 && b.heldUsd === 0), 'the settled charge');
+      const last = events.filter((e) => e.event === 'spend').flatMap((e) => e.data.budgets).filter((b) => b.name === 'live').at(-1)!;
+      const spent = sc.server.store.listLedger(1)[0]!.costMicros / 1e6;
+      assert.equal(last.spentUsd, spent);
+      assert.ok(Math.abs(last.remainingUsd - (10 - spent)) < 1e-9);
+    } finally {
+      mock.options = { ...mock.options, outputTokens: 20, tokenIntervalMs: 0 };
+      ac.abort();
+      await pump;
+    }
+  });
+
+  test('badge.svg: well-formed SVG with "$spent / $cap", cacheable a few seconds; the token may ride in ?token=', async () => {
+    await call(sc, 'PATCH', '/api/budgets/work', { token: admin, body: { cap: 15 } });
+    const spent = sc.server.store.listLedger(1000).filter((r) => r.keyName === 'work').reduce((a, r) => a + r.costMicros, 0);
+    const r = await call(sc, 'GET', `/api/budgets/work/badge.svg?token=${encodeURIComponent(admin)}`, { token: null });
+    assert.equal(r.status, 200, r.text);
+    assert.match(String(r.headers['content-type']), /^image\/svg\+xml/);
+    assert.match(String(r.headers['cache-control']), /max-age=5/);
+    assertWellFormedXml(r.text);
+    assert.match(r.text, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    const cents = Math.ceil(spent / 10_000);
+    const shown = `$${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, '0')} / $15`;
+    assert.ok(r.text.includes(`>${shown}</text>`), `${shown} in ${r.text}`);
+    assert.ok(r.text.includes('>spend</text>'));
+    const bearer = await call(sc, 'GET', '/api/budgets/work/badge.svg?label=work', { token: admin });
+    assert.ok(bearer.text.includes('>work</text>'));
+    assert.equal((await call(sc, 'GET', '/api/budgets/work/badge.svg?token=wrong', { token: null })).status, 401);
+    assert.equal((await call(sc, 'GET', '/api/budgets/nope/badge.svg', { token: admin })).status, 404);
+  });
+
+  test('/metrics: Prometheus text that parses, with spend, holds, blocks, cuts, requests by outcome and a duration histogram', async () => {
+    const tiny = await addKey(sc.dataDir, 'tiny', 0.000001);
+    await assert.rejects(client(sc, tiny).messages.create({ model: MODEL, max_tokens: 20, messages }));
+    const r = await call(sc, 'GET', '/metrics', { token: admin });
+    assert.equal(r.status, 200);
+    assert.match(String(r.headers['content-type']), /^text\/plain; version=0\.0\.4/);
+    const types = new Map<string, string>();
+    const samples: Array<{ name: string; labels: Record<string, string>; value: number }> = [];
+    for (const line of r.text.split('\n')) {
+      if (line === '') continue;
+      const typeLine = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/.exec(line);
+      if (typeLine) {
+        assert.ok(!types.has(typeLine[1]!), `one TYPE per family: ${typeLine[1]!}`);
+        types.set(typeLine[1]!, typeLine[2]!);
+        continue;
+      }
+      if (/^# HELP [a-zA-Z_:][a-zA-Z0-9_:]* .+$/.test(line)) continue;
+      const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*)\})? (-?[0-9.e+-]+|\+Inf|-Inf|NaN)$/.exec(line);
+      assert.ok(m, `not a Prometheus sample line: ${line}`);
+      const labels: Record<string, string> = {};
+      for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
+      const family = m[1]!.replace(/_(bucket|sum|count)$/, '');
+      assert.ok(types.has(m[1]!) || types.get(family) === 'histogram', `sample ${m[1]!} has a TYPE line before it`);
+      samples.push({ name: m[1]!, labels, value: Number(m[3] === '+Inf' ? Infinity : m[3]) });
+    }
+    const get = (name: string, labels: Record<string, string>) => samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+    const ledger = sc.server.store.listLedger(1000);
+    assert.equal(get('spendcap_requests_total', { key: 'work', outcome: 'ok' }), ledger.filter((x) => x.keyName === 'work' && x.outcome === 'ok').length);
+    assert.equal(get('spendcap_blocks_total', { key: 'tiny' }), 1);
+    assert.equal(get('spendcap_blocks_total', { key: 'work' }), ledger.filter((x) => x.keyName === 'work' && x.outcome === 'blocked').length);
+    assert.equal(types.get('spendcap_cuts_total'), 'counter');
+    assert.equal(get('spendcap_budget_cap_usd', { budget: 'work' }), 15);
+    assert.ok(get('spendcap_budget_spent_usd', { budget: 'work' })! > 0);
+    assert.equal(get('spendcap_held_usd', {}), 0);
+    assert.equal(get('spendcap_open_requests', {}), 0);
+    const spend = samples.filter((s) => s.name === 'spendcap_spend_usd_total').reduce((a, s) => a + s.value, 0);
+    assert.ok(Math.abs(spend - ledger.reduce((a, x) => a + x.costMicros, 0) / 1e6) < 1e-9);
+    const buckets = samples.filter((s) => s.name === 'spendcap_request_duration_seconds_bucket').map((s) => s.value);
+    assert.deepEqual(buckets, [...buckets].sort((a, b) => a - b), 'cumulative buckets');
+    assert.equal(buckets.at(-1), get('spendcap_request_duration_seconds_count', {}));
+    assert.equal(get('spendcap_request_duration_seconds_count', {}), ledger.filter((x) => x.outcome !== 'blocked').length);
+    assert.equal(types.get('spendcap_request_duration_seconds'), 'histogram');
+  });
+});
