@@ -29,6 +29,8 @@ export interface Account {
   periodStart?: number;
   /** Highest threshold percentage already fired this period. */
   thresholdFired?: number;
+  /** When this budget is the one short of room, lower the request's output limit to what it can pay for instead of refusing. */
+  clamp?: boolean;
 }
 
 export type RefusalCode = 'E_KILLED' | 'E_CAP_REACHED';

@@ -98,6 +98,8 @@ export class Bank {
   #nextMaintenance = 0;
   /** Called after config was reloaded from the store (CLI changes), e.g. to refresh prices. */
   onReload: (() => void) | null = null;
+  /** Called after money moved (a hold opened, grew, shrank or settled; a request was refused): the live feed listens. */
+  onChange: (() => void) | null = null;
 
   constructor(store: SqliteStore, masterKey: Buffer, now: () => number = Date.now) {
     this.#store = store;
@@ -251,6 +253,7 @@ export class Bank {
       scope: budget.scope,
       periodStart: window.start,
       thresholdFired: this.#store.maxThresholdFired(budget.id, window.start),
+      clamp: budget.clamp,
     };
   }
 
@@ -270,6 +273,7 @@ export class Bank {
     a.capMicros = budget.capMicros;
     a.mode = budget.mode;
     a.killed = budget.killed;
+    a.clamp = budget.clamp;
     if (budget.period !== before.period || tzChanged) this.#rollPeriod(a, budget, this.#now());
   }
 
@@ -353,6 +357,7 @@ export class Bank {
             periodLabel: 'session',
             exhausted: false,
             scope: 'session',
+            clamp: key.budget.clamp,
           },
           lastUsed: now,
         };
@@ -387,6 +392,7 @@ export class Bank {
       throw err;
     }
     this.#open.add(hold);
+    this.onChange?.();
     return hold;
   }
 
@@ -401,6 +407,7 @@ export class Bank {
     if (refusal) return refusal;
     hold.amountMicros += extraMicros;
     this.#store.updateHold(hold.id, hold.amountMicros, hold.model);
+    this.onChange?.();
     return null;
   }
 
@@ -408,6 +415,7 @@ export class Bank {
     release(hold.accounts, releaseMicros);
     hold.amountMicros -= releaseMicros;
     this.#store.updateHold(hold.id, hold.amountMicros, hold.model);
+    this.onChange?.();
   }
 
   /** Marks every hard account the request could not grow on as reached: later requests are blocked until a lift or reset. */
@@ -424,6 +432,7 @@ export class Bank {
     settle(hold.accounts, hold.amountMicros, row.costMicros);
     this.#store.settleHold(hold.id, { ...row, ts: this.#now(), keyId: hold.key.record.id, keyName: hold.key.record.name, session: hold.session, tag: hold.tag });
     if (row.costMicros > 0) for (const a of hold.accounts) this.#checkThresholds(a);
+    this.onChange?.();
   }
 
   /** Threshold events (default 50/80/100% of the cap), once per budget per period; soft budgets too. */
@@ -489,6 +498,7 @@ export class Bank {
     const m = /^(E_[A-Z_]+): (.*)$/.exec(detail);
     const account = m ? this.#lastAccounts.find((a) => a.label === m[2]) : undefined;
     if (account) this.#event('block', account, `${m![1]}: a request on ${account.label} was refused (${model})`);
+    this.onChange?.();
   }
 }
 

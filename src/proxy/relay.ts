@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { Dispatcher } from 'undici';
-import { budgetTagOf, describeRefusal, planGrowth } from '../budgets/index.js';
+import { budgetTagOf, clampTokens, describeRefusal, planGrowth } from '../budgets/index.js';
 import type { Account, Bank, Hold, KeyEntry, Refusal } from '../budgets/index.js';
 import { commonRoom } from '../budgets/index.js';
 import { costMicros, inputCostMicros, outputRateFor, tokensCostMicros, UnknownModelError } from '../pricing/index.js';
@@ -147,11 +147,12 @@ export async function relayMetered(ctx: ProxyContext, route: Route, key: KeyEntr
     sendError(res, adapter, 'E_TOO_LARGE', `spendcap: request body is larger than ${ctx.options.maxBodyBytes} bytes`);
     return;
   }
-  const info = adapter.parseRequest(body, route.path, new URLSearchParams(route.query));
-  if ('code' in info) {
-    sendError(res, adapter, 'E_BAD_REQUEST', `spendcap: ${info.message}`);
+  const parsed = adapter.parseRequest(body, route.path, new URLSearchParams(route.query));
+  if ('code' in parsed) {
+    sendError(res, adapter, 'E_BAD_REQUEST', `spendcap: ${parsed.message}`);
     return;
   }
+  let info: RequestInfo = parsed;
   const session = sessionOf(req.headers);
   const provider = route.provider;
   const price = ctx.prices.resolve(provider, info.model);
@@ -169,6 +170,10 @@ export async function relayMetered(ctx: ProxyContext, route: Route, key: KeyEntr
     sendError(res, adapter, 'E_BAD_REQUEST', accounts);
     return;
   }
+  // A budget made with --clamp shortens a request it cannot pay for whole, so the provider ends it itself.
+  const clampedTo = clampTokens({ accounts, inputMicros: model.inputEstimateMicros, outputRate: model.outputRate, maxTokens: info.maxTokens, stream: info.stream, marginTokens: opts.marginTokens });
+  const clampedBody = clampedTo === null ? null : adapter.withOutputLimit(info.upstreamBody ?? body, clampedTo);
+  if (clampedTo !== null && clampedBody !== null) info = { ...info, maxTokens: clampedTo, upstreamBody: clampedBody };
   // A non-streamed response cannot be cut, so its whole possible output must be paid for up front.
   const firstNeed = model.inputEstimateMicros + tokensCostMicros(info.stream ? opts.marginTokens : info.maxTokens, model.outputRate);
   const stepMicros = info.stream ? tokensCostMicros(opts.stepTokens, model.outputRate) : 0;
@@ -188,7 +193,7 @@ export async function relayMetered(ctx: ProxyContext, route: Route, key: KeyEntr
     sendError(res, adapter, refusal.code, message);
     return;
   }
-  await forward(ctx, route, req, res, { body: info.upstreamBody ?? body, info, price, model, hold: opened, stepMicros, startedAt });
+  await forward(ctx, route, req, res, { body: info.upstreamBody ?? body, info, price, model, hold: opened, stepMicros, startedAt, clampedTo: clampedBody === null ? null : clampedTo });
 }
 
 /** A request that passed admission: what forward needs to relay, meter and settle it. */
@@ -200,12 +205,16 @@ interface Admitted {
   hold: Hold;
   stepMicros: Micros;
   startedAt: number;
+  /** The output limit spendcap lowered the request to (budget clamp), told to the client in a header. */
+  clampedTo: number | null;
 }
 
 async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, res: ServerResponse, admitted: Admitted): Promise<void> {
   const { bank, options } = ctx;
   const { adapter, upstream } = route;
-  const { body, info, price, model, hold, stepMicros, startedAt } = admitted;
+  const { body, info, price, model, hold, stepMicros, startedAt, clampedTo } = admitted;
+  const clientHeaders = (h: Record<string, string | string[] | undefined>): Record<string, string | string[]> =>
+    clampedTo === null ? responseHeadersForClient(h) : { ...responseHeadersForClient(h), 'x-spendcap-clamped-max-tokens': String(clampedTo) };
   const abort = new AbortController();
   let finished = false;
   let requestId: string = hold.id;
@@ -355,7 +364,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     });
     if (finished) return;
     const whole = Buffer.concat(chunks);
-    res.writeHead(status, responseHeadersForClient(upstreamRes.headers));
+    res.writeHead(status, clientHeaders(upstreamRes.headers));
     if (status === 200) {
       let usage: Usage | null = null;
       try {
@@ -375,7 +384,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     return;
   }
 
-  res.writeHead(status, responseHeadersForClient(upstreamRes.headers));
+  res.writeHead(status, clientHeaders(upstreamRes.headers));
   res.flushHeaders();
   meter ??= adapter.newStreamMeter(info);
   const m = meter;

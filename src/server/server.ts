@@ -69,6 +69,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     bank.refresh();
     // The port is known once listening; requests only arrive after that.
     const admin = createAdmin({ dataDir, store: s, bank, prices, adminToken, port: () => (server.address() as AddressInfo).port, host: opts.host ?? DEFAULT_HOST });
+    // Spend changes reach /api/live as they happen, not at the next poll.
+    bank.onChange = () => admin.notify();
 
     const baseUrls = { ...DEFAULT_BASE_URLS, ...opts.baseUrls, ...(opts.anthropicBaseUrl ? { anthropic: opts.anthropicBaseUrl } : {}) };
     // Parsed once: a bad URL fails the start, not a request.
