@@ -13,7 +13,7 @@ import { authenticate, DEFAULT_PROXY_OPTIONS, relayMetered, sendError } from '..
 import type { ProxyContext, ProxyOptions, Route } from '../proxy/relay.js';
 import { loadOrCreateAdminToken, loadOrCreateMasterKey } from '../secrets/index.js';
 import { ensureDataDir, SqliteStore } from '../store/index.js';
-import type { PriceRecord } from '../store/index.js';
+import type { Checkpointer, PriceRecord } from '../store/index.js';
 import { createAdmin } from '../admin/index.js';
 import { acquireServerLock } from './lock.js';
 import { passThrough } from './passthrough.js';
@@ -57,8 +57,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const dataDir = ensureDataDir(opts.dataDir);
   const releaseLock = acquireServerLock(dataDir);
   let store: SqliteStore | null = null;
+  let checkpointer: Checkpointer | null = null;
   try {
     store = new SqliteStore(dataDir);
+    checkpointer = store.checkpointInBackground();
+    const walCheckpoints = checkpointer;
     const masterKey = loadOrCreateMasterKey(dataDir);
     const adminToken = loadOrCreateAdminToken(dataDir);
     const bank = new Bank(store, masterKey);
@@ -181,11 +184,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         await ctx.dispatcher.close();
+        await walCheckpoints.stop();
         s.close();
         releaseLock();
       },
     };
   } catch (err) {
+    await checkpointer?.stop();
     store?.close();
     releaseLock();
     throw err;

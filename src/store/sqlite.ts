@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import { join } from 'node:path';
+import { Checkpointer, MAX_WAL_BYTES } from './checkpointer.js';
 import { StoreError } from './errors.js';
 import type {
   AutotuneMode,
@@ -349,8 +350,11 @@ export class SqliteStore {
   };
   readonly #settleTx: (holdId: string, row: LedgerRow) => number;
 
+  readonly #file: string;
+
   constructor(dataDir: string, opts: { readonly?: boolean } = {}) {
     const file = join(dataDir, DB_FILE);
+    this.#file = file;
     this.db = new Database(file, { readonly: opts.readonly ?? false });
     this.db.pragma('busy_timeout = 5000');
     if (!opts.readonly) {
@@ -435,6 +439,15 @@ export class SqliteStore {
     } else if (Number(row.v) < SCHEMA_VERSION) {
       this.db.prepare('UPDATE meta SET v = ? WHERE k = ?').run(String(SCHEMA_VERSION), 'schema_version');
     }
+  }
+
+  /** For the long-running server: WAL checkpoints leave the event loop for a worker thread (checkpointer.ts). */
+  checkpointInBackground(opts: { maxWalBytes?: number } = {}): Checkpointer {
+    const maxWalBytes = opts.maxWalBytes ?? MAX_WAL_BYTES;
+    this.db.pragma(`wal_autocheckpoint = ${Math.ceil(maxWalBytes / 4096)}`);
+    // When the WAL starts over, its file is cut back to this size rather than kept at its peak.
+    this.db.pragma(`journal_size_limit = ${maxWalBytes}`);
+    return new Checkpointer(this.#file, () => this.db.pragma('wal_autocheckpoint = 1000'));
   }
 
   close(): void {
