@@ -44,6 +44,9 @@ export function checkHostAndOrigin(headers: GuardHeaders, allowed: ReadonlySet<s
   return null;
 }
 
+/** The header a change made with the dashboard's session cookie must carry: a cross-site form cannot set it. */
+export const CSRF_HEADER = 'x-spendcap-csrf';
+
 /** The token of an `Authorization: Bearer …` header, or null. */
 export function bearerToken(authorization: string | undefined): string | null {
   if (authorization === undefined) return null;

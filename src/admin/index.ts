@@ -1,13 +1,22 @@
 // The admin HTTP API (docs/admin-api.md): JSON under /api/, an SSE stream, a badge, /metrics.
-// Every change goes through src/budgets/actions.ts (channel "api"), so it is audited like the CLI's.
+// Every change goes through src/budgets/actions.ts (channel "api", or "web" when the dashboard's
+// session cookie authenticated it), so it is audited like the CLI's.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { budgetReport, createBudget, deleteBudget, killBudget, liftBudget, readSettings, setCap, timeZoneOf, unkillBudget } from '../budgets/index.js';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { budgetReport, createBudget, deleteBudget, killBudget, liftBudget, readSettings, setCap, timeZoneOf, unkillBudget, writeSettings } from '../budgets/index.js';
+import type { Settings } from '../budgets/index.js';
+import { createKey, howToPoint, KeySpecError, removeKey } from '../keys/index.js';
+import type { KeyField } from '../keys/index.js';
+import { ADMIN_TOKEN_FILE, loadOrCreateMasterKey } from '../secrets/index.js';
+import { DB_FILE } from '../store/index.js';
+import type { EventChannel } from '../store/index.js';
 import type { ActionResult, Bank, BudgetStatus, CapChanges, LiftHow } from '../budgets/index.js';
 import { usdToMicros } from '../pricing/index.js';
 import type { PriceBook } from '../pricing/index.js';
 import { SqliteStore, StoreError } from '../store/index.js';
 import { renderBadge } from './badge.js';
-import { allowedHosts, bearerToken, checkHostAndOrigin, tokenMatches } from './guard.js';
+import { allowedHosts, bearerToken, checkHostAndOrigin, CSRF_HEADER, tokenMatches } from './guard.js';
 import { readJsonBody, sendApiError, sendJson } from './http.js';
 import { LiveFeed } from './live.js';
 import { buildMetrics, DURATION_BUCKETS_S, renderMetrics } from './metrics.js';
@@ -16,6 +25,7 @@ import {
   ApiError,
   badgeQuerySchema,
   createBudgetSchema,
+  createKeySchema,
   emptyQuerySchema,
   emptySchema,
   eventsQuerySchema,
@@ -23,6 +33,7 @@ import {
   parseWith,
   priceSchema,
   queryObject,
+  settingsPatchSchema,
   statsQuerySchema,
   updateBudgetSchema,
   usageQuerySchema,
@@ -40,6 +51,8 @@ export interface AdminDeps {
   adminToken: string;
   port: () => number;
   host: string;
+  /** Whether the request carries a live dashboard session cookie: then it may stand in for the admin token (channel "web"). */
+  webSession?: (req: IncomingMessage) => boolean;
 }
 
 export interface Admin {
@@ -60,6 +73,8 @@ interface RequestCtx {
   res: ServerResponse;
   params: string[];
   query: Record<string, string>;
+  /** Who is acting, for the audit trail: "api" with the admin token, "web" with the dashboard's cookie. */
+  channel: EventChannel;
 }
 
 export function createAdmin(deps: AdminDeps): Admin {
@@ -103,6 +118,13 @@ export function createAdmin(deps: AdminDeps): Admin {
     });
   };
 
+  let masterKey: Buffer | undefined;
+  /** The base URL agents should use: loopback when listening on every interface. */
+  const proxyBase = (): string => {
+    const h = deps.host === '0.0.0.0' || deps.host === '::' || deps.host === '' ? '127.0.0.1' : deps.host;
+    return `http://${h.includes(':') ? `[${h}]` : h}:${deps.port()}`;
+  };
+
   const body = async <T>(req: IncomingMessage, parse: (b: unknown) => T): Promise<T> => parse((await readJsonBody(req)) ?? {});
 
   const routes: Array<{ method: string; pattern: RegExp; handler: Handler; tokenInQuery: boolean }> = [];
@@ -120,10 +142,10 @@ export function createAdmin(deps: AdminDeps): Admin {
     const records = new Map(store.listBudgets().map((b) => [b.name, b]));
     sendJson(res, 200, { budgets: report().map((s) => budgetView(s, records.get(s.name))) });
   });
-  route('POST', '/api/budgets', async ({ req, res }) => {
+  route('POST', '/api/budgets', async ({ req, res, channel }) => {
     const b = await body(req, (x) => parseWith(createBudgetSchema, x, 'body'));
     act(res, 'name', 201, (s) =>
-      createBudget(s, { name: b.name, scope: b.scope, capMicros: usdToMicros(b.cap), period: b.period as BudgetStatus['period'], mode: b.mode, ceilingMicros: b.ceiling === null ? null : usdToMicros(b.ceiling), clamp: b.clamp, autotune: b.autotune }, 'api'),
+      createBudget(s, { name: b.name, scope: b.scope, capMicros: usdToMicros(b.cap), period: b.period as BudgetStatus['period'], mode: b.mode, ceilingMicros: b.ceiling === null ? null : usdToMicros(b.ceiling), clamp: b.clamp, autotune: b.autotune }, channel),
     );
   });
   route('GET', '/api/budgets/:name', ({ res, params, query }) => {
@@ -132,7 +154,7 @@ export function createAdmin(deps: AdminDeps): Admin {
     const record = store.budgetByName(status.name)!;
     sendJson(res, 200, { ...view, sessions: sessionsView(status), byModel: budgetByModel(store, record, status.periodStart).map(modelView) });
   });
-  route('PATCH', '/api/budgets/:name', async ({ req, res, params }) => {
+  route('PATCH', '/api/budgets/:name', async ({ req, res, params, channel }) => {
     const b = await body(req, (x) => parseWith(updateBudgetSchema, x, 'body'));
     const changes: CapChanges = {
       ...(b.cap !== undefined ? { capMicros: usdToMicros(b.cap) } : {}),
@@ -144,24 +166,24 @@ export function createAdmin(deps: AdminDeps): Admin {
       ...(b.autotune !== undefined ? { autotune: b.autotune } : {}),
     };
     const field = b.sessionCap !== undefined && b.cap === undefined ? 'sessionCap' : b.cap !== undefined ? 'cap' : (Object.keys(b)[0] ?? null);
-    act(res, field, 200, (s) => setCap(s, params[0]!, changes, 'api'));
+    act(res, field, 200, (s) => setCap(s, params[0]!, changes, channel));
   });
-  route('DELETE', '/api/budgets/:name', async ({ req, res, params }) => {
+  route('DELETE', '/api/budgets/:name', async ({ req, res, params, channel }) => {
     await body(req, (x) => parseWith(emptySchema, x, 'body'));
-    act(res, null, 200, (s) => deleteBudget(s, params[0]!, 'api'));
+    act(res, null, 200, (s) => deleteBudget(s, params[0]!, channel));
   });
-  route('POST', '/api/budgets/:name/kill', async ({ req, res, params }) => {
+  route('POST', '/api/budgets/:name/kill', async ({ req, res, params, channel }) => {
     await body(req, (x) => parseWith(emptySchema, x, 'body'));
-    act(res, null, 200, (s) => killBudget(s, params[0]!, 'api'));
+    act(res, null, 200, (s) => killBudget(s, params[0]!, channel));
   });
-  route('POST', '/api/budgets/:name/unkill', async ({ req, res, params }) => {
+  route('POST', '/api/budgets/:name/unkill', async ({ req, res, params, channel }) => {
     await body(req, (x) => parseWith(emptySchema, x, 'body'));
-    act(res, null, 200, (s) => unkillBudget(s, params[0]!, 'api'));
+    act(res, null, 200, (s) => unkillBudget(s, params[0]!, channel));
   });
-  route('POST', '/api/budgets/:name/lift', async ({ req, res, params }) => {
+  route('POST', '/api/budgets/:name/lift', async ({ req, res, params, channel }) => {
     const b = await body(req, (x) => parseWith(liftSchema, x, 'body'));
     const how: LiftHow = b.add !== undefined ? { add: usdToMicros(b.add) } : b.double === true ? { double: true } : { toCeiling: true };
-    act(res, b.add !== undefined ? 'add' : b.double === true ? 'double' : 'toCeiling', 200, (s) => liftBudget(s, params[0]!, how, 'api'));
+    act(res, b.add !== undefined ? 'add' : b.double === true ? 'double' : 'toCeiling', 200, (s) => liftBudget(s, params[0]!, how, channel));
   });
   route('GET', '/api/budgets/:name/badge.svg', ({ res, params, query }) => {
     const q = parseWith(badgeQuerySchema, query, 'query');
@@ -189,6 +211,86 @@ export function createAdmin(deps: AdminDeps): Admin {
     if (k === undefined) throw new ApiError(404, `no key named "${params[0]!}" (GET /api/keys lists them)`);
     sendJson(res, 200, keyView(k, store.listBudgets().find((b) => b.keyId === k.id)));
   });
+  // The same code as `spendcap key add`: the token is in this answer only; the provider key never comes back.
+  route('POST', '/api/keys', async ({ req, res, channel }) => {
+    const b = await body(req, (x) => parseWith(createKeySchema, x, 'body'));
+    let created;
+    try {
+      created = createKey(
+        write(),
+        () => (masterKey ??= loadOrCreateMasterKey(deps.dataDir)),
+        { name: b.name, provider: b.provider, providerKey: b.providerKey, capMicros: usdToMicros(b.capUsd), period: b.period as BudgetStatus['period'], sessionCapMicros: b.sessionCapUsd === null ? null : usdToMicros(b.sessionCapUsd), ceilingMicros: b.ceilingUsd === null ? null : usdToMicros(b.ceilingUsd), mode: b.mode, clamp: b.clamp, baseUrl: b.baseUrl },
+        channel,
+        (f) => KEY_FIELDS[f],
+      );
+    } catch (err) {
+      if (err instanceof KeySpecError) throw new ApiError(400, err.message, KEY_FIELDS[err.field]);
+      if (err instanceof StoreError) throw storeToApi(err, 'name');
+      throw err;
+    }
+    bank.refresh();
+    feed.notify();
+    const k = store.keyByName(b.name)!;
+    sendJson(res, 201, { key: keyView(k, store.listBudgets().find((x) => x.keyId === k.id)), token: created.token, howToPoint: howToPoint(created.provider, created.token, proxyBase()), event: eventView(created.event) });
+  });
+  route('DELETE', '/api/keys/:name', async ({ req, res, params, channel }) => {
+    await body(req, (x) => parseWith(emptySchema, x, 'body'));
+    let event;
+    try {
+      event = removeKey(write(), params[0]!, channel);
+    } catch (err) {
+      if (err instanceof StoreError) throw storeToApi(err, null);
+      throw err;
+    }
+    bank.refresh();
+    feed.notify();
+    sendJson(res, 200, { deleted: params[0]!, event: eventView(event) });
+  });
+
+  route('GET', '/api/settings', ({ res, query }) => {
+    parseWith(emptyQuerySchema, query, 'query');
+    sendJson(res, 200, settingsView(readSettings(store)));
+  });
+  route('PATCH', '/api/settings', async ({ req, res, channel }) => {
+    const b = await body(req, (x) => parseWith(settingsPatchSchema, x, 'body'));
+    let result;
+    try {
+      result = writeSettings(write(), {
+        ...(b.timeZone !== undefined ? { timeZone: b.timeZone } : {}),
+        ...(b.thresholds !== undefined ? { thresholds: b.thresholds } : {}),
+        ...(b.retainDays !== undefined ? { retainDays: b.retainDays } : {}),
+        ...(b.defaultSessionCapUsd !== undefined ? { defaultSessionCapMicros: b.defaultSessionCapUsd === null ? null : usdToMicros(b.defaultSessionCapUsd) } : {}),
+      }, channel);
+    } catch (err) {
+      if (err instanceof StoreError) throw storeToApi(err, settingsField(err.message));
+      throw err;
+    }
+    bank.refresh();
+    feed.notify();
+    sendJson(res, 200, { settings: settingsView(result.after), event: result.event === null ? null : eventView(result.event) });
+  });
+
+  // What the trust page shows: where the data lives, how each file is protected, what leaves the machine.
+  route('GET', '/api/trust', ({ res, query }) => {
+    parseWith(emptyQuerySchema, query, 'query');
+    const files = TRUST_FILES.map(([name, what]) => {
+      const path = join(deps.dataDir, name);
+      if (!existsSync(path)) return { name, path, exists: false, mode: null, bytes: null, what };
+      const st = statSync(path);
+      return { name, path, exists: true, mode: `0${(st.mode & 0o777).toString(8).padStart(3, '0')}`, bytes: st.size, what };
+    });
+    sendJson(res, 200, {
+      dataDir: deps.dataDir,
+      listen: proxyBase(),
+      files,
+      encrypted: ['provider API keys (AES-256-GCM with secret.key)'],
+      hashed: ['spendcap keys (SHA-256; shown once at creation)', 'dashboard sign-in links and sessions (SHA-256)'],
+      plaintext: ['budgets, caps and settings', 'ledger: model, token counts and cost of each request (no prompts or outputs)', 'audit events', 'price overrides', 'admin-token (owner-only file)'],
+      neverStored: ['prompts and completions', 'request and response bodies'],
+      alertChannels: [],
+      tokenStorage: 'spendcap keys and dashboard sessions are stored as SHA-256 hashes; the admin token is a file readable by its owner only',
+    });
+  });
 
   route('GET', '/api/usage', ({ res, query }) => {
     const q = parseWith(usageQuerySchema, query, 'query');
@@ -211,7 +313,7 @@ export function createAdmin(deps: AdminDeps): Admin {
     parseWith(emptyQuerySchema, query, 'query');
     sendJson(res, 200, { unit: 'USD per million tokens', overrides: store.listPrices().map(priceView) });
   });
-  route('PUT', '/api/pricing/:model', async ({ req, res, params }) => {
+  route('PUT', '/api/pricing/:model', async ({ req, res, params, channel }) => {
     const model = modelId(params[0]!);
     const b = await body(req, (x) => parseWith(priceSchema, x, 'body'));
     const p = { model, input: usdToMicros(b.input), output: usdToMicros(b.output), cacheRead: b.cacheRead === null ? null : usdToMicros(b.cacheRead), cacheWrite: b.cacheWrite === null ? null : usdToMicros(b.cacheWrite) };
@@ -219,19 +321,19 @@ export function createAdmin(deps: AdminDeps): Admin {
     // The same row and event `spendcap price set` writes, in one transaction.
     const event = w.db.transaction(() => {
       w.setPrice(p);
-      return w.insertEvent({ ts: Date.now(), kind: 'price-set', budget: null, channel: 'api', capBeforeMicros: null, capAfterMicros: null, detail: JSON.stringify(p) });
+      return w.insertEvent({ ts: Date.now(), kind: 'price-set', budget: null, channel, capBeforeMicros: null, capAfterMicros: null, detail: JSON.stringify(p) });
     })();
     bank.refresh();
     const saved = store.listPrices().find((x) => x.model === model);
     sendJson(res, 200, { price: saved === undefined ? null : priceView(saved), event: eventView(event) });
   });
-  route('DELETE', '/api/pricing/:model', async ({ req, res, params }) => {
+  route('DELETE', '/api/pricing/:model', async ({ req, res, params, channel }) => {
     const model = modelId(params[0]!);
     await body(req, (x) => parseWith(emptySchema, x, 'body'));
     const w = write();
     const event = w.db.transaction(() => {
       if (!w.deletePrice(model)) throw new ApiError(404, `no price override for "${model}" (GET /api/pricing lists them)`);
-      return w.insertEvent({ ts: Date.now(), kind: 'price-rm', budget: null, channel: 'api', capBeforeMicros: null, capAfterMicros: null, detail: JSON.stringify({ model }) });
+      return w.insertEvent({ ts: Date.now(), kind: 'price-rm', budget: null, channel, capBeforeMicros: null, capAfterMicros: null, detail: JSON.stringify({ model }) });
     })();
     bank.refresh();
     sendJson(res, 200, { deleted: model, event: eventView(event) });
@@ -268,8 +370,16 @@ export function createAdmin(deps: AdminDeps): Admin {
     // Only the badge may carry the token in its URL: an <img> cannot send a header.
     const isBadge = hit !== undefined && hit.r.tokenInQuery;
     const presented = bearerToken(req.headers.authorization) ?? (isBadge ? (query.token ?? null) : null);
-    if (!tokenMatches(presented, deps.adminToken)) {
-      throw new ApiError(401, 'spendcap admin API: send the admin token as "Authorization: Bearer <token>"; it is in <data-dir>/admin-token', 'authorization');
+    let channel: EventChannel;
+    if (tokenMatches(presented, deps.adminToken)) channel = 'api';
+    else if (presented === null && deps.webSession?.(req) === true) {
+      // The cookie rides along on any request the browser makes, so a change must also prove it comes from our page.
+      if (method !== 'GET' && req.headers[CSRF_HEADER] !== '1') {
+        throw new ApiError(403, `spendcap admin API: a change made with the dashboard's session cookie must carry the header "${CSRF_HEADER}: 1"`, CSRF_HEADER);
+      }
+      channel = 'web';
+    } else {
+      throw new ApiError(401, 'spendcap admin API: send the admin token as "Authorization: Bearer <token>"; it is in <data-dir>/admin-token (or sign in to the dashboard: spendcap dashboard)', 'authorization');
     }
     if (!isBadge) delete query.token;
     if (hit === undefined) {
@@ -286,7 +396,7 @@ export function createAdmin(deps: AdminDeps): Admin {
     } catch {
       throw new ApiError(400, `the path ${path} is not valid URL encoding`);
     }
-    await hit.r.handler({ req, res, params, query });
+    await hit.r.handler({ req, res, params, query, channel });
   };
 
   return {
@@ -317,6 +427,30 @@ export function createAdmin(deps: AdminDeps): Admin {
       writer = null;
     },
   };
+}
+
+/** src/keys names fields as the CLI does internally; the API answers with its body field names. */
+const KEY_FIELDS: Record<KeyField, string> = { name: 'name', provider: 'provider', providerKey: 'providerKey', baseUrl: 'baseUrl', mode: 'mode', ceiling: 'ceilingUsd' };
+
+const TRUST_FILES: readonly [name: string, what: string][] = [
+  [DB_FILE, 'SQLite store: keys (provider keys encrypted), budgets, ledger, events, settings'],
+  [`${DB_FILE}-wal`, 'SQLite write-ahead log of the store'],
+  ['secret.key', 'master key that encrypts provider keys at rest'],
+  [ADMIN_TOKEN_FILE, 'admin API token (Authorization: Bearer)'],
+  ['server.pid', 'lock: the pid of the running server'],
+];
+
+function settingsView(s: Settings) {
+  return { timeZone: s.timeZone, effectiveTimeZone: timeZoneOf(s), thresholds: s.thresholds, retainDays: s.retainDays, defaultSessionCapUsd: s.defaultSessionCapMicros === null ? null : s.defaultSessionCapMicros / 1e6 };
+}
+
+/** Which body field a settings rule refused, from its message (src/budgets/settings.ts words them). */
+function settingsField(message: string): string | null {
+  if (/time zone/i.test(message)) return 'timeZone';
+  if (/threshold/i.test(message)) return 'thresholds';
+  if (/retain/i.test(message)) return 'retainDays';
+  if (/session cap/i.test(message)) return 'defaultSessionCapUsd';
+  return null;
 }
 
 /** A model id from the path: trimmed, non-empty, bounded. */

@@ -66,6 +66,32 @@ export const liftSchema = z
   });
 export type LiftBody = z.infer<typeof liftSchema>;
 
+/** POST /api/keys: the fields of `spendcap key add`; src/keys checks the rest (provider, base URL, ceiling ≥ cap). */
+export const createKeySchema = z.strictObject({
+  name,
+  provider: z.string({ error: 'must be a string' }).default('anthropic'),
+  providerKey: z.string({ error: "must be the provider's API key (a string)" }).min(1, { error: 'is required' }).max(4096, { error: 'is too long' }),
+  capUsd: usd,
+  period: period.default('day'),
+  sessionCapUsd: usdOrNull.default(null),
+  ceilingUsd: usdOrNull.default(null),
+  mode: mode.default('hard'),
+  clamp: z.boolean({ error: 'must be true or false' }).default(false),
+  baseUrl: z.string({ error: 'must be a URL (a string)' }).max(2048, { error: 'is too long' }).optional(),
+});
+export type CreateKeyBody = z.infer<typeof createKeySchema>;
+
+/** PATCH /api/settings: the same four settings as `spendcap settings`; null resets to the default. */
+export const settingsPatchSchema = z
+  .strictObject({
+    timeZone: z.string({ error: 'must be an IANA zone name or null' }).max(100).nullable().optional(),
+    thresholds: z.array(z.number({ error: 'must be whole percentages' }).int({ error: 'must be whole percentages' }).min(1, { error: 'must be 1–1000' }).max(1000, { error: 'must be 1–1000' }), { error: 'must be a list of percentages, e.g. [50, 80, 100]' }).max(20).optional(),
+    retainDays: z.number({ error: 'must be a whole number of days' }).int({ error: 'must be a whole number of days' }).min(14, { error: 'must be ≥ 14 (auto-tune reads the last 14 days)' }).max(100_000).optional(),
+    defaultSessionCapUsd: usdOrNull.optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, { error: 'give at least one of timeZone, thresholds, retainDays, defaultSessionCapUsd' });
+export type SettingsPatchBody = z.infer<typeof settingsPatchSchema>;
+
 /** Kill and unkill take no fields; an empty body or {} is fine. */
 export const emptySchema = z.strictObject({});
 

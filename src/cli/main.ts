@@ -18,6 +18,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   budget: async () => (await import('./commands/budget.js')).budget,
   events: async () => (await import('./commands/events.js')).events,
   settings: async () => (await import('./commands/settings.js')).settings,
+  dashboard: async () => (await import('./commands/dashboard.js')).dashboard,
 };
 
 export const HELP = `spendcap: a local proxy with hard dollar caps for LLM APIs
@@ -41,6 +42,7 @@ Usage: spendcap <command> [options]      (every command takes --data-dir DIR)
   log [--json|--csv|--jsonl] [--since 2026-03-01|7d] [--limit N]   ledger rows (exports run oldest first)
   price set MODEL --input USD --output USD [--cache-read USD] [--cache-write USD]   (USD per million tokens)
   price list [--json] | price rm MODEL
+  dashboard [--no-open] [--json]          print (and open) a one-time sign-in link to the web dashboard
 
 Data: --data-dir, else $SPENDCAP_HOME, else ~/.spendcap.
 `;

@@ -15,6 +15,7 @@ import { loadOrCreateAdminToken, loadOrCreateMasterKey } from '../secrets/index.
 import { ensureDataDir, SqliteStore } from '../store/index.js';
 import type { Checkpointer, PriceRecord } from '../store/index.js';
 import { createAdmin } from '../admin/index.js';
+import { createDashboard, recordServer, sessionFromCookie } from '../dashboard/index.js';
 import { acquireServerLock } from './lock.js';
 import { passThrough } from './passthrough.js';
 import { matchRoute } from './routes.js';
@@ -71,7 +72,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const recoveredHolds = bank.recoverCrashedHolds();
     bank.refresh();
     // The port is known once listening; requests only arrive after that.
-    const admin = createAdmin({ dataDir, store: s, bank, prices, adminToken, port: () => (server.address() as AddressInfo).port, host: opts.host ?? DEFAULT_HOST });
+    const admin = createAdmin({ dataDir, store: s, bank, prices, adminToken, port: () => (server.address() as AddressInfo).port, host: opts.host ?? DEFAULT_HOST, webSession: (req) => sessionFromCookie(s, req.headers.cookie) !== null });
+    const dashboard = createDashboard({ store: s, port: () => (server.address() as AddressInfo).port, host: opts.host ?? DEFAULT_HOST });
     // Spend changes reach /api/live as they happen, not at the next poll.
     bank.onChange = () => admin.notify();
 
@@ -115,6 +117,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         res.end(method === 'HEAD' ? undefined : 'spendcap\n');
         return;
       }
+      if (await dashboard.handle(req, res, path)) return;
       if (await admin.handle(req, res, path, query)) return;
       const match = matchRoute(method, path);
       // Errors before the key is known speak the protocol the path names (Anthropic's on shared paths).
@@ -172,6 +175,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const port = (server.address() as AddressInfo).port;
     const host = opts.host ?? DEFAULT_HOST;
     const shownHost = host.includes(':') ? `[${host}]` : host;
+    // `spendcap dashboard` reads it to print a sign-in link with this port.
+    recordServer(s, `http://${shownHost}:${port}`);
     return {
       url: `http://${shownHost}:${port}`,
       port,

@@ -150,6 +150,17 @@ CREATE TABLE IF NOT EXISTS threshold_marks (
   ts INTEGER NOT NULL,
   PRIMARY KEY (budget_id, period_start, pct)
 );
+-- Dashboard sign-in: one-time links and browser sessions, both kept as SHA-256 of their secret.
+CREATE TABLE IF NOT EXISTS dashboard_links (
+  token_hash TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dashboard_sessions (
+  id_hash TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
 `;
 
 interface KeyRow {
@@ -602,6 +613,38 @@ export class SqliteStore {
   setSetting(key: string, value: string | null): void {
     if (value === null) this.db.prepare('DELETE FROM meta WHERE k = ?').run(`setting:${key}`);
     else this.#s.setMeta.run(`setting:${key}`, value);
+  }
+
+  // dashboard sign-in (src/dashboard/sessions.ts): secrets arrive already hashed
+  insertDashboardLink(tokenHash: string, createdAt: number, expiresAt: number): void {
+    this.db.transaction(() => {
+      // Expired links are dropped whenever a new one is made: the table stays a handful of rows.
+      this.db.prepare('DELETE FROM dashboard_links WHERE expires_at <= ?').run(createdAt);
+      this.db.prepare('INSERT INTO dashboard_links (token_hash, created_at, expires_at) VALUES (?, ?, ?)').run(tokenHash, createdAt, expiresAt);
+    })();
+  }
+
+  /** Deletes the link and says whether it was still valid: a link works once, even with two tabs racing. */
+  consumeDashboardLink(tokenHash: string, now: number): boolean {
+    const row = this.db.prepare('DELETE FROM dashboard_links WHERE token_hash = ? RETURNING expires_at').get(tokenHash) as { expires_at: number } | undefined;
+    return row !== undefined && row.expires_at > now;
+  }
+
+  insertDashboardSession(idHash: string, createdAt: number, expiresAt: number): void {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM dashboard_sessions WHERE expires_at <= ?').run(createdAt);
+      this.db.prepare('INSERT INTO dashboard_sessions (id_hash, created_at, expires_at) VALUES (?, ?, ?)').run(idHash, createdAt, expiresAt);
+    })();
+  }
+
+  /** The session's expiry when it exists and has not expired, else null. */
+  dashboardSession(idHash: string, now: number): number | null {
+    const row = this.db.prepare('SELECT expires_at FROM dashboard_sessions WHERE id_hash = ?').get(idHash) as { expires_at: number } | undefined;
+    return row !== undefined && row.expires_at > now ? row.expires_at : null;
+  }
+
+  deleteDashboardSession(idHash: string): boolean {
+    return this.db.prepare('DELETE FROM dashboard_sessions WHERE id_hash = ?').run(idHash).changes > 0;
   }
 
   getMeta(key: string): string | null {

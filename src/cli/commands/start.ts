@@ -5,6 +5,7 @@ import { parse, str } from '../args.js';
 import { openStore } from '../context.js';
 import type { Io } from '../context.js';
 import { applySettingsFlags, SETTINGS_OPTIONS } from './settings.js';
+import { makeSignInLink, openBrowser } from './dashboard.js';
 import { UsageError } from '../errors.js';
 
 export async function start(argv: string[], io: Io): Promise<number> {
@@ -36,6 +37,10 @@ export async function start(argv: string[], io: Io): Promise<number> {
   io.out(`  Codex CLI:      a [model_providers.spendcap] with base_url = "${server.url}/v1" in ~/.codex/config.toml (docs/agents.md)\n`);
   io.out(`  Anthropic SDK:  new Anthropic({ baseURL: '${server.url}', apiKey: 'sc-…' })\n`);
   io.out(`  SDKs:           base URL ${server.url} (Anthropic, Gemini) or ${server.url}/v1 (OpenAI), API key sc-…  (docs/agents.md)\n\n`);
+  // A one-time link signs the browser in; `spendcap dashboard` prints a new one whenever needed.
+  const link = makeSignInLink(server.store, server.url);
+  io.out(`Dashboard (one-time sign-in link, valid 10 minutes; spendcap dashboard prints another):\n  ${link.url}\n\n`);
+  if (values['no-open'] !== true) openBrowser(link.url);
 
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

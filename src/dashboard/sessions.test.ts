@@ -1,0 +1,71 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteStore } from '../store/index.js';
+import { browserBase, clearedCookie, exchangeLink, LINK_TTL_MS, newLink, parseCookies, recordServer, runningServerUrl, sessionCookie, sessionFromCookie, signInUrl } from './sessions.js';
+
+const withStore = (fn: (store: SqliteStore, dir: string) => void): void => {
+  const dir = mkdtempSync(join(tmpdir(), 'spendcap-sessions-'));
+  const store = new SqliteStore(dir);
+  try {
+    fn(store, dir);
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+};
+
+test('parseCookies: first of a repeated name wins; junk is skipped', () => {
+  const c = parseCookies('a=1; spendcap_session=abc; junk; spendcap_session=later; b = 2 ');
+  assert.equal(c.get('spendcap_session'), 'abc');
+  assert.equal(c.get('b'), '2');
+  assert.equal(parseCookies(undefined).size, 0);
+});
+
+test('cookies are HttpOnly, SameSite=Strict, whole-site', () => {
+  assert.equal(sessionCookie('xyz', 60), 'spendcap_session=xyz; HttpOnly; SameSite=Strict; Path=/; Max-Age=60');
+  assert.match(clearedCookie(), /^spendcap_session=; HttpOnly; SameSite=Strict; Path=\/; Max-Age=0$/);
+});
+
+test('sign-in URLs carry the token in the fragment, on a loopback name', () => {
+  assert.equal(signInUrl('http://127.0.0.1:8787/', 'sct-a_b'), 'http://127.0.0.1:8787/dashboard#token=sct-a_b');
+  assert.equal(browserBase('http://0.0.0.0:9000'), 'http://127.0.0.1:9000');
+  assert.equal(browserBase('http://[::]:9000'), 'http://127.0.0.1:9000');
+  assert.equal(browserBase('http://192.168.1.5:9000'), 'http://192.168.1.5:9000');
+});
+
+test('a link works once, before it expires; the session then authenticates the cookie', () => {
+  withStore((store) => {
+    const now = 1_800_000_000_000;
+    const { token, expiresAt } = newLink(store, now);
+    assert.equal(expiresAt, now + LINK_TTL_MS);
+    const s = exchangeLink(store, token, now + 1000)!;
+    assert.ok(s);
+    assert.equal(exchangeLink(store, token, now + 2000), null, 'single use');
+    const found = sessionFromCookie(store, `other=1; spendcap_session=${s.sessionId}`, now + 3000)!;
+    assert.equal(found.expiresAt, s.expiresAt);
+    assert.equal(sessionFromCookie(store, `spendcap_session=${s.sessionId}`, s.expiresAt), null, 'expired session');
+    assert.equal(sessionFromCookie(store, 'spendcap_session=not-a-session-id-at-all-123', now), null);
+    store.deleteDashboardSession(found.idHash);
+    assert.equal(sessionFromCookie(store, `spendcap_session=${s.sessionId}`, now + 4000), null, 'signed out');
+
+    const late = newLink(store, now);
+    assert.equal(exchangeLink(store, late.token, now + LINK_TTL_MS), null, 'expired link');
+    assert.equal(exchangeLink(store, late.token, now), null, 'an expired attempt still uses it up');
+    for (const bad of [undefined, 42, '', 'sc-abc', 'sct-' + 'x'.repeat(300)]) assert.equal(exchangeLink(store, bad, now), null);
+  });
+});
+
+test('runningServerUrl: only while the lock names a live pid that recorded its URL', () => {
+  withStore((store, dir) => {
+    assert.equal(runningServerUrl(dir, store), null, 'no lock');
+    writeFileSync(join(dir, 'server.pid'), String(process.pid));
+    assert.equal(runningServerUrl(dir, store), null, 'no URL recorded');
+    recordServer(store, 'http://0.0.0.0:4242');
+    assert.equal(runningServerUrl(dir, store), 'http://127.0.0.1:4242');
+    recordServer(store, 'http://127.0.0.1:4243', 999_999_999);
+    assert.equal(runningServerUrl(dir, store), null, 'URL of another (dead) server');
+  });
+});

@@ -1,0 +1,287 @@
+// The web dashboard end to end: headless Debian chromium (playwright-core) against a real spendcap
+// and the Anthropic billing mock, driven by accessible names the way a user (or another tool) would.
+// SPENDCAP_SCREENSHOTS=1 also saves the main views to docs/screenshots/.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Anthropic from '@anthropic-ai/sdk';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import { launchBrowser, signedInPage } from './helpers/browser.js';
+import { startMockAnthropic } from './helpers/mock-anthropic.js';
+import type { MockAnthropic } from './helpers/mock-anthropic.js';
+import { startSpendcap } from './helpers/spendcap.js';
+import type { TestSpendcap } from './helpers/spendcap.js';
+import { CUT_STOP_REASON } from '../src/providers/anthropic/index.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const SHOTS = process.env.SPENDCAP_SCREENSHOTS === '1' ? join(ROOT, 'docs', 'screenshots') : null;
+const MODEL = 'claude-sonnet-4-5';
+const messages = [{ role: 'user' as const, content: 'Write a long essay about budgets.' }];
+
+function client(sc: TestSpendcap, token: string, headers: Record<string, string> = {}): Anthropic {
+  return new Anthropic({ apiKey: token, baseURL: sc.url, maxRetries: 0, defaultHeaders: headers });
+}
+
+/** The admin API with the data dir's token: what the page did, checked from outside the page. */
+async function admin<T>(sc: TestSpendcap, path: string, init: RequestInit = {}): Promise<T> {
+  const token = readFileSync(join(sc.dataDir, 'admin-token'), 'utf8').trim();
+  const res = await fetch(sc.url + path, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(init.headers as Record<string, string> | undefined) } });
+  assert.ok(res.ok, `${path}: ${res.status} ${await res.clone().text()}`);
+  return (await res.json()) as T;
+}
+
+interface BudgetJson {
+  name: string;
+  capUsd: number;
+  spentUsd: number;
+  heldUsd: number;
+  killed: boolean;
+}
+
+const row = (page: Page, name: string): Locator => page.locator('li.budget').filter({ has: page.locator('.b-name', { hasText: new RegExp(`^${name}$`) }) });
+
+async function shot(page: Page, name: string): Promise<void> {
+  if (SHOTS === null) return;
+  mkdirSync(SHOTS, { recursive: true });
+  // Let bars finish their transition and charts draw.
+  await page.waitForTimeout(400);
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** Samples the bar's spent+held (aria-valuenow) until `done` settles. */
+async function sampleBar(bar: Locator, done: Promise<unknown>): Promise<number[]> {
+  const seen: number[] = [];
+  let finished = false;
+  void done.finally(() => (finished = true)).catch(() => undefined);
+  while (!finished) {
+    const v = Number(await bar.getAttribute('aria-valuenow'));
+    if (seen.at(-1) !== v) seen.push(v);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return seen;
+}
+
+describe('web dashboard', () => {
+  let mock: MockAnthropic;
+  let sc: TestSpendcap;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let token = '';
+
+  before(async () => {
+    // The page is built by `npm run build`; a test run straight after tsc builds it here.
+    if (!existsSync(join(ROOT, 'dist', 'web', 'index.html'))) execFileSync(process.execPath, [join(ROOT, 'web', 'build.mjs')], { stdio: 'ignore' });
+    mock = await startMockAnthropic({ tokenIntervalMs: 1, outputTokens: 40 });
+    sc = await startSpendcap(mock.url, { pollMs: 100 });
+    browser = await launchBrowser();
+    ({ context, page } = await signedInPage(browser, sc.dataDir));
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+  after(async () => {
+    await browser?.close();
+    await sc?.close();
+    await mock?.close();
+  });
+
+  test('without a session cookie /dashboard is the sign-in page and the API refuses', async () => {
+    const other = await browser.newContext();
+    try {
+      const p = await other.newPage();
+      await p.goto(`${sc.url}/dashboard/history`);
+      assert.equal(await p.locator('meta[name="spendcap-page"]').getAttribute('content'), 'sign-in');
+      assert.equal(await p.locator('li.budget').count(), 0);
+      const status = await p.evaluate(`fetch('/api/budgets').then((r) => r.status)`);
+      assert.equal(status, 401);
+    } finally {
+      await other.close();
+    }
+  });
+
+  test('first run: onboarding creates a key that works with the Anthropic SDK through spendcap', async () => {
+    await page.goto(`${sc.url}/dashboard`);
+    const form = page.getByRole('form', { name: 'New key' });
+    await form.waitFor();
+    await form.getByRole('radio', { name: 'Anthropic' }).check();
+    await form.getByLabel('Provider API key').fill('sk-ant-test-from-the-page');
+    await form.getByLabel('Name').fill('claude');
+    await form.getByLabel('Cap ($)').fill('1');
+    await form.getByLabel('Period').selectOption('day');
+    await shot(page, 'onboarding');
+    await form.getByRole('button', { name: 'Create key' }).click();
+
+    const shown = page.locator('[data-token]');
+    await shown.waitFor();
+    token = (await shown.textContent()) ?? '';
+    assert.match(token, /^sc-/);
+    // The snippets carry this server's base URL and the key; Codex gets its config.toml provider block.
+    const text = (await page.locator('.onboarding').textContent()) ?? '';
+    assert.ok(text.includes(`ANTHROPIC_BASE_URL=${sc.url}`), 'Claude Code snippet with the base URL');
+    assert.ok(text.includes(`baseURL: '${sc.url}', apiKey: '${token}'`), 'Anthropic SDK snippet');
+    await shot(page, 'onboarding-key');
+
+    const msg = await client(sc, token).messages.create({ model: MODEL, max_tokens: 200, messages });
+    assert.equal(msg.stop_reason, 'end_turn');
+    // The provider got the provider key pasted in the page, never the spendcap key.
+    const last = mock.requests.at(-1)!;
+    assert.equal(last.headers['x-api-key'], 'sk-ant-test-from-the-page');
+  });
+
+  test('the bar climbs while a stream runs, pushed over the live stream', async () => {
+    await page.goto(`${sc.url}/dashboard`);
+    const bar = row(page, 'claude').getByRole('meter');
+    await bar.waitFor();
+    const before = Number(await bar.getAttribute('aria-valuenow'));
+    mock.options.tokenIntervalMs = 10;
+    mock.options.outputTokens = 400;
+    const stream = client(sc, token).messages.stream({ model: MODEL, max_tokens: 1000, messages }).finalMessage();
+    const seen = await sampleBar(bar, stream);
+    console.log(`bar values (spent+held, USD) during the stream: ${seen.join(', ')}`);
+    const msg = await stream;
+    assert.equal(msg.stop_reason, 'end_turn');
+    // Several distinct, rising values before the stream ended: the hold grew in view, not only at settle.
+    assert.ok(seen.length >= 3, `bar values during the stream: ${seen.join(', ')}`);
+    assert.ok(seen.at(-1)! > before, `bar rose: ${before} → ${seen.join(', ')}`);
+    const settled = await admin<BudgetJson>(sc, '/api/budgets/claude');
+    await page.waitForFunction(`Math.abs(Number(document.querySelector('li.budget[data-budget="claude"] [role=meter]').getAttribute('aria-valuenow')) - ${settled.spentUsd}) < 1e-9`, undefined, { timeout: 5000 });
+  });
+
+  test('Kill from the page cuts an open stream and blocks the next request; "+$5" re-opens it', async () => {
+    await page.goto(`${sc.url}/dashboard`);
+    const r = row(page, 'claude');
+    mock.options.tokenIntervalMs = 20;
+    mock.options.outputTokens = 3000;
+    const stream = client(sc, token).messages.stream({ model: MODEL, max_tokens: 4000, messages });
+    await new Promise<void>((resolve) => stream.once('text', () => resolve()));
+    const t0 = Date.now();
+    await r.getByRole('button', { name: 'Kill', exact: true }).click();
+    const msg = await stream.finalMessage();
+    assert.equal(msg.stop_reason, CUT_STOP_REASON, 'the open stream ends with the cut notice');
+    assert.ok(Date.now() - t0 < 5000, `cut ${Date.now() - t0} ms after Kill`);
+    assert.ok(mock.bills.at(-1)!.usage.output_tokens < 3000);
+
+    await r.getByRole('button', { name: 'Unkill', exact: true }).waitFor();
+    await r.getByText('to continue?').waitFor();
+    const calls = mock.requests.length;
+    await assert.rejects(client(sc, token).messages.create({ model: MODEL, max_tokens: 50, messages }), Anthropic.RateLimitError);
+    assert.equal(mock.requests.length, calls, 'refused before the provider');
+    await shot(page, 'killed');
+
+    mock.options.tokenIntervalMs = 1;
+    mock.options.outputTokens = 40;
+    const capBefore = (await admin<BudgetJson>(sc, '/api/budgets/claude')).capUsd;
+    await r.getByRole('button', { name: '+$5', exact: true }).click();
+    await r.getByRole('button', { name: 'Kill', exact: true }).waitFor();
+    const after = await admin<BudgetJson>(sc, '/api/budgets/claude');
+    assert.equal(after.killed, false);
+    assert.equal(after.capUsd, capBefore + 5);
+    const ok = await client(sc, token).messages.create({ model: MODEL, max_tokens: 50, messages });
+    assert.equal(ok.stop_reason, 'end_turn');
+  });
+
+  test('Lift, Edit cap: the page changes the budget and shows it', async () => {
+    await page.goto(`${sc.url}/dashboard`);
+    const r = row(page, 'claude');
+    await r.getByRole('button', { name: 'Lift', exact: true }).click();
+    await r.getByRole('button', { name: 'Double' }).click();
+    await r.getByText('Double: done').waitFor();
+    assert.equal((await admin<BudgetJson>(sc, '/api/budgets/claude')).capUsd, 12);
+    await r.getByRole('button', { name: 'Edit cap' }).click();
+    const form = r.getByRole('form', { name: 'Edit claude' });
+    await form.getByLabel('Cap ($)', { exact: true }).fill('8');
+    await form.getByRole('button', { name: 'Save' }).click();
+    await form.getByText('Saved').waitFor();
+    assert.equal((await admin<BudgetJson>(sc, '/api/budgets/claude')).capUsd, 8);
+    assert.match((await r.locator('.b-figures').textContent()) ?? '', /cap \$8\.00/);
+  });
+
+  test('history shows the page’s actions tagged web, and filters by channel', async () => {
+    // One action from elsewhere, so the filter has something to drop.
+    await admin(sc, '/api/budgets', { method: 'POST', body: JSON.stringify({ name: 'team', scope: 'global', cap: 20, period: 'month', ceiling: 50 }) });
+    await page.goto(`${sc.url}/dashboard/history`);
+    const table = page.locator('table.events');
+    await table.waitFor();
+    const channels = await Promise.all((await table.locator('tbody tr').all()).map((r) => r.getAttribute('data-channel')));
+    assert.ok(channels.includes('web') && channels.includes('api'), channels.join(','));
+    await page.getByRole('combobox', { name: 'Channel' }).selectOption('web');
+    await page.waitForFunction(`[...document.querySelectorAll('table.events tbody tr')].every((r) => r.dataset.channel === 'web')`);
+    const text = (await table.textContent()) ?? '';
+    for (const kind of ['kill', 'lift', 'cap-set']) assert.ok(text.includes(kind), `history has ${kind}`);
+    const events = await admin<{ items: Array<{ kind: string; channel: string }> }>(sc, '/api/events?budget=claude');
+    assert.ok(events.items.filter((e) => ['kill', 'lift', 'cap-set'].includes(e.kind)).every((e) => e.channel === 'web'));
+    await shot(page, 'history');
+  });
+
+  test('usage, pricing, settings and trust views load', async () => {
+    await page.goto(`${sc.url}/dashboard/usage`);
+    await page.locator('table.usage tbody tr').first().waitFor();
+    assert.ok((await page.locator('table.usage').textContent())?.includes(MODEL));
+    assert.ok((await page.locator('table.usage').textContent())?.includes('cut'));
+    await shot(page, 'usage');
+
+    await page.goto(`${sc.url}/dashboard/pricing`);
+    const pricing = page.getByRole('form', { name: 'Price override' });
+    await pricing.waitFor();
+    await pricing.getByLabel('Model').fill('my-local-model');
+    await pricing.getByLabel('Input').fill('1');
+    await pricing.getByLabel('Output', { exact: true }).fill('2');
+    await pricing.getByRole('button', { name: 'Save price' }).click();
+    await page.getByRole('button', { name: 'Remove my-local-model' }).waitFor();
+    const prices = await admin<{ overrides: Array<{ model: string; output: number }> }>(sc, '/api/pricing');
+    assert.deepEqual(prices.overrides.map((p) => [p.model, p.output]), [['my-local-model', 2]]);
+    await shot(page, 'pricing');
+
+    await page.goto(`${sc.url}/dashboard/settings`);
+    await page.getByRole('list', { name: 'Alert channels' }).waitFor();
+    assert.equal(await page.locator('.checklist li').filter({ hasText: 'not set' }).count(), 4);
+    await shot(page, 'settings');
+
+    await page.goto(`${sc.url}/dashboard/trust`);
+    await page.getByRole('heading', { name: 'What leaves the machine' }).waitFor();
+    await shot(page, 'trust');
+  });
+
+  test('the overview fits a phone screen and follows dark mode (screenshots when asked)', async () => {
+    await admin(sc, '/api/budgets', { method: 'POST', body: JSON.stringify({ name: 'nightly', scope: 'tag', cap: 2, period: 'week' }) });
+    // Some spend in named sessions (as Claude Code sends them), one of them still streaming. Bigger
+    // answers only for the screenshots, where the bars should show.
+    mock.options.outputTokens = SHOTS === null ? 200 : 6000;
+    mock.options.tokenIntervalMs = 0;
+    for (const s of ['3f2a9c1e-refactor', '3f2a9c1e-refactor', '7b11d0aa-tests', 'nightly-run']) {
+      await client(sc, token, { 'x-spendcap-session': s, ...(s === 'nightly-run' ? { 'x-spendcap-budget': 'nightly' } : {}) }).messages.stream({ model: MODEL, max_tokens: 8000, messages }).finalMessage();
+    }
+    mock.options.tokenIntervalMs = 5;
+    await page.goto(`${sc.url}/dashboard`);
+    await row(page, 'claude').waitFor();
+    await page.getByRole('cell', { name: '7b11d0aa-tests' }).waitFor();
+    const running = client(sc, token, { 'x-spendcap-session': 'c9e04f12-docs' }).messages.stream({ model: MODEL, max_tokens: 8000, messages }).finalMessage();
+    await page.waitForTimeout(SHOTS === null ? 200 : 1500);
+    await shot(page, 'overview');
+
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, storageState: await context.storageState() });
+    const p = await phone.newPage();
+    await p.goto(`${sc.url}/dashboard`);
+    await row(p, 'claude').waitFor();
+    // No sideways scrolling of the page (wide tables scroll inside their own box), and every budget's buttons are on screen.
+    assert.ok(Number(await p.evaluate('document.documentElement.scrollWidth')) <= 390, 'page wider than the phone');
+    for (const name of ['Lift', '+$5', 'Kill']) {
+      const box = await row(p, 'claude').getByRole('button', { name, exact: true }).boundingBox();
+      assert.ok(box !== null && box.x >= 0 && box.x + box.width <= 390, `${name} on screen: ${JSON.stringify(box)}`);
+    }
+    await shot(p, 'phone');
+    await phone.close();
+
+    const dark = await browser.newContext({ colorScheme: 'dark', viewport: { width: 1280, height: 900 }, storageState: await context.storageState() });
+    const d = await dark.newPage();
+    await d.goto(`${sc.url}/dashboard`);
+    await row(d, 'claude').waitFor();
+    const bg = String(await d.evaluate('getComputedStyle(document.body).backgroundColor'));
+    const [r, g, b] = (bg.match(/\d+/g) ?? []).map(Number);
+    assert.ok(r! + g! + b! < 120, `dark background: ${bg}`);
+    await shot(d, 'dark');
+    await dark.close();
+    await running.catch(() => undefined);
+  });
+});

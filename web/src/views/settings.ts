@@ -1,0 +1,102 @@
+// Time zone, thresholds, retention, the default session cap, and the alert channels' checklist.
+import { api, get } from '../api.js';
+import type { Settings, Trust } from '../api.js';
+import { field, h, mount, statusLine } from '../dom.js';
+import { loadSettings, reloadBudgets, state } from '../state.js';
+
+/** The alert channels the checklist lists; configured ones come from the server when it knows them. */
+export const CHANNELS = [
+  { id: 'slack', name: 'Slack', how: 'an incoming webhook URL; buttons need the Slack app' },
+  { id: 'telegram', name: 'Telegram', how: 'a bot token and the chat id' },
+  { id: 'webhook', name: 'Webhook', how: 'a URL that receives JSON' },
+  { id: 'email', name: 'Email', how: 'an SMTP server and an address' },
+];
+
+export function channelStatus(trust: Trust | null): Map<string, boolean> {
+  const m = new Map<string, boolean>();
+  for (const c of trust?.alertChannels ?? []) {
+    if (typeof c === 'string') m.set(c, true);
+    else if (c.id) m.set(c.id, c.configured === true);
+  }
+  return m;
+}
+
+export async function settings(root: HTMLElement, signal: AbortSignal): Promise<void> {
+  const [s, trust] = await Promise.all([loadSettings(), get<Trust>('/api/trust').catch(() => null)]);
+  if (signal.aborted) return;
+  if (s === null) {
+    mount(root, h('h1', null, 'Settings'), h('p', { class: 'empty' }, 'This spendcap does not serve settings yet: use `spendcap settings` in a terminal.'));
+    return;
+  }
+  const zones = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : [];
+  const tz = h('input', { type: 'text', list: 'tz-list', value: s.timeZone ?? '', placeholder: `machine’s zone (${s.effectiveTimeZone})`, autocomplete: 'off' });
+  const thresholds = h('input', { type: 'text', value: s.thresholds.join(', '), inputmode: 'numeric', pattern: '[0-9%, ]*' });
+  const retain = h('input', { type: 'number', min: '14', step: '1', value: String(s.retainDays) });
+  const sessionCap = h('input', { type: 'number', min: '0', step: '0.01', inputmode: 'decimal', value: s.defaultSessionCapUsd === null ? '' : String(s.defaultSessionCapUsd), placeholder: 'none' });
+  const status = statusLine();
+  const form = h(
+    'form',
+    { class: 'card', 'aria-label': 'Settings' },
+    h('datalist', { id: 'tz-list' }, ...zones.map((z) => h('option', { value: z }))),
+    h(
+      'div',
+      { class: 'grid2' },
+      field('Time zone', tz, 'days, weeks and months roll over at midnight here; empty: the machine’s zone'),
+      field('Thresholds (%)', thresholds, 'an event fires (and the bar changes colour) as spend passes each; e.g. 50, 80, 100'),
+      field('Keep request rows (days)', retain, 'older rows fold into daily totals; at least 14 for auto-tune'),
+      field('Default session cap ($)', sessionCap, 'for keys without their own; empty: none'),
+    ),
+    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'btn primary' }, 'Save settings')),
+    status,
+  );
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const body: Record<string, unknown> = {};
+    const zone = tz.value.trim() === '' ? null : tz.value.trim();
+    if (zone !== s.timeZone) body.timeZone = zone;
+    const th = thresholds.value
+      .split(',')
+      .map((x) => x.trim().replace(/%$/, ''))
+      .filter((x) => x !== '')
+      .map(Number);
+    if (th.join(',') !== s.thresholds.join(',')) body.thresholds = th;
+    if (Number(retain.value) !== s.retainDays) body.retainDays = Number(retain.value);
+    const sc = sessionCap.value.trim() === '' ? null : Number(sessionCap.value);
+    if (sc !== s.defaultSessionCapUsd) body.defaultSessionCapUsd = sc;
+    if (Object.keys(body).length === 0) return status.show('Nothing changed');
+    status.show('Saving…');
+    api<{ settings: Settings }>('PATCH', '/api/settings', body).then(
+      (r) => {
+        state.settings = r.settings;
+        state.thresholds = [...r.settings.thresholds].sort((a, b) => a - b);
+        void reloadBudgets();
+        status.show('Saved', 'ok');
+        void settings(root, signal);
+      },
+      (err: unknown) => status.show(err instanceof Error ? err.message : String(err), 'error'),
+    );
+  });
+
+  const configured = channelStatus(trust);
+  const checklist = h(
+    'ul',
+    { class: 'checklist', 'aria-label': 'Alert channels' },
+    ...CHANNELS.map((c) => {
+      const ok = configured.get(c.id) === true;
+      return h('li', { class: ok ? 'done' : '', 'data-channel': c.id }, h('span', { class: 'check-mark', 'aria-hidden': 'true' }, ok ? '✓' : '○'), h('span', { class: 'ch-name' }, c.name), h('span', { class: ok ? 'pill ok' : 'pill' }, ok ? 'configured' : 'not set'), h('small', { class: 'hint' }, c.how));
+    }),
+  );
+
+  mount(
+    root,
+    h('h1', null, 'Settings'),
+    form,
+    h('section', { 'aria-labelledby': 'h-alerts' }, h('h2', { id: 'h-alerts' }, 'Alert channels'), h('p', { class: 'hint' }, 'Rows turn green once a channel is set up. Channels arrive in a later release; until then alerts show here and in History only.'), checklist),
+    h('section', null, h('h2', null, 'Session'), h('button', { type: 'button', class: 'btn', onclick: () => void logout() }, 'Sign out of this browser')),
+  );
+}
+
+export async function logout(): Promise<void> {
+  await api('POST', '/dashboard/logout').catch(() => undefined);
+  location.assign('/dashboard');
+}

@@ -1,0 +1,92 @@
+// /dashboard/trust: what spendcap keeps, where, what is encrypted, what an alert would carry, and
+// what leaves the machine. Facts about this data dir come from /api/trust; the rest is how spendcap works.
+import { get } from '../api.js';
+import type { Trust } from '../api.js';
+import { h, mount } from '../dom.js';
+import { int } from '../format.js';
+import { channelStatus, CHANNELS } from './settings.js';
+
+/** What a budget alert carries, field by field, on every channel. */
+const ALERT_FIELDS: Array<[string, string, string]> = [
+  ['budget', 'the budget’s name', 'work'],
+  ['scope, period', 'key / global / tag; day / week / month / total', 'key, day'],
+  ['event', 'threshold passed, cap reached, killed, cut', 'threshold 80 %'],
+  ['spent, cap', 'dollar figures of this period', '$12.04 of $15.00'],
+  ['resets', 'when the period ends', 'in 5 h 12 m'],
+  ['actions', 'links or buttons: lift, kill (Slack / Telegram)', '+$5, Kill'],
+];
+
+export async function trust(root: HTMLElement, signal: AbortSignal): Promise<void> {
+  const t = await get<Trust>('/api/trust').catch(() => null);
+  if (signal.aborted) return;
+  const configured = channelStatus(t);
+  mount(
+    root,
+    h('h1', null, 'Trust'),
+    h('p', { class: 'lead' }, 'What spendcap keeps, where, and what leaves this machine.'),
+    h(
+      'section',
+      { 'aria-labelledby': 'h-stored' },
+      h('h2', { id: 'h-stored' }, 'Stored on this machine'),
+      t === null
+        ? h('p', { class: 'empty' }, 'This spendcap does not describe its files yet.')
+        : h(
+            'div',
+            null,
+            h('p', null, 'Data directory: ', h('code', null, t.dataDir)),
+            h(
+              'div',
+              { class: 'table-wrap' },
+              h(
+                'table',
+                null,
+                h('thead', null, h('tr', null, ...['File', 'What', 'Mode', 'Size'].map((x, i) => h('th', { scope: 'col', class: i === 3 ? 'r' : '' }, x)))),
+                h('tbody', null, ...t.files.map((f) => h('tr', null, h('td', { class: 'mono', title: f.path }, f.name), h('td', null, f.what), h('td', { class: 'mono' }, f.exists ? (f.mode ?? '—') : 'not created'), h('td', { class: 'r num' }, f.bytes === null ? '—' : `${int(f.bytes)} B`)))),
+              ),
+            ),
+          ),
+    ),
+    h(
+      'section',
+      { 'aria-labelledby': 'h-enc' },
+      h('h2', { id: 'h-enc' }, 'Encrypted and not'),
+      h('div', { class: 'two-col' }, h('div', { class: 'card' }, h('h3', null, 'Encrypted at rest'), list(t?.encrypted ?? ['provider API keys (AES-256-GCM, key in secret.key, mode 0600)'])), h('div', { class: 'card' }, h('h3', null, 'Kept in plain text'), list(t?.plaintext ?? ['budgets, spend ledger, event log, prices', 'hashes of spendcap keys and dashboard sessions (never the tokens)']))),
+      t?.hashed?.length ? h('div', { class: 'card' }, h('h3', null, 'Kept only as a hash'), list(t.hashed)) : null,
+      t?.neverStored?.length ? h('div', { class: 'card' }, h('h3', null, 'Never stored'), list(t.neverStored)) : null,
+      t ? h('p', { class: 'hint' }, t.tokenStorage) : null,
+      h('p', { class: 'hint' }, 'Prompts and responses are never stored: the ledger keeps token counts, cost, model and outcome per request.'),
+    ),
+    h(
+      'section',
+      { 'aria-labelledby': 'h-alerts' },
+      h('h2', { id: 'h-alerts' }, 'What each alert channel would receive'),
+      h('p', null, 'Alert channels come in a later release; none can be set up yet, so nothing is sent. What they are designed to carry, and nothing more: no prompt, response, provider key, spendcap key or session id.'),
+      h(
+        'div',
+        { class: 'table-wrap' },
+        h(
+          'table',
+          null,
+          h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Field'), h('th', { scope: 'col' }, 'What'), h('th', { scope: 'col' }, 'Example'), ...CHANNELS.map((c) => h('th', { scope: 'col' }, c.name)))),
+          h('tbody', null, ...ALERT_FIELDS.map(([f, what, ex]) => h('tr', null, h('td', { class: 'mono' }, f), h('td', null, what), h('td', null, ex), ...CHANNELS.map((c) => h('td', null, f === 'actions' && (c.id === 'webhook' || c.id === 'email') ? 'links' : '✓'))))),
+          h('tfoot', null, h('tr', null, h('th', { scope: 'row', colspan: '3' }, 'Set up?'), ...CHANNELS.map((c) => h('td', null, h('span', { class: configured.get(c.id) ? 'pill ok' : 'pill' }, configured.get(c.id) ? 'yes' : 'not set'))))),
+        ),
+      ),
+    ),
+    h(
+      'section',
+      { 'aria-labelledby': 'h-leaves' },
+      h('h2', { id: 'h-leaves' }, 'What leaves the machine'),
+      list([
+        'Your agents’ requests, to the provider each key names (Anthropic, OpenAI, Gemini, OpenRouter or the base URL you gave), with the provider key swapped in for the spendcap key.',
+        'Alerts, to the channels you set up, and only the fields above. None are set up, so none are sent.',
+        'Nothing else: no telemetry, no update checks, no price downloads (the price catalogue ships with spendcap). This page loads no outside script, font or image.',
+        t ? `spendcap listens on ${t.listen}: reachable from this machine${/127\.0\.0\.1|localhost|\[::1\]/.test(t.listen) ? ' only' : ' and from the network it is bound to'}.` : 'spendcap listens on 127.0.0.1 unless started with --host.',
+      ]),
+    ),
+  );
+}
+
+function list(items: string[]): HTMLElement {
+  return h('ul', { class: 'facts' }, ...items.map((i) => h('li', null, i)));
+}
