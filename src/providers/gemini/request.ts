@@ -1,3 +1,4 @@
+import { bodyTextTokens, readJsonObject } from '../request-body.js';
 import type { RequestError, RequestInfo } from '../types.js';
 import { asRecord, num, str } from '../anthropic/json.js';
 
@@ -18,9 +19,6 @@ const PATH = /^\/(?:v1beta|v1|v1alpha)\/models\/([^/:]+):(generateContent|stream
  * only adds), non-ASCII characters counted one by one. Media are counted from their base64 size
  * with a floor per item, because Gemini prices them by tiles, pages and seconds, not bytes.
  */
-const ASCII_BYTES_PER_TOKEN = 2.5;
-const NON_ASCII_CHAR_TOKENS = 1.5;
-const ASTRAL_CHAR_TOKENS = 3;
 /** An image: 258 tokens per 768-px tile on Gemini 2.x, 1120 at Gemini 3's high media resolution. */
 const IMAGE_MIN_TOKENS = 1200;
 const IMAGE_BASE64_BYTES_PER_TOKEN = 100;
@@ -87,15 +85,8 @@ export function parseGeminiRequest(body: Buffer, path: string, query: URLSearchP
     return bad('spendcap meters Gemini streams as server-sent events only: add ?alt=sse to :streamGenerateContent (the Google SDKs do)');
   }
 
-  if (body.length === 0) return bad('request body is empty: send a GenerateContentRequest JSON body');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch (err) {
-    return bad(`request body is not valid JSON: ${(err as Error).message}`);
-  }
-  const req = asRecord(parsed);
-  if (!req) return bad('request body must be a JSON object');
+  const req = readJsonObject(body, 'GenerateContentRequest');
+  if (typeof req === 'string') return bad(req);
 
   const gen = asRecord(field(req, 'generationConfig', 'generation_config'));
   const rawMax = field(gen, 'maxOutputTokens', 'max_output_tokens');
@@ -122,8 +113,7 @@ export function parseGeminiRequest(body: Buffer, path: string, query: URLSearchP
   const maxTokens = (maxOutput + thinkingAllowance) * candidateCount;
 
   const media = walkMedia(req);
-  const { ascii, nonAscii, astral } = scanBytes(body);
-  const textTokens = Math.max(0, ascii - media.base64Bytes) / ASCII_BYTES_PER_TOKEN + nonAscii * NON_ASCII_CHAR_TOKENS + astral * ASTRAL_CHAR_TOKENS;
+  const textTokens = bodyTextTokens(body, media.base64Bytes);
   const cached = str(field(req, 'cachedContent', 'cached_content'));
   const estimatedInputTokens = Math.ceil(BASE_OVERHEAD_TOKENS + textTokens + media.tokens + (cached ? CACHED_CONTENT_TOKENS : 0));
 
@@ -165,19 +155,3 @@ function mediaTokens(mime: string, base64Len: number): number {
   return Math.max(IMAGE_MIN_TOKENS, base64Len / DOCUMENT_BASE64_BYTES_PER_TOKEN);
 }
 
-/** Counts ASCII bytes, and non-ASCII characters by their UTF-8 lead byte (4-byte ones apart). */
-function scanBytes(b: Buffer): { ascii: number; nonAscii: number; astral: number } {
-  let high = 0;
-  let nonAscii = 0;
-  let astral = 0;
-  for (let i = 0; i < b.length; i++) {
-    const x = b[i]!;
-    if (x < 0x80) continue;
-    high++;
-    if (x >= 0xc0) {
-      if (x >= 0xf0) astral++;
-      else nonAscii++;
-    }
-  }
-  return { ascii: b.length - high, nonAscii, astral };
-}

@@ -1,5 +1,5 @@
+import { bodyTextTokens, readJsonObject, readModel } from '../request-body.js';
 import type { RequestError, RequestInfo } from '../types.js';
-import { isAscii } from 'node:buffer';
 import { estimateTokens } from '../../proxy/estimate-tokens.js';
 import { asRecord, str } from './chat-json.js';
 import { bareModel, isOpenAIReasoningModel } from './tokenizer.js';
@@ -29,9 +29,6 @@ export interface ChatRequestInfo extends RequestInfo {
  * and 3 on dense JSON; chat framing adds about 4 tokens per message, far less than the JSON keys
  * it replaces). Non-ASCII text per character: CJK up to ~1.35 tokens/char, emoji 2–3.
  */
-const ASCII_BYTES_PER_TOKEN = 2.5;
-const NON_ASCII_CHAR_TOKENS = 1.5;
-const ASTRAL_CHAR_TOKENS = 3;
 /**
  * One image. High detail on gpt-4o is at most 85 + 170 × 8 tiles = 1,445 tokens; patch-based
  * models (gpt-4.1-mini, o4-mini) at most 1,536 patches × 1.72 ≈ 2,650; newer models' "original"
@@ -68,19 +65,12 @@ function positiveInt(v: unknown, name: string): number | undefined | RequestErro
 /** Reads what spendcap needs from a POST /v1/chat/completions body: one JSON.parse, one walk, one byte scan. */
 export function parseChatRequest(body: Buffer, now: () => number = Date.now): ChatRequestInfo | RequestError {
   const receivedAt = now();
-  if (body.length === 0) return bad('request body is empty: send a Chat Completions JSON body');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch (err) {
-    return bad(`request body is not valid JSON: ${(err as Error).message}`);
-  }
-  const req = asRecord(parsed);
-  if (!req) return bad('request body must be a JSON object');
+  const req = readJsonObject(body, 'Chat Completions');
+  if (typeof req === 'string') return bad(req);
 
-  const model = req['model'];
-  if (model === undefined || model === null) return bad('missing "model"');
-  if (typeof model !== 'string' || model.trim() === '') return bad('"model" must be a non-empty string');
+  const named = readModel(req);
+  if (typeof named === 'string') return bad(named);
+  const { model } = named;
 
   const mct = positiveInt(req['max_completion_tokens'], 'max_completion_tokens');
   if (typeof mct === 'object') return mct;
@@ -100,8 +90,7 @@ export function parseChatRequest(body: Buffer, now: () => number = Date.now): Ch
   if (walk.audio || (Array.isArray(modalities) && modalities.includes('audio')) || (req['audio'] !== undefined && req['audio'] !== null)) {
     return bad('spendcap cannot cap audio: audio tokens are billed at their own prices, which spendcap does not meter yet. Send text (and images) only.');
   }
-  const { ascii, nonAscii, astral } = scanBytes(body);
-  const textTokens = Math.max(0, ascii - walk.base64Bytes) / ASCII_BYTES_PER_TOKEN + nonAscii * NON_ASCII_CHAR_TOKENS + astral * ASTRAL_CHAR_TOKENS;
+  const textTokens = bodyTextTokens(body, walk.base64Bytes);
   const imageTokens = /(^|[^a-z])gpt-4o-mini/.test(bareModel(model)) ? MINI_IMAGE_TOKENS : IMAGE_TOKENS;
   const estimatedInputTokens = Math.ceil(
     BASE_OVERHEAD_TOKENS +
@@ -216,21 +205,3 @@ function walkRequest(root: Record<string, unknown>): Walk {
   return w;
 }
 
-/** Counts ASCII bytes, and non-ASCII characters by their UTF-8 lead byte (4-byte ones apart). */
-function scanBytes(b: Buffer): { ascii: number; nonAscii: number; astral: number } {
-  // Code and English prompts are all ASCII: a SIMD check spares the byte loop.
-  if (isAscii(b)) return { ascii: b.length, nonAscii: 0, astral: 0 };
-  let high = 0;
-  let nonAscii = 0;
-  let astral = 0;
-  for (let i = 0; i < b.length; i++) {
-    const x = b[i]!;
-    if (x < 0x80) continue;
-    high++;
-    if (x >= 0xc0) {
-      if (x >= 0xf0) astral++;
-      else nonAscii++;
-    }
-  }
-  return { ascii: b.length - high, nonAscii, astral };
-}

@@ -1,3 +1,4 @@
+import { bodyTextTokens, readJsonObject, readModel } from '../request-body.js';
 import type { RequestError, RequestInfo } from '../types.js';
 import { asRecord, str } from '../anthropic/json.js';
 
@@ -10,9 +11,6 @@ import { asRecord, str } from '../anthropic/json.js';
  * o200k tokenizer averages about 4 bytes/token on English and about 3 on dense JSON and code;
  * 2.5 bytes/token keeps 1.2–1.6× headroom. Non-ASCII text is counted per character.
  */
-const ASCII_BYTES_PER_TOKEN = 2.5;
-const NON_ASCII_CHAR_TOKENS = 1.5;
-const ASTRAL_CHAR_TOKENS = 3;
 /**
  * One image. Tile-based models (gpt-4o, gpt-5) cost at most about 1.1k tokens for detail "high";
  * patch-based ones (gpt-4.1-mini/nano, o4-mini) up to 1,536 patches × a 1.6–2.5 multiplier ≈ 3.8k.
@@ -53,19 +51,12 @@ function bad(message: string): RequestError {
 
 /** Reads what spendcap needs from a POST /v1/responses body: one JSON.parse, one walk, one byte scan. */
 export function parseResponsesRequest(body: Buffer): ResponsesRequestInfo | RequestError {
-  if (body.length === 0) return bad('request body is empty: send a Responses API JSON body');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch (err) {
-    return bad(`request body is not valid JSON: ${(err as Error).message}`);
-  }
-  const req = asRecord(parsed);
-  if (!req) return bad('request body must be a JSON object');
+  const req = readJsonObject(body, 'Responses API');
+  if (typeof req === 'string') return bad(req);
 
-  const model = req['model'];
-  if (model === undefined || model === null) return bad('missing "model"');
-  if (typeof model !== 'string' || model.trim() === '') return bad('"model" must be a non-empty string');
+  const named = readModel(req);
+  if (typeof named === 'string') return bad(named);
+  const { model } = named;
 
   const max = req['max_output_tokens'];
   let maxTokens = DEFAULT_MAX_OUTPUT_TOKENS;
@@ -81,8 +72,7 @@ export function parseResponsesRequest(body: Buffer): ResponsesRequestInfo | Requ
   }
 
   const walk = walkRequest(req);
-  const { ascii, nonAscii, astral } = scanBytes(body);
-  const textTokens = Math.max(0, ascii - walk.base64Bytes) / ASCII_BYTES_PER_TOKEN + nonAscii * NON_ASCII_CHAR_TOKENS + astral * ASTRAL_CHAR_TOKENS;
+  const textTokens = bodyTextTokens(body, walk.base64Bytes);
   const stored = (present(req['previous_response_id']) || present(req['conversation']) ? STORED_CONTEXT_TOKENS : 0) + (present(req['prompt']) ? STORED_PROMPT_TOKENS : 0);
   const estimatedInputTokens = Math.ceil(
     BASE_OVERHEAD_TOKENS +
@@ -156,19 +146,3 @@ function walkRequest(root: Record<string, unknown>): Walk {
   return w;
 }
 
-/** Counts ASCII bytes, and non-ASCII characters by their UTF-8 lead byte (4-byte ones apart). */
-function scanBytes(b: Buffer): { ascii: number; nonAscii: number; astral: number } {
-  let high = 0;
-  let nonAscii = 0;
-  let astral = 0;
-  for (let i = 0; i < b.length; i++) {
-    const x = b[i]!;
-    if (x < 0x80) continue;
-    high++;
-    if (x >= 0xc0) {
-      if (x >= 0xf0) astral++;
-      else nonAscii++;
-    }
-  }
-  return { ascii: b.length - high, nonAscii, astral };
-}
