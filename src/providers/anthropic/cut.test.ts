@@ -9,7 +9,7 @@ import { SseParser, encodeSseEvent } from '../../proxy/sse.js';
 import type { SseEvent } from '../../proxy/sse-types.js';
 import { AnthropicStreamMeter } from './stream-meter.js';
 import { CUT_STOP_REASON, buildCutTail } from './cut.js';
-import { CUT_INPUT_MARKER } from './tool-input.js';
+import { CUT_INPUT_MARKER } from '../tool-input.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../../test/fixtures/', import.meta.url));
 const NOTICE = 'spendcap: key "dev" reached its cap: spent $5.00 of $5.00 (day). Raise it: spendcap lift dev --add 5';

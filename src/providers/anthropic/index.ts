@@ -5,7 +5,6 @@ export type { MessagesRequestError, MessagesRequestInfo } from './request.js';
 export { AnthropicStreamMeter, usageFromAnthropic } from './stream-meter.js';
 export type { OpenBlock } from './stream-meter.js';
 export { CUT_STOP_REASON, buildCutTail } from './cut.js';
-export { CUT_INPUT_MARKER, ToolInputTracker } from './tool-input.js';
 export { usageFromMessageJson } from './usage.js';
 export { ANTHROPIC_ERRORS, anthropicError, anthropicErrorBody, anthropicErrorReply } from './errors.js';
 export { tokenizerFactor } from './tokenizer.js';

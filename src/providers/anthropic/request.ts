@@ -1,6 +1,6 @@
 import { bodyTextTokens, readJsonObject, readModel } from '../request-body.js';
 import type { RequestInfo } from '../types.js';
-import { asRecord, str } from './json.js';
+import { asRecord, str } from '../json.js';
 
 export type MessagesRequestInfo = RequestInfo;
 

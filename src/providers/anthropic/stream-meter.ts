@@ -2,9 +2,9 @@ import type { Usage } from '../../pricing/types.js';
 import type { SseEvent } from '../../proxy/sse-types.js';
 import type { StreamMeter } from '../types.js';
 import { StreamingTokenEstimate } from '../../proxy/estimate-tokens.js';
-import { ToolInputTracker } from './tool-input.js';
+import { ToolInputTracker } from '../tool-input.js';
 import { CUT_STOP_REASON, buildCutTail } from './cut.js';
-import { asRecord, num, str } from './json.js';
+import { asRecord, num, str } from '../json.js';
 
 export interface OpenBlock {
   index: number;

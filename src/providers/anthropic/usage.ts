@@ -1,5 +1,5 @@
 import type { Usage } from '../../pricing/types.js';
-import { asRecord } from './json.js';
+import { asRecord } from '../json.js';
 import { usageFromAnthropic } from './stream-meter.js';
 
 /**

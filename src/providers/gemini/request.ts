@@ -1,6 +1,6 @@
 import { bodyTextTokens, readJsonObject } from '../request-body.js';
 import type { RequestError, RequestInfo } from '../types.js';
-import { asRecord, num, str } from '../anthropic/json.js';
+import { asRecord, num, str } from '../json.js';
 
 /** What the Gemini meter needs beyond RequestInfo; the relay hands the same object to newStreamMeter. */
 export interface GeminiRequestInfo extends RequestInfo {

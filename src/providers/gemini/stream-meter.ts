@@ -2,7 +2,7 @@ import type { Usage } from '../../pricing/types.js';
 import type { SseEvent } from '../../proxy/sse-types.js';
 import { StreamingTokenEstimate } from '../../proxy/estimate-tokens.js';
 import type { StreamMeter } from '../types.js';
-import { asRecord, num, str } from '../anthropic/json.js';
+import { asRecord, num, str } from '../json.js';
 import { buildGeminiCutTail, CUT_FINISH_REASON } from './cut.js';
 import type { GeminiRequestInfo } from './request.js';
 import { countsFromMetadata, usageFromCounts } from './usage.js';

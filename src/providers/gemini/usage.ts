@@ -1,5 +1,5 @@
 import type { Usage } from '../../pricing/types.js';
-import { asRecord, num } from '../anthropic/json.js';
+import { asRecord, num } from '../json.js';
 
 /** The counters of one usageMetadata object, each 0 when absent (proto3 JSON omits zeros). */
 export interface GeminiCounts {

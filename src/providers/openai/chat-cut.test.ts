@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CUT_INPUT_MARKER } from '../anthropic/index.js';
+import { CUT_INPUT_MARKER } from '../tool-input.js';
 import { parseChatRequest } from './chat-request.js';
 import { CHAT_CUT_FINISH_REASON } from './chat-cut.js';
 import { ChatStreamMeter } from './chat-stream-meter.js';

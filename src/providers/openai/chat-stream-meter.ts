@@ -2,7 +2,7 @@ import type { Micros, Usage } from '../../pricing/types.js';
 import { encodeSseEvent } from '../../proxy/sse.js';
 import type { SseEvent } from '../../proxy/sse-types.js';
 import { StreamingTokenEstimate } from '../../proxy/estimate-tokens.js';
-import { ToolInputTracker } from '../anthropic/index.js';
+import { ToolInputTracker } from '../tool-input.js';
 import type { StreamMeter } from '../types.js';
 import { buildChatCutTail } from './chat-cut.js';
 import { asRecord, num, str } from './chat-json.js';

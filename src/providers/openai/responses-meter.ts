@@ -2,7 +2,7 @@ import type { Usage } from '../../pricing/types.js';
 import type { SseEvent } from '../../proxy/sse-types.js';
 import { StreamingTokenEstimate } from '../../proxy/estimate-tokens.js';
 import type { StreamMeter } from '../types.js';
-import { asRecord, num, str } from '../anthropic/json.js';
+import { asRecord, num, str } from '../json.js';
 import { mayReasonHidden, outputTokenizerFactor, reasoningTokensPerSecond } from './responses-model.js';
 import { providerCostFromResponsesUsage, usageFromResponsesUsage } from './responses-usage.js';
 import { buildResponsesCutTail } from './responses-cut.js';

@@ -1,6 +1,6 @@
 import { bodyTextTokens, readJsonObject, readModel } from '../request-body.js';
 import type { RequestError, RequestInfo } from '../types.js';
-import { asRecord, str } from '../anthropic/json.js';
+import { asRecord, str } from '../json.js';
 
 /*
  * Input estimate for POST /v1/responses: an UPPER bound of the prompt's tokens. Unlike Anthropic's

@@ -1,5 +1,5 @@
 import type { Usage } from '../../pricing/types.js';
-import { asRecord, num } from '../anthropic/json.js';
+import { asRecord, num } from '../json.js';
 
 /**
  * A Responses `usage` object → Usage. OpenAI counts cached (and, where reported, cache-write) tokens
