@@ -494,4 +494,164 @@ describe('admin API', () => {
     assert.equal(get('spendcap_request_duration_seconds_count', {}), ledger.filter((x) => x.outcome !== 'blocked').length);
     assert.equal(types.get('spendcap_request_duration_seconds'), 'histogram');
   });
+  test('POST /api/keys takes every provider `spendcap key add` takes: an OpenRouter key, an OpenAI-compatible one with its base URL; anything else is a 400 on provider', async () => {
+    const router = await call<{ key: { name: string; provider: string; baseUrl: string | null }; token: string; howToPoint: string; event: EventJson }>(sc, 'POST', '/api/keys', { token: admin, body: { name: 'router', provider: 'openrouter', providerKey: 'sk-or-v1-test', capUsd: 3 } });
+    assert.equal(router.status, 201, router.text);
+    assert.deepEqual([router.json.key.name, router.json.key.provider, router.json.key.baseUrl], ['router', 'openrouter', null]);
+    assert.match(router.json.token, /^sc-/);
+    assert.match(router.json.howToPoint, /^OPENAI_BASE_URL=http:\/\/127\.0\.0\.1:\d+\/v1 /);
+    assert.deepEqual([router.json.event.kind, router.json.event.channel], ['key-add', 'api']);
+    assert.equal(sc.server.store.keyByName('router')!.provider, 'openrouter');
+    const compat = await call<{ key: { provider: string; baseUrl: string | null } }>(sc, 'POST', '/api/keys', { token: admin, body: { name: 'groq', provider: 'openai-compatible', baseUrl: 'https://api.groq.com/openai/v1/', providerKey: 'gsk-test', capUsd: 3 } });
+    assert.equal(compat.status, 201, compat.text);
+    assert.deepEqual([compat.json.key.provider, compat.json.key.baseUrl], ['openai-compatible', 'https://api.groq.com/openai/v1']);
+    const bad = await call(sc, 'POST', '/api/keys', { token: admin, body: { name: 'nope', provider: 'mistral', providerKey: 'k', capUsd: 3 } });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.json.error.field, 'provider');
+    assert.match(bad.json.error.message, /anthropic, openai, gemini, openrouter, openai-compatible/);
+    for (const name of ['router', 'groq']) assert.equal((await call(sc, 'DELETE', `/api/keys/${name}`, { token: admin })).status, 200);
+  });
+
+  test('GET /api/pricing lists the prices in use: each model of the ledger with the rates and source the proxy charges it by', async () => {
+    await client(sc, workToken).messages.create({ model: MODEL, max_tokens: 20, messages });
+    interface InUse { provider: string; model: string; pricedAs: string; source: string; estimated: boolean; inputUsd: number; outputUsd: number; cacheReadUsd: number; cacheWrite5mUsd: number; cacheWrite1hUsd: number }
+    const r = await call<{ inUse: InUse[] }>(sc, 'GET', '/api/pricing', { token: admin });
+    assert.equal(r.status, 200);
+    const m = r.json.inUse.find((x) => x.model === MODEL);
+    assert.deepEqual(m, { provider: 'anthropic', model: MODEL, pricedAs: MODEL, source: 'catalogue', estimated: false, inputUsd: 3, outputUsd: 15, cacheReadUsd: 0.3, cacheWrite5mUsd: 3.75, cacheWrite1hUsd: 6 });
+    assert.equal(r.json.inUse[0]!.model, MODEL, 'most recently used first');
+    // An override changes what is listed at once, as it changes what the next request costs.
+    await call(sc, 'PUT', `/api/pricing/${MODEL}`, { token: admin, body: { input: 1, output: 2 } });
+    const o = (await call<{ inUse: InUse[] }>(sc, 'GET', '/api/pricing', { token: admin })).json.inUse.find((x) => x.model === MODEL)!;
+    assert.deepEqual([o.source, o.inputUsd, o.outputUsd], ['override', 1, 2]);
+    await call(sc, 'DELETE', `/api/pricing/${MODEL}`, { token: admin });
+  });
+
+  test('GET /api/events?channel= filters the audit log by who acted; an unknown channel is a 400', async () => {
+    const all = await call<Page<EventJson>>(sc, 'GET', '/api/events?limit=1000', { token: admin });
+    const cliOnly = await call<Page<EventJson>>(sc, 'GET', '/api/events?channel=cli&limit=1000', { token: admin });
+    assert.equal(cliOnly.status, 200);
+    assert.ok(cliOnly.json.total > 0);
+    assert.ok(cliOnly.json.items.every((e) => e.channel === 'cli'));
+    assert.equal(cliOnly.json.total, all.json.items.filter((e) => e.channel === 'cli').length);
+    const apiKills = await call<Page<EventJson>>(sc, 'GET', '/api/events?channel=api&kind=kill', { token: admin });
+    assert.ok(apiKills.json.total > 0 && apiKills.json.items.every((e) => e.channel === 'api' && e.kind === 'kill'));
+    assert.equal((await call<Page<EventJson>>(sc, 'GET', '/api/events?channel=slack', { token: admin })).json.total, 0);
+    const bad = await call(sc, 'GET', '/api/events?channel=email', { token: admin });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.json.error.field, 'channel');
+  });
+  test('GET /api/budgets/:name carries the auto-tune suggestion for every budget, whatever its auto-tune mode', async () => {
+    interface Tuned { autotune: string; autotuneSuggestion: { suggestedUsd: number | null; reason: string } }
+    await addKey(sc.dataDir, 'tuned', 5, ['--period', 'day']);
+    const keyId = sc.server.store.keyByName('tuned')!.id;
+    const day = 86_400_000;
+    const now = Date.now();
+    // $1..$14 on each of the 14 complete days before today: p90 is $13, × 1.2 headroom = $15.60 a day.
+    for (let d = 1; d <= 14; d++) {
+      sc.server.store.insertLedger({ ts: now - d * day, requestId: `past-${d}`, keyId, keyName: 'tuned', session: null, provider: 'anthropic', model: MODEL, pricedAs: MODEL, priceEstimated: false, inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWrite5mTokens: 0, cacheWrite1hTokens: 0, costMicros: d * 1_000_000, outcome: 'ok', usageSource: 'provider', status: 200, durationMs: 1, detail: null });
+    }
+    const tuned = await call<Tuned>(sc, 'GET', '/api/budgets/tuned', { token: admin });
+    assert.equal(tuned.status, 200, tuned.text);
+    assert.equal(tuned.json.autotune, 'off');
+    assert.equal(tuned.json.autotuneSuggestion.suggestedUsd, 15.6);
+    assert.match(tuned.json.autotuneSuggestion.reason, /p90 of daily spend over the last 14 days is \$13\.00; × 1\.2 headroom = \$15\.60 per day/);
+    // The global budget counts every key's days; a total budget gets no suggestion, with the reason.
+    const made = await call(sc, 'POST', '/api/budgets', { token: admin, body: { name: 'all-time', scope: 'global', cap: 100, period: 'total' } });
+    assert.equal(made.status, 201, made.text);
+    const total = await call<Tuned>(sc, 'GET', '/api/budgets/all-time', { token: admin });
+    assert.deepEqual(total.json.autotuneSuggestion, { suggestedUsd: null, reason: 'a total budget never resets; auto-tune only suggests caps for day, week and month budgets' });
+    const fresh = await call<Tuned>(sc, 'GET', '/api/budgets/work', { token: admin });
+    assert.equal(fresh.json.autotuneSuggestion.suggestedUsd, null);
+    assert.match(fresh.json.autotuneSuggestion.reason, /only 0 of the last 14 days had spend/);
+    await call(sc, 'DELETE', '/api/budgets/all-time', { token: admin });
+  });
+
+  test("GET /api/budgets/:name lists a key's recent sessions, capped or not: requests, spend, last outcome, and open while a request is in flight", async () => {
+    interface SessionJson { id: string; requests: number; spentUsd: number; capUsd: number | null; lastSeen: string; lastOutcome: string | null; open: boolean }
+    const token = await addKey(sc.dataDir, 'agent', 10);
+    const withSession = (id: string) => new Anthropic({ apiKey: token, baseURL: sc.url, maxRetries: 0, defaultHeaders: { 'x-spendcap-session': id } });
+    await withSession('s-one').messages.create({ model: MODEL, max_tokens: 20, messages });
+    await withSession('s-one').messages.create({ model: MODEL, max_tokens: 20, messages });
+    const sessionsOf = async () => (await call<{ sessions: SessionJson[] }>(sc, 'GET', '/api/budgets/agent', { token: admin })).json.sessions;
+    const first = await sessionsOf();
+    assert.equal(first.length, 1);
+    const spent = sc.server.store.listLedger(1000).filter((r) => r.session === 's-one').reduce((a, r) => a + r.costMicros, 0) / 1e6;
+    assert.deepEqual({ ...first[0]!, lastSeen: typeof first[0]!.lastSeen }, { id: 's-one', session: 's-one', requests: 2, spentUsd: spent, capUsd: null, lastSeen: 'string', lastOutcome: 'ok', open: false });
+
+    mock.options = { ...mock.options, outputTokens: 400, tokenIntervalMs: 10 };
+    try {
+      const stream = withSession('s-two').messages.stream({ model: MODEL, max_tokens: 1000, messages });
+      let during: SessionJson[] = [];
+      const until = Date.now() + 10_000;
+      while (!during.some((x) => x.id === 's-two' && x.open)) {
+        if (Date.now() > until) assert.fail(`s-two never showed open: ${JSON.stringify(during)}`);
+        await new Promise((r) => setTimeout(r, 20));
+        during = await sessionsOf();
+      }
+      // Its first ledger row is written when it settles: until then it is listed from the hold in flight.
+      assert.deepEqual(during.map((x) => [x.id, x.requests, x.open, x.lastOutcome]), [['s-two', 0, true, null], ['s-one', 2, false, 'ok']]);
+      await stream.finalMessage();
+    } finally {
+      mock.options = { ...mock.options, outputTokens: 20, tokenIntervalMs: 0 };
+    }
+    const after = await sessionsOf();
+    assert.deepEqual(after.map((x) => [x.id, x.requests, x.open, x.lastOutcome]), [['s-two', 1, false, 'ok'], ['s-one', 2, false, 'ok']]);
+    // A session cap shows on each session.
+    await call(sc, 'PATCH', '/api/budgets/agent', { token: admin, body: { sessionCap: 1 } });
+    assert.ok((await sessionsOf()).every((x) => x.capUsd === 1));
+  });
+  test("GET /api/stats adds the overview's charts in the data dir's zone: 14 days by key and by model, today by hour", async () => {
+    interface Charts { timeZone: string; byDayKey: Array<{ day: string; key: string; costUsd: number }>; byDayModel: Array<{ day: string; model: string; costUsd: number }>; byHour: Array<{ hour: string; costUsd: number }> }
+    const tz = 'Asia/Kolkata'; // +05:30: a zone whose hours and days are not UTC's
+    assert.equal((await call(sc, 'PATCH', '/api/settings', { token: admin, body: { timeZone: tz } })).status, 200);
+    try {
+      const r = await call<Charts>(sc, 'GET', '/api/stats', { token: admin });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.timeZone, tz);
+      const parts = (ms: number) => Object.fromEntries(new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit' }).formatToParts(ms).map((p) => [p.type, p.value]));
+      const dayOf = (ms: number) => { const p = parts(ms); return `${p.year}-${p.month}-${p.day}`; };
+      const hourOf = (ms: number) => `${dayOf(ms)}T${parts(ms).hour}`;
+      const now = Date.now();
+      const days = new Set(Array.from({ length: 14 }, (_, i) => dayOf(now - i * 86_400_000)));
+      const ledger = sc.server.store.listLedger(10_000).filter((x) => days.has(dayOf(x.ts)));
+      const expect = (f: (x: (typeof ledger)[number]) => string) => {
+        const m = new Map<string, number>();
+        for (const x of ledger) m.set(f(x), (m.get(f(x)) ?? 0) + x.costMicros);
+        return m;
+      };
+      const close = (got: Map<string, number>, want: Map<string, number>, what: string) => {
+        assert.deepEqual([...got.keys()].sort(), [...want.keys()].filter((k) => want.get(k)! > 0 || got.has(k)).sort(), what);
+        for (const [k, v] of want) if (got.has(k)) assert.ok(Math.abs(got.get(k)! - v / 1e6) < 1e-9, `${what} ${k}`);
+      };
+      close(new Map(r.json.byDayKey.map((d) => [`${d.day}|${d.key}`, d.costUsd])), expect((x) => `${dayOf(x.ts)}|${x.keyName}`), 'byDayKey');
+      close(new Map(r.json.byDayModel.map((d) => [`${d.day}|${d.model}`, d.costUsd])), expect((x) => `${dayOf(x.ts)}|${x.model}`), 'byDayModel');
+      const today = dayOf(now);
+      const hours = new Map<string, number>();
+      for (const x of ledger) if (dayOf(x.ts) === today) hours.set(hourOf(x.ts), (hours.get(hourOf(x.ts)) ?? 0) + x.costMicros);
+      close(new Map(r.json.byHour.map((d) => [d.hour, d.costUsd])), hours, 'byHour');
+      assert.ok(r.json.byHour.length > 0 && r.json.byHour.every((h) => h.hour.startsWith(today)));
+      // The 'tuned' key's past days ($1 … $13 on the 13 days before today) are there, one per day.
+      const tuned = r.json.byDayKey.filter((d) => d.key === 'tuned');
+      assert.equal(tuned.length, 13);
+      assert.ok(Math.abs(tuned.reduce((a, d) => a + d.costUsd, 0) - 91) < 1e-9);
+      // key= narrows the charts like the rest of the answer.
+      const one = await call<Charts>(sc, 'GET', '/api/stats?key=agent', { token: admin });
+      assert.ok(one.json.byDayKey.length > 0 && one.json.byDayKey.every((d) => d.key === 'agent'));
+    } finally {
+      await call(sc, 'PATCH', '/api/settings', { token: admin, body: { timeZone: null } });
+    }
+  });
+  test('GET /api/trust: the SQLite files are owner-only (0600) on disk and say so; alert channels are listed, none configured', async () => {
+    interface TrustJson { files: Array<{ name: string; exists: boolean; mode: string | null }>; alertChannels: Array<{ id: string; name: string; configured: boolean; fields: string[] }> }
+    const r = await call<TrustJson>(sc, 'GET', '/api/trust', { token: admin });
+    assert.equal(r.status, 200, r.text);
+    for (const name of ['spendcap.db', 'spendcap.db-wal', 'spendcap.db-shm']) {
+      assert.equal(statSync(join(sc.dataDir, name)).mode & 0o777, 0o600, `${name} on disk`);
+      const f = r.json.files.find((x) => x.name === name);
+      assert.deepEqual([f?.exists, f?.mode], [true, '0600'], name);
+    }
+    assert.deepEqual(r.json.alertChannels.map((c) => [c.id, c.configured]), [['webhook', false], ['slack', false], ['telegram', false], ['email', false], ['desktop', false]]);
+    assert.deepEqual(r.json.alertChannels.find((c) => c.id === 'telegram')!.fields, ['bot token', 'chat id']);
+  });
 });

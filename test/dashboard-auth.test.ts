@@ -195,11 +195,13 @@ describe('dashboard sign-in and cookie auth', () => {
     assert.equal((badTz.body as { error: { field: string } }).error.field, 'timeZone');
     const trust = await pageFetch(page, '/api/trust');
     assert.equal(trust.status, 200);
-    const t = trust.body as { dataDir: string; files: { name: string; exists: boolean; mode: string | null }[]; alertChannels: unknown[] };
+    const t = trust.body as { dataDir: string; files: { name: string; exists: boolean; mode: string | null }[]; alertChannels: Array<{ id: string; configured: boolean }> };
     assert.equal(t.dataDir, sc.dataDir);
     assert.equal(t.files.find((f) => f.name === 'secret.key')?.mode, '0600');
     assert.equal(t.files.find((f) => f.name === 'admin-token')?.mode, '0600');
-    assert.deepEqual(t.alertChannels, []);
+    assert.equal(t.files.find((f) => f.name === 'spendcap.db')?.mode, '0600');
+    // The channels alerts will use, none set up yet.
+    assert.deepEqual(t.alertChannels.map((c) => [c.id, c.configured]), [['webhook', false], ['slack', false], ['telegram', false], ['email', false], ['desktop', false]]);
 
     // Signing out ends the session for the API too.
     const out = await pageFetch(page, '/dashboard/logout', { method: 'POST', headers: json });

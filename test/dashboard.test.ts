@@ -190,6 +190,9 @@ describe('web dashboard', () => {
     assert.equal((await admin<BudgetJson>(sc, '/api/budgets/claude')).capUsd, 12);
     await r.getByRole('button', { name: 'Edit cap' }).click();
     const form = r.getByRole('form', { name: 'Edit claude' });
+    // The suggestion is the server's (GET /api/budgets/:name autotuneSuggestion), shown as it is.
+    const suggested = (await admin<{ autotuneSuggestion: { reason: string } }>(sc, '/api/budgets/claude')).autotuneSuggestion;
+    await form.getByText(`Auto-tune: no suggestion — ${suggested.reason}`).waitFor();
     await form.getByLabel('Cap ($)', { exact: true }).fill('8');
     await form.getByRole('button', { name: 'Save' }).click();
     await form.getByText('Saved').waitFor();
@@ -205,7 +208,10 @@ describe('web dashboard', () => {
     await table.waitFor();
     const channels = await Promise.all((await table.locator('tbody tr').all()).map((r) => r.getAttribute('data-channel')));
     assert.ok(channels.includes('web') && channels.includes('api'), channels.join(','));
+    // The server filters: the page asks /api/events for the channel (one page), not 1000 events to sift.
+    const asked = page.waitForRequest((r) => r.url().includes('/api/events?') && new URL(r.url()).searchParams.get('channel') === 'web');
     await page.getByRole('combobox', { name: 'Channel' }).selectOption('web');
+    assert.equal(new URL((await asked).url()).searchParams.get('limit'), '50');
     await page.waitForFunction(`[...document.querySelectorAll('table.events tbody tr')].every((r) => r.dataset.channel === 'web')`);
     const text = (await table.textContent()) ?? '';
     for (const kind of ['kill', 'lift', 'cap-set']) assert.ok(text.includes(kind), `history has ${kind}`);
@@ -224,6 +230,10 @@ describe('web dashboard', () => {
     await page.goto(`${sc.url}/dashboard/pricing`);
     const pricing = page.getByRole('form', { name: 'Price override' });
     await pricing.waitFor();
+    // Prices in use come from the server's price book: the model's catalogue rates, not "—".
+    const used = page.locator('tr', { has: page.getByRole('cell', { name: MODEL, exact: true }) }).first();
+    const cells = await used.locator('td').allTextContents();
+    assert.deepEqual(cells.slice(2, 7), ['catalogue (genai-prices)', '$3', '$15', '$0.3', '$3.75'], cells.join(' | '));
     await pricing.getByLabel('Model').fill('my-local-model');
     await pricing.getByLabel('Input').fill('1');
     await pricing.getByLabel('Output', { exact: true }).fill('2');
@@ -235,7 +245,9 @@ describe('web dashboard', () => {
 
     await page.goto(`${sc.url}/dashboard/settings`);
     await page.getByRole('list', { name: 'Alert channels' }).waitFor();
-    assert.equal(await page.locator('.checklist li').filter({ hasText: 'not set' }).count(), 4);
+    // The server's checklist (GET /api/trust alertChannels): five channels, none set up yet.
+    assert.deepEqual(await Promise.all((await page.locator('.checklist li').all()).map((l) => l.getAttribute('data-channel'))), ['webhook', 'slack', 'telegram', 'email', 'desktop']);
+    assert.equal(await page.locator('.checklist li').filter({ hasText: 'not set' }).count(), 5);
     await shot(page, 'settings');
 
     await page.goto(`${sc.url}/dashboard/trust`);
@@ -253,11 +265,14 @@ describe('web dashboard', () => {
       await client(sc, token, { 'x-spendcap-session': s, ...(s === 'nightly-run' ? { 'x-spendcap-budget': 'nightly' } : {}) }).messages.stream({ model: MODEL, max_tokens: 8000, messages }).finalMessage();
     }
     mock.options.tokenIntervalMs = 5;
+    // The one left running streams for several seconds, so the page can show it in flight.
+    mock.options.outputTokens = Math.max(mock.options.outputTokens ?? 0, 1500);
     await page.goto(`${sc.url}/dashboard`);
     await row(page, 'claude').waitFor();
     await page.getByRole('cell', { name: '7b11d0aa-tests' }).waitFor();
     const running = client(sc, token, { 'x-spendcap-session': 'c9e04f12-docs' }).messages.stream({ model: MODEL, max_tokens: 8000, messages }).finalMessage();
-    await page.waitForTimeout(SHOTS === null ? 200 : 1500);
+    // The session in flight shows as such once the page refreshes its sessions (a hold opening triggers it).
+    await page.locator('tr[data-session="c9e04f12-docs"][data-open="true"]').waitFor();
     await shot(page, 'overview');
 
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, storageState: await context.storageState() });
@@ -270,6 +285,14 @@ describe('web dashboard', () => {
       const box = await row(p, 'claude').getByRole('button', { name, exact: true }).boundingBox();
       assert.ok(box !== null && box.x >= 0 && box.x + box.width <= 390, `${name} on screen: ${JSON.stringify(box)}`);
     }
+    // Every menu link is on screen (the nav wraps), and the sessions table fits its box without scrolling sideways.
+    for (const link of await p.getByRole('navigation', { name: 'Dashboard' }).getByRole('link').all()) {
+      const box = await link.boundingBox();
+      assert.ok(box !== null && box.x >= 0 && box.x + box.width <= 390, `menu link ${await link.textContent()} on screen: ${JSON.stringify(box)}`);
+    }
+    await p.getByRole('cell', { name: '7b11d0aa-tests' }).waitFor();
+    const fits = await p.evaluate<[number, number]>("(() => { const w = document.querySelector('.sessions-table').closest('.table-wrap'); return [w.scrollWidth, w.clientWidth]; })()");
+    assert.ok(fits[0] <= fits[1], `sessions table fits a phone: ${fits.join(' > ')}`);
     await shot(p, 'phone');
     await phone.close();
 

@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { budgetReport, createBudget, deleteBudget, killBudget, liftBudget, readSettings, setCap, timeZoneOf, unkillBudget, writeSettings } from '../budgets/index.js';
+import { autotuneSuggestion, budgetReport, createBudget, deleteBudget, killBudget, liftBudget, readSettings, setCap, timeZoneOf, unkillBudget, writeSettings } from '../budgets/index.js';
 import type { Settings } from '../budgets/index.js';
 import { createKey, howToPoint, KeySpecError, removeKey } from '../keys/index.js';
 import type { KeyField } from '../keys/index.js';
@@ -12,15 +12,15 @@ import { ADMIN_TOKEN_FILE, loadOrCreateMasterKey } from '../secrets/index.js';
 import { DB_FILE } from '../store/index.js';
 import type { EventChannel } from '../store/index.js';
 import type { ActionResult, Bank, BudgetStatus, CapChanges, LiftHow } from '../budgets/index.js';
-import { usdToMicros } from '../pricing/index.js';
-import type { PriceBook } from '../pricing/index.js';
+import { PROVIDER_IDS, usdToMicros } from '../pricing/index.js';
+import type { PriceBook, ProviderId } from '../pricing/index.js';
 import { SqliteStore, StoreError } from '../store/index.js';
 import { renderBadge } from './badge.js';
 import { allowedHosts, bearerToken, checkHostAndOrigin, CSRF_HEADER, tokenMatches } from './guard.js';
 import { readJsonBody, sendApiError, sendJson } from './http.js';
 import { LiveFeed } from './live.js';
 import { buildMetrics, DURATION_BUCKETS_S, renderMetrics } from './metrics.js';
-import { budgetByModel, eventsPage, metricsRows, stats, usagePage } from './queries.js';
+import { budgetByModel, charts, eventsPage, keySessions, metricsRows, modelsInUse, stats, usagePage } from './queries.js';
 import {
   ApiError,
   badgeQuerySchema,
@@ -38,7 +38,7 @@ import {
   updateBudgetSchema,
   usageQuerySchema,
 } from './schemas.js';
-import { budgetView, eventView, keyView, liveBudget, modelView, priceView, sessionsView, statsView, usageView } from './views.js';
+import { budgetView, chartsView, eventView, inUseView, keyView, liveBudget, modelView, priceView, sessionView, statsView, suggestionView, usageView } from './views.js';
 
 export { LiveFeed } from './live.js';
 
@@ -66,6 +66,14 @@ export interface Admin {
 /** The default window of /api/stats: 30 days keeps the scan bounded; `since` widens it. */
 const STATS_DEFAULT_DAYS = 30;
 const BADGE_MAX_AGE_S = 5;
+/** "Prices in use" looks this far back, and lists at most this many models: bounded however busy the ledger. */
+const IN_USE_DAYS = 90;
+const IN_USE_MAX = 200;
+/** A key's sessions listed: those seen in the last 14 days (the overview's span), at most 30. */
+const SESSIONS_DAYS = 14;
+const SESSIONS_MAX = 30;
+/** /api/stats' byDayKey and byDayModel cover this many local days, today included. */
+const CHART_DAYS = 14;
 
 type Handler = (ctx: RequestCtx) => Promise<void> | void;
 interface RequestCtx {
@@ -152,7 +160,26 @@ export function createAdmin(deps: AdminDeps): Admin {
     parseWith(emptyQuerySchema, query, 'query');
     const { status, view } = findBudget(params[0]!);
     const record = store.budgetByName(status.name)!;
-    sendJson(res, 200, { ...view, sessions: sessionsView(status), byModel: budgetByModel(store, record, status.periodStart).map(modelView) });
+    const now = Date.now();
+    const tz = timeZoneOf(readSettings(store));
+    // Every key budget lists its recent sessions (capped or not); "open" when a request of that session holds money right now.
+    let sessions: ReturnType<typeof sessionView>[] = [];
+    if (record.keyId !== null) {
+      const inFlight = new Map<string, number>();
+      for (const h of bank.openHolds) if (h.key.record.id === record.keyId && h.session !== null && !h.settled) inFlight.set(h.session, Math.max(inFlight.get(h.session) ?? 0, h.startedAt));
+      const listed = keySessions(store, record.keyId, now - SESSIONS_DAYS * 86_400_000, SESSIONS_MAX);
+      // A session whose first request is still running has no ledger row yet: it leads the list.
+      const known = new Set(listed.map((x) => x.session));
+      const fresh = [...inFlight].filter(([id]) => !known.has(id)).sort((a, b) => b[1] - a[1]).map(([id, ts]) => ({ session: id, requests: 0, spentMicros: 0, lastTs: ts, lastOutcome: null }));
+      sessions = [...fresh, ...listed].slice(0, SESSIONS_MAX).map((x) => sessionView(x, status.effectiveSessionCapMicros, inFlight.has(x.session)));
+    }
+    sendJson(res, 200, {
+      ...view,
+      sessions,
+      byModel: budgetByModel(store, record, status.periodStart).map(modelView),
+      // The same rule `creep` applies, for every budget whatever its auto-tune mode, so the page never recomputes it.
+      autotuneSuggestion: suggestionView(autotuneSuggestion(store, record, now, tz)),
+    });
   });
   route('PATCH', '/api/budgets/:name', async ({ req, res, params, channel }) => {
     const b = await body(req, (x) => parseWith(updateBudgetSchema, x, 'body'));
@@ -287,7 +314,7 @@ export function createAdmin(deps: AdminDeps): Admin {
       hashed: ['spendcap keys (SHA-256; shown once at creation)', 'dashboard sign-in links and sessions (SHA-256)'],
       plaintext: ['budgets, caps and settings', 'ledger: model, token counts and cost of each request (no prompts or outputs)', 'audit events', 'price overrides', 'admin-token (owner-only file)'],
       neverStored: ['prompts and completions', 'request and response bodies'],
-      alertChannels: [],
+      alertChannels: ALERT_CHANNELS.map((c) => ({ ...c, fields: [...c.fields], configured: false })),
       tokenStorage: 'spendcap keys and dashboard sessions are stored as SHA-256 hashes; the admin token is a file readable by its owner only',
     });
   });
@@ -305,13 +332,18 @@ export function createAdmin(deps: AdminDeps): Admin {
   route('GET', '/api/stats', ({ res, query }) => {
     const q = parseWith(statsQuerySchema, query, 'query');
     const since = q.since ?? Date.now() - STATS_DEFAULT_DAYS * 86_400_000;
-    const s = stats(store, { since, until: q.until ?? Number.MAX_SAFE_INTEGER, key: q.key }, timeZoneOf(readSettings(store)));
-    sendJson(res, 200, statsView(s, since, q.until ?? null));
+    const tz = timeZoneOf(readSettings(store));
+    const s = stats(store, { since, until: q.until ?? Number.MAX_SAFE_INTEGER, key: q.key }, tz);
+    // The overview's charts: a fixed window (last 14 days, today by hour) whatever since/until say; `key` applies.
+    const c = charts(store, { now: Date.now(), key: q.key }, tz, CHART_DAYS);
+    sendJson(res, 200, { ...statsView(s, since, q.until ?? null), ...chartsView(c), timeZone: tz });
   });
 
   route('GET', '/api/pricing', ({ res, query }) => {
     parseWith(emptyQuerySchema, query, 'query');
-    sendJson(res, 200, { unit: 'USD per million tokens', overrides: store.listPrices().map(priceView) });
+    // The rates the proxy charges today for each model the ledger saw lately, resolved by the server's own PriceBook.
+    const inUse = modelsInUse(store, Date.now() - IN_USE_DAYS * 86_400_000, IN_USE_MAX).map((m) => inUseView(m.provider, m.model, (PROVIDER_IDS as readonly string[]).includes(m.provider) ? deps.prices.resolve(m.provider as ProviderId, m.model) : null));
+    sendJson(res, 200, { unit: 'USD per million tokens', overrides: store.listPrices().map(priceView), inUse });
   });
   route('PUT', '/api/pricing/:model', async ({ req, res, params, channel }) => {
     const model = modelId(params[0]!);
@@ -435,9 +467,19 @@ const KEY_FIELDS: Record<KeyField, string> = { name: 'name', provider: 'provider
 const TRUST_FILES: readonly [name: string, what: string][] = [
   [DB_FILE, 'SQLite store: keys (provider keys encrypted), budgets, ledger, events, settings'],
   [`${DB_FILE}-wal`, 'SQLite write-ahead log of the store'],
+  [`${DB_FILE}-shm`, 'SQLite shared-memory index of the write-ahead log'],
   ['secret.key', 'master key that encrypts provider keys at rest'],
   [ADMIN_TOKEN_FILE, 'admin API token (Authorization: Bearer)'],
   ['server.pid', 'lock: the pid of the running server'],
+];
+
+/** The alert channels planned, and what setting each up asks for; none can be configured yet, so all say configured: false. */
+const ALERT_CHANNELS: ReadonlyArray<{ id: string; name: string; fields: readonly string[] }> = [
+  { id: 'webhook', name: 'Webhook', fields: ['URL that receives JSON'] },
+  { id: 'slack', name: 'Slack', fields: ['incoming webhook URL'] },
+  { id: 'telegram', name: 'Telegram', fields: ['bot token', 'chat id'] },
+  { id: 'email', name: 'Email', fields: ['SMTP server', 'from address', 'to address'] },
+  { id: 'desktop', name: 'Desktop notifications', fields: [] },
 ];
 
 function settingsView(s: Settings) {

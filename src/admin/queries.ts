@@ -1,6 +1,6 @@
 // Read-only SQL for the admin API: pages of the ledger and events, and aggregates for stats,
 // budgets' per-model breakdown and /metrics. Rows retention folded into daily totals count too.
-import { localDay } from '../budgets/index.js';
+import { localDay, localTime, startOfLocalDay } from '../budgets/index.js';
 import type { Micros } from '../pricing/index.js';
 import type { BudgetRecord, EventRecord, EventChannel, SqliteStore, StoredLedgerRow } from '../store/index.js';
 
@@ -103,6 +103,7 @@ export interface EventFilter {
   until?: number | undefined;
   budget?: string | undefined;
   kind?: string | undefined;
+  channel?: string | undefined;
 }
 
 export function eventsPage(store: SqliteStore, f: EventFilter): { total: number; rows: EventRecord[] } {
@@ -115,6 +116,10 @@ export function eventsPage(store: SqliteStore, f: EventFilter): { total: number;
   if (f.kind !== undefined) {
     where += ' AND kind = @kind';
     params.kind = f.kind;
+  }
+  if (f.channel !== undefined) {
+    where += ' AND channel = @channel';
+    params.channel = f.channel;
   }
   const total = store.db.prepare(`SELECT COUNT(*) FROM events WHERE ${where}`).pluck(true).get(params) as number;
   const rows = store.db.prepare(`SELECT * FROM events WHERE ${where} ORDER BY id DESC LIMIT @limit OFFSET @offset`).all(params) as Array<{
@@ -190,4 +195,109 @@ export function metricsRows(store: SqliteStore, bucketsS: readonly number[]): Me
   // Blocked requests never went upstream: their 0 ms would flatten the histogram.
   const row = store.db.prepare(`SELECT ${cols}${cols ? ',' : ''} COUNT(*) AS n, COALESCE(SUM(duration_ms), 0) AS s FROM ledger WHERE outcome != 'blocked'`).get() as Record<string, number | null>;
   return { requests, duration: { buckets: bucketsS.map((_, i) => row[`b${i}`] ?? 0), count: row.n ?? 0, sumMs: row.s ?? 0 } };
+}
+
+/** Each distinct (provider, model) the ledger saw since `sinceMs`, most recently used first, at most `limit`. */
+export function modelsInUse(store: SqliteStore, sinceMs: number, limit: number): Array<{ provider: string; model: string; lastTs: number }> {
+  const rows = store.db.prepare('SELECT provider, model, MAX(ts) AS lastTs FROM ledger WHERE ts >= @since GROUP BY provider, model ORDER BY lastTs DESC LIMIT @limit').all({ since: sinceMs, limit }) as Array<{ provider: string; model: string; lastTs: number }>;
+  if (rows.length < limit && hasTable(store, 'daily_totals')) {
+    // Rows retention folded away still name models the user ran in the window.
+    const seen = new Set(rows.map((r) => `${r.provider}\u0000${r.model}`));
+    const folded = store.db.prepare('SELECT provider, model, MAX(day_start) AS lastTs FROM daily_totals WHERE day_start >= @since GROUP BY provider, model ORDER BY lastTs DESC LIMIT @limit').all({ since: sinceMs, limit }) as Array<{ provider: string; model: string; lastTs: number }>;
+    for (const r of folded) if (rows.length < limit && !seen.has(`${r.provider}\u0000${r.model}`)) rows.push(r);
+  }
+  return rows;
+}
+
+export interface KeySession {
+  session: string;
+  requests: number;
+  spentMicros: Micros;
+  lastTs: number;
+  /** null for a session whose first request is still in flight. */
+  lastOutcome: string | null;
+}
+
+/** A key's sessions whose last request is at or after `sinceMs`, most recent first: their whole spend (a session cap counts it all) and last outcome. */
+export function keySessions(store: SqliteStore, keyId: number, sinceMs: number, limit: number): KeySession[] {
+  // With a single MAX() in the query, SQLite takes the bare `outcome` from the row holding the max id: the last request's.
+  return store.db
+    .prepare(
+      `SELECT session, COUNT(*) AS requests, COALESCE(SUM(cost_micros), 0) AS spentMicros, MAX(id) AS lastId, ts AS lastTs, outcome AS lastOutcome
+       FROM ledger WHERE key_id = @key AND session IS NOT NULL GROUP BY session HAVING lastTs >= @since ORDER BY lastId DESC LIMIT @limit`,
+    )
+    .all({ key: keyId, since: sinceMs, limit })
+    .map((r) => {
+      const x = r as KeySession & { lastId: number };
+      return { session: x.session, requests: x.requests, spentMicros: x.spentMicros, lastTs: x.lastTs, lastOutcome: x.lastOutcome };
+    });
+}
+
+export interface Charts {
+  byDayKey: Array<{ day: string; key: string; costMicros: Micros }>;
+  byDayModel: Array<{ day: string; model: string; costMicros: Micros }>;
+  byHour: Array<{ hour: string; costMicros: Micros }>;
+}
+
+/**
+ * The overview's charts, in the data dir's zone: spend per local day and key, and per day and model,
+ * over the last `days` days (today included), and today's spend per local hour ("2026-03-01T13").
+ * Grouped by quarter-hour in SQL (no zone offset splits a quarter), then bucketed by local time here.
+ */
+export function charts(store: SqliteStore, f: { now: number; key?: string | undefined }, tz: string, days: number): Charts {
+  const t = localTime(f.now, tz);
+  const from = startOfLocalDay(t.year, t.month, t.day - (days - 1), tz);
+  const today = startOfLocalDay(t.year, t.month, t.day, tz);
+  const params: Params = { since: from, until: f.now + 1 };
+  let where = 'ts >= @since AND ts < @until';
+  let dailyWhere = 'day_start >= @since AND day_start < @until';
+  if (f.key !== undefined) {
+    where += ' AND key_name = @key';
+    dailyWhere += ' AND key_name = @key';
+    params.key = f.key;
+  }
+  const rows = store.db.prepare(`SELECT ts / ${QUARTER_MS} AS q, COALESCE(key_name, '') AS k, model AS m, SUM(cost_micros) AS c FROM ledger WHERE ${where} GROUP BY q, k, m`).all(params) as Array<{ q: number; k: string; m: string; c: number }>;
+  const byKey = new Map<string, number>();
+  const byModel = new Map<string, number>();
+  const byHour = new Map<string, number>();
+  const add = (m: Map<string, number>, k: string, c: number) => m.set(k, (m.get(k) ?? 0) + c);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  // Quarters arrive in any order: cache each quarter's local day and hour.
+  const at = new Map<number, { day: string; hour: string | null }>();
+  for (const r of rows) {
+    let w = at.get(r.q);
+    if (w === undefined) {
+      const ms = r.q * QUARTER_MS;
+      const lt = localTime(ms, tz);
+      const day = `${lt.year}-${pad(lt.month)}-${pad(lt.day)}`;
+      w = { day, hour: ms >= today ? `${day}T${pad(lt.hour)}` : null };
+      at.set(r.q, w);
+    }
+    add(byKey, `${w.day}\u0000${r.k}`, r.c);
+    add(byModel, `${w.day}\u0000${r.m}`, r.c);
+    if (w.hour !== null) add(byHour, w.hour, r.c);
+  }
+  if (hasTable(store, 'daily_totals')) {
+    // Rows retention folded away still count, by day (their hour is gone; today is never folded).
+    for (const d of store.db.prepare(`SELECT day, key_name AS k, model AS m, SUM(cost_micros) AS c FROM daily_totals WHERE ${dailyWhere} GROUP BY day, k, m`).all(params) as Array<{ day: string; k: string; m: string; c: number }>) {
+      add(byKey, `${d.day}\u0000${d.k}`, d.c);
+      add(byModel, `${d.day}\u0000${d.m}`, d.c);
+    }
+  }
+  const split = (k: string): [string, string] => {
+    const i = k.indexOf('\u0000');
+    return [k.slice(0, i), k.slice(i + 1)];
+  };
+  const sorted = <T>(m: Map<string, number>, f: (k: string, c: number) => T): T[] => [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, c]) => f(k, c));
+  return {
+    byDayKey: sorted(byKey, (k, c) => {
+      const [day, key] = split(k);
+      return { day, key, costMicros: c };
+    }),
+    byDayModel: sorted(byModel, (k, c) => {
+      const [day, model] = split(k);
+      return { day, model, costMicros: c };
+    }),
+    byHour: sorted(byHour, (hour, c) => ({ hour, costMicros: c })),
+  };
 }

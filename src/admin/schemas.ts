@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { AUTOTUNE_MODES, PERIODS } from '../store/index.js';
 import type { AutotuneMode } from '../store/index.js';
+import { PROVIDER_IDS } from '../pricing/index.js';
+import type { ProviderId } from '../pricing/index.js';
 
 /** The answer to a bad request: what is wrong and which field, so a UI can point at it. */
 export class ApiError extends Error {
@@ -69,7 +71,8 @@ export type LiftBody = z.infer<typeof liftSchema>;
 /** POST /api/keys: the fields of `spendcap key add`; src/keys checks the rest (provider, base URL, ceiling ≥ cap). */
 export const createKeySchema = z.strictObject({
   name,
-  provider: z.string({ error: 'must be a string' }).default('anthropic'),
+  // Every provider `spendcap key add` takes: one list (src/pricing), so the two cannot drift.
+  provider: z.enum(PROVIDER_IDS as [ProviderId, ...ProviderId[]], { error: `must be one of ${PROVIDER_IDS.join(', ')}` }).default('anthropic'),
   providerKey: z.string({ error: "must be the provider's API key (a string)" }).min(1, { error: 'is required' }).max(4096, { error: 'is too long' }),
   capUsd: usd,
   period: period.default('day'),
@@ -132,7 +135,8 @@ export const pageQuerySchema = z.strictObject({
   until: instant.optional(),
 });
 export const usageQuerySchema = pageQuerySchema.extend({ key: z.string().optional(), budget: z.string().optional(), outcome: z.enum(['ok', 'cut', 'blocked', 'error'], { error: 'must be ok, cut, blocked or error' }).optional() });
-export const eventsQuerySchema = pageQuerySchema.extend({ budget: z.string().optional(), kind: z.string().optional() });
+const EVENT_CHANNELS = ['web', 'cli', 'api', 'slack', 'telegram', 'auto'] as const;
+export const eventsQuerySchema = pageQuerySchema.extend({ budget: z.string().optional(), kind: z.string().optional(), channel: z.enum(EVENT_CHANNELS, { error: `must be one of ${EVENT_CHANNELS.join(', ')}` }).optional() });
 export const statsQuerySchema = z.strictObject({ since: instant.optional(), until: instant.optional(), key: z.string().optional() });
 export const badgeQuerySchema = z.strictObject({ token: z.string().optional(), label: z.string().max(40, { error: 'must be at most 40 characters' }).optional() });
 export const emptyQuerySchema = z.strictObject({ token: z.string().optional() });

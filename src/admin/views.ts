@@ -1,9 +1,10 @@
 // The JSON shapes the admin API answers with. Money is USD (numbers, like `spendcap status --json`);
 // times are ISO 8601. No provider key, token or token hash ever appears here.
-import type { BudgetStatus } from '../budgets/index.js';
+import type { BudgetStatus, Suggestion } from '../budgets/index.js';
+import type { ResolvedPrice, UnknownModelError } from '../pricing/index.js';
 import type { BudgetRecord, EventRecord, KeyRecord, PriceRecord, StoredLedgerRow } from '../store/index.js';
 import type { LiveBudget } from './live.js';
-import type { ModelSpend, Stats } from './queries.js';
+import type { Charts, KeySession, ModelSpend, Stats } from './queries.js';
 
 const usd = (micros: number): number => micros / 1e6;
 const usdOrNull = (micros: number | null | undefined): number | null => (micros === null || micros === undefined ? null : micros / 1e6);
@@ -42,8 +43,13 @@ export function modelView(m: ModelSpend) {
   return { provider: m.provider, model: m.model, requests: m.requests, inputTokens: m.inputTokens, outputTokens: m.outputTokens, costUsd: usd(m.costMicros) };
 }
 
-export function sessionsView(s: BudgetStatus) {
-  return s.sessions.map((x) => ({ session: x.session, spentUsd: usd(x.spentMicros), capUsd: usd(x.capMicros), lastSeen: iso(x.lastTs) }));
+/** One of a key's sessions: `capUsd` is the session cap that applies (null: none), `open` whether a request of it is in flight. */
+export function sessionView(x: KeySession, capMicros: number | null, open: boolean) {
+  return { id: x.session, session: x.session, requests: x.requests, spentUsd: usd(x.spentMicros), capUsd: usdOrNull(capMicros), lastSeen: iso(x.lastTs), lastOutcome: x.lastOutcome, open };
+}
+
+export function suggestionView(s: Suggestion) {
+  return { suggestedUsd: usdOrNull(s.suggestedMicros), reason: s.reason };
 }
 
 export function eventView(e: EventRecord) {
@@ -79,5 +85,20 @@ export function statsView(s: Stats, since: number, until: number | null) {
     totals: { requests: s.totals.requests, costUsd: usd(s.totals.costMicros), inputTokens: s.totals.inputTokens, outputTokens: s.totals.outputTokens, byOutcome: s.totals.byOutcome },
     byModel: s.byModel.map(modelView),
     byDay: s.byDay.map((d) => ({ day: d.day, requests: d.requests, costUsd: usd(d.costMicros) })),
+  };
+}
+
+/** A model seen in the ledger with the rates it is charged at now (USD per Mtok); source "unknown" when nothing prices it. */
+export function inUseView(provider: string, model: string, p: ResolvedPrice | UnknownModelError | null) {
+  if (p === null || !('rates' in p)) return { provider, model, pricedAs: null, source: 'unknown' as const, estimated: false, inputUsd: null, outputUsd: null, cacheReadUsd: null, cacheWrite5mUsd: null, cacheWrite1hUsd: null };
+  const r = p.rates;
+  return { provider, model, pricedAs: p.pricedAs, source: p.source, estimated: p.estimated, inputUsd: usd(r.input), outputUsd: usd(r.output), cacheReadUsd: usd(r.cacheRead), cacheWrite5mUsd: usd(r.cacheWrite5m), cacheWrite1hUsd: usd(r.cacheWrite1h) };
+}
+
+export function chartsView(c: Charts) {
+  return {
+    byDayKey: c.byDayKey.map((d) => ({ day: d.day, key: d.key, costUsd: usd(d.costMicros) })),
+    byDayModel: c.byDayModel.map((d) => ({ day: d.day, model: d.model, costUsd: usd(d.costMicros) })),
+    byHour: c.byHour.map((d) => ({ hour: d.hour, costUsd: usd(d.costMicros) })),
   };
 }

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
+import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { Checkpointer, MAX_WAL_BYTES } from './checkpointer.js';
 import { StoreError } from './errors.js';
@@ -369,10 +370,15 @@ export class SqliteStore {
     this.db = new Database(file, { readonly: opts.readonly ?? false });
     this.db.pragma('busy_timeout = 5000');
     if (!opts.readonly) {
+      // Owner-only, like the rest of the data dir: SQLite creates the -wal and -shm files with the main file's mode.
+      ownerOnly(file);
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
       this.db.pragma('foreign_keys = ON');
       this.#migrate();
+      // Made by an older spendcap (or before the line above): tighten them too, once they exist.
+      ownerOnly(`${file}-wal`);
+      ownerOnly(`${file}-shm`);
     }
     const p = (sql: string) => this.db.prepare(sql);
     this.#s = {
@@ -879,5 +885,14 @@ export class SqliteStore {
       capAfterMicros: r.cap_after_micros,
       detail: r.detail,
     }));
+  }
+}
+
+/** chmod 0600 when the file exists; a file system without modes (or another owner) is left as it is. */
+function ownerOnly(path: string): void {
+  try {
+    chmodSync(path, 0o600);
+  } catch {
+    /* missing, or not ours to change */
   }
 }

@@ -30,9 +30,23 @@ export interface Budget extends LiveBudget {
 }
 
 export interface BudgetDetail extends Budget {
-  sessions: Array<{ session: string; spentUsd: number; capUsd: number; lastSeen: string | null }>;
+  /** Key budgets: recent sessions (last 14 days), newest first; empty for global and tag budgets. */
+  sessions: Session[];
   byModel: ModelSpend[];
-  autotuneSuggestion?: { suggestedUsd: number | null; reason: string };
+  autotuneSuggestion: { suggestedUsd: number | null; reason: string };
+}
+
+export interface Session {
+  id: string;
+  requests: number;
+  spentUsd: number;
+  /** The session cap that applies, null for none. */
+  capUsd: number | null;
+  lastSeen: string | null;
+  /** ok, cut, blocked or error; null while its first request is in flight. */
+  lastOutcome: string | null;
+  /** A request of this session holds money right now. */
+  open: boolean;
 }
 
 export interface ModelSpend {
@@ -104,6 +118,11 @@ export interface Stats {
   totals: { requests: number; costUsd: number; inputTokens: number; outputTokens: number; byOutcome: Record<string, number> };
   byModel: ModelSpend[];
   byDay: Array<{ day: string; requests: number; costUsd: number }>;
+  /** The last 14 days (data dir's time zone), per key and per model; byHour: today by hour ("2026-03-01T13"). */
+  byDayKey: Array<{ day: string; key: string; costUsd: number }>;
+  byDayModel: Array<{ day: string; model: string; costUsd: number }>;
+  byHour: Array<{ hour: string; costUsd: number }>;
+  timeZone: string;
 }
 
 export interface PriceOverride {
@@ -130,9 +149,17 @@ export interface Trust {
   hashed?: string[];
   plaintext: string[];
   neverStored?: string[];
-  alertChannels: Array<{ id?: string; name?: string; configured?: boolean; fields?: string[] } | string>;
+  alertChannels: AlertChannel[];
   listen: string;
   tokenStorage: string;
+}
+
+export interface AlertChannel {
+  id: string;
+  name: string;
+  configured: boolean;
+  /** What setting it up asks for. */
+  fields: string[];
 }
 
 export class ApiFailure extends Error {

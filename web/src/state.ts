@@ -76,7 +76,7 @@ function merge(list: LiveBudget[]): { changed: Budget[]; unknown: boolean } {
 
 let settleTimer: number | null = null;
 const settleListeners = new Set<() => void>();
-/** Called (at most every 3 s) after money settled: views with ledger-based figures refresh. */
+/** Called (at most every 1.5–3 s) after money settled or a request started holding some: views with ledger-based figures refresh. */
 export function onSettled(l: () => void): () => void {
   settleListeners.add(l);
   return () => settleListeners.delete(l);
@@ -90,16 +90,22 @@ export function startLive(): void {
       else emit(changed, [], false);
     },
     (budgets, removed) => {
-      const before = new Map(budgets.map((b) => [b.name, state.budgets.get(b.name)?.spentUsd]));
+      const before = new Map(budgets.map((b) => [b.name, state.budgets.get(b.name)]));
       for (const n of removed) state.budgets.delete(n);
       const { changed, unknown } = merge(budgets);
       if (unknown) void reloadBudgets();
       emit(changed, removed, false);
-      if (budgets.some((b) => before.get(b.name) !== b.spentUsd) && settleTimer === null) {
-        settleTimer = window.setTimeout(() => {
-          settleTimer = null;
-          for (const l of settleListeners) l();
-        }, 3000);
+      const settled = budgets.some((b) => before.get(b.name)?.spentUsd !== b.spentUsd);
+      // A request starting (held money from none) opens a session the overview shows as in flight: refresh sooner.
+      const started = budgets.some((b) => (before.get(b.name)?.heldUsd ?? 0) === 0 && b.heldUsd > 0);
+      if ((settled || started) && settleTimer === null) {
+        settleTimer = window.setTimeout(
+          () => {
+            settleTimer = null;
+            for (const l of settleListeners) l();
+          },
+          settled ? 3000 : 1500,
+        );
       }
     },
     (up) => {

@@ -6,7 +6,6 @@ import type { Budget, BudgetDetail } from '../api.js';
 import { field, h, setText, statusLine } from '../dom.js';
 import { duration, pct, usd } from '../format.js';
 import { applyBudget, state } from '../state.js';
-import { suggestionFor } from './autotune.js';
 
 export interface BudgetRow {
   el: HTMLElement;
@@ -169,7 +168,8 @@ export function budgetRow(initial: Budget): BudgetRow {
     cap.focus();
     try {
       const detail = await get<BudgetDetail>(`/api/budgets/${enc(b.name)}`);
-      const s = detail.autotuneSuggestion ?? (await suggestionFor(b));
+      // The server's own rule (src/budgets/autotune.ts), for every scope: the page never recomputes it.
+      const s = detail.autotuneSuggestion;
       suggestion.textContent = s.suggestedUsd === null ? `Auto-tune: no suggestion — ${s.reason}` : `Auto-tune suggests ${usd(s.suggestedUsd)}: ${s.reason}`;
       if (s.suggestedUsd !== null) {
         useSuggestion.hidden = false;

@@ -21,14 +21,13 @@ export async function history(root: HTMLElement, signal: AbortSignal): Promise<v
   const load = async (): Promise<void> => {
     const q = { channel: channel.value, kind: kind.value, budget: budget.value };
     history_replace(q);
-    // Channel is filtered here (the API filters budget and kind); 1000 events is months of actions.
-    const page = await get<Page<EventRow>>(`/api/events${qs({ limit: 1000, budget: q.budget, kind: q.kind })}`);
+    // The server filters and pages: only one page of events crosses the wire.
+    const page = await get<Page<EventRow>>(`/api/events${qs({ limit: PAGE, offset, budget: q.budget, kind: q.kind, channel: q.channel })}`);
     if (signal.aborted) return;
-    const rows = q.channel === '' ? page.items : page.items.filter((e) => e.channel === q.channel);
-    const shown = rows.slice(offset, offset + PAGE);
+    const shown = page.items;
     mount(
       body,
-      rows.length === 0
+      page.total === 0
         ? h('p', { class: 'empty' }, 'No events match.')
         : h(
             'div',
@@ -56,7 +55,7 @@ export async function history(root: HTMLElement, signal: AbortSignal): Promise<v
               ),
             ),
           ),
-      pager(offset, PAGE, rows.length, (o) => {
+      pager(offset, PAGE, page.total, (o) => {
         offset = o;
         void load();
       }),

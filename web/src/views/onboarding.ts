@@ -11,6 +11,7 @@ const PROVIDERS = [
   { id: 'openai', label: 'OpenAI', placeholder: 'sk-proj-…', name: 'codex' },
   { id: 'gemini', label: 'Gemini', placeholder: 'AIza…', name: 'gemini' },
   { id: 'openrouter', label: 'OpenRouter', placeholder: 'sk-or-…', name: 'router' },
+  { id: 'openai-compatible', label: 'Other (OpenAI-compatible)', placeholder: 'the provider’s API key', name: 'compat' },
 ] as const;
 type ProviderId = (typeof PROVIDERS)[number]['id'];
 
@@ -92,6 +93,9 @@ export async function onboarding(first: boolean): Promise<HTMLElement> {
   const cap = h('input', { type: 'number', min: '0.01', step: '0.01', value: '10', inputmode: 'decimal', required: true });
   const period = h('select', null, h('option', { value: 'day' }, 'per day'), h('option', { value: 'week' }, 'per week'), h('option', { value: 'month', selected: true }, 'per month'), h('option', { value: 'total' }, 'in total (never resets)'));
   const sessionCap = h('input', { type: 'number', min: '0.01', step: '0.01', inputmode: 'decimal', placeholder: 'none' });
+  const baseUrl = h('input', { type: 'url', autocomplete: 'off', spellcheck: 'false', placeholder: 'https://api.groq.com/openai/v1' });
+  const baseUrlField = field('Base URL', baseUrl, 'The URL you would give the OpenAI SDK for this provider.');
+  baseUrlField.hidden = true;
   const status = statusLine();
 
   function pick(id: ProviderId): void {
@@ -100,13 +104,16 @@ export async function onboarding(first: boolean): Promise<HTMLElement> {
     const p = PROVIDERS.find((x) => x.id === id)!;
     providerKey.placeholder = p.placeholder;
     if (name.value === uniqueName(was.name, existing) || name.value === '') name.value = uniqueName(p.name, existing);
+    // Only a generic OpenAI-compatible provider needs its endpoint: the others are known.
+    baseUrlField.hidden = id !== 'openai-compatible';
+    baseUrl.required = id === 'openai-compatible';
   }
 
   const form = h(
     'form',
     { class: 'onboard-form', 'aria-label': 'New key' },
     radios,
-    h('fieldset', null, h('legend', null, '2. Provider key'), field('Provider API key', providerKey, 'Stored encrypted on this machine; agents never see it.'), field('Name', name, 'How budgets, history and the CLI call this key.')),
+    h('fieldset', null, h('legend', null, '2. Provider key'), field('Provider API key', providerKey, 'Stored encrypted on this machine; agents never see it.'), baseUrlField, field('Name', name, 'How budgets, history and the CLI call this key.')),
     h('fieldset', null, h('legend', null, '3. Cap'), h('div', { class: 'grid2' }, field('Cap ($)', cap), field('Period', period), field('Session cap ($, optional)', sessionCap, 'caps each agent session (Claude Code, Codex, opencode)'))),
     h('div', { class: 'row' }, h('button', { type: 'submit', class: 'btn primary' }, 'Create key')),
     status,
@@ -116,6 +123,7 @@ export async function onboarding(first: boolean): Promise<HTMLElement> {
     status.show('Creating…');
     const body: Record<string, unknown> = { name: name.value.trim(), provider, providerKey: providerKey.value.trim(), capUsd: Number(cap.value), period: period.value };
     if (sessionCap.value.trim() !== '') body.sessionCapUsd = Number(sessionCap.value);
+    if (provider === 'openai-compatible') body.baseUrl = baseUrl.value.trim();
     api<{ key: Key; token: string }>('POST', '/api/keys', body).then(
       (r) => {
         providerKey.value = '';
@@ -125,7 +133,7 @@ export async function onboarding(first: boolean): Promise<HTMLElement> {
       (err: unknown) => {
         status.show(err instanceof Error ? err.message : String(err), 'error');
         if (err instanceof ApiFailure && err.field !== null) {
-          const target = ({ providerKey, name, capUsd: cap, period, sessionCapUsd: sessionCap } as Record<string, HTMLElement | undefined>)[err.field];
+          const target = ({ providerKey, name, capUsd: cap, period, sessionCapUsd: sessionCap, baseUrl } as Record<string, HTMLElement | undefined>)[err.field];
           target?.focus();
         }
       },

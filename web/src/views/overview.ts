@@ -1,12 +1,11 @@
 // The overview: a live bar per budget with its actions, then sessions and the charts.
-import { get, qs } from '../api.js';
-import type { Budget, Key, Stats, UsageRow } from '../api.js';
+import { enc, get } from '../api.js';
+import type { Budget, BudgetDetail, Key, Stats } from '../api.js';
 import { stackedBars } from '../charts.js';
 import type { StackedData } from '../charts.js';
 import { h, mount } from '../dom.js';
 import { ago, int, short, usd } from '../format.js';
 import { onBudgets, onSettled, reloadBudgets, state } from '../state.js';
-import { localDay } from './autotune.js';
 import { budgetRow } from './budget-row.js';
 import type { BudgetRow } from './budget-row.js';
 import { onboarding } from './onboarding.js';
@@ -65,10 +64,11 @@ export async function overview(root: HTMLElement, signal: AbortSignal): Promise<
   await reloadBudgets();
 
   const refreshLedger = async (): Promise<void> => {
-    const [usage, perKey] = await Promise.all([recentUsage(), stackSel.value === 'key' ? perKeyDays(keys) : Promise.resolve(null)]);
+    // Both from the server: the charts in the data dir's zone, the sessions of every key with their in-flight state.
+    const [stats, details] = await Promise.all([get<Stats>('/api/stats'), Promise.all(keys.map((k) => get<BudgetDetail>(`/api/budgets/${enc(k.name)}`).catch(() => null)))]);
     if (signal.aborted) return;
-    renderSessions(sessions, usage, keys);
-    const charts = chartData(usage, stackSel.value as 'key' | 'model', perKey);
+    renderSessions(sessions, keys, details);
+    const charts = chartData(stats, stackSel.value as 'key' | 'model');
     byKey.set(charts.days);
     byHour.set(charts.hours);
   };
@@ -85,89 +85,39 @@ export async function overview(root: HTMLElement, signal: AbortSignal): Promise<
 }
 
 const DAYS = 14;
-function dayLabels(): string[] {
-  const out: string[] = [];
-  const d = new Date();
-  d.setHours(12, 0, 0, 0);
-  d.setDate(d.getDate() - (DAYS - 1));
-  for (let i = 0; i < DAYS; i++, d.setDate(d.getDate() + 1)) out.push(localDay(d));
-  return out;
+
+/** The last 14 days as the server counts them (YYYY-MM-DD in the data dir's zone), oldest first. */
+function dayLabels(tz: string): string[] {
+  const p = Object.fromEntries(new Intl.DateTimeFormat('en-US', { timeZone: tz, year: 'numeric', month: 'numeric', day: 'numeric' }).formatToParts(Date.now()).map((x) => [x.type, x.value]));
+  // Calendar arithmetic on the date alone: no DST hour can skip or repeat a day.
+  return Array.from({ length: DAYS }, (_, i) => new Date(Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day) - (DAYS - 1 - i))).toISOString().slice(0, 10));
 }
 
-function sinceDays(): Date {
-  const d = new Date();
-  d.setHours(0, 0, 0, 0);
-  d.setDate(d.getDate() - (DAYS - 1));
-  return d;
-}
-
-/** The ledger rows of the last 14 days (newest 1000): sessions, hours and per-model days come from them. */
-async function recentUsage(): Promise<UsageRow[]> {
-  const page = await get<{ items: UsageRow[] }>(`/api/usage${qs({ limit: 1000, since: sinceDays().toISOString() })}`);
-  return page.items;
-}
-
-/** Per-key days from /api/stats: exact (rows folded by retention still count). */
-async function perKeyDays(keys: Key[]): Promise<Map<string, Map<string, number>>> {
-  const since = sinceDays().toISOString();
-  const all = await Promise.all(keys.map((k) => get<Stats>(`/api/stats${qs({ key: k.name, since })}`).then((s) => [k.name, new Map(s.byDay.map((d) => [d.day, d.costUsd]))] as const)));
-  return new Map(all);
-}
-
-function chartData(rows: UsageRow[], by: 'key' | 'model', perKey: Map<string, Map<string, number>> | null): { days: StackedData; hours: StackedData } {
-  const labels = dayLabels();
-  const name = (r: UsageRow): string => (by === 'key' ? (r.keyName ?? '(no key)') : r.model);
-  let days: StackedData;
-  if (perKey !== null) {
-    days = { labels: labels.map((l) => l.slice(5)), series: [...perKey].map(([k, m]) => ({ name: k, values: labels.map((l) => m.get(l) ?? 0) })).filter((s) => s.values.some((v) => v > 0)) };
-  } else {
-    const m = new Map<string, number[]>();
-    for (const r of rows) {
-      const i = labels.indexOf(localDay(new Date(r.ts)));
-      if (i < 0) continue;
-      const v = m.get(name(r)) ?? new Array<number>(DAYS).fill(0);
-      v[i]! += r.costUsd;
-      m.set(name(r), v);
-    }
-    days = { labels: labels.map((l) => l.slice(5)), series: [...m].map(([n, values]) => ({ name: n, values })) };
-  }
-  const today = localDay(new Date());
-  const hm = new Map<string, number[]>();
+function chartData(stats: Stats, by: 'key' | 'model'): { days: StackedData; hours: StackedData } {
+  const labels = dayLabels(stats.timeZone);
+  const index = new Map(labels.map((l, i) => [l, i]));
+  const m = new Map<string, number[]>();
+  const rows = by === 'key' ? stats.byDayKey.map((d) => ({ day: d.day, name: d.key || '(no key)', costUsd: d.costUsd })) : stats.byDayModel.map((d) => ({ day: d.day, name: d.model, costUsd: d.costUsd }));
   for (const r of rows) {
-    const t = new Date(r.ts);
-    if (localDay(t) !== today) continue;
-    const v = hm.get(name(r)) ?? new Array<number>(24).fill(0);
-    v[t.getHours()]! += r.costUsd;
-    hm.set(name(r), v);
+    const i = index.get(r.day);
+    if (i === undefined) continue;
+    const v = m.get(r.name) ?? new Array<number>(DAYS).fill(0);
+    v[i]! += r.costUsd;
+    m.set(r.name, v);
   }
-  const hours = { labels: Array.from({ length: 24 }, (_, i) => String(i).padStart(2, '0')), series: [...hm].map(([n, values]) => ({ name: n, values })) };
+  const days: StackedData = { labels: labels.map((l) => l.slice(5)), series: [...m].map(([name, values]) => ({ name, values })).filter((x) => x.values.some((v) => v > 0)) };
+  const today = labels[DAYS - 1]!;
+  const hourly = new Array<number>(24).fill(0);
+  for (const x of stats.byHour) if (x.hour.startsWith(`${today}T`)) hourly[Number(x.hour.slice(-2))]! += x.costUsd;
+  const hours: StackedData = { labels: Array.from({ length: 24 }, (_, i) => String(i).padStart(2, '0')), series: hourly.some((v) => v > 0) ? [{ name: 'all keys', values: hourly }] : [] };
   return { days, hours };
 }
 
-interface SessionSummary {
-  key: string;
-  session: string;
-  requests: number;
-  spent: number;
-  last: string;
-  cut: number;
-  blocked: number;
-}
-
-function renderSessions(box: HTMLElement, rows: UsageRow[], keys: Key[]): void {
-  const m = new Map<string, SessionSummary>();
-  for (const r of rows) {
-    if (r.session === null) continue;
-    const id = `${r.keyName ?? ''}\u0000${r.session}`;
-    const s = m.get(id) ?? { key: r.keyName ?? '—', session: r.session, requests: 0, spent: 0, last: r.ts, cut: 0, blocked: 0 };
-    s.requests++;
-    s.spent += r.costUsd;
-    if (r.ts > s.last) s.last = r.ts;
-    if (r.outcome === 'cut') s.cut++;
-    if (r.outcome === 'blocked') s.blocked++;
-    m.set(id, s);
-  }
-  const list = [...m.values()].sort((a, b) => (a.last < b.last ? 1 : -1)).slice(0, 30);
+function renderSessions(box: HTMLElement, keys: Key[], details: Array<BudgetDetail | null>): void {
+  const list = details
+    .flatMap((d) => (d === null ? [] : d.sessions.map((x) => ({ key: d.name, ...x }))))
+    .sort((a, b) => Number(b.open) - Number(a.open) || (b.lastSeen ?? '').localeCompare(a.lastSeen ?? ''))
+    .slice(0, 30);
   if (list.length === 0) {
     mount(box, h('p', { class: 'empty' }, `No sessions yet. Claude Code, Codex and opencode name theirs; other clients can send x-spendcap-session. Keys: ${keys.map((k) => k.name).join(', ')}.`));
     return;
@@ -180,24 +130,24 @@ function renderSessions(box: HTMLElement, rows: UsageRow[], keys: Key[]): void {
       { class: 'table-wrap' },
       h(
         'table',
-        null,
-        h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Key'), h('th', { scope: 'col' }, 'Session'), h('th', { scope: 'col', class: 'r' }, 'Requests'), h('th', { scope: 'col', class: 'r' }, 'Spend'), h('th', { scope: 'col' }, 'Last seen'), h('th', { scope: 'col' }, 'State'))),
+        { class: 'sessions-table' },
+        h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Key'), h('th', { scope: 'col' }, 'Session'), h('th', { scope: 'col', class: 'r opt' }, 'Requests'), h('th', { scope: 'col', class: 'r' }, 'Spend'), h('th', { scope: 'col', class: 'opt' }, 'Last seen'), h('th', { scope: 'col' }, 'State'))),
         h(
           'tbody',
           null,
           ...list.map((s) => {
             const b: Budget | undefined = budgets.get(s.key);
-            const open = Date.now() - new Date(s.last).getTime() < 10 * 60_000;
-            const stateText = b?.killed ? 'key killed' : s.blocked > 0 && s.cut > 0 ? `cut ${s.cut}, blocked ${s.blocked}` : s.cut > 0 ? `cut ${s.cut}×` : s.blocked > 0 ? `blocked ${s.blocked}×` : open ? 'active' : 'idle';
-            const stateCls = b?.killed || s.blocked > 0 || s.cut > 0 ? 'pill bad' : open ? 'pill ok' : 'pill';
+            const bad = s.lastOutcome === 'cut' || s.lastOutcome === 'blocked' || s.lastOutcome === 'error';
+            const stateText = b?.killed ? 'key killed' : s.open ? 'in flight' : bad ? `last ${s.lastOutcome}` : 'idle';
+            const stateCls = b?.killed || (bad && !s.open) ? 'pill bad' : s.open ? 'pill ok' : 'pill';
             return h(
               'tr',
-              null,
+              { 'data-session': s.id, 'data-open': String(s.open) },
               h('td', null, s.key),
-              h('td', { class: 'mono', title: s.session }, short(s.session, 36)),
-              h('td', { class: 'r num' }, int(s.requests)),
-              h('td', { class: 'r num' }, usd(s.spent, { precise: true })),
-              h('td', { class: 'num' }, ago(s.last)),
+              h('td', { class: 'mono', title: s.id }, short(s.id, 24)),
+              h('td', { class: 'r num opt' }, int(s.requests)),
+              h('td', { class: 'r num' }, s.capUsd === null ? usd(s.spentUsd, { precise: true }) : `${usd(s.spentUsd, { precise: true })} / ${usd(s.capUsd)}`),
+              h('td', { class: 'num opt' }, ago(s.lastSeen)),
               h('td', null, h('span', { class: stateCls }, stateText)),
             );
           }),

@@ -4,37 +4,40 @@ import type { PriceOverride, UsageRow } from '../api.js';
 import { field, h, mount, statusLine } from '../dom.js';
 import { dateTime, int } from '../format.js';
 
+/** GET /api/pricing's inUse: what the server's price book charges now for each model the ledger saw (USD per Mtok). */
 interface InUse {
   provider: string;
   model: string;
-  pricedAs?: string | null;
-  source: string;
-  input?: number | null;
-  output?: number | null;
-  cacheRead?: number | null;
-  cacheWrite?: number | null;
+  pricedAs: string | null;
+  source: 'override' | 'catalogue' | 'family-fallback' | 'unknown';
+  estimated: boolean;
+  inputUsd: number | null;
+  outputUsd: number | null;
+  cacheReadUsd: number | null;
+  cacheWrite5mUsd: number | null;
+  cacheWrite1hUsd: number | null;
 }
+
+const SOURCE_LABEL: Record<InUse['source'], string> = { override: 'override', catalogue: 'catalogue (genai-prices)', 'family-fallback': 'estimated (dearest of its family)', unknown: 'no price' };
+const SOURCE_PILL: Record<InUse['source'], string> = { override: 'pill ok', catalogue: 'pill', 'family-fallback': 'pill warn', unknown: 'pill bad' };
 
 const rate = (n: number | null | undefined): string => (n === null || n === undefined ? '—' : `$${n.toLocaleString('en-US', { maximumFractionDigits: 4 })}`);
 
 export async function pricing(root: HTMLElement, signal: AbortSignal): Promise<void> {
   const [p, rows] = await Promise.all([
-    get<{ unit: string; overrides: PriceOverride[]; inUse?: InUse[] }>('/api/pricing'),
+    get<{ unit: string; overrides: PriceOverride[]; inUse: InUse[] }>('/api/pricing'),
+    // Only for the request counts and last-used times of the recent rows; the prices come from the server.
     get<{ items: UsageRow[] }>(`/api/usage${qs({ limit: 1000 })}`),
   ]);
   if (signal.aborted) return;
   const overrides = new Map(p.overrides.map((o) => [o.model.toLowerCase(), o]));
-  // Models seen: the server's list when it sends one, else the recent ledger's.
   const seen = new Map<string, InUse & { requests: number; last: string | null }>();
-  if (p.inUse) for (const m of p.inUse) seen.set(`${m.provider}/${m.model}`, { ...m, requests: 0, last: null });
+  for (const m of p.inUse) seen.set(`${m.provider}/${m.model}`, { ...m, requests: 0, last: null });
   for (const r of rows.items) {
-    const id = `${r.provider}/${r.model}`;
-    const o = overrides.get(r.model.toLowerCase());
-    const s = seen.get(id) ?? { provider: r.provider, model: r.model, pricedAs: r.pricedAs, source: o ? 'override' : r.priceEstimated ? 'estimated (dearest of its family)' : 'catalogue (genai-prices)', requests: 0, last: null };
+    const s = seen.get(`${r.provider}/${r.model}`);
+    if (s === undefined) continue;
     s.requests++;
     if (s.last === null || r.ts > s.last) s.last = r.ts;
-    if (s.input === undefined && o) Object.assign(s, { input: o.input, output: o.output, cacheRead: o.cacheRead, cacheWrite: o.cacheWrite });
-    seen.set(id, s);
   }
 
   const model = h('input', { type: 'text', required: true, autocomplete: 'off', placeholder: 'e.g. my-model or anthropic/claude-opus-4' });
@@ -77,11 +80,13 @@ export async function pricing(root: HTMLElement, signal: AbortSignal): Promise<v
     );
   };
 
-  const seenList = [...seen.values()].sort((a, b) => (b.last ?? '').localeCompare(a.last ?? ''));
+  // The server lists them most recently used first; keep its order.
+  const seenList = [...seen.values()];
   mount(
     root,
     h('h1', null, 'Pricing'),
-    h('h2', null, 'Models seen'),
+    h('h2', null, 'Prices in use'),
+    h('p', { class: 'hint' }, `What the proxy charges now for each model used in the last 90 days, ${p.unit}.`),
     seenList.length === 0
       ? h('p', { class: 'empty' }, 'No requests yet: models appear here once they are used.')
       : h(
@@ -90,7 +95,7 @@ export async function pricing(root: HTMLElement, signal: AbortSignal): Promise<v
           h(
             'table',
             null,
-            h('thead', null, h('tr', null, ...['Model', 'Provider', 'Price from', 'Input', 'Output', 'Requests', 'Last used', ''].map((t, i) => h('th', { scope: 'col', class: i >= 3 && i <= 5 ? 'r' : '' }, t)))),
+            h('thead', null, h('tr', null, ...['Model', 'Provider', 'Price from', 'Input', 'Output', 'Cache read', 'Cache write', 'Requests', 'Last used', ''].map((t, i) => h('th', { scope: 'col', class: `${i >= 3 && i <= 7 ? 'r' : ''}${i === 5 || i === 6 || i === 8 ? ' opt' : ''}`.trim() }, t)))),
             h(
               'tbody',
               null,
@@ -100,11 +105,13 @@ export async function pricing(root: HTMLElement, signal: AbortSignal): Promise<v
                   null,
                   h('td', null, s.model, s.pricedAs && s.pricedAs !== s.model ? h('small', { class: 'sub' }, `priced as ${s.pricedAs}`) : null),
                   h('td', null, s.provider),
-                  h('td', null, h('span', { class: s.source === 'override' ? 'pill ok' : s.source.startsWith('estimated') ? 'pill warn' : 'pill' }, s.source)),
-                  h('td', { class: 'r num' }, rate(s.input)),
-                  h('td', { class: 'r num' }, rate(s.output)),
-                  h('td', { class: 'r num' }, int(s.requests)),
-                  h('td', { class: 'num' }, dateTime(s.last)),
+                  h('td', null, h('span', { class: SOURCE_PILL[s.source] }, SOURCE_LABEL[s.source])),
+                  h('td', { class: 'r num' }, rate(s.inputUsd)),
+                  h('td', { class: 'r num' }, rate(s.outputUsd)),
+                  h('td', { class: 'r num opt' }, rate(s.cacheReadUsd)),
+                  h('td', { class: 'r num opt', title: s.cacheWrite1hUsd === null ? '' : `1-hour write: ${rate(s.cacheWrite1hUsd)}` }, rate(s.cacheWrite5mUsd)),
+                  h('td', { class: 'r num' }, s.requests === 0 ? '—' : int(s.requests)),
+                  h('td', { class: 'num opt' }, dateTime(s.last)),
                   h('td', null, h('button', { type: 'button', class: 'btn small', 'aria-label': `Override ${s.model}`, onclick: () => edit(s.model) }, 'Override')),
                 ),
               ),

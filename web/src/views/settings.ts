@@ -1,24 +1,12 @@
 // Time zone, thresholds, retention, the default session cap, and the alert channels' checklist.
 import { api, get } from '../api.js';
-import type { Settings, Trust } from '../api.js';
+import type { AlertChannel, Settings, Trust } from '../api.js';
 import { field, h, mount, statusLine } from '../dom.js';
 import { loadSettings, reloadBudgets, state } from '../state.js';
 
-/** The alert channels the checklist lists; configured ones come from the server when it knows them. */
-export const CHANNELS = [
-  { id: 'slack', name: 'Slack', how: 'an incoming webhook URL; buttons need the Slack app' },
-  { id: 'telegram', name: 'Telegram', how: 'a bot token and the chat id' },
-  { id: 'webhook', name: 'Webhook', how: 'a URL that receives JSON' },
-  { id: 'email', name: 'Email', how: 'an SMTP server and an address' },
-];
-
-export function channelStatus(trust: Trust | null): Map<string, boolean> {
-  const m = new Map<string, boolean>();
-  for (const c of trust?.alertChannels ?? []) {
-    if (typeof c === 'string') m.set(c, true);
-    else if (c.id) m.set(c.id, c.configured === true);
-  }
-  return m;
+/** What setting a channel up asks for, in words. */
+export function channelHow(c: AlertChannel): string {
+  return c.fields.length === 0 ? 'nothing to fill in: notifications on this machine' : `needs ${c.fields.join(', ')}`;
 }
 
 export async function settings(root: HTMLElement, signal: AbortSignal): Promise<void> {
@@ -77,15 +65,16 @@ export async function settings(root: HTMLElement, signal: AbortSignal): Promise<
     );
   });
 
-  const configured = channelStatus(trust);
-  const checklist = h(
-    'ul',
-    { class: 'checklist', 'aria-label': 'Alert channels' },
-    ...CHANNELS.map((c) => {
-      const ok = configured.get(c.id) === true;
-      return h('li', { class: ok ? 'done' : '', 'data-channel': c.id }, h('span', { class: 'check-mark', 'aria-hidden': 'true' }, ok ? '✓' : '○'), h('span', { class: 'ch-name' }, c.name), h('span', { class: ok ? 'pill ok' : 'pill' }, ok ? 'configured' : 'not set'), h('small', { class: 'hint' }, c.how));
-    }),
-  );
+  // The server's list of channels and whether each is set up (GET /api/trust alertChannels).
+  const channels = trust?.alertChannels ?? [];
+  const checklist =
+    channels.length === 0
+      ? h('p', { class: 'empty' }, 'This spendcap does not list alert channels.')
+      : h(
+          'ul',
+          { class: 'checklist', 'aria-label': 'Alert channels' },
+          ...channels.map((c) => h('li', { class: c.configured ? 'done' : '', 'data-channel': c.id }, h('span', { class: 'check-mark', 'aria-hidden': 'true' }, c.configured ? '✓' : '○'), h('span', { class: 'ch-name' }, c.name), h('span', { class: c.configured ? 'pill ok' : 'pill' }, c.configured ? 'configured' : 'not set'), h('small', { class: 'hint' }, channelHow(c)))),
+        );
 
   mount(
     root,

@@ -4,7 +4,6 @@ import { get } from '../api.js';
 import type { Trust } from '../api.js';
 import { h, mount } from '../dom.js';
 import { int } from '../format.js';
-import { channelStatus, CHANNELS } from './settings.js';
 
 /** What a budget alert carries, field by field, on every channel. */
 const ALERT_FIELDS: Array<[string, string, string]> = [
@@ -19,7 +18,7 @@ const ALERT_FIELDS: Array<[string, string, string]> = [
 export async function trust(root: HTMLElement, signal: AbortSignal): Promise<void> {
   const t = await get<Trust>('/api/trust').catch(() => null);
   if (signal.aborted) return;
-  const configured = channelStatus(t);
+  const channels = t?.alertChannels ?? [];
   mount(
     root,
     h('h1', null, 'Trust'),
@@ -41,7 +40,7 @@ export async function trust(root: HTMLElement, signal: AbortSignal): Promise<voi
                 'table',
                 null,
                 h('thead', null, h('tr', null, ...['File', 'What', 'Mode', 'Size'].map((x, i) => h('th', { scope: 'col', class: i === 3 ? 'r' : '' }, x)))),
-                h('tbody', null, ...t.files.map((f) => h('tr', null, h('td', { class: 'mono', title: f.path }, f.name), h('td', null, f.what), h('td', { class: 'mono' }, f.exists ? (f.mode ?? '—') : 'not created'), h('td', { class: 'r num' }, f.bytes === null ? '—' : `${int(f.bytes)} B`)))),
+                h('tbody', null, ...t.files.map((f) => h('tr', null, h('td', { class: 'mono', title: f.path }, f.name), h('td', null, f.what), h('td', { class: 'nowrap' }, f.exists ? modeCell(f.mode) : 'not created'), h('td', { class: 'r num' }, f.bytes === null ? '—' : `${int(f.bytes)} B`)))),
               ),
             ),
           ),
@@ -67,9 +66,9 @@ export async function trust(root: HTMLElement, signal: AbortSignal): Promise<voi
         h(
           'table',
           null,
-          h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Field'), h('th', { scope: 'col' }, 'What'), h('th', { scope: 'col' }, 'Example'), ...CHANNELS.map((c) => h('th', { scope: 'col' }, c.name)))),
-          h('tbody', null, ...ALERT_FIELDS.map(([f, what, ex]) => h('tr', null, h('td', { class: 'mono' }, f), h('td', null, what), h('td', null, ex), ...CHANNELS.map((c) => h('td', null, f === 'actions' && (c.id === 'webhook' || c.id === 'email') ? 'links' : '✓'))))),
-          h('tfoot', null, h('tr', null, h('th', { scope: 'row', colspan: '3' }, 'Set up?'), ...CHANNELS.map((c) => h('td', null, h('span', { class: configured.get(c.id) ? 'pill ok' : 'pill' }, configured.get(c.id) ? 'yes' : 'not set'))))),
+          h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Field'), h('th', { scope: 'col' }, 'What'), h('th', { scope: 'col' }, 'Example'), ...channels.map((c) => h('th', { scope: 'col' }, c.name)))),
+          h('tbody', null, ...ALERT_FIELDS.map(([f, what, ex]) => h('tr', null, h('td', { class: 'mono' }, f), h('td', null, what), h('td', null, ex), ...channels.map((c) => h('td', null, f === 'actions' ? (c.id === 'slack' || c.id === 'telegram' ? '✓' : 'links') : '✓'))))),
+          h('tfoot', null, h('tr', null, h('th', { scope: 'row', colspan: '3' }, 'Set up?'), ...channels.map((c) => h('td', null, h('span', { class: c.configured ? 'pill ok' : 'pill' }, c.configured ? 'yes' : 'not set'))))),
         ),
       ),
     ),
@@ -85,6 +84,13 @@ export async function trust(root: HTMLElement, signal: AbortSignal): Promise<voi
       ]),
     ),
   );
+}
+
+/** 0600 is owner-only (what spendcap sets); anything looser is flagged. */
+function modeCell(mode: string | null): HTMLElement | string {
+  if (mode === null) return '—';
+  const own = (parseInt(mode, 8) & 0o077) === 0;
+  return h('span', null, h('code', null, mode), ' ', h('span', { class: own ? 'pill ok' : 'pill warn', title: own ? 'readable and writable by your user only' : 'other users of this machine can read it' }, own ? 'owner only' : 'readable by others'));
 }
 
 function list(items: string[]): HTMLElement {
