@@ -117,8 +117,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         res.end(method === 'HEAD' ? undefined : 'spendcap\n');
         return;
       }
-      if (await dashboard.handle(req, res, path)) return;
-      if (await admin.handle(req, res, path, query)) return;
+      // Checked by prefix first: a provider request should not pay two awaits for pages it is not.
+      if (path.startsWith('/dashboard') && (await dashboard.handle(req, res, path))) return;
+      if ((path.startsWith('/api') || path === '/metrics') && (await admin.handle(req, res, path, query))) return;
       const match = matchRoute(method, path);
       // Errors before the key is known speak the protocol the path names (Anthropic's on shared paths).
       const shapeOf = (p: Protocol | 'by-key' | undefined): Protocol => (p === undefined || p === 'by-key' ? 'anthropic-messages' : p);
