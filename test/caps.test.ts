@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
 import { startMockAnthropic } from './helpers/mock-anthropic.js';
 import type { MockAnthropic, MockPricePerMtok } from './helpers/mock-anthropic.js';
-import { addKey, cli, startSpendcap } from './helpers/spendcap.js';
+import { addKey, budgetStatus, cli, startSpendcap } from './helpers/spendcap.js';
 import type { TestSpendcap } from './helpers/spendcap.js';
 import { CUT_STOP_REASON } from '../src/providers/anthropic/index.js';
 
@@ -15,18 +15,6 @@ const messages = [{ role: 'user' as const, content: 'Write a long essay about bu
 
 function client(sc: TestSpendcap, token: string, headers: Record<string, string> = {}): Anthropic {
   return new Anthropic({ apiKey: token, baseURL: sc.url, maxRetries: 2, defaultHeaders: headers });
-}
-
-interface StatusJson {
-  name: string;
-  capUsd: number;
-  spentUsd: number;
-  heldUsd: number;
-}
-
-async function status(sc: TestSpendcap, name: string): Promise<StatusJson> {
-  const r = await cli(sc.dataDir, ['status', '--json']);
-  return (JSON.parse(r.out) as StatusJson[]).find((b) => b.name === name)!;
 }
 
 function textOf(msg: Anthropic.Message): string {
@@ -88,7 +76,7 @@ describe('hard caps', () => {
     const billed = Math.ceil((bill.usage.input_tokens * SONNET.input + bill.usage.output_tokens * SONNET.output) / 1e6);
     assert.ok(billed <= 50_000, `billed ${billed} µ$ > cap`);
     assert.ok(billed >= 40_000, `billed only ${billed} µ$ of a 50000 µ$ cap`);
-    const s = await status(sc, 'cut');
+    const s = await budgetStatus(sc, 'cut');
     assert.ok(s.spentUsd * 1e6 >= billed, 'the charge covers what the provider billed');
     assert.ok(s.spentUsd <= s.capUsd);
     assert.equal(s.heldUsd, 0);
@@ -135,7 +123,7 @@ describe('hard caps', () => {
     assert.ok(billed <= cap, `provider billed ${billed} µ$ > cap ${cap} µ$`);
     assert.ok(ratio >= 0.8, `only ${(ratio * 100).toFixed(1)}% of the cap was usable`);
     assert.ok(worst <= cap, `charged + held reached ${worst} > ${cap}`);
-    const s = await status(sc, 'swarm');
+    const s = await budgetStatus(sc, 'swarm');
     assert.ok(s.spentUsd <= capUsd && s.spentUsd * 1e6 >= billed, `charged ${s.spentUsd} must cover billed ${billed / 1e6} and stay ≤ cap`);
     for (const r of results) {
       if (r.status === 'rejected') assert.ok(r.reason instanceof Anthropic.RateLimitError, `only cap refusals may fail: ${String(r.reason)}`);

@@ -7,7 +7,7 @@ import { ApiError, GoogleGenAI } from '@google/genai';
 import type { GenerateContentResponse } from '@google/genai';
 import { startMockGemini } from './helpers/mock-gemini.js';
 import type { MockGemini, MockGeminiBill, MockGeminiPricePerMtok } from './helpers/mock-gemini.js';
-import { addKey, cli, startSpendcap } from './helpers/spendcap.js';
+import { addKey, budgetStatus, ledgerRows, startSpendcap } from './helpers/spendcap.js';
 import type { TestSpendcap } from './helpers/spendcap.js';
 import { CUT_FINISH_REASON } from '../src/providers/gemini/index.js';
 
@@ -27,17 +27,6 @@ interface LedgerJson {
   cacheReadTokens: number;
   usageSource: string;
   keyName: string;
-}
-
-async function ledger(sc: TestSpendcap): Promise<LedgerJson[]> {
-  const r = await cli(sc.dataDir, ['log', '--json', '--limit', '1000']);
-  assert.equal(r.code, 0, r.err);
-  return JSON.parse(r.out) as LedgerJson[];
-}
-
-async function status(sc: TestSpendcap, name: string): Promise<{ capUsd: number; spentUsd: number; heldUsd: number }> {
-  const r = await cli(sc.dataDir, ['status', '--json']);
-  return (JSON.parse(r.out) as Array<{ name: string; capUsd: number; spentUsd: number; heldUsd: number }>).find((b) => b.name === name)!;
 }
 
 function client(sc: TestSpendcap, token: string, extra: { apiVersion?: string; fetch?: typeof fetch; headers?: Record<string, string> } = {}): GoogleGenAI {
@@ -82,7 +71,7 @@ describe('gemini through spendcap', () => {
     assert.equal(res.usageMetadata?.thoughtsTokenCount, 30);
     const bill = mock.bills[first]!;
     assert.equal(bill.apiVersion, 'v1', '@google/genai 3.x calls /v1/models/… by default');
-    const row = (await ledger(sc)).find((r) => r.keyName === 'unary')!;
+    const row = (await ledgerRows<LedgerJson>(sc)).find((r) => r.keyName === 'unary')!;
     assert.deepEqual([row.outcome, row.usageSource, row.model], ['ok', 'provider', FLASH]);
     assert.deepEqual([row.inputTokens, row.cacheReadTokens, row.outputTokens], [40, 10, 40 + 30]);
     assert.equal(row.costMicros, billOf(bill, FLASH_PRICE));
@@ -101,14 +90,14 @@ describe('gemini through spendcap', () => {
       assert.equal(chunks.at(-1)?.candidates?.[0]?.finishReason, 'STOP');
       assert.equal(chunks.at(-1)?.usageMetadata?.candidatesTokenCount, 40);
       assert.ok(textOf(chunks).length > 0);
-      const row = (await ledger(sc)).find((r) => r.keyName === 'stream')!;
+      const row = (await ledgerRows<LedgerJson>(sc)).find((r) => r.keyName === 'stream')!;
       assert.deepEqual([row.outcome, row.usageSource], ['ok', 'provider']);
       assert.equal(row.outputTokens, 40 + 25);
       assert.equal(row.cacheReadTokens, 5);
       assert.equal(row.costMicros, billOf(bill, FLASH_PRICE));
     }
     mock.options = { ...mock.options, thinkingTokens: 0, cachedTokens: 0 };
-    assert.equal((await status(sc, 'stream')).heldUsd, 0);
+    assert.equal((await budgetStatus(sc, 'stream')).heldUsd, 0);
   });
 
   test('stream bytes are identical with and without spendcap when nothing is cut', async () => {
@@ -195,7 +184,7 @@ describe('gemini through spendcap', () => {
     await assert.rejects(client(sc, token, { fetch: counting }).models.generateContent({ model: FLASH, contents, config: { httpOptions: { retryOptions: { attempts: 3, initialDelay: 0.01, maxDelay: 0.02 } } } }), ApiError);
     assert.equal(seen.length, 3);
     assert.equal(mock.requests.length, sent, 'nothing was sent upstream');
-    const row = (await ledger(sc)).find((r) => r.keyName === 'tiny')!;
+    const row = (await ledgerRows<LedgerJson>(sc)).find((r) => r.keyName === 'tiny')!;
     assert.equal(row.outcome, 'blocked');
   });
 
@@ -216,7 +205,7 @@ describe('gemini through spendcap', () => {
     const billed = billOf(bill, FLASH_PRICE);
     assert.ok(billed <= 20_000, `billed ${billed} µ$ > cap`);
     assert.ok(billed >= 16_000, `billed only ${billed} µ$ of a 20000 µ$ cap`);
-    const s = await status(sc, 'cut');
+    const s = await budgetStatus(sc, 'cut');
     assert.ok(s.spentUsd * 1e6 >= billed && s.spentUsd <= s.capUsd, `charged ${s.spentUsd} covers billed ${billed} µ$`);
     assert.equal(s.heldUsd, 0);
     const sent = mock.requests.length;
@@ -241,7 +230,7 @@ describe('gemini through spendcap', () => {
     const billed = billOf(bill, PRO_PRICE);
     assert.ok(bill.usage.thoughtsTokenCount > 500, `thinking ran for a while (${bill.usage.thoughtsTokenCount} tokens, ${Date.now() - started} ms)`);
     assert.ok(billed <= 20_000, `provider billed ${billed} µ$ > cap 20000 µ$`);
-    const s = await status(sc, 'thinker');
+    const s = await budgetStatus(sc, 'thinker');
     assert.ok(s.spentUsd * 1e6 >= billed && s.spentUsd <= s.capUsd);
   });
 
@@ -271,7 +260,7 @@ describe('gemini through spendcap', () => {
     assert.ok(billed <= cap, `provider billed ${billed} µ$ > cap ${cap} µ$`);
     assert.ok(worst <= cap, `charged + held reached ${worst} > ${cap}`);
     assert.ok(ratio >= 0.7, `only ${(ratio * 100).toFixed(1)}% of the cap was usable`);
-    const s = await status(sc, 'swarm');
+    const s = await budgetStatus(sc, 'swarm');
     assert.ok(s.spentUsd <= capUsd && s.spentUsd * 1e6 >= billed, `charged ${s.spentUsd} must cover billed ${billed / 1e6} and stay ≤ cap`);
     for (const r of results) {
       if (r.status === 'rejected') assert.ok(r.reason instanceof ApiError && r.reason.status === 429, `only cap refusals may fail: ${String(r.reason)}`);

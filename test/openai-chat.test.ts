@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { startMockOpenAI } from './helpers/mock-openai.js';
 import type { MockOpenAI, MockOpenAIBill, MockOpenAIPricePerMtok } from './helpers/mock-openai.js';
-import { addKey, cli, startSpendcap } from './helpers/spendcap.js';
+import { addKey, budgetStatus, cli, ledgerRows, startSpendcap } from './helpers/spendcap.js';
 import type { TestSpendcap } from './helpers/spendcap.js';
 import { CHAT_CUT_FINISH_REASON } from '../src/providers/openai/index.js';
 
@@ -31,14 +31,8 @@ interface LedgerJson {
   meteredCostMicros: number | null;
 }
 
-async function ledger(sc: TestSpendcap): Promise<LedgerJson[]> {
-  const r = await cli(sc.dataDir, ['log', '--json', '--limit', '1000']);
-  assert.equal(r.code, 0, r.err);
-  return JSON.parse(r.out) as LedgerJson[];
-}
-
 async function rowFor(sc: TestSpendcap, bill: MockOpenAIBill): Promise<LedgerJson> {
-  const row = (await ledger(sc)).find((r) => r.requestId === bill.id);
+  const row = (await ledgerRows<LedgerJson>(sc)).find((r) => r.requestId === bill.id);
   assert.ok(row, `a ledger row for ${bill.id}`);
   return row;
 }
@@ -50,18 +44,6 @@ function billed(b: MockOpenAIBill, p: MockOpenAIPricePerMtok): number {
 
 function client(sc: TestSpendcap, token: string, opts: { headers?: Record<string, string>; maxRetries?: number; fetch?: typeof fetch } = {}): OpenAI {
   return new OpenAI({ apiKey: token, baseURL: `${sc.url}/v1`, maxRetries: opts.maxRetries ?? 0, defaultHeaders: opts.headers ?? {}, ...(opts.fetch ? { fetch: opts.fetch } : {}) });
-}
-
-interface StatusJson {
-  name: string;
-  capUsd: number;
-  spentUsd: number;
-  heldUsd: number;
-}
-
-async function status(sc: TestSpendcap, name: string): Promise<StatusJson> {
-  const r = await cli(sc.dataDir, ['status', '--json']);
-  return (JSON.parse(r.out) as StatusJson[]).find((b) => b.name === name)!;
 }
 
 /** A raw streamed call, its body as text with the ids and timestamp the mock draws per request masked. */
@@ -179,7 +161,7 @@ describe('OpenAI Chat Completions', () => {
     });
     assert.equal(attempts, 1, 'the SDK does not retry');
     assert.equal(mock.requests.length, sent, 'nothing was sent upstream');
-    const log = await ledger(sc);
+    const log = await ledgerRows<LedgerJson>(sc);
     assert.deepEqual([log[0]!.outcome, log[0]!.keyName], ['blocked', 'tiny']);
   });
 
@@ -211,7 +193,7 @@ describe('OpenAI Chat Completions', () => {
     const b = billed(bill, GPT_4O);
     assert.ok(b <= 10_000, `billed ${b} µ$ > cap`);
     assert.ok(b >= 7_000, `billed only ${b} µ$ of a 10000 µ$ cap`);
-    const s = await status(sc, 'cut');
+    const s = await budgetStatus(sc, 'cut');
     assert.ok(s.spentUsd * 1e6 >= b, 'the charge covers what the provider billed');
     assert.ok(s.spentUsd <= s.capUsd);
     assert.equal(s.heldUsd, 0);
@@ -278,7 +260,7 @@ describe('OpenAI Chat Completions', () => {
     assert.ok(total <= cap, `provider billed ${total} µ$ > cap ${cap} µ$`);
     assert.ok(ratio >= 0.7, `only ${(ratio * 100).toFixed(1)}% of the cap was usable`);
     assert.ok(worst <= cap, `charged + held reached ${worst} > ${cap}`);
-    const s = await status(sc, 'swarm');
+    const s = await budgetStatus(sc, 'swarm');
     assert.ok(s.spentUsd <= capUsd && s.spentUsd * 1e6 >= total, `charged ${s.spentUsd} must cover billed ${total / 1e6} and stay ≤ cap`);
     for (const r of results) {
       if (r.status === 'rejected') assert.ok(r.reason instanceof OpenAI.RateLimitError, `only cap refusals may fail: ${String(r.reason)}`);
@@ -302,7 +284,7 @@ describe('OpenAI Chat Completions', () => {
     assert.equal(bill.aborted, true);
     assert.ok(bill.usage.reasoning_tokens > 300, `reasoning ran for a while before the cut (${bill.usage.reasoning_tokens} tokens in ${Date.now() - started} ms)`);
     assert.ok(b <= 10_000, `provider billed ${b} µ$ > cap 10000 µ$`);
-    const s = await status(sc, 'thinker');
+    const s = await budgetStatus(sc, 'thinker');
     assert.ok(s.spentUsd * 1e6 >= b && s.spentUsd <= s.capUsd);
   });
 

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { startMockOpenAI } from './helpers/mock-openai.js';
 import type { MockOpenAI, MockOpenAIBill, MockOpenAIPricePerMtok } from './helpers/mock-openai.js';
-import { addKey, cli, startSpendcap } from './helpers/spendcap.js';
+import { addKey, budgetStatus, ledgerRows, startSpendcap } from './helpers/spendcap.js';
 import type { TestSpendcap } from './helpers/spendcap.js';
 
 const MODEL = 'gpt-5';
@@ -29,24 +29,6 @@ interface LedgerJson {
   requestId: string;
   session: string | null;
   detail: string | null;
-}
-
-async function ledger(sc: TestSpendcap): Promise<LedgerJson[]> {
-  const r = await cli(sc.dataDir, ['log', '--json', '--limit', '1000']);
-  assert.equal(r.code, 0, r.err);
-  return JSON.parse(r.out) as LedgerJson[];
-}
-
-interface StatusJson {
-  name: string;
-  capUsd: number;
-  spentUsd: number;
-  heldUsd: number;
-}
-
-async function status(sc: TestSpendcap, name: string): Promise<StatusJson> {
-  const r = await cli(sc.dataDir, ['status', '--json']);
-  return (JSON.parse(r.out) as StatusJson[]).find((b) => b.name === name)!;
 }
 
 function client(sc: TestSpendcap, token: string, headers: Record<string, string> = {}, maxRetries = 0): OpenAI {
@@ -93,7 +75,7 @@ describe('OpenAI Responses through spendcap', () => {
       assert.equal(r.status, 'completed');
       assert.equal(r.usage?.input_tokens, 900);
       assert.equal(r.usage?.output_tokens, 40 + 64);
-      const row = (await ledger(sc))[0]!;
+      const row = (await ledgerRows<LedgerJson>(sc))[0]!;
       assert.deepEqual([row.outcome, row.usageSource, row.requestId], ['ok', 'provider', bill.id]);
       assert.equal(row.inputTokens, 900 - 512, 'uncached input only');
       assert.equal(row.cacheReadTokens, 512);
@@ -115,12 +97,12 @@ describe('OpenAI Responses through spendcap', () => {
       assert.equal(types.at(-1), 'response.completed');
       assert.equal(final.status, 'completed');
       assert.equal(final.usage?.output_tokens, bill.usage.output_tokens);
-      const row = (await ledger(sc))[0]!;
+      const row = (await ledgerRows<LedgerJson>(sc))[0]!;
       assert.deepEqual([row.outcome, row.usageSource], ['ok', 'provider']);
       assert.equal(row.inputTokens + row.cacheReadTokens, bill.usage.input_tokens);
       assert.equal(row.cacheReadTokens, 16);
       assert.equal(row.costMicros, billed(bill));
-      const s = await status(sc, 'work');
+      const s = await budgetStatus(sc, 'work');
       assert.equal(s.heldUsd, 0);
     } finally {
       mock.options = { ...mock.options, cachedTokens: 0 };
@@ -179,7 +161,7 @@ describe('OpenAI Responses through spendcap', () => {
       return true;
     });
     assert.equal(mock.requests.length, sent);
-    const log = await ledger(sc);
+    const log = await ledgerRows<LedgerJson>(sc);
     assert.deepEqual([log[0]!.outcome, log[1]!.outcome], ['blocked', 'blocked']);
   });
 
@@ -219,7 +201,7 @@ describe('OpenAI Responses through spendcap', () => {
       assert.equal(bill.aborted, true, 'the provider stream was aborted');
       assert.ok(billed(bill) <= 20_000, `billed ${billed(bill)} µ$ > cap`);
       assert.ok(billed(bill) >= 15_000, `billed only ${billed(bill)} µ$ of a 20000 µ$ cap`);
-      const s = await status(sc, 'cut');
+      const s = await budgetStatus(sc, 'cut');
       assert.ok(s.spentUsd * 1e6 >= billed(bill), 'the charge covers what the provider billed');
       assert.ok(s.spentUsd <= s.capUsd);
       assert.equal(s.heldUsd, 0);
@@ -268,7 +250,7 @@ describe('OpenAI Responses through spendcap', () => {
       mock.options = { ...mock.options, outputTokens: 20 };
       const b = await streamed(client(sc, key, { 'session-id': 'run-B' }), { model: MODEL, input: INPUT, stream: true });
       assert.equal(b.final.status, 'completed');
-      const rows = await ledger(sc);
+      const rows = await ledgerRows<LedgerJson>(sc);
       assert.equal(rows[0]!.session, 'run-B');
       await mock.waitIdle();
     } finally {
@@ -303,7 +285,7 @@ describe('OpenAI Responses through spendcap', () => {
       assert.ok(total <= cap, `provider billed ${total} µ$ > cap ${cap} µ$`);
       assert.ok(ratio >= 0.75, `only ${(ratio * 100).toFixed(1)}% of the cap was usable`);
       assert.ok(worst <= cap, `charged + held reached ${worst} > ${cap}`);
-      const s = await status(sc, 'swarm');
+      const s = await budgetStatus(sc, 'swarm');
       assert.ok(s.spentUsd <= capUsd && s.spentUsd * 1e6 >= total, `charged ${s.spentUsd} must cover billed ${total / 1e6} and stay ≤ cap`);
       for (const r of results) {
         if (r.status === 'rejected') assert.ok(r.reason instanceof OpenAI.RateLimitError, `only cap refusals may fail: ${String(r.reason)}`);
@@ -389,7 +371,7 @@ describe('hidden reasoning', () => {
       const cost = Math.ceil((10 * 1_100_000 + bill.outputTokens * 4_400_000) / 1e6);
       assert.ok(bill.outputTokens > 200, `the model reasoned for a while before the cut (${bill.outputTokens} tokens in ${took} ms)`);
       assert.ok(cost <= 5_000, `provider billed ${cost} µ$ > cap 5000 µ$`);
-      const s = await status(sc, 'thinker');
+      const s = await budgetStatus(sc, 'thinker');
       assert.ok(s.spentUsd * 1e6 >= cost, `charged ${s.spentUsd} covers billed ${cost / 1e6}`);
       assert.ok(s.spentUsd <= 0.005);
     } finally {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
 import { startMockAnthropic } from './helpers/mock-anthropic.js';
 import type { MockAnthropic, MockPricePerMtok } from './helpers/mock-anthropic.js';
-import { addKey, cli, startSpendcap } from './helpers/spendcap.js';
+import { addKey, cli, ledgerRows, startSpendcap } from './helpers/spendcap.js';
 import type { TestSpendcap } from './helpers/spendcap.js';
 
 const MODEL = 'claude-sonnet-4-5';
@@ -26,12 +26,6 @@ interface LedgerJson {
   session: string | null;
   detail: string | null;
   priceEstimated: boolean;
-}
-
-async function ledger(sc: TestSpendcap): Promise<LedgerJson[]> {
-  const r = await cli(sc.dataDir, ['log', '--json', '--limit', '1000']);
-  assert.equal(r.code, 0, r.err);
-  return JSON.parse(r.out) as LedgerJson[];
 }
 
 function client(sc: TestSpendcap, token: string, headers: Record<string, string> = {}): Anthropic {
@@ -96,7 +90,7 @@ describe('pass-through', () => {
     await mock.waitIdle();
     const bill = mock.bills[before]!;
     assert.equal(msg.usage.output_tokens, bill.usage.output_tokens);
-    const row = (await ledger(sc))[0]!;
+    const row = (await ledgerRows<LedgerJson>(sc))[0]!;
     assert.equal(row.outcome, 'ok');
     assert.equal(row.usageSource, 'provider');
     assert.equal(row.outputTokens, bill.usage.output_tokens);
@@ -114,7 +108,7 @@ describe('pass-through', () => {
     assert.equal(res.status, 200);
     await res.arrayBuffer();
     assert.equal(mock.requests.at(-1)!.url, '/v1/messages?beta=true');
-    assert.equal((await ledger(sc))[0]!.session, 'sess-1');
+    assert.equal((await ledgerRows<LedgerJson>(sc))[0]!.session, 'sess-1');
   });
 
   test('a client that goes away aborts the provider at once and is charged for what may have been produced', async () => {
@@ -136,7 +130,7 @@ describe('pass-through', () => {
     assert.equal(bill.aborted, true);
     assert.ok(bill.usage.output_tokens < 1000, `the provider kept going: ${bill.usage.output_tokens} tokens`);
     await new Promise((r) => setTimeout(r, 50));
-    const row = (await ledger(sc))[0]!;
+    const row = (await ledgerRows<LedgerJson>(sc))[0]!;
     assert.equal(row.outcome, 'error');
     assert.equal(row.detail, 'client closed the connection');
     assert.equal(row.usageSource, 'estimate');
@@ -199,7 +193,7 @@ describe('money', () => {
     const token = await addKey(sc.dataDir, 'cache', 10);
     mock.options = { ...mock.options, inputTokens: 1000, cache: { read: 20_000, write5m: 3000, write1h: 2000 }, datedModel: true };
     await client(sc, token).messages.stream({ model: MODEL, max_tokens: 100, messages }).finalMessage();
-    const row = (await ledger(sc))[0]!;
+    const row = (await ledgerRows<LedgerJson>(sc))[0]!;
     assert.deepEqual([row.inputTokens, row.cacheReadTokens, row.cacheWrite5mTokens, row.cacheWrite1hTokens, row.outputTokens], [1000, 20_000, 3000, 2000, 20]);
     assert.equal(row.model, 'claude-sonnet-4-5-20250929', 'the dated id the provider answered with is kept and priced');
     // $3 × 1000 + $0.30 × 20000 + $3.75 × 3000 + $6 × 2000 + $15 × 20, per million
@@ -210,7 +204,7 @@ describe('money', () => {
     const token = await addKey(sc.dataDir, 'long', 10);
     mock.options = { ...mock.options, inputTokens: 150_000, cache: { read: 60_000 }, datedModel: false };
     await client(sc, token).messages.stream({ model: MODEL, max_tokens: 100, messages }).finalMessage();
-    const row = (await ledger(sc))[0]!;
+    const row = (await ledgerRows<LedgerJson>(sc))[0]!;
     // 210k input in all: $6 × 150k + $0.60 × 60k + $22.50 × 20 output
     assert.equal(row.costMicros, 900_000 + 36_000 + 450);
   });
@@ -226,13 +220,13 @@ describe('money', () => {
     assert.equal(mock.requests.length, sent);
     mock.options = { ...mock.options, inputTokens: 100, cache: {} };
     await client(sc, token).messages.create({ model: 'claude-opus-4-99', max_tokens: 50, messages });
-    const row = (await ledger(sc))[0]!;
+    const row = (await ledgerRows<LedgerJson>(sc))[0]!;
     assert.equal(row.priceEstimated, true);
     assert.ok(row.costMicros > 0);
     // and a user price makes the unknown model usable
     assert.equal((await cli(sc.dataDir, ['price', 'set', 'llama-9-local', '--input', '0', '--output', '0'])).code, 0);
     await client(sc, token).messages.create({ model: 'llama-9-local', max_tokens: 10, messages });
-    const free = (await ledger(sc))[0]!;
+    const free = (await ledgerRows<LedgerJson>(sc))[0]!;
     assert.equal(free.outcome, 'ok');
     assert.equal(free.costMicros, 0);
   });

@@ -64,3 +64,25 @@ export async function startSpendcap(upstreamUrl: string | null, opts: { dataDir?
     },
   };
 }
+
+/** The ledger as `spendcap log --json` prints it (newest first); each test names the fields it reads. */
+export async function ledgerRows<T>(sc: { dataDir: string }): Promise<T[]> {
+  const r = await cli(sc.dataDir, ['log', '--json', '--limit', '1000']);
+  if (r.code !== 0) throw new Error(`spendcap log failed: ${r.err}`);
+  return JSON.parse(r.out) as T[];
+}
+
+export interface BudgetStatusJson {
+  name: string;
+  capUsd: number;
+  spentUsd: number;
+  heldUsd: number;
+}
+
+/** One budget's line of `spendcap status --json`. */
+export async function budgetStatus(sc: { dataDir: string }, name: string): Promise<BudgetStatusJson> {
+  const r = await cli(sc.dataDir, ['status', '--json']);
+  const found = (JSON.parse(r.out) as BudgetStatusJson[]).find((b) => b.name === name);
+  if (!found) throw new Error(`no budget named ${name} in spendcap status`);
+  return found;
+}
