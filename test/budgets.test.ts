@@ -74,6 +74,9 @@ describe('budget scopes through the proxy', () => {
     const afterOne = (await status(sc, 'proj')).spentUsd;
     assert.ok(afterOne > 0, 'the tagged request is charged to the tag budget');
     await client(sc, token, { 'X-Budget-Id': 'proj' }).messages.create({ model: MODEL, max_tokens: 50, messages });
+    const forwarded = mock.requests[mock.requests.length - 1]!.headers;
+    assert.equal(forwarded['x-budget-id'], undefined, 'X-Budget-Id is spendcap\'s header: not forwarded');
+    assert.equal(forwarded['x-spendcap-budget'], undefined);
     const afterTwo = (await status(sc, 'proj')).spentUsd;
     assert.ok(afterTwo > afterOne, 'X-Budget-Id counts too');
     await client(sc, token).messages.create({ model: MODEL, max_tokens: 50, messages });

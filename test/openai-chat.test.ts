@@ -313,6 +313,26 @@ describe('OpenAI Chat Completions', () => {
     }
   });
 
+  test('a stream whose usage spendcap asked for keeps the provider\'s keep-alive comments and shows no usage', async () => {
+    const router = await addKey(sc.dataDir, 'router-raw', 5, [], 'openrouter');
+    mock.options = { ...mock.options, openrouter: true };
+    try {
+      const r = await fetch(`${sc.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${router}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'openai/gpt-4o', messages, stream: true }),
+      });
+      const text = await r.text();
+      const upstream = JSON.parse(mock.requests[mock.requests.length - 1]!.body) as { stream_options?: { include_usage?: boolean } };
+      assert.equal(upstream.stream_options?.include_usage, true, 'spendcap asked the provider for usage');
+      assert.match(text, /^: OPENROUTER PROCESSING$/m, 'the keep-alive comment reached the client');
+      assert.doesNotMatch(text, /"usage"/, 'the client sees no usage it did not ask for');
+      assert.match(text, /data: \[DONE\]\n\n$/);
+    } finally {
+      mock.options = { ...mock.options, openrouter: false };
+    }
+  });
+
   test('an openai-compatible key: an unpriced model is refused with the price-set hint; `spendcap price set` makes it work', async () => {
     const compat = await addKey(sc.dataDir, 'compat', 1, ['--base-url', `${mock.url}/v1`], 'openai-compatible');
     const c = client(sc, compat);
