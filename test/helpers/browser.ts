@@ -1,20 +1,19 @@
-// Headless Debian chromium driven by playwright-core (no browser download): .ci/run installs
-// /usr/bin/chromium. signedInPage() signs a fresh browser context in the way a user does: the link
+// A headless Chromium-family browser driven by playwright-core (no browser download): the one the
+// machine has, found by find-browser.ts (`npm test` installs Debian's chromium first when root and
+// there is none; SPENDCAP_CHROMIUM overrides). signedInPage() signs a fresh browser context in the way a user does: the link
 // `spendcap dashboard --no-open --json` prints.
-import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { ensureBrowser, machineBrowserEnv } from './find-browser.js';
 import { cli } from './spendcap.js';
 
-export const CHROMIUM_PATH = process.env.SPENDCAP_CHROMIUM ?? '/usr/bin/chromium';
-
 export async function launchBrowser(): Promise<Browser> {
-  if (!existsSync(CHROMIUM_PATH)) throw new Error(`no chromium at ${CHROMIUM_PATH}: apt-get install -y chromium (or set SPENDCAP_CHROMIUM)`);
   return chromium.launch({
-    executablePath: CHROMIUM_PATH,
+    executablePath: ensureBrowser(machineBrowserEnv(), (l) => console.log(l)),
     headless: true,
-    // Root (CI containers) cannot use chromium's sandbox; /dev/shm is often tiny in containers.
-    args: [...(process.getuid?.() === 0 ? ['--no-sandbox'] : []), '--disable-dev-shm-usage', '--disable-gpu'],
+    // Root (CI containers) cannot use chromium's sandbox; /dev/shm is often tiny in containers; the
+    // machine's network may be closed, so no background calls home.
+    args: [...(process.getuid?.() === 0 ? ['--no-sandbox'] : []), '--disable-dev-shm-usage', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
   });
 }
 
