@@ -17,10 +17,6 @@ function budgetWhere(b: Pick<BudgetRecord, 'scope' | 'keyId' | 'name'>, params: 
   return 'AND key_id = @key';
 }
 
-function hasTable(store: SqliteStore, name: string): boolean {
-  return store.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
-}
-
 export interface ModelSpend {
   provider: string;
   model: string;
@@ -54,9 +50,7 @@ export function budgetByModel(store: SqliteStore, b: Pick<BudgetRecord, 'scope' 
   const params: Params = { since: sinceMs };
   const where = budgetWhere(b, params);
   const rows = store.db.prepare(`SELECT ${MODEL_COLUMNS} FROM ledger WHERE ts >= @since ${where} GROUP BY provider, model`).all(params) as ModelSpend[];
-  if (hasTable(store, 'daily_totals')) {
-    rows.push(...(store.db.prepare(`SELECT ${DAILY_MODEL_COLUMNS} FROM daily_totals WHERE day_start >= @since ${where} GROUP BY provider, model`).all(params) as ModelSpend[]));
-  }
+  rows.push(...(store.db.prepare(`SELECT ${DAILY_MODEL_COLUMNS} FROM daily_totals WHERE day_start >= @since ${where} GROUP BY provider, model`).all(params) as ModelSpend[]));
   return mergeModels(rows);
 }
 
@@ -169,11 +163,9 @@ export function stats(store: SqliteStore, f: { since: number; until: number; key
   for (const q of quarters) addDay(localDay(q.q * QUARTER_MS, tz).day, q.n, q.c);
   const byOutcome: Record<string, number> = {};
   for (const o of outcomes) byOutcome[o.outcome] = o.n;
-  if (hasTable(store, 'daily_totals')) {
-    models.push(...(store.db.prepare(`SELECT ${DAILY_MODEL_COLUMNS} FROM daily_totals WHERE ${dailyWhere} GROUP BY provider, model`).all(params) as ModelSpend[]));
-    for (const d of store.db.prepare(`SELECT day, SUM(requests) AS n, SUM(cost_micros) AS c FROM daily_totals WHERE ${dailyWhere} GROUP BY day`).all(params) as Array<{ day: string; n: number; c: number }>) {
-      addDay(d.day, d.n, d.c);
-    }
+  models.push(...(store.db.prepare(`SELECT ${DAILY_MODEL_COLUMNS} FROM daily_totals WHERE ${dailyWhere} GROUP BY provider, model`).all(params) as ModelSpend[]));
+  for (const d of store.db.prepare(`SELECT day, SUM(requests) AS n, SUM(cost_micros) AS c FROM daily_totals WHERE ${dailyWhere} GROUP BY day`).all(params) as Array<{ day: string; n: number; c: number }>) {
+    addDay(d.day, d.n, d.c);
   }
   const byModel = mergeModels(models);
   const totals = byModel.reduce(
@@ -200,7 +192,7 @@ export function metricsRows(store: SqliteStore, bucketsS: readonly number[]): Me
 /** Each distinct (provider, model) the ledger saw since `sinceMs`, most recently used first, at most `limit`. */
 export function modelsInUse(store: SqliteStore, sinceMs: number, limit: number): Array<{ provider: string; model: string; lastTs: number }> {
   const rows = store.db.prepare('SELECT provider, model, MAX(ts) AS lastTs FROM ledger WHERE ts >= @since GROUP BY provider, model ORDER BY lastTs DESC LIMIT @limit').all({ since: sinceMs, limit }) as Array<{ provider: string; model: string; lastTs: number }>;
-  if (rows.length < limit && hasTable(store, 'daily_totals')) {
+  if (rows.length < limit) {
     // Rows retention folded away still name models the user ran in the window.
     const seen = new Set(rows.map((r) => `${r.provider}\u0000${r.model}`));
     const folded = store.db.prepare('SELECT provider, model, MAX(day_start) AS lastTs FROM daily_totals WHERE day_start >= @since GROUP BY provider, model ORDER BY lastTs DESC LIMIT @limit').all({ since: sinceMs, limit }) as Array<{ provider: string; model: string; lastTs: number }>;
@@ -277,12 +269,10 @@ export function charts(store: SqliteStore, f: { now: number; key?: string | unde
     add(byModel, `${w.day}\u0000${r.m}`, r.c);
     if (w.hour !== null) add(byHour, w.hour, r.c);
   }
-  if (hasTable(store, 'daily_totals')) {
-    // Rows retention folded away still count, by day (their hour is gone; today is never folded).
-    for (const d of store.db.prepare(`SELECT day, key_name AS k, model AS m, SUM(cost_micros) AS c FROM daily_totals WHERE ${dailyWhere} GROUP BY day, k, m`).all(params) as Array<{ day: string; k: string; m: string; c: number }>) {
-      add(byKey, `${d.day}\u0000${d.k}`, d.c);
-      add(byModel, `${d.day}\u0000${d.m}`, d.c);
-    }
+  // Rows retention folded away still count, by day (their hour is gone; today is never folded).
+  for (const d of store.db.prepare(`SELECT day, key_name AS k, model AS m, SUM(cost_micros) AS c FROM daily_totals WHERE ${dailyWhere} GROUP BY day, k, m`).all(params) as Array<{ day: string; k: string; m: string; c: number }>) {
+    add(byKey, `${d.day}\u0000${d.k}`, d.c);
+    add(byModel, `${d.day}\u0000${d.m}`, d.c);
   }
   const split = (k: string): [string, string] => {
     const i = k.indexOf('\u0000');

@@ -87,7 +87,3 @@ export function safeEqual(a: string, b: string): boolean {
   return ab.length === bb.length && timingSafeEqual(ab, bb);
 }
 
-/** For log lines and listings: never more than a recognisable prefix of any key. */
-export function redactKey(key: string): string {
-  return key.length <= 8 ? '****' : `${key.slice(0, 6)}…${key.slice(-2)}`;
-}

@@ -22,7 +22,6 @@ import { matchRoute } from './routes.js';
 
 export const DEFAULT_PORT = 8787;
 export const DEFAULT_HOST = '127.0.0.1';
-export const DEFAULT_ANTHROPIC_BASE_URL = DEFAULT_BASE_URLS.anthropic;
 
 export interface ServerOptions {
   dataDir: string;

@@ -688,10 +688,6 @@ export class SqliteStore {
     return s;
   }
 
-  spentByKeySince(keyId: number, sinceMs: number): number {
-    return this.spentSince({ keyId }, sinceMs);
-  }
-
   /** Epoch ms before which ledger rows were pruned into daily totals (0: never pruned). */
   prunedBefore(): number {
     return Number(this.getMeta('pruned_before') ?? 0);

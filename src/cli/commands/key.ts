@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { checkKeyName, createKey, howToPoint, KeySpecError, removeKey } from '../../keys/index.js';
+import { createKey, howToPoint, KeySpecError, removeKey } from '../../keys/index.js';
 import type { KeyField } from '../../keys/index.js';
 import { optionalUsd, parse, period, requireName, str, usd } from '../args.js';
 import { openStore } from '../context.js';
@@ -10,14 +10,6 @@ import { table, usd as fmt, when } from '../format.js';
 export { howToPoint } from '../../keys/index.js';
 
 const FLAGS: Record<KeyField, string> = { name: 'name', provider: '--provider', providerKey: '--provider-key', baseUrl: '--base-url', mode: '--mode', ceiling: '--ceiling' };
-
-export function validateName(name: string): string {
-  try {
-    return checkKeyName(name);
-  } catch (err) {
-    throw err instanceof KeySpecError ? new UsageError(err.message) : err;
-  }
-}
 
 export async function key(argv: string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;

@@ -1,8 +1,8 @@
 import { bodyTextTokens, readJsonObject, readModel } from '../request-body.js';
 import type { RequestError, RequestInfo } from '../types.js';
 import { estimateTokens } from '../../proxy/estimate-tokens.js';
-import { asRecord, str } from './chat-json.js';
-import { bareModel, isOpenAIReasoningModel } from './tokenizer.js';
+import { asRecord, str } from '../json.js';
+import { bareModel, isOpenAIReasoningModel } from './models.js';
 
 /** What the Chat Completions meter needs beyond RequestInfo. */
 export interface ChatRequestInfo extends RequestInfo {

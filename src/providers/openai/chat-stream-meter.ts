@@ -5,10 +5,10 @@ import { StreamingTokenEstimate } from '../../proxy/estimate-tokens.js';
 import { ToolInputTracker } from '../tool-input.js';
 import type { StreamMeter } from '../types.js';
 import { buildChatCutTail } from './chat-cut.js';
-import { asRecord, num, str } from './chat-json.js';
+import { asRecord, num, str } from '../json.js';
 import type { ChatRequestInfo } from './chat-request.js';
 import { providerCostFromUsage, usageFromChatUsage } from './chat-usage.js';
-import { chatTokenizerFactor, reasoningTokensPerSecond } from './tokenizer.js';
+import { tokenizerFactor, reasoningTokensPerSecond } from './models.js';
 
 /** Tokens of a tool call's framing (call id, name header, end marker) beyond its name and arguments. */
 export const TOOL_CALL_OVERHEAD_TOKENS = 12;
@@ -81,7 +81,7 @@ export class ChatStreamMeter implements StreamMeter {
     readonly info: ChatRequestInfo,
     private readonly now: () => number = Date.now,
   ) {
-    this.factor = chatTokenizerFactor(info.model);
+    this.factor = tokenizerFactor(info.model);
     this.tokensPerSecond = reasoningTokensPerSecond(info.model);
     this.since = Math.min(info.receivedAt, now());
     if (info.hiddenUsage === true) this.rewrite = stripHiddenUsage;

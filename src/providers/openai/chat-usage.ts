@@ -1,5 +1,5 @@
 import type { Micros, Usage } from '../../pricing/types.js';
-import { asRecord, num } from './chat-json.js';
+import { asRecord, num } from '../json.js';
 
 /**
  * Chat Completions usage → spendcap's Usage, whose input kinds are disjoint:

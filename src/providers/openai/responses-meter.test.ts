@@ -6,7 +6,7 @@ import { SseParser } from '../../proxy/sse.js';
 import type { SseEvent } from '../../proxy/sse-types.js';
 import { estimateTokens } from '../../proxy/estimate-tokens.js';
 import { ResponsesStreamMeter } from './responses-meter.js';
-import { FAST_REASONING_TOKENS_PER_SECOND, REASONING_TOKENS_PER_SECOND, mayReasonHidden, outputTokenizerFactor, reasoningTokensPerSecond } from './responses-model.js';
+import { FAST_REASONING_TOKENS_PER_SECOND, REASONING_TOKENS_PER_SECOND, mayReasonHidden, tokenizerFactor, reasoningTokensPerSecond } from './models.js';
 
 // Compiled to dist/src/providers/openai/: four levels up is the repo root.
 const FIXTURES = fileURLToPath(new URL('../../../../test/fixtures/', import.meta.url));
@@ -135,10 +135,10 @@ test('speed and tokenizer assumptions per model family', () => {
   assert.equal(reasoningTokensPerSecond('gpt-5.3-codex-spark'), FAST_REASONING_TOKENS_PER_SECOND);
   assert.equal(reasoningTokensPerSecond('openai/gpt-oss-120b'), FAST_REASONING_TOKENS_PER_SECOND);
   assert.equal(reasoningTokensPerSecond('meta-llama/llama-4'), FAST_REASONING_TOKENS_PER_SECOND);
-  assert.equal(outputTokenizerFactor('gpt-5'), 1);
-  assert.equal(outputTokenizerFactor('anthropic/claude-sonnet-4.5'), 1.15);
-  assert.equal(outputTokenizerFactor('anthropic/claude-opus-4.7'), 1.45);
-  assert.equal(outputTokenizerFactor('mistralai/mistral-large'), 1.45);
+  assert.equal(tokenizerFactor('gpt-5'), 1);
+  assert.equal(tokenizerFactor('anthropic/claude-sonnet-4.5'), 1.15);
+  assert.equal(tokenizerFactor('anthropic/claude-opus-4.7'), 1.45);
+  assert.equal(tokenizerFactor('mistralai/mistral-large'), 1.45);
 });
 
 test('a hosted search adds its results to the input: the estimate makes room for them before the usage says so', () => {

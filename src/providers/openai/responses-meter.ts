@@ -3,7 +3,7 @@ import type { SseEvent } from '../../proxy/sse-types.js';
 import { StreamingTokenEstimate } from '../../proxy/estimate-tokens.js';
 import type { StreamMeter } from '../types.js';
 import { asRecord, num, str } from '../json.js';
-import { mayReasonHidden, outputTokenizerFactor, reasoningTokensPerSecond } from './responses-model.js';
+import { mayReasonHidden, tokenizerFactor, reasoningTokensPerSecond } from './models.js';
 import { providerCostFromResponsesUsage, usageFromResponsesUsage } from './responses-usage.js';
 import { buildResponsesCutTail } from './responses-cut.js';
 
@@ -91,7 +91,7 @@ export class ResponsesStreamMeter implements StreamMeter {
     private readonly now: () => number = Date.now,
   ) {
     this.usage = { inputTokens: request.estimatedInputTokens, outputTokens: 0, cacheReadTokens: 0, cacheWrite5mTokens: 0, cacheWrite1hTokens: 0 };
-    this.factor = outputTokenizerFactor(request.model);
+    this.factor = tokenizerFactor(request.model);
     this.rate = reasoningTokensPerSecond(request.model);
     this.hiddenPossible = mayReasonHidden(request.model, request.reasoningEffort ?? null);
     // A reasoning model may start before its first event: the window opens with the stream.
