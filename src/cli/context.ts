@@ -7,9 +7,11 @@ export interface Io {
   env: NodeJS.ProcessEnv;
 }
 
+const cliWarn = (io: Io) => (line: string) => io.err(`spendcap: warning: ${line}\n`);
+
 /** Commands open the same SQLite file the server uses; WAL lets them write while it runs. */
 export function openStore(dataDirFlag: unknown, io: Io): { store: SqliteStore; dataDir: string; masterKey: () => Buffer } {
-  const dataDir = ensureDataDir(resolveDataDir(typeof dataDirFlag === 'string' ? dataDirFlag : undefined, io.env));
+  const dataDir = ensureDataDir(resolveDataDir(typeof dataDirFlag === 'string' ? dataDirFlag : undefined, io.env), cliWarn(io));
   const store = new SqliteStore(dataDir);
-  return { store, dataDir, masterKey: () => loadOrCreateMasterKey(dataDir) };
+  return { store, dataDir, masterKey: () => loadOrCreateMasterKey(dataDir, cliWarn(io)) };
 }

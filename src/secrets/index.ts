@@ -1,14 +1,17 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tightenMode, warnOnStderr } from '../store/data-dir.js';
+import type { Warn } from '../store/data-dir.js';
 
 const MASTER_KEY_FILE = 'secret.key';
 const CIPHER_VERSION = 'v1';
 
 /** The local key that encrypts provider keys at rest; created on first use, readable by the owner only. */
-export function loadOrCreateMasterKey(dataDir: string): Buffer {
+export function loadOrCreateMasterKey(dataDir: string, warn: Warn = warnOnStderr): Buffer {
   const path = join(dataDir, MASTER_KEY_FILE);
   if (existsSync(path)) {
+    tightenMode(path, 0o600, warn);
     const key = Buffer.from(readFileSync(path, 'utf8').trim(), 'base64');
     if (key.length !== 32) throw new Error(`${path} is not a 32-byte base64 key; restore it from a backup or remove it (stored provider keys will then need to be added again)`);
     return key;
@@ -67,7 +70,7 @@ export function loadOrCreateAdminToken(dataDir: string): string {
   const existing = read();
   if (existing !== null) {
     // Tighten a file whose mode was loosened by hand: it grants control of every budget.
-    if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
+    tightenMode(path, 0o600, warnOnStderr);
     return existing;
   }
   const token = newAdminToken();
