@@ -470,7 +470,8 @@ const TRUST_FILES: readonly [name: string, what: string][] = [
   [`${DB_FILE}-shm`, 'SQLite shared-memory index of the write-ahead log'],
   ['secret.key', 'master key that encrypts provider keys at rest'],
   [ADMIN_TOKEN_FILE, 'admin API token (Authorization: Bearer)'],
-  ['server.pid', 'lock: the pid of the running server'],
+  ['server.pid', 'the pid of the running server (for messages)'],
+  ['server.lock', 'lock: one server per data dir (an exclusive SQLite lock the OS frees when the server exits)'],
 ];
 
 /** The alert channels planned, and what setting each up asks for; none can be configured yet, so all say configured: false. */

@@ -1,6 +1,7 @@
-import { StoreError } from '../store/index.js';
+import { resolveDataDir, StoreError } from '../store/index.js';
 import type { Io } from './context.js';
-import { UsageError } from './errors.js';
+import { explainFailure, UsageError } from './errors.js';
+import type { FailureContext } from './errors.js';
 
 export type Command = (argv: string[], io: Io) => Promise<number>;
 
@@ -76,8 +77,25 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       io.err(`spendcap ${name}: ${err.message}\n`);
       return 1;
     }
+    const failure = explainFailure(err, await failureContext(args, io));
+    if (failure) {
+      io.err(`spendcap ${name}: ${failure.message} [${failure.code}]\n`);
+      return 1;
+    }
     throw err;
   }
+}
+
+/** The data dir, host and port a command was given, for the message of a failure (best effort: the command may have failed parsing them). */
+async function failureContext(args: string[], io: Io): Promise<FailureContext> {
+  const { DEFAULT_HOST, DEFAULT_PORT } = await import('../server/server.js');
+  const flag = (n: string): string | undefined => {
+    const i = args.indexOf(n);
+    if (i >= 0) return args[i + 1];
+    return args.find((a) => a.startsWith(`${n}=`))?.slice(n.length + 1);
+  };
+  const port = flag('--port');
+  return { dataDir: resolveDataDir(flag('--data-dir'), io.env), host: flag('--host') ?? DEFAULT_HOST, port: port === undefined ? DEFAULT_PORT : Number(port) };
 }
 
 function defaultIo(): Io {

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { acquireServerLock } from '../server/lock.js';
 import { SqliteStore } from '../store/index.js';
 import { browserBase, clearedCookie, exchangeLink, LINK_TTL_MS, newLink, parseCookies, recordServer, runningServerUrl, sessionCookie, sessionFromCookie, signInUrl } from './sessions.js';
 
@@ -58,14 +59,19 @@ test('a link works once, before it expires; the session then authenticates the c
   });
 });
 
-test('runningServerUrl: only while the lock names a live pid that recorded its URL', () => {
+test('runningServerUrl: only while a server holds the lock and recorded its URL', () => {
   withStore((store, dir) => {
     assert.equal(runningServerUrl(dir, store), null, 'no lock');
-    writeFileSync(join(dir, 'server.pid'), String(process.pid));
-    assert.equal(runningServerUrl(dir, store), null, 'no URL recorded');
     recordServer(store, 'http://0.0.0.0:4242');
-    assert.equal(runningServerUrl(dir, store), 'http://127.0.0.1:4242');
-    recordServer(store, 'http://127.0.0.1:4243', 999_999_999);
-    assert.equal(runningServerUrl(dir, store), null, 'URL of another (dead) server');
+    assert.equal(runningServerUrl(dir, store), null, 'a URL recorded by a server that is gone');
+    const release = acquireServerLock(dir);
+    try {
+      assert.equal(runningServerUrl(dir, store), 'http://127.0.0.1:4242');
+      recordServer(store, 'http://127.0.0.1:4243', 999_999_999);
+      assert.equal(runningServerUrl(dir, store), null, 'URL of another (dead) server');
+    } finally {
+      release();
+    }
+    assert.equal(runningServerUrl(dir, store), null, 'lock released');
   });
 });

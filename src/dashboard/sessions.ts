@@ -2,9 +2,8 @@
 // traded for a server-side session held in an HttpOnly cookie. Both secrets are 256 random bits,
 // stored only as SHA-256 in the SQLite store, so the CLI and the server share them through the file.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { hashToken } from '../secrets/index.js';
+import { lockHolder } from '../server/lock.js';
 import type { SqliteStore } from '../store/index.js';
 
 export const LINK_TTL_MS = 10 * 60_000;
@@ -84,24 +83,10 @@ export function recordServer(store: SqliteStore, url: string, pid: number = proc
   store.setMeta(SERVER_META, JSON.stringify({ url: browserBase(url), pid }));
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** The URL of the server running on this data dir, or null when none runs (its lock file names a live pid). */
+/** The URL of the server running on this data dir, or null when none runs (no one holds its lock). */
 export function runningServerUrl(dataDir: string, store: SqliteStore): string | null {
-  let lockPid: number;
-  try {
-    lockPid = Number(readFileSync(join(dataDir, 'server.pid'), 'utf8'));
-  } catch {
-    return null;
-  }
-  if (!Number.isInteger(lockPid) || lockPid <= 0 || !alive(lockPid)) return null;
+  const lockPid = lockHolder(dataDir);
+  if (lockPid === null) return null;
   const raw = store.getMeta(SERVER_META);
   if (raw === null) return null;
   try {
