@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StoreError } from '../store/index.js';
 
@@ -30,9 +30,11 @@ function pidInFile(dataDir: string): number | null {
  * names the holder for messages and for `spendcap dashboard`.
  */
 export function acquireServerLock(dataDir: string): () => void {
-  const db = new Database(join(dataDir, LOCK_DB), { timeout: ACQUIRE_WAIT_MS });
+  const lockPath = join(dataDir, LOCK_DB);
+  const db = new Database(lockPath, { timeout: ACQUIRE_WAIT_MS });
   try {
     db.exec('BEGIN EXCLUSIVE');
+    if (process.platform !== 'win32') chmodSync(lockPath, 0o600);
   } catch (err) {
     db.close();
     if (!isBusy(err)) throw err;
