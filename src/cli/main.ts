@@ -1,6 +1,7 @@
 import { resolveDataDir, StoreError } from '../store/index.js';
 import type { Io } from './context.js';
 import { explainFailure, UsageError } from './errors.js';
+import { printable } from './format.js';
 import type { FailureContext } from './errors.js';
 
 export type Command = (argv: string[], io: Io) => Promise<number>;
@@ -70,16 +71,16 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     return await (await load())(args, io);
   } catch (err) {
     if (err instanceof UsageError) {
-      io.err(`spendcap ${name}: ${err.message}\n`);
+      io.err(`spendcap ${name}: ${printable(err.message)}\n`);
       return 2;
     }
     if (err instanceof StoreError) {
-      io.err(`spendcap ${name}: ${err.message}\n`);
+      io.err(`spendcap ${name}: ${printable(err.message)}\n`);
       return 1;
     }
     const failure = explainFailure(err, await failureContext(args, io));
     if (failure) {
-      io.err(`spendcap ${name}: ${failure.message} [${failure.code}]\n`);
+      io.err(`spendcap ${name}: ${printable(failure.message)} [${failure.code}]\n`);
       return 1;
     }
     throw err;

@@ -6,7 +6,7 @@ import { optionalUsd, parse, period, requireName, str, usd } from '../args.js';
 import { openStore } from '../context.js';
 import type { Io } from '../context.js';
 import { UsageError } from '../errors.js';
-import { usd as fmt } from '../format.js';
+import { printable, usd as fmt } from '../format.js';
 
 /** The CLI side of src/budgets/actions.ts: parse, call the action with channel "cli", print. */
 function run(dataDir: unknown, io: Io, json: unknown, kind: string, action: (store: Parameters<typeof killBudget>[0]) => ActionResult): number {
@@ -29,9 +29,9 @@ function run(dataDir: unknown, io: Io, json: unknown, kind: string, action: (sto
           event: { id: event.id, kind: event.kind, channel: event.channel, detail: event.detail },
         }) + '\n',
       );
-    } else if (kind === 'kill') io.out(`Killed "${b.name}": new requests are refused and open streams are cut.\n`);
-    else if (kind === 'unkill') io.out(`Re-opened "${b.name}" (cap ${fmt(b.capMicros)} per ${b.period}).\n`);
-    else io.out(`"${b.name}": cap ${fmt(before?.capMicros ?? 0)} → ${fmt(after?.capMicros ?? 0)} per ${b.period}${event.detail ? ` (${event.detail})` : ''}.\n`);
+    } else if (kind === 'kill') io.out(`Killed "${printable(b.name)}": new requests are refused and open streams are cut.\n`);
+    else if (kind === 'unkill') io.out(`Re-opened "${printable(b.name)}" (cap ${fmt(b.capMicros)} per ${b.period}).\n`);
+    else io.out(`"${printable(b.name)}": cap ${fmt(before?.capMicros ?? 0)} → ${fmt(after?.capMicros ?? 0)} per ${b.period}${event.detail ? ` (${printable(event.detail)})` : ''}.\n`);
     return 0;
   } finally {
     store.close();

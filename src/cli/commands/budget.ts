@@ -4,7 +4,7 @@ import { optionalUsd, parse, period, requireName, usd } from '../args.js';
 import { openStore } from '../context.js';
 import type { Io } from '../context.js';
 import { UsageError } from '../errors.js';
-import { table, usd as fmt } from '../format.js';
+import { printable, table, usd as fmt } from '../format.js';
 import { autotuneMode, mode } from './budget-actions.js';
 import { statusJson } from './status.js';
 
@@ -61,8 +61,8 @@ async function add(argv: string[], io: Io): Promise<number> {
     const b = after!;
     if (values.json) io.out(JSON.stringify({ name: b.name, scope: b.scope, capUsd: b.capMicros / 1e6, period: b.period, mode: b.mode, clamp: b.clamp, ceilingUsd: b.ceilingMicros === null ? null : b.ceilingMicros / 1e6, autotune: b.autotune, eventId: event.id }) + '\n');
     else {
-      io.out(`Created ${b.scope} budget "${b.name}": ${fmt(b.capMicros)} per ${b.period}, ${b.mode}.\n`);
-      io.out(b.scope === 'global' ? 'Every request through this proxy now counts against it.\n' : `Requests opt in with the header  x-spendcap-budget: ${b.name}  (or X-Budget-Id: ${b.name}).\n`);
+      io.out(`Created ${b.scope} budget "${printable(b.name)}": ${fmt(b.capMicros)} per ${b.period}, ${b.mode}.\n`);
+      io.out(b.scope === 'global' ? 'Every request through this proxy now counts against it.\n' : `Requests opt in with the header  x-spendcap-budget: ${printable(b.name)}  (or X-Budget-Id: ${printable(b.name)}).\n`);
     }
     return 0;
   } finally {
@@ -103,7 +103,7 @@ async function rm(argv: string[], io: Io): Promise<number> {
   const { store } = openStore(values['data-dir'], io);
   try {
     deleteBudget(store, name, 'cli');
-    io.out(values.json ? JSON.stringify({ name, removed: true }) + '\n' : `Removed budget "${name}". Its ledger rows stay; requests naming it in x-spendcap-budget are now refused.\n`);
+    io.out(values.json ? JSON.stringify({ name, removed: true }) + '\n' : `Removed budget "${printable(name)}". Its ledger rows stay; requests naming it in x-spendcap-budget are now refused.\n`);
     return 0;
   } finally {
     store.close();
@@ -122,8 +122,8 @@ async function autotune(argv: string[], io: Io): Promise<number> {
     const report = budgetReport(store).find((b) => b.name === name);
     if (values.json) io.out(JSON.stringify({ name, autotune: after!.autotune, suggestion: report?.suggestion ?? null }) + '\n');
     else {
-      io.out(`Auto-tune of "${name}" is ${m}.\n`);
-      if (report?.suggestion) io.out(`  ${report.suggestion.reason}\n`);
+      io.out(`Auto-tune of "${printable(name)}" is ${m}.\n`);
+      if (report?.suggestion) io.out(`  ${printable(report.suggestion.reason)}\n`);
     }
     return 0;
   } finally {

@@ -5,7 +5,7 @@ import { optionalUsd, parse, period, requireName, str, usd } from '../args.js';
 import { openStore } from '../context.js';
 import type { Io } from '../context.js';
 import { UsageError } from '../errors.js';
-import { table, usd as fmt, when } from '../format.js';
+import { printable, table, usd as fmt, when } from '../format.js';
 
 export { howToPoint } from '../../keys/index.js';
 
@@ -70,7 +70,7 @@ async function add(argv: string[], io: Io): Promise<number> {
     if (values.json) {
       io.out(JSON.stringify({ name, provider, token, capUsd: capMicros / 1e6, period: spec.period, mode, clamp: spec.clamp }) + '\n');
     } else {
-      io.out(`Created key "${name}" (${provider}, cap ${fmt(capMicros)} per ${spec.period}).\n`);
+      io.out(`Created key "${printable(name)}" (${provider}, cap ${fmt(capMicros)} per ${spec.period}).\n`);
       io.out(`\n  ${token}\n\nThis is the only time the key is shown. Point your agent at spendcap with it:\n`);
       io.out(`  ${howToPoint(provider, token)}\n`);
     }
@@ -104,7 +104,7 @@ async function rm(argv: string[], io: Io): Promise<number> {
   const { store } = openStore(values['data-dir'], io);
   try {
     removeKey(store, name, 'cli');
-    io.out(`Removed key "${name}". Requests with it are refused from now on; its ledger rows stay.\n`);
+    io.out(`Removed key "${printable(name)}". Requests with it are refused from now on; its ledger rows stay.\n`);
     return 0;
   } finally {
     store.close();

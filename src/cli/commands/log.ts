@@ -4,7 +4,7 @@ import { parse, str } from '../args.js';
 import { openStore } from '../context.js';
 import type { Io } from '../context.js';
 import { UsageError } from '../errors.js';
-import { table, usd, when } from '../format.js';
+import { printable, table, usd, when } from '../format.js';
 
 /** Columns of `log --csv` (and the keys of every JSON row), in order. */
 export const LEDGER_COLUMNS = [
@@ -66,7 +66,7 @@ function exportRow(r: StoredLedgerRow): Record<(typeof LEDGER_COLUMNS)[number], 
 /** RFC 4180: quoted when it holds a comma, quote or line break; quotes doubled. */
 export function csvField(v: string | number | boolean | null): string {
   if (v === null) return '';
-  const s = String(v);
+  const s = printable(String(v));
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

@@ -2,7 +2,7 @@ import { parse, requireName, usd } from '../args.js';
 import { openStore } from '../context.js';
 import type { Io } from '../context.js';
 import { UsageError } from '../errors.js';
-import { table, usd as fmt } from '../format.js';
+import { printable, table, usd as fmt } from '../format.js';
 
 /** Prices on the command line are USD per million tokens; stored as µ$ per million tokens. */
 export async function price(argv: string[], io: Io): Promise<number> {
@@ -22,12 +22,12 @@ export async function price(argv: string[], io: Io): Promise<number> {
         };
         store.setPrice(p);
         store.insertEvent({ ts: Date.now(), kind: 'price-set', budget: null, channel: 'cli', capBeforeMicros: null, capAfterMicros: null, detail: JSON.stringify(p) });
-        io.out(values.json ? JSON.stringify(p) + '\n' : `Price for ${model}: ${fmt(p.input)} in / ${fmt(p.output)} out per million tokens.\n`);
+        io.out(values.json ? JSON.stringify(p) + '\n' : `Price for ${printable(model)}: ${fmt(p.input)} in / ${fmt(p.output)} out per million tokens.\n`);
         return 0;
       }
       case 'rm': {
         const model = requireName(positionals, 'model', 'spendcap price rm MODEL');
-        io.out(store.deletePrice(model) ? `Removed the price override for ${model}.\n` : `No override for ${model}.\n`);
+        io.out(store.deletePrice(model) ? `Removed the price override for ${printable(model)}.\n` : `No override for ${printable(model)}.\n`);
         return 0;
       }
       case 'list':

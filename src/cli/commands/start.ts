@@ -7,6 +7,7 @@ import type { Io } from '../context.js';
 import { applySettingsFlags, SETTINGS_OPTIONS } from './settings.js';
 import { makeSignInLink, openBrowser } from './dashboard.js';
 import { UsageError } from '../errors.js';
+import { printable } from '../format.js';
 
 export async function start(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, { port: { type: 'string' }, host: { type: 'string' }, 'no-open': { type: 'boolean' }, quiet: { type: 'boolean' }, ...SETTINGS_OPTIONS }, false);
@@ -26,7 +27,7 @@ export async function start(argv: string[], io: Io): Promise<number> {
     host,
     port,
     baseUrls: Object.fromEntries(Object.entries(BASE_URL_ENV).flatMap(([provider, env]) => (io.env[env] ? [[provider, io.env[env]]] : []))),
-    log: values.quiet ? () => {} : (line) => io.out(`${new Date().toISOString().slice(11, 19)} ${line}\n`),
+    log: values.quiet ? () => {} : (line) => io.out(`${new Date().toISOString().slice(11, 19)} ${printable(line)}\n`),
   });
   const loopback = host === '127.0.0.1' || host === 'localhost' || host === '::1';
   io.out(`spendcap is running on ${server.url}  (data: ${dataDir})\n`);

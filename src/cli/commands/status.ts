@@ -3,7 +3,7 @@ import type { BudgetStatus } from '../../budgets/index.js';
 import { parse } from '../args.js';
 import { openStore } from '../context.js';
 import type { Io } from '../context.js';
-import { bar, table, usd } from '../format.js';
+import { bar, printable, table, usd } from '../format.js';
 
 const orNull = (m: number | null): number | null => (m === null ? null : m / 1e6);
 
@@ -63,7 +63,7 @@ export async function status(argv: string[], io: Io): Promise<number> {
     io.out(table(rows));
     const tz = report[0]!.timeZone;
     io.out(`Periods roll over at midnight ${tz}.\n`);
-    for (const b of report) if (b.suggestion) io.out(`auto-tune ${b.name} (${b.autotune}): ${b.suggestion.reason}\n`);
+    for (const b of report) if (b.suggestion) io.out(`auto-tune ${printable(b.name)} (${b.autotune}): ${printable(b.suggestion.reason)}\n`);
     return 0;
   } finally {
     store.close();
