@@ -432,10 +432,15 @@ describe('admin API', () => {
     }
   });
 
-  test('badge.svg: well-formed SVG with "$spent / $cap", cacheable a few seconds; the token may ride in ?token=', async () => {
+  test('badge.svg: well-formed SVG with "$spent / $cap", cacheable a few seconds; its own read-only token rides in ?token=', async () => {
     await call(sc, 'PATCH', '/api/budgets/work', { token: admin, body: { cap: 15 } });
     const spent = sc.server.store.listLedger(1000).filter((r) => r.keyName === 'work').reduce((a, r) => a + r.costMicros, 0);
-    const r = await call(sc, 'GET', `/api/budgets/work/badge.svg?token=${encodeURIComponent(admin)}`, { token: null });
+    const detail = await call<{ id: number; badgeUrl: string }>(sc, 'GET', '/api/budgets/work', { token: admin });
+    const badgeUrl = new URL(detail.json.badgeUrl);
+    assert.equal(badgeUrl.pathname, `/api/budgets/${detail.json.id}/badge.svg`);
+    const badgeTok = badgeUrl.searchParams.get('token')!;
+    assert.ok(!detail.json.badgeUrl.includes(admin), 'the badge URL does not carry the admin token');
+    const r = await call(sc, 'GET', `${badgeUrl.pathname}?token=${badgeTok}`, { token: null });
     assert.equal(r.status, 200, r.text);
     assert.match(String(r.headers['content-type']), /^image\/svg\+xml/);
     assert.match(String(r.headers['cache-control']), /max-age=5/);
@@ -449,6 +454,41 @@ describe('admin API', () => {
     assert.ok(bearer.text.includes('>work</text>'));
     assert.equal((await call(sc, 'GET', '/api/budgets/work/badge.svg?token=wrong', { token: null })).status, 401);
     assert.equal((await call(sc, 'GET', '/api/budgets/nope/badge.svg', { token: admin })).status, 404);
+    assert.equal((await call(sc, 'GET', `/api/budgets/work/badge.svg?token=${badgeTok}`, { token: null })).status, 200, 'by name too');
+  });
+
+  test('a badge token can do nothing else: no other endpoint, no other budget\'s badge; the admin token is not taken in a URL', async () => {
+    const work = await call<{ badgeUrl: string }>(sc, 'GET', '/api/budgets/work', { token: admin });
+    const badgeTok = new URL(work.json.badgeUrl).searchParams.get('token')!;
+    for (const [method, path] of [['GET', '/api/budgets'], ['GET', '/api/budgets/work'], ['POST', '/api/budgets/work/kill'], ['GET', '/metrics'], ['GET', '/api/keys']] as const) {
+      assert.equal((await call(sc, method, path, { token: badgeTok })).status, 401, `${method} ${path} as Bearer`);
+      assert.equal((await call(sc, method, `${path}?token=${badgeTok}`, { token: null })).status, 401, `${method} ${path} in ?token=`);
+    }
+    await addKey(sc.dataDir, 'badge-other', 1);
+    const budgets = await call<{ budgets: Array<{ name: string; id: number }> }>(sc, 'GET', '/api/budgets', { token: admin });
+    const other = budgets.json.budgets.find((b) => b.name === 'badge-other')!;
+    assert.equal((await call(sc, 'GET', `/api/budgets/${other.id}/badge.svg?token=${badgeTok}`, { token: null })).status, 401, "another budget's badge");
+    const inUrl = await call(sc, 'GET', `/api/budgets/work/badge.svg?token=${encodeURIComponent(admin)}`, { token: null });
+    assert.equal(inUrl.status, 401);
+    assert.match(inUrl.text, /badge token/);
+    const printed = await cli(sc.dataDir, ['budget', 'badge', 'work', '--json']);
+    assert.equal(printed.code, 0, printed.err);
+    assert.equal((JSON.parse(printed.out) as { url: string }).url, work.json.badgeUrl, 'spendcap budget badge prints the same URL');
+  });
+
+  test('budgets are addressed by the numeric id GET /api/budgets gives, as by name', async () => {
+    const budgets = await call<{ budgets: Array<{ name: string; id: number }> }>(sc, 'GET', '/api/budgets', { token: admin });
+    const work = budgets.json.budgets.find((b) => b.name === 'work')!;
+    const byId = await call<{ name: string; id: number }>(sc, 'GET', `/api/budgets/${work.id}`, { token: admin });
+    assert.equal(byId.status, 200, byId.text);
+    assert.equal(byId.json.name, 'work');
+    const svg = await call(sc, 'GET', `/api/budgets/${work.id}/badge.svg`, { token: admin });
+    assert.equal(svg.status, 200);
+    const patched = await call<{ budget: { name: string; capUsd: number } }>(sc, 'PATCH', `/api/budgets/${work.id}`, { token: admin, body: { cap: 16 } });
+    assert.equal(patched.status, 200, patched.text);
+    assert.deepEqual([patched.json.budget.name, patched.json.budget.capUsd], ['work', 16]);
+    assert.equal((await call(sc, 'GET', '/api/budgets/999999', { token: admin })).status, 404);
+    await call(sc, 'PATCH', '/api/budgets/work', { token: admin, body: { cap: 15 } });
   });
 
   test('/metrics: Prometheus text that parses, with spend, holds, blocks, cuts, requests by outcome and a duration histogram', async () => {

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { formatUsd } from '../pricing/index.js';
 import type { Micros } from '../pricing/index.js';
 
@@ -56,4 +57,20 @@ export function renderBadge(label: string, b: BadgeInput): string {
     `<text x="${lw + vw / 2}" y="15" fill="#010101" fill-opacity=".3">${v}</text><text x="${lw + vw / 2}" y="14">${v}</text>` +
     `</g></svg>`
   );
+}
+
+const BADGE_TOKEN_PREFIX = 'scb-';
+
+/**
+ * A budget's badge token: read-only, for that budget's badge only, so a badge URL can sit in a page
+ * without handing out the admin token. Derived (HMAC-SHA256 of the budget's id under the admin
+ * token), so nothing new is stored, it names no other budget, and it changes with the admin token.
+ */
+export function badgeToken(adminToken: string, budgetId: number): string {
+  return BADGE_TOKEN_PREFIX + createHmac('sha256', adminToken).update(`spendcap-badge:${budgetId}`).digest('base64url').slice(0, 32);
+}
+
+/** The path and query of a budget's badge, addressed by id (stable, and safe in a URL whatever the name). */
+export function badgePath(adminToken: string, budgetId: number): string {
+  return `/api/budgets/${budgetId}/badge.svg?token=${badgeToken(adminToken, budgetId)}`;
 }

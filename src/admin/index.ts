@@ -8,14 +8,14 @@ import { autotuneSuggestion, budgetReport, createBudget, deleteBudget, killBudge
 import type { Settings } from '../budgets/index.js';
 import { createKey, howToPoint, KeySpecError, removeKey } from '../keys/index.js';
 import type { KeyField } from '../keys/index.js';
-import { ADMIN_TOKEN_FILE, loadOrCreateMasterKey } from '../secrets/index.js';
+import { ADMIN_TOKEN_FILE, loadOrCreateMasterKey, safeEqual } from '../secrets/index.js';
 import { DB_FILE } from '../store/index.js';
 import type { EventChannel } from '../store/index.js';
 import type { ActionResult, Bank, BudgetStatus, CapChanges, LiftHow } from '../budgets/index.js';
 import { PROVIDER_IDS, usdToMicros } from '../pricing/index.js';
 import type { PriceBook, ProviderId } from '../pricing/index.js';
 import { SqliteStore, StoreError } from '../store/index.js';
-import { renderBadge } from './badge.js';
+import { badgePath, badgeToken, renderBadge } from './badge.js';
 import { allowedHosts, bearerToken, checkHostAndOrigin, CSRF_HEADER, tokenMatches } from './guard.js';
 import { readJsonBody, sendApiError, sendJson } from './http.js';
 import { LiveFeed } from './live.js';
@@ -101,6 +101,24 @@ export function createAdmin(deps: AdminDeps): Admin {
   const report = (): BudgetStatus[] => budgetReport(store);
   const feed = new LiveFeed(() => report().map(liveBudget));
 
+  /** A budget path segment: its name, or the numeric id GET /api/budgets gives (a name wins when both match). */
+  const budgetName = (segment: string): string => {
+    if (!/^[1-9]\d{0,15}$/.test(segment) || store.budgetByName(segment) !== undefined) return segment;
+    return store.listBudgets().find((b) => b.id === Number(segment))?.name ?? segment;
+  };
+
+  const checkBadgeToken = (presented: string, rawSegment: string | undefined): void => {
+    let record;
+    try {
+      record = store.budgetByName(budgetName(decodeURIComponent(rawSegment ?? '')));
+    } catch {
+      record = undefined;
+    }
+    if (record === undefined || !safeEqual(presented, badgeToken(deps.adminToken, record.id))) {
+      throw new ApiError(401, "spendcap admin API: ?token= on a badge must be that budget's badge token (its badgeUrl in GET /api/budgets/:name, or spendcap budget badge NAME); the admin token goes in the Authorization header only", 'token');
+    }
+  };
+
   const findBudget = (name: string): { status: BudgetStatus; view: ReturnType<typeof budgetView> } => {
     const status = report().find((b) => b.name === name);
     if (status === undefined) throw new ApiError(404, `no budget named "${name}" (GET /api/budgets lists them)`);
@@ -175,6 +193,8 @@ export function createAdmin(deps: AdminDeps): Admin {
     }
     sendJson(res, 200, {
       ...view,
+      // Read-only, this budget's badge only: safe to put in an <img> on a page.
+      badgeUrl: `${proxyBase()}${badgePath(deps.adminToken, record.id)}`,
       sessions,
       byModel: budgetByModel(store, record, status.periodStart).map(modelView),
       // The same rule `creep` applies, for every budget whatever its auto-tune mode, so the page never recomputes it.
@@ -219,7 +239,7 @@ export function createAdmin(deps: AdminDeps): Admin {
     res.writeHead(200, {
       'content-type': 'image/svg+xml; charset=utf-8',
       'content-length': String(Buffer.byteLength(svg)),
-      // Private: the badge is behind the admin token; a few seconds spare a README page's reloads.
+      // Private: the badge is behind a token; a few seconds spare a page's reloads.
       'cache-control': `private, max-age=${BADGE_MAX_AGE_S}`,
       'x-content-type-options': 'nosniff',
       'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
@@ -399,11 +419,15 @@ export function createAdmin(deps: AdminDeps): Admin {
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
     const matching = routes.map((r) => ({ r, m: r.pattern.exec(path) })).filter((x) => x.m !== null);
     const hit = matching.find((x) => x.r.method === method);
-    // Only the badge may carry the token in its URL: an <img> cannot send a header.
+    // Only the badge may carry a token in its URL (an <img> cannot send a header), and only its own
+    // read-only badge token: the admin token never goes in a URL.
     const isBadge = hit !== undefined && hit.r.tokenInQuery;
-    const presented = bearerToken(req.headers.authorization) ?? (isBadge ? (query.token ?? null) : null);
+    const presented = bearerToken(req.headers.authorization);
     let channel: EventChannel;
-    if (tokenMatches(presented, deps.adminToken)) channel = 'api';
+    if (isBadge && presented === null && query.token !== undefined) {
+      checkBadgeToken(query.token, hit.m![1]);
+      channel = 'api';
+    } else if (tokenMatches(presented, deps.adminToken)) channel = 'api';
     else if (presented === null && deps.webSession?.(req) === true) {
       // The cookie rides along on any request the browser makes, so a change must also prove it comes from our page.
       if (method !== 'GET' && req.headers[CSRF_HEADER] !== '1') {
@@ -413,7 +437,7 @@ export function createAdmin(deps: AdminDeps): Admin {
     } else {
       throw new ApiError(401, 'spendcap admin API: send the admin token as "Authorization: Bearer <token>"; it is in <data-dir>/admin-token (or sign in to the dashboard: spendcap dashboard)', 'authorization');
     }
-    if (!isBadge) delete query.token;
+    delete query.token;
     if (hit === undefined) {
       if (matching.length > 0) {
         const allow = [...new Set(matching.map((x) => x.r.method))];
@@ -425,6 +449,7 @@ export function createAdmin(deps: AdminDeps): Admin {
     let params: string[];
     try {
       params = hit.m!.slice(1).map((p) => decodeURIComponent(p));
+      if (path.startsWith('/api/budgets/') && params[0] !== undefined) params[0] = budgetName(params[0]);
     } catch {
       throw new ApiError(400, `the path ${path} is not valid URL encoding`);
     }

@@ -35,6 +35,7 @@ Usage: spendcap <command> [options]      (every command takes --data-dir DIR)
   budget add NAME --scope global|tag --cap USD [--period P] [--mode hard|soft] [--ceiling USD] [--clamp]
           [--autotune off|suggest|creep]   a cap on everything (global) or on requests sending x-spendcap-budget: NAME (tag)
   budget list [--json] | budget rm NAME | budget autotune NAME off|suggest|creep
+  budget badge NAME [--json]              the URL of NAME's status badge, with its own read-only token
   cap set NAME [USD] [--period P] [--ceiling USD] [--session-cap USD] [--mode hard|soft] [--clamp|--no-clamp]
   kill NAME | unkill NAME                 stop a key or budget now (open streams are cut) / re-open it
   lift NAME… --add USD | --double | --to-ceiling

@@ -1,3 +1,7 @@
+import { badgePath } from '../../admin/badge.js';
+import { runningServerUrl } from '../../dashboard/sessions.js';
+import { loadOrCreateAdminToken } from '../../secrets/index.js';
+import { DEFAULT_PORT } from '../../server/server.js';
 import { budgetReport, createBudget, deleteBudget, setAutotune } from '../../budgets/index.js';
 import type { BudgetStatus } from '../../budgets/index.js';
 import { optionalUsd, parse, period, requireName, usd } from '../args.js';
@@ -23,8 +27,10 @@ export async function budget(argv: string[], io: Io): Promise<number> {
       return rm(rest, io);
     case 'autotune':
       return autotune(rest, io);
+    case 'badge':
+      return badge(rest, io);
     default:
-      throw new UsageError('usage: spendcap budget add|list|rm|autotune …  (see spendcap --help)');
+      throw new UsageError('usage: spendcap budget add|list|rm|autotune|badge …  (see spendcap --help)');
   }
 }
 
@@ -125,6 +131,24 @@ async function autotune(argv: string[], io: Io): Promise<number> {
       io.out(`Auto-tune of "${printable(name)}" is ${m}.\n`);
       if (report?.suggestion) io.out(`  ${printable(report.suggestion.reason)}\n`);
     }
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+/** The URL of a budget's badge with its read-only badge token (never the admin token). */
+async function badge(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(argv, {});
+  const name = requireName(positionals, 'budget name', 'spendcap budget badge NAME [--json]');
+  const { store, dataDir } = openStore(values['data-dir'], io);
+  try {
+    const record = store.budgetByName(name) ?? (/^\d+$/.test(name) ? store.listBudgets().find((b) => b.id === Number(name)) : undefined);
+    if (record === undefined) throw new UsageError(`no budget named "${name}" (spendcap budget list shows them)`);
+    const base = runningServerUrl(dataDir, store) ?? `http://127.0.0.1:${DEFAULT_PORT}`;
+    const url = base + badgePath(loadOrCreateAdminToken(dataDir), record.id);
+    if (values.json) io.out(JSON.stringify({ name: record.name, id: record.id, url }) + '\n');
+    else io.out(`${url}\n\nRead-only: this URL shows "${printable(record.name)}"'s badge and can do nothing else. Markdown: ![spend](${url})\n`);
     return 0;
   } finally {
     store.close();
