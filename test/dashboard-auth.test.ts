@@ -100,7 +100,7 @@ describe('dashboard sign-in and cookie auth', () => {
     assert.equal(page.url().includes('#'), false, page.url());
     assert.equal(await page.locator(SIGN_IN).count(), 0);
     const cookies = await context.cookies();
-    const session = cookies.find((c) => c.name === 'spendcap_session');
+    const session = cookies.find((c) => c.name === `spendcap_session_${sc.server.port}`);
     assert.ok(session, JSON.stringify(cookies));
     assert.equal(session.httpOnly, true);
     assert.equal(session.sameSite, 'Strict');
@@ -161,8 +161,8 @@ describe('dashboard sign-in and cookie auth', () => {
     assert.equal(bare.status, 403);
     assert.equal((bare.body as { error: { field: string } }).error.field, 'x-spendcap-csrf');
     // The cookie with a foreign Origin (as another site's page would send): refused.
-    const cookie = (await context.cookies()).find((c) => c.name === 'spendcap_session')!;
-    const foreign = await fetch(`${sc.url}/api/budgets/work/kill`, { method: 'POST', headers: { ...json, cookie: `spendcap_session=${cookie.value}`, origin: 'http://evil.example' } });
+    const cookie = (await context.cookies()).find((c) => c.name === `spendcap_session_${sc.server.port}`)!;
+    const foreign = await fetch(`${sc.url}/api/budgets/work/kill`, { method: 'POST', headers: { ...json, cookie: `${cookie.name}=${cookie.value}`, origin: 'http://evil.example' } });
     assert.equal(foreign.status, 403);
     assert.equal(((await foreign.json()) as { error: { field: string } }).error.field, 'origin');
     let state = await pageFetch(page, '/api/budgets/work');
@@ -302,7 +302,7 @@ fetch(${JSON.stringify(target)}, { method: 'POST', credentials: 'include', heade
       const page = await context.newPage();
       await page.goto(link);
       await waitSignedIn(page);
-      assert.ok((await context.cookies()).some((c) => c.name === 'spendcap_session'));
+      assert.ok((await context.cookies()).some((c) => c.name.startsWith('spendcap_session_')));
       // The command finds the running server and its port.
       const again = await signInLink(dir);
       assert.equal(again.running, true);
@@ -342,7 +342,7 @@ test('`spendcap dashboard --no-open` prints a link: the default port when no ser
     const token = decodeURIComponent(early.split('#token=')[1]!);
     const exchanged = await fetch(`${sc.url}/dashboard/session`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-spendcap-csrf': '1' }, body: JSON.stringify({ token }) });
     assert.equal(exchanged.status, 200);
-    assert.match(exchanged.headers.get('set-cookie') ?? '', /^spendcap_session=[A-Za-z0-9_-]+; HttpOnly; SameSite=Strict; Path=\//);
+    assert.match(exchanged.headers.get('set-cookie') ?? '', new RegExp(`^spendcap_session_${sc.server.port}=[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+; HttpOnly; SameSite=Strict; Path=/`));
     // Without the CSRF header the exchange itself is refused.
     const fresh = await signInLink(dir);
     assert.equal(fresh.running, true);
@@ -360,9 +360,12 @@ test('`spendcap dashboard --no-open` prints a link: the default port when no ser
     await first.close();
     const next = await startSpendcap(null, { dataDir: dir });
     try {
-      const who = await fetch(`${next.url}/dashboard/session`, { headers: { cookie } });
+      assert.equal((await fetch(`${next.url}/dashboard/session`, { headers: { cookie } })).status, 401, 'the cookie is named for the old port');
+      // The browser keeps the name when spendcap restarts on the same port; this one got a new port.
+      const samePort = cookie.replace(/^spendcap_session_\d+=/, `spendcap_session_${next.server.port}=`);
+      const who = await fetch(`${next.url}/dashboard/session`, { headers: { cookie: samePort } });
       assert.equal(who.status, 200);
-      assert.equal((await fetch(`${next.url}/api/budgets`, { headers: { cookie } })).status, 200);
+      assert.equal((await fetch(`${next.url}/api/budgets`, { headers: { cookie: samePort } })).status, 200);
     } finally {
       await next.close();
     }

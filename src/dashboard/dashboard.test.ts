@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { brotliDecompressSync } from 'node:zlib';
 import { SqliteStore } from '../store/index.js';
 import { createDashboard } from './index.js';
-import { exchangeLink, newLink } from './sessions.js';
+import { exchangeLink, newLink, sessionCookiePair } from './sessions.js';
 
 test('createDashboard: assets with types and cache rules, compressed; the shell only with a session; strict headers everywhere', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'spendcap-dash-'));
@@ -70,13 +70,13 @@ test('createDashboard: assets with types and cache rules, compressed; the shell 
     assert.match(await script.text(), /x-spendcap-csrf/);
 
     const session = exchangeLink(store, newLink(store).token)!;
-    const shell = await fetch(`${base}/dashboard/budgets/work`, { headers: { cookie: `spendcap_session=${session.sessionId}` } });
+    const shell = await fetch(`${base}/dashboard/budgets/work`, { headers: { cookie: sessionCookiePair(store, port, session.sessionId) } });
     assert.equal(shell.status, 200);
     assert.match(await shell.text(), /<title>app<\/title>/);
     assert.equal(shell.headers.get('cache-control'), 'no-cache');
     assert.match(shell.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
     assert.equal(shell.headers.get('referrer-policy'), 'no-referrer');
-    const who = await fetch(`${base}/dashboard/session`, { headers: { cookie: `spendcap_session=${session.sessionId}` } });
+    const who = await fetch(`${base}/dashboard/session`, { headers: { cookie: sessionCookiePair(store, port, session.sessionId) } });
     assert.equal(((await who.json()) as { signedIn: boolean }).signedIn, true);
     assert.equal((await fetch(`${base}/dashboard/session`)).status, 401);
     assert.equal((await fetch(`${base}/other`)).status, 418, 'other paths are not the dashboard\'s');

@@ -14,7 +14,7 @@ import type { WebSession } from './sessions.js';
 import { pickEncoding, StaticDir } from './static.js';
 import type { StaticFile } from './static.js';
 
-export { CSRF_HEADER, COOKIE_NAME, newLink, signInUrl, runningServerUrl, recordServer, browserBase, sessionFromCookie, LINK_TTL_MS } from './sessions.js';
+export { CSRF_HEADER, COOKIE_NAME, cookieName, sessionCookiePair, newLink, signInUrl, runningServerUrl, recordServer, browserBase, sessionFromCookie, LINK_TTL_MS } from './sessions.js';
 
 /** dist/web, next to dist/src where this file is compiled to. */
 export const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
@@ -52,7 +52,7 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
     if (allowed === null || allowed.port !== port) allowed = { port, hosts: allowedHosts(deps.host, port) };
     return allowed.hosts;
   };
-  const session = (req: IncomingMessage): WebSession | null => sessionFromCookie(deps.store, req.headers.cookie);
+  const session = (req: IncomingMessage): WebSession | null => sessionFromCookie(deps.store, req.headers.cookie, Date.now(), deps.port());
 
   const send = (req: IncomingMessage, res: ServerResponse, file: StaticFile, extra: Record<string, string> = {}): void => {
     const enc = pickEncoding(req.headers['accept-encoding']);
@@ -93,7 +93,7 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
       const body = (await readJsonBody(req)) as { token?: unknown } | undefined;
       const made = exchangeLink(deps.store, body?.token);
       if (made === null) throw new ApiError(401, 'this sign-in link was already used, has expired or is not one: run `spendcap dashboard` for a new one', 'token');
-      sendJson(res, 200, { ok: true, expiresAt: new Date(made.expiresAt).toISOString() }, { 'set-cookie': sessionCookie(made.sessionId, Math.floor((made.expiresAt - Date.now()) / 1000)) });
+      sendJson(res, 200, { ok: true, expiresAt: new Date(made.expiresAt).toISOString() }, { 'set-cookie': sessionCookie(deps.store, deps.port(), made.sessionId, Math.floor((made.expiresAt - Date.now()) / 1000)) });
       return;
     }
     if (path === '/dashboard/logout') {
@@ -102,7 +102,7 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
       req.resume();
       const s = session(req);
       if (s !== null) deps.store.deleteDashboardSession(s.idHash);
-      sendJson(res, 200, { ok: true }, { 'set-cookie': clearedCookie() });
+      sendJson(res, 200, { ok: true }, { 'set-cookie': clearedCookie(deps.port()) });
       return;
     }
     if (!read) throw Object.assign(new ApiError(405, `${method} is not allowed on ${path}; use GET`), { allow: 'GET, HEAD' });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { acquireServerLock } from '../server/lock.js';
 import { SqliteStore } from '../store/index.js';
-import { browserBase, clearedCookie, exchangeLink, LINK_TTL_MS, newLink, parseCookies, recordServer, runningServerUrl, sessionCookie, sessionFromCookie, signInUrl } from './sessions.js';
+import { browserBase, clearedCookie, dataDirId, exchangeLink, LINK_TTL_MS, newLink, parseCookies, recordServer, runningServerUrl, sessionCookie, sessionCookiePair, sessionFromCookie, signInUrl } from './sessions.js';
 
 const withStore = (fn: (store: SqliteStore, dir: string) => void): void => {
   const dir = mkdtempSync(join(tmpdir(), 'spendcap-sessions-'));
@@ -25,9 +25,35 @@ test('parseCookies: first of a repeated name wins; junk is skipped', () => {
   assert.equal(parseCookies(undefined).size, 0);
 });
 
-test('cookies are HttpOnly, SameSite=Strict, whole-site', () => {
-  assert.equal(sessionCookie('xyz', 60), 'spendcap_session=xyz; HttpOnly; SameSite=Strict; Path=/; Max-Age=60');
-  assert.match(clearedCookie(), /^spendcap_session=; HttpOnly; SameSite=Strict; Path=\/; Max-Age=0$/);
+test('cookies are HttpOnly, SameSite=Strict, whole-site, named for the port, valued with the data dir\'s id', () => {
+  withStore((store) => {
+    const id = dataDirId(store);
+    assert.match(id, /^[A-Za-z0-9_-]{12}$/);
+    assert.equal(dataDirId(store), id, 'made once');
+    assert.equal(sessionCookie(store, 8787, 'xyz', 60), `spendcap_session_8787=${id}.xyz; HttpOnly; SameSite=Strict; Path=/; Max-Age=60`);
+    assert.match(clearedCookie(9000), /^spendcap_session_9000=; HttpOnly; SameSite=Strict; Path=\/; Max-Age=0$/);
+  });
+});
+
+test('a session cookie counts only on the port it was issued for, and only if this data dir issued it', () => {
+  const dirB = mkdtempSync(join(tmpdir(), 'spendcap-sessions-b-'));
+  const storeB = new SqliteStore(dirB);
+  try {
+    withStore((store) => {
+      const now = 1_800_000_000_000;
+      const s = exchangeLink(store, newLink(store, now).token, now)!;
+      assert.ok(sessionFromCookie(store, sessionCookiePair(store, 8787, s.sessionId), now, 8787));
+      assert.equal(sessionFromCookie(store, sessionCookiePair(store, 8787, s.sessionId), now, 8788), null, 'another port\'s cookie');
+      assert.equal(sessionFromCookie(store, `spendcap_session=${s.sessionId}`, now, 8787), null, 'the old, unscoped name');
+      // Another spendcap's cookie on this port (its data dir was on 8787 before): refused on the id alone.
+      assert.equal(sessionFromCookie(store, sessionCookiePair(storeB, 8787, s.sessionId), now, 8787), null, 'issued by another data dir');
+      recordServer(store, 'http://127.0.0.1:8787');
+      assert.ok(sessionFromCookie(store, sessionCookiePair(store, 8787, s.sessionId), now), 'the port defaults to the running server\'s');
+    });
+  } finally {
+    storeB.close();
+    rmSync(dirB, { recursive: true, force: true });
+  }
 });
 
 test('sign-in URLs carry the token in the fragment, on a loopback name', () => {
@@ -45,12 +71,13 @@ test('a link works once, before it expires; the session then authenticates the c
     const s = exchangeLink(store, token, now + 1000)!;
     assert.ok(s);
     assert.equal(exchangeLink(store, token, now + 2000), null, 'single use');
-    const found = sessionFromCookie(store, `other=1; spendcap_session=${s.sessionId}`, now + 3000)!;
+    const cookie = sessionCookiePair(store, 8787, s.sessionId);
+    const found = sessionFromCookie(store, `other=1; ${cookie}`, now + 3000, 8787)!;
     assert.equal(found.expiresAt, s.expiresAt);
-    assert.equal(sessionFromCookie(store, `spendcap_session=${s.sessionId}`, s.expiresAt), null, 'expired session');
-    assert.equal(sessionFromCookie(store, 'spendcap_session=not-a-session-id-at-all-123', now), null);
+    assert.equal(sessionFromCookie(store, cookie, s.expiresAt, 8787), null, 'expired session');
+    assert.equal(sessionFromCookie(store, sessionCookiePair(store, 8787, 'not-a-session-id-at-all-123'), now, 8787), null);
     store.deleteDashboardSession(found.idHash);
-    assert.equal(sessionFromCookie(store, `spendcap_session=${s.sessionId}`, now + 4000), null, 'signed out');
+    assert.equal(sessionFromCookie(store, cookie, now + 4000, 8787), null, 'signed out');
 
     const late = newLink(store, now);
     assert.equal(exchangeLink(store, late.token, now + LINK_TTL_MS), null, 'expired link');

@@ -8,7 +8,9 @@ import type { SqliteStore } from '../store/index.js';
 
 export const LINK_TTL_MS = 10 * 60_000;
 export const SESSION_TTL_MS = 30 * 86_400_000;
+/** The session cookie's name stem; the full name carries the port (cookieName). */
 export const COOKIE_NAME = 'spendcap_session';
+const DATA_DIR_ID_META = 'data_dir_id';
 /** A custom header a cross-site form cannot set, and a cross-site fetch cannot send without a CORS preflight we never grant. */
 export { CSRF_HEADER } from '../admin/guard.js';
 const LINK_PREFIX = 'sct-';
@@ -55,22 +57,63 @@ export interface WebSession {
   expiresAt: number;
 }
 
-/** The live session named by the request's cookie, or null. */
-export function sessionFromCookie(store: SqliteStore, cookieHeader: string | undefined, now: number = Date.now()): WebSession | null {
-  const id = parseCookies(cookieHeader).get(COOKIE_NAME);
-  if (id === undefined || !/^[A-Za-z0-9_-]{20,100}$/.test(id)) return null;
+/**
+ * Browsers do not scope cookies by port: every service on localhost receives every localhost
+ * cookie. The name carries the port, so two spendcaps (or another local app using the same name)
+ * never overwrite or read each other's, and the value starts with this data dir's id, so a cookie
+ * issued by another spendcap is refused before any lookup.
+ */
+export function cookieName(port: number): string {
+  return `${COOKIE_NAME}_${port}`;
+}
+
+/** A random id of this data dir, made once and kept in its database. */
+export function dataDirId(store: SqliteStore): string {
+  const existing = store.getMeta(DATA_DIR_ID_META);
+  if (existing !== null) return existing;
+  const id = randomBytes(9).toString('base64url');
+  store.setMeta(DATA_DIR_ID_META, id);
+  return id;
+}
+
+/** The port the running server recorded at start (recordServer), or null. */
+function recordedPort(store: SqliteStore): number | null {
+  const raw = store.getMeta(SERVER_META);
+  if (raw === null) return null;
+  try {
+    const port = Number(new URL((JSON.parse(raw) as { url: string }).url).port);
+    return Number.isInteger(port) && port > 0 ? port : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The live session named by the request's cookie for this server's port, issued by this data dir, or null. */
+export function sessionFromCookie(store: SqliteStore, cookieHeader: string | undefined, now: number = Date.now(), port: number | null = recordedPort(store)): WebSession | null {
+  if (port === null) return null;
+  const value = parseCookies(cookieHeader).get(cookieName(port));
+  if (value === undefined) return null;
+  const dot = value.indexOf('.');
+  if (dot === -1 || value.slice(0, dot) !== dataDirId(store)) return null;
+  const id = value.slice(dot + 1);
+  if (!/^[A-Za-z0-9_-]{20,100}$/.test(id)) return null;
   const idHash = hashToken(id);
   const expiresAt = store.dashboardSession(idHash, now);
   return expiresAt === null ? null : { idHash, expiresAt };
 }
 
-/** HttpOnly: page scripts never see it; SameSite=Strict: other sites' requests never carry it. */
-export function sessionCookie(sessionId: string, maxAgeS: number): string {
-  return `${COOKIE_NAME}=${sessionId}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${maxAgeS}`;
+/** "name=value" of a session's cookie, as a browser sends it back. */
+export function sessionCookiePair(store: SqliteStore, port: number, sessionId: string): string {
+  return `${cookieName(port)}=${dataDirId(store)}.${sessionId}`;
 }
 
-export function clearedCookie(): string {
-  return `${COOKIE_NAME}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`;
+/** HttpOnly: page scripts never see it; SameSite=Strict: other sites' requests never carry it. */
+export function sessionCookie(store: SqliteStore, port: number, sessionId: string, maxAgeS: number): string {
+  return `${sessionCookiePair(store, port, sessionId)}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${maxAgeS}`;
+}
+
+export function clearedCookie(port: number): string {
+  return `${cookieName(port)}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`;
 }
 
 /** A browser can use the loopback name even when the server listens on every interface. */
