@@ -6,7 +6,7 @@ import { SseParser } from '../../proxy/sse.js';
 import type { SseEvent } from '../../proxy/sse-types.js';
 import { estimateTokens } from '../../proxy/estimate-tokens.js';
 import { ResponsesStreamMeter } from './responses-meter.js';
-import { FAST_REASONING_TOKENS_PER_SECOND, REASONING_TOKENS_PER_SECOND, mayReasonHidden, tokenizerFactor, reasoningTokensPerSecond } from './models.js';
+import { mayReasonHidden, tokenizerFactor, reasoningTokensPerSecond } from './models.js';
 
 // Compiled to dist/src/providers/openai/: four levels up is the repo root.
 const FIXTURES = fileURLToPath(new URL('../../../../test/fixtures/', import.meta.url));
@@ -94,12 +94,18 @@ test('an item that arrives whole (no deltas) is counted at output_item.done', ()
   assert.equal(m.openItems.size, 0);
 });
 
-test('hidden reasoning: a reasoning model is on the clock while no visible item is open, at the tokens/second bound', () => {
+// The fastest OpenAI's API models generate (gpt-5-nano, gpt-4.1-nano, priority tier: public
+// measurements up to about 250 tokens/s): a fact about the world, not the meter's constant.
+const FASTEST_REAL_OPENAI_TOKENS_PER_SECOND = 250;
+
+test('hidden reasoning: a reasoning model is on the clock while no visible item is open, covering the fastest real model', () => {
   let t = 1_000_000;
   const m = meter('o4-mini', null, () => t);
   assert.equal(m.needsClock, true, 'from the first byte: it may reason before any event');
-  t += 2000;
-  assert.equal(m.outputTokensForHold(), 2 * REASONING_TOKENS_PER_SECOND);
+  for (let ms = 200; ms <= 2000; ms += 200) {
+    t += 200;
+    assert.ok(m.outputTokensForHold() >= Math.ceil((FASTEST_REAL_OPENAI_TOKENS_PER_SECOND * ms) / 1000), `after ${ms} ms: ${m.outputTokensForHold()}`);
+  }
   m.onEvent(ev('response.created', { response: { id: 'r', model: 'o4-mini', output: [] } }));
   m.onEvent(ev('response.output_item.added', { output_index: 0, item: { id: 'rs_1', type: 'reasoning', summary: [] } }));
   assert.equal(m.needsClock, true, 'a reasoning item is open');
@@ -108,7 +114,7 @@ test('hidden reasoning: a reasoning model is on the clock while no visible item 
   m.onEvent(ev('response.output_item.added', { output_index: 1, item: { id: 'msg_1', type: 'message', content: [] } }));
   assert.equal(m.needsClock, false, 'a visible item is streaming: its deltas are the bound');
   const frozen = m.outputTokensForHold();
-  assert.ok(frozen >= 3 * REASONING_TOKENS_PER_SECOND);
+  assert.ok(frozen >= 3 * FASTEST_REAL_OPENAI_TOKENS_PER_SECOND, 'three seconds of reasoning at the fastest real rate are held');
   t += 10_000;
   assert.equal(m.outputTokensForHold(), frozen, 'time spent streaming text is not counted twice');
   m.onEvent(ev('response.output_item.done', { output_index: 1, item: { id: 'msg_1', type: 'message', content: [] } }));
@@ -116,7 +122,7 @@ test('hidden reasoning: a reasoning model is on the clock while no visible item 
   t += 1000;
   m.onEvent(ev('response.completed', { response: { usage: { input_tokens: 1, output_tokens: 2000 } } }));
   assert.equal(m.needsClock, false);
-  assert.equal(m.hiddenReasoningTokens, 4 * REASONING_TOKENS_PER_SECOND);
+  assert.ok(m.hiddenReasoningTokens >= 4 * FASTEST_REAL_OPENAI_TOKENS_PER_SECOND, 'four seconds off-screen: at least what the fastest real model reasons in them');
 });
 
 test('models known not to reason, and reasoning.effort "none", are never on the clock', () => {
@@ -130,11 +136,10 @@ test('models known not to reason, and reasoning.effort "none", are never on the 
 });
 
 test('speed and tokenizer assumptions per model family', () => {
-  assert.equal(reasoningTokensPerSecond('gpt-5'), REASONING_TOKENS_PER_SECOND);
-  assert.equal(reasoningTokensPerSecond('openai/o4-mini'), REASONING_TOKENS_PER_SECOND);
-  assert.equal(reasoningTokensPerSecond('gpt-5.3-codex-spark'), FAST_REASONING_TOKENS_PER_SECOND);
-  assert.equal(reasoningTokensPerSecond('openai/gpt-oss-120b'), FAST_REASONING_TOKENS_PER_SECOND);
-  assert.equal(reasoningTokensPerSecond('meta-llama/llama-4'), FAST_REASONING_TOKENS_PER_SECOND);
+  assert.ok(reasoningTokensPerSecond('gpt-5') >= FASTEST_REAL_OPENAI_TOKENS_PER_SECOND);
+  assert.ok(reasoningTokensPerSecond('openai/o4-mini') >= FASTEST_REAL_OPENAI_TOKENS_PER_SECOND);
+  // Cerebras / Groq / SambaNova serve spark and open-weight models at up to about 3,000 tokens/s.
+  for (const fast of ['gpt-5.3-codex-spark', 'openai/gpt-oss-120b', 'meta-llama/llama-4']) assert.ok(reasoningTokensPerSecond(fast) >= 3000, fast);
   assert.equal(tokenizerFactor('gpt-5'), 1);
   assert.equal(tokenizerFactor('anthropic/claude-sonnet-4.5'), 1.15);
   assert.equal(tokenizerFactor('anthropic/claude-opus-4.7'), 1.45);
