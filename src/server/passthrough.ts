@@ -1,9 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KeyEntry } from '../budgets/index.js';
+import type { ProviderId } from '../pricing/index.js';
 import { CREDENTIAL_HEADERS } from '../proxy/credentials.js';
 import { readBody, sendError } from '../proxy/relay.js';
 import type { ProxyContext, Route } from '../proxy/relay.js';
 import { requestHeadersForUpstream, responseHeadersForClient } from '../proxy/headers.js';
+
+/**
+ * The free paths each provider serves: Gemini's API lives under /v1beta (and /v1); the others
+ * only know /v1. Checked after the key is known, since GET /v1/models is shared by all.
+ */
+export function passAllowedFor(provider: ProviderId, path: string): boolean {
+  return provider === 'gemini' || !path.startsWith('/v1beta');
+}
 
 /** Calls that cost nothing (model lists, token counts): authenticated, forwarded as they are, not metered. */
 export async function passThrough(ctx: ProxyContext, route: Route, key: KeyEntry, req: IncomingMessage, res: ServerResponse): Promise<void> {

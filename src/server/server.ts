@@ -17,12 +17,17 @@ import type { Checkpointer, PriceRecord } from '../store/index.js';
 import { createAdmin } from '../admin/index.js';
 import { createDashboard, recordServer, sessionFromCookie } from '../dashboard/index.js';
 import { acquireServerLock } from './lock.js';
-import { passThrough } from './passthrough.js';
+import { passAllowedFor, passThrough } from './passthrough.js';
 import { matchRoute } from './routes.js';
 
 export const DEFAULT_PORT = 8787;
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_ANTHROPIC_BASE_URL = DEFAULT_BASE_URLS.anthropic;
+
+/** The 404 for a path spendcap does not forward; the path is shown escaped (it is the client's text). */
+function notFoundMessage(method: string, path: string): string {
+  return `spendcap: no route for ${method} ${JSON.stringify(path.slice(0, 200)).slice(1, -1)}. spendcap forwards metered calls and a few free ones (the model list, one model by a well-formed id, token counting); see docs/agents.md for the paths each provider's clients use.`;
+}
 
 export interface ServerOptions {
   dataDir: string;
@@ -125,7 +130,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       const shapeOf = (p: Protocol | 'by-key' | undefined): Protocol => (p === undefined || p === 'by-key' ? 'anthropic-messages' : p);
       if (match === null) {
         req.resume();
-        sendError(res, adapterFor(shapeOf(undefined)), 'E_NOT_FOUND', `spendcap: no route for ${method} ${path}. See docs/agents.md for the paths each provider's clients use.`);
+        // A client with a valid key gets the 404 in its own provider's shape.
+        const known = authenticate(ctx, req, new URLSearchParams(query));
+        const shape = typeof known === 'string' ? shapeOf(undefined) : mainProtocol(known.record.provider);
+        sendError(res, adapterFor(shape), 'E_NOT_FOUND', notFoundMessage(method, path));
         return;
       }
       const key = authenticate(ctx, req, new URLSearchParams(query));
@@ -141,6 +149,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         req.resume();
         const asked = match.forced ?? PROTOCOL_NAMES[protocol];
         sendError(res, adapter, 'E_BAD_REQUEST', `spendcap: key "${key.record.name}" is a ${provider} key, but this request is for ${asked}. Use a key made with --provider matching the client, or point this client at the provider the key is for.`);
+        return;
+      }
+      if (match.kind === 'pass' && !passAllowedFor(provider, match.path)) {
+        req.resume();
+        sendError(res, adapter, 'E_NOT_FOUND', notFoundMessage(method, path));
         return;
       }
       const route: Route = { adapter, provider, upstream: upstreamOf(provider, key.record.baseUrl), path: match.path, query: queryWithoutCredentials(query) };

@@ -1,0 +1,85 @@
+// Hardening: a capped key reaches nothing but metered or free calls, and no client or provider
+// reply can take the proxy down or bill the wrong amount. Each test reproduces one problem
+// against a misbehaving raw upstream (test/helpers/raw-upstream.ts).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startRawUpstream, rawRequest } from './helpers/raw-upstream.js';
+import type { RawUpstream } from './helpers/raw-upstream.js';
+import { addKey, startSpendcap } from './helpers/spendcap.js';
+import type { TestSpendcap } from './helpers/spendcap.js';
+
+describe('pass-through is an allowlist of exact paths', () => {
+  let up: RawUpstream;
+  let sc: TestSpendcap;
+  let ant: string;
+  let oai: string;
+  let gem: string;
+  before(async () => {
+    up = await startRawUpstream((_q, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"data":[]}');
+    });
+    sc = await startSpendcap(up.url, { baseUrls: { openai: `${up.url}/v1`, gemini: up.url } });
+    ant = await addKey(sc.dataDir, 'ant', 1);
+    oai = await addKey(sc.dataDir, 'oai', 1, [], 'openai');
+    gem = await addKey(sc.dataDir, 'gem', 1, [], 'gemini');
+  });
+  after(async () => {
+    await sc.close();
+    await up.close();
+  });
+
+  const hostile = [
+    '/v1/models/../../files',
+    '/v1/models/..%2f..%2ffiles',
+    '/v1/models/%2e%2e/files',
+    '/v1/models/..%5cfiles',
+    '/v1/models/a\\..\\files',
+    '/v1/models/..',
+    '/v1/models/claude-sonnet-4-5/../../files',
+    '/v1/models/x/y',
+    '/v1/files',
+    '/v1/batches/abc/results',
+    '/anthropic/v1/models/../../files',
+  ];
+
+  test('dot segments, encoded slashes, backslashes and other endpoints get a 404 in the key\'s provider shape; nothing is forwarded', async () => {
+    for (const path of hostile) {
+      const before = up.seen.length;
+      const r = await rawRequest(sc.url, 'GET', path, { 'x-api-key': ant });
+      assert.equal(r.status, 404, path);
+      assert.equal((JSON.parse(r.body) as { type: string }).type, 'error', path);
+      assert.equal(up.seen.length, before, `${path} reached the provider`);
+      const o = await rawRequest(sc.url, 'GET', path.replace('/anthropic', ''), { authorization: `Bearer ${oai}` });
+      assert.equal(o.status, 404, path);
+      assert.equal((JSON.parse(o.body) as { error: { code: string } }).error.code, 'not_found', path);
+      assert.equal(up.seen.length, before, `${path} reached the provider`);
+    }
+    // A Gemini action with a hostile model name is no route either.
+    const g = await rawRequest(sc.url, 'POST', '/v1beta/models/..%2f..%2ffiles:countTokens', { 'x-goog-api-key': gem, 'content-type': 'application/json' }, '{}');
+    assert.equal(g.status, 404);
+    assert.equal((JSON.parse(g.body) as { error: { status: string } }).error.status, 'NOT_FOUND');
+    // /v1beta is Gemini's alone.
+    const v1beta = await rawRequest(sc.url, 'GET', '/v1beta/models', { authorization: `Bearer ${oai}` });
+    assert.equal(v1beta.status, 404);
+    assert.equal(up.seen.length, 0);
+  });
+
+  test('the model list and one model by a well-formed id still pass, with the provider key', async () => {
+    const cases: [string, Record<string, string>, string, string][] = [
+      ['/v1/models', { 'x-api-key': ant }, '/v1/models', 'x-api-key'],
+      ['/v1/models/claude-sonnet-4-5-20250929', { 'x-api-key': ant }, '/v1/models/claude-sonnet-4-5-20250929', 'x-api-key'],
+      ['/v1/models/ft:gpt-4o-mini:acme:custom:abc123', { authorization: `Bearer ${oai}` }, '/v1/models/ft:gpt-4o-mini:acme:custom:abc123', 'authorization'],
+      ['/v1beta/models/gemini-2.5-flash?pageSize=5', { 'x-goog-api-key': gem }, '/v1beta/models/gemini-2.5-flash?pageSize=5', 'x-goog-api-key'],
+    ];
+    for (const [path, headers, upstreamPath, authHeader] of cases) {
+      const before = up.seen.length;
+      const r = await rawRequest(sc.url, 'GET', path, headers);
+      assert.equal(r.status, 200, path);
+      const seen = up.seen.slice(before);
+      assert.equal(seen.length, 1, path);
+      assert.equal(seen[0]!.url, upstreamPath);
+      assert.match(String(seen[0]!.headers[authHeader]), /sk-test-/);
+    }
+  });
+});
