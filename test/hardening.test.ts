@@ -83,3 +83,60 @@ describe('pass-through is an allowlist of exact paths', () => {
     }
   });
 });
+
+/** A whole Messages reply with the given usage (raw, so a test can send what no real provider would). */
+export function anthropicMessage(usage: Record<string, unknown>): string {
+  return JSON.stringify({ id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-sonnet-4-5', content: [{ type: 'text', text: 'hi' }], stop_reason: 'end_turn', usage });
+}
+
+const MESSAGES_BODY = JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] });
+
+describe('headers forwarded upstream are an allowlist', () => {
+  let up: RawUpstream;
+  let sc: TestSpendcap;
+  let ant: string;
+  let oai: string;
+  before(async () => {
+    up = await startRawUpstream((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(req.url === '/v1/messages' ? anthropicMessage({ input_tokens: 10, output_tokens: 5 }) : '{"data":[]}');
+    });
+    sc = await startSpendcap(up.url, { baseUrls: { openai: `${up.url}/v1` } });
+    ant = await addKey(sc.dataDir, 'ant', 1);
+    oai = await addKey(sc.dataDir, 'oai', 1, [], 'openai');
+  });
+  after(async () => {
+    await sc.close();
+    await up.close();
+  });
+
+  const hostileHeaders = { cookie: 'spendcap_session=secret', 'x-forwarded-for': '10.0.0.1', 'x-spendcap-session': 's1', 'x-internal-token': 'abc', referer: 'http://127.0.0.1:8787/dashboard', origin: 'http://evil.test' };
+
+  test('Cookie and unknown headers are dropped; versions, betas and the SDK\'s own headers pass', async () => {
+    const r = await rawRequest(sc.url, 'POST', '/v1/messages', {
+      'x-api-key': ant,
+      'content-type': 'application/json',
+      'anthropic-version': '2023-06-01',
+      'anthropic-beta': 'interleaved-thinking-2025-05-14',
+      'x-stainless-retry-count': '0',
+      'user-agent': 'claude-cli/2.1.197 (external, sdk-cli)',
+      'x-app': 'cli',
+      ...hostileHeaders,
+    }, MESSAGES_BODY);
+    assert.equal(r.status, 200, r.body);
+    const h = up.seen.at(-1)!.headers;
+    assert.equal(h['anthropic-version'], '2023-06-01');
+    assert.equal(h['anthropic-beta'], 'interleaved-thinking-2025-05-14');
+    assert.equal(h['x-stainless-retry-count'], '0');
+    assert.equal(h['user-agent'], 'claude-cli/2.1.197 (external, sdk-cli)');
+    assert.equal(h['x-app'], 'cli');
+    assert.equal(h['x-api-key'], 'sk-test-anthropic-ant');
+    for (const name of Object.keys(hostileHeaders)) assert.equal(h[name], undefined, `${name} reached the provider`);
+
+    await rawRequest(sc.url, 'GET', '/v1/models', { authorization: `Bearer ${oai}`, 'openai-organization': 'org-1', 'anthropic-version': '2023-06-01', ...hostileHeaders });
+    const o = up.seen.at(-1)!.headers;
+    assert.equal(o['openai-organization'], 'org-1');
+    assert.equal(o['anthropic-version'], undefined, 'another protocol\'s header is not forwarded');
+    for (const name of Object.keys(hostileHeaders)) assert.equal(o[name], undefined, `${name} reached the provider`);
+  });
+});

@@ -11,7 +11,7 @@ import type { Outcome } from '../store/index.js';
 import type { ProviderId } from '../pricing/index.js';
 import type { Upstream } from '../providers/registry.js';
 import type { ErrorCode, ProviderAdapter, RequestInfo, StreamMeter } from '../providers/types.js';
-import { credentialFrom, CREDENTIAL_HEADERS } from './credentials.js';
+import { credentialFrom } from './credentials.js';
 import { SseParser } from './sse.js';
 import type { SseEvent } from './sse-types.js';
 import { requestHeadersForUpstream, responseHeadersForClient } from './headers.js';
@@ -323,7 +323,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
       origin: upstream.origin,
       path: upstream.basePath + route.path + route.query,
       method: 'POST',
-      headers: { ...requestHeadersForUpstream(req.headers, CREDENTIAL_HEADERS, true), ...adapter.authHeaders(hold.key.providerKey, route.provider) },
+      headers: { ...requestHeadersForUpstream(req.headers, adapter.forwardedHeaders, true), ...adapter.authHeaders(hold.key.providerKey, route.provider) },
       body,
       signal: abort.signal,
       headersTimeout: 600_000,

@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KeyEntry } from '../budgets/index.js';
 import type { ProviderId } from '../pricing/index.js';
-import { CREDENTIAL_HEADERS } from '../proxy/credentials.js';
 import { readBody, sendError } from '../proxy/relay.js';
 import type { ProxyContext, Route } from '../proxy/relay.js';
 import { requestHeadersForUpstream, responseHeadersForClient } from '../proxy/headers.js';
@@ -29,7 +28,7 @@ export async function passThrough(ctx: ProxyContext, route: Route, key: KeyEntry
       origin: upstream.origin,
       path: upstream.basePath + route.path + route.query,
       method: req.method as 'GET' | 'POST' | 'HEAD',
-      headers: { ...requestHeadersForUpstream(req.headers, CREDENTIAL_HEADERS, false), ...adapter.authHeaders(key.providerKey, route.provider) },
+      headers: { ...requestHeadersForUpstream(req.headers, adapter.forwardedHeaders, false), ...adapter.authHeaders(key.providerKey, route.provider) },
       body,
       signal: abort.signal,
     });
