@@ -140,3 +140,63 @@ describe('headers forwarded upstream are an allowlist', () => {
     for (const name of Object.keys(hostileHeaders)) assert.equal(o[name], undefined, `${name} reached the provider`);
   });
 });
+
+describe('the terminal log', () => {
+  let up: RawUpstream;
+  let sc: TestSpendcap;
+  let gem: string;
+  let ant: string;
+  before(async () => {
+    up = await startRawUpstream((_q, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(anthropicMessage({ input_tokens: 10, output_tokens: 5 }));
+    });
+    sc = await startSpendcap(up.url, { baseUrls: { gemini: up.url } });
+    gem = await addKey(sc.dataDir, 'gem', 1, [], 'gemini');
+    ant = await addKey(sc.dataDir, 'ant', 1);
+  });
+  after(async () => {
+    await sc.close();
+    await up.close();
+  });
+
+  test('an internal error on a Gemini ?key= request logs no key', async () => {
+    const { request } = await import('node:http');
+    const u = new URL(sc.url);
+    // The client promises a body, sends part of it and goes away: reading the body fails inside the handler.
+    await new Promise<void>((resolve) => {
+      const req = request({ host: u.hostname, port: u.port, method: 'POST', path: `/v1beta/models/gemini-2.5-flash:generateContent?alt=sse&key=${gem}`, headers: { 'content-type': 'application/json', 'content-length': '1000' } });
+      req.on('error', () => resolve());
+      req.write('{"contents":');
+      setTimeout(() => {
+        req.destroy();
+        resolve();
+      }, 100);
+    });
+    await waitFor(() => sc.log.some((l) => l.includes('internal error')));
+    const line = sc.log.find((l) => l.includes('internal error'))!;
+    assert.ok(!line.includes(gem), line);
+    assert.ok(!sc.log.some((l) => l.includes(gem.slice(3))));
+  });
+
+  test('a model name with a newline and ANSI escapes stays on one escaped line', async () => {
+    const model = 'claude-sonnet-4-5@x\nok admin claude-opus-4 $0.000000\u001b[2K\u001b[1A';
+    const before = sc.log.length;
+    const r = await rawRequest(sc.url, 'POST', '/v1/messages', { 'x-api-key': ant, 'content-type': 'application/json' }, JSON.stringify({ model, max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] }));
+    assert.equal(r.status, 200, r.body);
+    const lines = sc.log.slice(before);
+    assert.ok(lines.length >= 1);
+    for (const l of lines) {
+      assert.ok(!/[\n\r\u001b]/.test(l), JSON.stringify(l));
+    }
+    assert.ok(lines.some((l) => l.includes('\\n') && l.includes('\\u001b[2K')), JSON.stringify(lines));
+  });
+});
+
+async function waitFor(cond: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

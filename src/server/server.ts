@@ -18,6 +18,7 @@ import { createAdmin } from '../admin/index.js';
 import { createDashboard, recordServer, sessionFromCookie } from '../dashboard/index.js';
 import { acquireServerLock } from './lock.js';
 import { passAllowedFor, passThrough } from './passthrough.js';
+import { safeLogLine } from './log-line.js';
 import { matchRoute } from './routes.js';
 
 export const DEFAULT_PORT = 8787;
@@ -94,7 +95,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       }
       return u;
     };
-    const log = opts.log ?? (() => {});
+    const sink = opts.log ?? (() => {});
+    // Every line is built from client and provider text: no credential and no control character reaches the terminal.
+    const log = (line: string): void => sink(safeLogLine(line));
     const ctx: ProxyContext = {
       bank,
       prices,
@@ -163,7 +166,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
     const server: Server = createServer((req, res) => {
       handle(req, res).catch((err: unknown) => {
-        log(`internal error on ${req.method} ${req.url}: ${(err as Error).message}`);
+        log(`internal error on ${req.method} ${(req.url ?? '/').split('?')[0]}: ${(err as Error).message}`);
         if (!res.headersSent) sendError(res, adapterFor('anthropic-messages'), 'E_UPSTREAM', `spendcap internal error: ${(err as Error).message}`);
         else res.destroy();
       });
