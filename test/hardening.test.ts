@@ -5,7 +5,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRawUpstream, rawRequest } from './helpers/raw-upstream.js';
 import type { RawUpstream } from './helpers/raw-upstream.js';
-import { addKey, startSpendcap } from './helpers/spendcap.js';
+import { connect } from 'node:net';
+import type { Socket } from 'node:net';
+import { rmSync } from 'node:fs';
+import { startServer } from '../src/server/server.js';
+import type { ServerOptions } from '../src/server/server.js';
+import { addKey, startSpendcap, tempDataDir } from './helpers/spendcap.js';
 import type { TestSpendcap } from './helpers/spendcap.js';
 
 describe('pass-through is an allowlist of exact paths', () => {
@@ -200,3 +205,94 @@ async function waitFor(cond: () => boolean, ms = 3000): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** A spendcap with server options the shared helper does not take (timeouts). */
+async function startWith(upstreamUrl: string, extra: Partial<ServerOptions>): Promise<TestSpendcap> {
+  const dataDir = tempDataDir();
+  const log: string[] = [];
+  const nowhere = 'http://127.0.0.1:9';
+  const server = await startServer({ dataDir, port: 0, baseUrls: { anthropic: upstreamUrl, openai: nowhere, openrouter: nowhere, gemini: nowhere }, log: (l) => log.push(l), ...extra });
+  return {
+    dataDir,
+    server,
+    url: server.url,
+    log,
+    close: async () => {
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+describe('slow clients', () => {
+  let up: RawUpstream;
+  let sc: TestSpendcap;
+  let ant: string;
+  before(async () => {
+    up = await startRawUpstream((_q, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(anthropicMessage({ input_tokens: 10, output_tokens: 5 }));
+    });
+    sc = await startWith(up.url, { timeouts: { headersMs: 1000, requestMs: 2000 } });
+    ant = await addKey(sc.dataDir, 'ant', 1);
+  });
+  after(async () => {
+    await sc.close();
+    await up.close();
+  });
+
+  test('a slowloris of 300 sockets neither stops other clients nor keeps its sockets', async () => {
+    const u = new URL(sc.url);
+    const closed: boolean[] = [];
+    const sockets: Socket[] = [];
+    const drip: NodeJS.Timeout[] = [];
+    for (let i = 0; i < 300; i++) {
+      const s = connect(Number(u.port), u.hostname);
+      const at = closed.push(false) - 1;
+      s.on('close', () => (closed[at] = true));
+      s.on('error', () => {});
+      // Half dribble their headers a byte at a time; half finish them and dribble a body that never ends.
+      const headers = i % 2 === 0 ? 'POST /v1/messages HTTP/1.1\r\nHost: x\r\nX-A' : `POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: ${ant}\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n{`;
+      s.write(headers);
+      drip.push(setInterval(() => s.writable && s.write(i % 2 === 0 ? 'a' : ' '), 200));
+      sockets.push(s);
+    }
+    try {
+      const t0 = Date.now();
+      const health = await fetch(`${sc.url}/healthz`);
+      assert.equal(health.status, 200);
+      const r = await rawRequest(sc.url, 'POST', '/v1/messages', { 'x-api-key': ant, 'content-type': 'application/json' }, MESSAGES_BODY);
+      assert.equal(r.status, 200);
+      assert.ok(Date.now() - t0 < 3000, `other clients waited ${Date.now() - t0} ms`);
+      await waitFor(() => closed.every(Boolean), 6000);
+    } finally {
+      for (const t of drip) clearInterval(t);
+      for (const s of sockets) s.destroy();
+    }
+  });
+
+  test('a stream that keeps sending bytes outlives every timeout', async () => {
+    up.handler = (_q, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const events = [
+        'event: message_start\ndata: {"type":"message_start","message":{"id":"m","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[],"usage":{"input_tokens":10,"output_tokens":1}}}\n\n',
+        'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n',
+      ];
+      res.write(events.join(''));
+      let n = 0;
+      const t = setInterval(() => {
+        if (++n <= 12) {
+          res.write('event: ping\ndata: {"type":"ping"}\n\n');
+          return;
+        }
+        clearInterval(t);
+        res.end('event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\nevent: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":3}}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n');
+      }, 250);
+    };
+    const t0 = Date.now();
+    const r = await rawRequest(sc.url, 'POST', '/v1/messages', { 'x-api-key': ant, 'content-type': 'application/json' }, JSON.stringify({ ...JSON.parse(MESSAGES_BODY), stream: true }));
+    assert.equal(r.status, 200);
+    assert.ok(Date.now() - t0 > 2500, 'the stream ran past the request timeout');
+    assert.match(r.body, /message_stop/);
+  });
+});

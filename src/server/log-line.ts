@@ -23,7 +23,6 @@ export function redactCredentials(text: string): string {
  * C0/C1 controls, DEL, and the Unicode line separators and bidi overrides that reorder what a
  * terminal shows: each becomes a visible escape, so one log line stays one honest line.
  */
-// eslint-disable-next-line no-control-regex
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 const NAMED: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 

@@ -30,6 +30,24 @@ function notFoundMessage(method: string, path: string): string {
   return `spendcap: no route for ${method} ${JSON.stringify(path.slice(0, 200)).slice(1, -1)}. spendcap forwards metered calls and a few free ones (the model list, one model by a well-formed id, token counting); see docs/agents.md for the paths each provider's clients use.`;
 }
 
+/**
+ * How long a client may take, chosen so no real client trips them: SDKs send a request's headers
+ * in one packet and its body at once, and a stream stays open as long as bytes flow. A slow or
+ * hostile client (slowloris) loses its socket instead of keeping it forever.
+ */
+export interface ServerTimeouts {
+  /** From connection (or the previous request) to the end of the request's headers. */
+  headersMs: number;
+  /** To the end of the whole request body (a 32 MB prompt on a slow link fits). Not the response: streams are unbounded. */
+  requestMs: number;
+  /** An open connection between requests. */
+  keepAliveMs: number;
+  /** No byte either way on a socket with a request in flight: the provider's own body timeout (600 s) would have cut it already. */
+  idleMs: number;
+}
+
+export const DEFAULT_SERVER_TIMEOUTS: ServerTimeouts = { headersMs: 20_000, requestMs: 300_000, keepAliveMs: 65_000, idleMs: 610_000 };
+
 export interface ServerOptions {
   dataDir: string;
   host?: string;
@@ -41,6 +59,7 @@ export interface ServerOptions {
   /** How often the server looks for changes made by CLI commands (kill must cut within 1 s). */
   pollMs?: number;
   log?: (line: string) => void;
+  timeouts?: Partial<ServerTimeouts>;
 }
 
 export interface RunningServer {
@@ -164,17 +183,18 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       return passThrough(ctx, route, key, req, res);
     };
 
-    const server: Server = createServer((req, res) => {
+    const timeouts = { ...DEFAULT_SERVER_TIMEOUTS, ...opts.timeouts };
+    // Node checks the header and request timeouts on this interval: a coarse one would let a slowloris keep its sockets for it.
+    const checkEvery = Math.max(50, Math.min(1000, Math.floor(timeouts.headersMs / 4)));
+    const server: Server = createServer({ headersTimeout: timeouts.headersMs, requestTimeout: timeouts.requestMs, keepAliveTimeout: timeouts.keepAliveMs, connectionsCheckingInterval: checkEvery }, (req, res) => {
       handle(req, res).catch((err: unknown) => {
         log(`internal error on ${req.method} ${(req.url ?? '/').split('?')[0]}: ${(err as Error).message}`);
         if (!res.headersSent) sendError(res, adapterFor('anthropic-messages'), 'E_UPSTREAM', `spendcap internal error: ${(err as Error).message}`);
         else res.destroy();
       });
     });
-    // Agents keep connections open between turns; streams may run for minutes.
-    server.keepAliveTimeout = 65_000;
-    server.requestTimeout = 0;
-    server.headersTimeout = 60_000;
+    // Agents keep connections open between turns; streams may run for minutes while bytes flow.
+    server.timeout = timeouts.idleMs;
 
     const poll = setInterval(() => {
       try {
