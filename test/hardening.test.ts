@@ -296,3 +296,61 @@ describe('slow clients', () => {
     assert.match(r.body, /message_stop/);
   });
 });
+
+describe('backpressure', () => {
+  let up: RawUpstream;
+  let sc: TestSpendcap;
+  let ant: string;
+  let accepted = 0;
+  before(async () => {
+    up = await startRawUpstream();
+    sc = await startSpendcap(up.url);
+    ant = await addKey(sc.dataDir, 'ant', 1);
+  });
+  after(async () => {
+    await sc.close();
+    await up.close();
+  });
+
+  test('a client reading 1 KB/s makes the provider wait: spendcap does not buffer the stream', async (t) => {
+    const total = 96 * 1024 * 1024;
+    const pad = `: ${'x'.repeat(8 * 1024)}\n\n`;
+    up.handler = async (_q, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('event: message_start\ndata: {"type":"message_start","message":{"id":"m","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[],"usage":{"input_tokens":10,"output_tokens":1}}}\n\n');
+      // The provider writes as fast as spendcap reads: what it got rid of is what spendcap took in.
+      while (accepted < total && !res.destroyed) {
+        accepted += pad.length;
+        if (!res.write(pad)) await new Promise<void>((resolve) => {
+          res.once('drain', resolve);
+          res.once('close', resolve);
+        });
+      }
+      res.end();
+    };
+    const u = new URL(sc.url);
+    const s = connect(Number(u.port), u.hostname);
+    s.on('error', () => {});
+    const body = JSON.stringify({ ...JSON.parse(MESSAGES_BODY), stream: true });
+    s.write(`POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: ${ant}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    s.pause();
+    const rssBefore = process.memoryUsage().rss;
+    let read = 0;
+    const reader = setInterval(() => {
+      const c = s.read(100) as Buffer | null;
+      if (c) read += c.length;
+    }, 100);
+    try {
+      await new Promise((r) => setTimeout(r, 4000));
+      const rssGrowth = process.memoryUsage().rss - rssBefore;
+      t.diagnostic(`after 4 s: client read ${read} B, provider sent ${(accepted / 1048576).toFixed(1)} MB, rss +${(rssGrowth / 1048576).toFixed(1)} MB`);
+      assert.ok(read < 16 * 1024, `the client read ${read} bytes`);
+      // Kernel socket buffers on loopback hold a few MB each way; without backpressure all 96 MB is read at once.
+      assert.ok(accepted < 32 * 1024 * 1024, `the provider got rid of ${(accepted / 1048576).toFixed(1)} MB`);
+      assert.ok(rssGrowth < 64 * 1024 * 1024, `memory grew ${(rssGrowth / 1048576).toFixed(1)} MB`);
+    } finally {
+      clearInterval(reader);
+      s.destroy();
+    }
+  });
+});

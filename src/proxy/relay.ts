@@ -396,17 +396,30 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
   let forwarded = 0;
   let pending: Buffer | null = null;
 
+  // Backpressure: when the client reads slower than the provider sends, the provider's stream waits
+  // (its TCP window fills) instead of spendcap buffering it in memory.
+  let paused = false;
+  const send = (data: Buffer | string): void => {
+    if (res.write(data) || paused || res.destroyed) return;
+    paused = true;
+    upstreamRes.body.pause();
+    res.once('drain', () => {
+      paused = false;
+      upstreamRes.body.resume();
+    });
+  };
+
   /** Forwards bytes up to the last complete event; a partial event waits for its end so a cut always lands on a boundary. */
   const forwardComplete = (chunk: Buffer): void => {
     const upTo = received - parser.pendingBytes;
     if (pending === null && upTo === received) {
-      res.write(chunk);
+      send(chunk);
       forwarded = received;
       return;
     }
     const all: Buffer = pending === null ? chunk : Buffer.concat([pending, chunk]);
     const n = upTo - forwarded;
-    if (n > 0) res.write(all.subarray(0, n));
+    if (n > 0) send(all.subarray(0, n));
     forwarded += Math.max(0, n);
     pending = all.length > n ? all.subarray(Math.max(0, n)) : null;
   };
@@ -416,7 +429,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     if (rewrite === undefined) return forwardComplete(chunk);
     let out = '';
     for (const ev of events) out += ev.comment === undefined ? rewrite(ev) : `:${ev.comment}\n\n`;
-    if (out !== '') res.write(out);
+    if (out !== '') send(out);
   };
 
   cutStream = (refusal: Refusal) => {

@@ -33,7 +33,13 @@ export async function passThrough(ctx: ProxyContext, route: Route, key: KeyEntry
       signal: abort.signal,
     });
     res.writeHead(up.statusCode, responseHeadersForClient(up.headers));
-    for await (const chunk of up.body) res.write(chunk as Buffer);
+    for await (const chunk of up.body) {
+      // A slow reader makes the provider wait rather than spendcap buffer for it.
+      if (!res.write(chunk as Buffer)) await new Promise<void>((resolve) => {
+        res.once('drain', resolve);
+        res.once('close', resolve);
+      });
+    }
     res.end();
   } catch (err) {
     if (res.headersSent) res.destroy();
