@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import { rmSync } from 'node:fs';
 import { startServer } from '../src/server/server.js';
 import type { ServerOptions } from '../src/server/server.js';
-import { addKey, startSpendcap, tempDataDir } from './helpers/spendcap.js';
+import { addKey, ledgerRows, startSpendcap, tempDataDir } from './helpers/spendcap.js';
 import type { TestSpendcap } from './helpers/spendcap.js';
 
 describe('pass-through is an allowlist of exact paths', () => {
@@ -352,5 +352,94 @@ describe('backpressure', () => {
       clearInterval(reader);
       s.destroy();
     }
+  });
+});
+
+/** An Anthropic stream that ends with the given final usage. */
+function anthropicStream(finalUsage: Record<string, unknown>, startUsage: Record<string, unknown> = { input_tokens: 10, output_tokens: 1 }): string {
+  const ev = (name: string, data: unknown): string => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
+  return [
+    ev('message_start', { type: 'message_start', message: { id: 'm', type: 'message', role: 'assistant', model: 'claude-sonnet-4-5', content: [], usage: startUsage } }),
+    ev('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }),
+    ev('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'hello' } }),
+    ev('content_block_stop', { type: 'content_block_stop', index: 0 }),
+    ev('message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: finalUsage }),
+    ev('message_stop', { type: 'message_stop' }),
+  ].join('');
+}
+
+interface Row {
+  keyName: string;
+  costUsd: number;
+  outcome: string;
+  usageSource: string;
+  detail: string | null;
+}
+
+describe('untrusted provider usage', () => {
+  let up: RawUpstream;
+  let sc: TestSpendcap;
+  let ant: string;
+  let oai: string;
+  let gem: string;
+  let reply: { type: string; body: string };
+  before(async () => {
+    up = await startRawUpstream((_q, res) => {
+      res.writeHead(200, { 'content-type': reply.type });
+      res.end(reply.body);
+    });
+    sc = await startSpendcap(up.url, { baseUrls: { openai: `${up.url}/v1`, gemini: up.url } });
+    ant = await addKey(sc.dataDir, 'ant', 0.05);
+    oai = await addKey(sc.dataDir, 'oai', 0.05, [], 'openai');
+    gem = await addKey(sc.dataDir, 'gem', 0.05, [], 'gemini');
+  });
+  after(async () => {
+    await sc.close();
+    await up.close();
+  });
+
+  const streamBody = JSON.stringify({ ...JSON.parse(MESSAGES_BODY), stream: true });
+  const chatBody = JSON.stringify({ model: 'gpt-4o', stream: true, max_completion_tokens: 100, messages: [{ role: 'user', content: 'hi' }] });
+  const geminiBody = JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'hi' }] }], generationConfig: { maxOutputTokens: 100 } });
+  const chatStream = (usage: Record<string, unknown>): string =>
+    `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', model: 'gpt-4o', choices: [{ index: 0, delta: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }] })}\n\ndata: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', model: 'gpt-4o', choices: [], usage })}\n\ndata: [DONE]\n\n`;
+  const geminiStream = (usageMetadata: Record<string, unknown>): string =>
+    `data: ${JSON.stringify({ candidates: [{ content: { role: 'model', parts: [{ text: 'hi' }] }, finishReason: 'STOP', index: 0 }], usageMetadata, modelVersion: 'gemini-2.5-flash' })}\n\n`;
+
+  const cases: { name: string; key: () => string; header: string; path: string; body: string; reply: { type: string; body: string } }[] = [
+    { name: 'Anthropic negative', key: () => ant, header: 'x-api-key', path: '/v1/messages', body: streamBody, reply: { type: 'text/event-stream', body: anthropicStream({ output_tokens: -3 }) } },
+    { name: 'Anthropic fractional', key: () => ant, header: 'x-api-key', path: '/v1/messages', body: streamBody, reply: { type: 'text/event-stream', body: anthropicStream({ output_tokens: 2.5, input_tokens: 0.5 }) } },
+    { name: 'Chat fractional', key: () => oai, header: 'authorization', path: '/v1/chat/completions', body: chatBody, reply: { type: 'text/event-stream', body: chatStream({ prompt_tokens: 10.5, completion_tokens: 3 }) } },
+    { name: 'Chat 2^53', key: () => oai, header: 'authorization', path: '/v1/chat/completions', body: chatBody, reply: { type: 'text/event-stream', body: chatStream({ prompt_tokens: 10, completion_tokens: 2 ** 53 }) } },
+    { name: 'Gemini 2^53', key: () => gem, header: 'x-goog-api-key', path: '/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse', body: geminiBody, reply: { type: 'text/event-stream', body: geminiStream({ promptTokenCount: 10, candidatesTokenCount: 2 ** 53 }) } },
+    { name: 'Gemini fractional', key: () => gem, header: 'x-goog-api-key', path: '/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse', body: geminiBody, reply: { type: 'text/event-stream', body: geminiStream({ promptTokenCount: 10.25, candidatesTokenCount: 3 }) } },
+    { name: 'Anthropic JSON negative', key: () => ant, header: 'x-api-key', path: '/v1/messages', body: MESSAGES_BODY, reply: { type: 'application/json', body: anthropicMessage({ input_tokens: -10, output_tokens: 5 }) } },
+  ];
+
+  for (const c of cases) {
+    test(`${c.name} counts: the server stays up, the row is settled and flagged`, async () => {
+      reply = c.reply;
+      const auth = c.header === 'authorization' ? `Bearer ${c.key()}` : c.key();
+      const r = await rawRequest(sc.url, 'POST', c.path, { [c.header]: auth, 'content-type': 'application/json' }, c.body);
+      assert.ok(r.status === 200 || r.status === 429, `${r.status} ${r.body}`);
+      assert.equal((await fetch(`${sc.url}/healthz`)).status, 200);
+      const row = (await ledgerRows<Row>(sc))[0]!;
+      assert.equal(row.usageSource, 'estimate', JSON.stringify(row));
+      assert.ok(row.costUsd <= 0.05, JSON.stringify(row));
+      assert.ok(row.detail !== null && /usage/.test(row.detail), JSON.stringify(row));
+      assert.ok(sc.log.some((l) => l.includes(row.detail!.slice(0, 20))));
+    });
+  }
+
+  test('1e15 output tokens on a $0.05 key books at most what the request could cost, flagged', async () => {
+    const key = await addKey(sc.dataDir, 'big', 0.05);
+    reply = { type: 'text/event-stream', body: anthropicStream({ output_tokens: 1e15 }) };
+    const r = await rawRequest(sc.url, 'POST', '/v1/messages', { 'x-api-key': key, 'content-type': 'application/json' }, streamBody);
+    assert.equal(r.status, 200);
+    const row = (await ledgerRows<Row>(sc)).find((x) => x.keyName === 'big')!;
+    // 100 output tokens at $15/Mtok plus a tiny prompt: far under a cent, never billions.
+    assert.ok(row.costUsd < 0.01, JSON.stringify(row));
+    assert.equal(row.usageSource, 'estimate');
+    assert.match(row.detail ?? '', /past the request's limits|invalid usage/);
   });
 });

@@ -60,6 +60,11 @@ export interface ServerOptions {
   pollMs?: number;
   log?: (line: string) => void;
   timeouts?: Partial<ServerTimeouts>;
+  /**
+   * Keep the process up on an uncaught exception (logged): the last resort so one request can never
+   * end every other stream. `spendcap start` sets it; tests leave it off so their failures stay loud.
+   */
+  guardProcess?: boolean;
 }
 
 export interface RunningServer {
@@ -204,6 +209,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       }
     }, opts.pollMs ?? 250);
     poll.unref();
+    const onUncaught = (err: unknown): void => log(`internal error kept from ending the server: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    if (opts.guardProcess === true) {
+      process.on('uncaughtException', onUncaught);
+      process.on('unhandledRejection', onUncaught);
+    }
 
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -222,6 +232,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       recoveredHolds,
       close: async () => {
         clearInterval(poll);
+        process.off('uncaughtException', onUncaught);
+        process.off('unhandledRejection', onUncaught);
         admin.close();
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
