@@ -9,6 +9,7 @@ import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { rmSync } from 'node:fs';
 import { startServer } from '../src/server/server.js';
+import { sentNothing } from '../src/proxy/relay.js';
 import type { ServerOptions } from '../src/server/server.js';
 import { addKey, ledgerRows, startSpendcap, tempDataDir } from './helpers/spendcap.js';
 import type { TestSpendcap } from './helpers/spendcap.js';
@@ -441,5 +442,52 @@ describe('untrusted provider usage', () => {
     assert.ok(row.costUsd < 0.01, JSON.stringify(row));
     assert.equal(row.usageSource, 'estimate');
     assert.match(row.detail ?? '', /past the request's limits|invalid usage/);
+  });
+});
+
+describe('Expect: 100-continue', () => {
+  let up: RawUpstream;
+  let sc: TestSpendcap;
+  let ant: string;
+  before(async () => {
+    up = await startRawUpstream((_q, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(anthropicMessage({ input_tokens: 400_000, output_tokens: 5 }));
+    });
+    sc = await startSpendcap(up.url);
+    ant = await addKey(sc.dataDir, 'ant', 5);
+  });
+  after(async () => {
+    await sc.close();
+    await up.close();
+  });
+
+  test('spendcap answers 100-continue itself, the body arrives, the provider never sees Expect', async () => {
+    const { request } = await import('node:http');
+    const u = new URL(sc.url);
+    // curl adds Expect to every body over 1 MB and waits for the 100 before sending it.
+    const body = JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'word '.repeat(330_000) }] });
+    const reply = await new Promise<{ status: number; sawContinue: boolean }>((resolve, reject) => {
+      let sawContinue = false;
+      const req = request({ host: u.hostname, port: u.port, method: 'POST', path: '/v1/messages', headers: { 'x-api-key': ant, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), expect: '100-continue' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, sawContinue }));
+      });
+      req.on('continue', () => {
+        sawContinue = true;
+        req.end(body);
+      });
+      req.on('error', reject);
+    });
+    assert.equal(reply.sawContinue, true);
+    assert.equal(reply.status, 200);
+    assert.equal(up.seen.length, 1);
+    assert.equal(up.seen[0]!.headers['expect'], undefined);
+    assert.equal(up.seen[0]!.body.length, Buffer.byteLength(body));
+  });
+
+  test('undici refusing a request before sending it is charged nothing', () => {
+    for (const code of ['UND_ERR_NOT_SUPPORTED', 'UND_ERR_INVALID_ARG', 'ECONNREFUSED']) assert.equal(sentNothing(code), true, code);
+    for (const code of ['ECONNRESET', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT', '']) assert.equal(sentNothing(code), false, code);
   });
 });

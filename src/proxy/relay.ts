@@ -113,6 +113,17 @@ export function authenticate(ctx: ProxyContext, req: IncomingMessage, query: URL
   return `spendcap: unknown spendcap key. It may have been removed; list keys with \`spendcap key list\` or create one with \`spendcap key add\`.`;
 }
 
+/**
+ * Errors that leave before a byte of the request reached the provider: the connection was never
+ * made, or undici refused the request itself (an option or header it does not support). Any other
+ * failure may come after the provider read the prompt, so it is charged.
+ */
+const SENT_NOTHING = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_NOT_SUPPORTED', 'UND_ERR_INVALID_ARG', 'ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE']);
+
+export function sentNothing(code: string): boolean {
+  return SENT_NOTHING.has(code);
+}
+
 /** The cost of what is known so far, and the output rate for what is still coming. */
 interface CostModel {
   rates: ModelRates;
@@ -396,8 +407,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     stopWaitClock();
     if (finished) return;
     const code = (err as { code?: string }).code ?? '';
-    // Nothing reached the provider when the connection was refused; otherwise it may have read the prompt.
-    const nothingSent = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT'].includes(code);
+    const nothingSent = sentNothing(code);
     finish('error', null, nothingSent ? 0 : Math.min(hold.amountMicros, model.inputEstimateMicros), `upstream unreachable: ${code || (err as Error).message}`);
     sendError(res, adapter, 'E_UPSTREAM', `spendcap could not reach the provider at ${upstream.origin}: ${code || (err as Error).message}`);
     return;

@@ -191,12 +191,19 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const timeouts = { ...DEFAULT_SERVER_TIMEOUTS, ...opts.timeouts };
     // Node checks the header and request timeouts on this interval: a coarse one would let a slowloris keep its sockets for it.
     const checkEvery = Math.max(50, Math.min(1000, Math.floor(timeouts.headersMs / 4)));
-    const server: Server = createServer({ headersTimeout: timeouts.headersMs, requestTimeout: timeouts.requestMs, keepAliveTimeout: timeouts.keepAliveMs, connectionsCheckingInterval: checkEvery }, (req, res) => {
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
       handle(req, res).catch((err: unknown) => {
         log(`internal error on ${req.method} ${(req.url ?? '/').split('?')[0]}: ${(err as Error).message}`);
         if (!res.headersSent) sendError(res, adapterFor('anthropic-messages'), 'E_UPSTREAM', `spendcap internal error: ${(err as Error).message}`);
         else res.destroy();
       });
+    };
+    const server: Server = createServer({ headersTimeout: timeouts.headersMs, requestTimeout: timeouts.requestMs, keepAliveTimeout: timeouts.keepAliveMs, connectionsCheckingInterval: checkEvery }, onRequest);
+    // `Expect: 100-continue` (curl, on every body over 1 MB) is answered here, never forwarded: undici
+    // refuses it. A body already declared past the limit is refused before the client sends it.
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      if (Number(req.headers['content-length'] ?? 0) <= ctx.options.maxBodyBytes) res.writeContinue();
+      onRequest(req, res);
     });
     // Agents keep connections open between turns; streams may run for minutes while bytes flow.
     server.timeout = timeouts.idleMs;
