@@ -70,12 +70,21 @@ export interface ErrorReply {
   body: string;
 }
 
+/** Request headers a protocol's clients send that its provider needs (an allowlist: everything else is dropped). */
+export interface ForwardedHeaders {
+  names: readonly string[];
+  /** Families of headers an SDK sends with varying names (x-stainless-retry-count, …). */
+  prefixes: readonly string[];
+}
+
 /**
  * Everything spendcap needs to know about one wire protocol. The proxy sees only this; the
  * provider folders implement it. `provider` is the key's provider, for a protocol several speak.
  */
 export interface ProviderAdapter {
   readonly protocol: Protocol;
+  /** Client headers forwarded upstream besides the common ones (content type, accept, user agent, SDK headers). */
+  readonly forwardedHeaders: ForwardedHeaders;
   /** Headers that carry the provider key upstream. */
   authHeaders(providerKey: string, provider: ProviderId): Record<string, string>;
   /** `path` is the request path without query (Gemini names the model and streaming there). */

@@ -11,10 +11,11 @@ import type { Outcome } from '../store/index.js';
 import type { ProviderId } from '../pricing/index.js';
 import type { Upstream } from '../providers/registry.js';
 import type { ErrorCode, ProviderAdapter, RequestInfo, StreamMeter } from '../providers/types.js';
-import { credentialFrom, CREDENTIAL_HEADERS } from './credentials.js';
+import { credentialFrom } from './credentials.js';
 import { SseParser } from './sse.js';
 import type { SseEvent } from './sse-types.js';
 import { requestHeadersForUpstream, responseHeadersForClient } from './headers.js';
+import { safeTokens, safeUsage, usageFlaw } from './usage-guard.js';
 
 export interface ProxyOptions {
   /** Output tokens every open stream keeps paid for ahead of what spendcap has read: covers tokens in flight. */
@@ -110,6 +111,17 @@ export function authenticate(ctx: ProxyContext, req: IncomingMessage, query: URL
     return `spendcap: this is not a spendcap key. Give your agent the sc-… key that \`spendcap key add\` printed; spendcap adds the provider key itself.`;
   }
   return `spendcap: unknown spendcap key. It may have been removed; list keys with \`spendcap key list\` or create one with \`spendcap key add\`.`;
+}
+
+/**
+ * Errors that leave before a byte of the request reached the provider: the connection was never
+ * made, or undici refused the request itself (an option or header it does not support). Any other
+ * failure may come after the provider read the prompt, so it is charged.
+ */
+const SENT_NOTHING = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_NOT_SUPPORTED', 'UND_ERR_INVALID_ARG', 'ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE']);
+
+export function sentNothing(code: string): boolean {
+  return SENT_NOTHING.has(code);
 }
 
 /** The cost of what is known so far, and the output rate for what is still coming. */
@@ -222,11 +234,13 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
   let meter: StreamMeter | null = null;
 
   let providerCostMicros: Micros | null = null;
-  const finish = (outcome: Outcome, usage: Usage | null, chargeMicros: Micros, detail: string | null): void => {
+  /** `estimated`: the charge is spendcap's, not the provider's usage priced (the usage was untrusted). */
+  const finish = (outcome: Outcome, usage: Usage | null, chargeMicros: Micros, detail: string | null, estimated = false): void => {
     if (finished) return;
     finished = true;
     // Without the provider's final count, the row shows the output tokens spendcap charged for.
-    const u = usage ?? (meter ? { ...meter.usage, outputTokens: meter.outputTokensForHold() } : null);
+    const raw = usage ?? (meter ? { ...meter.usage, outputTokens: meter.outputTokensForHold() } : null);
+    const u = raw === null ? null : safeUsage(raw);
     const reported = providerCostMicros ?? meter?.providerCostMicros ?? null;
     bank.settle(hold, {
       requestId,
@@ -241,26 +255,89 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
       cacheWrite1hTokens: u?.cacheWrite1hTokens ?? 0,
       costMicros: chargeMicros,
       outcome,
-      usageSource: usage !== null ? 'provider' : chargeMicros > 0 ? 'estimate' : 'none',
+      usageSource: usage !== null && !estimated ? 'provider' : chargeMicros > 0 ? 'estimate' : 'none',
       status,
       durationMs: Date.now() - startedAt,
       detail,
       providerCostMicros: reported,
-      meteredCostMicros: reported !== null && usage !== null ? costMicros(usage, model.rates) : null,
+      meteredCostMicros: reported !== null && u !== null && usage !== null ? costMicros(u, model.rates) : null,
     });
     ctx.log(`${outcome} ${hold.key.record.name}${hold.session ? `/${hold.session.slice(0, 8)}` : ''} ${info.model} $${(chargeMicros / 1e6).toFixed(6)}${detail ? ` (${detail})` : ''}`);
   };
 
-  /** The provider's own figure settles the charge when it gives one (OpenRouter's usage.cost); the ledger keeps both. */
-  const chargeFor = (usage: Usage, reported: Micros | null): Micros => reported ?? costMicros(usage, model.rates);
+  /**
+   * The most this one request can cost: its prompt (the upper estimate, twice over for tokenizer
+   * slack) and its whole output limit, or its hold if that is more. A provider's usage past it is
+   * not believed.
+   */
+  const ceilingMicros = (): Micros =>
+    Math.max(hold.amountMicros, 2 * model.inputEstimateMicros + tokensCostMicros(safeTokens(info.maxTokens), model.outputRate));
+
+  /**
+   * Settles from the provider's usage, which is untrusted: invalid counts settle at the hold, a
+   * charge past the request's ceiling at the ceiling; either way the row says so and the log shows it.
+   * The provider's own figure settles the charge when it gives one (OpenRouter's usage.cost); the ledger keeps both.
+   */
+  const settleFromUsage = (outcome: Outcome, usage: Usage, reported: Micros | null, detail: string | null): void => {
+    const flaw = usageFlaw(usage);
+    if (flaw !== null) {
+      finish(outcome, usage, hold.amountMicros, `provider reported invalid usage (${flaw}); charged the hold${detail ? `; ${detail}` : ''}`, true);
+      return;
+    }
+    const charge = reported ?? costMicros(usage, model.rates);
+    const ceiling = ceilingMicros();
+    if (charge > ceiling) {
+      finish(outcome, usage, ceiling, `provider reported usage past the request's limits (${usage.inputTokens} in, ${usage.outputTokens} out); charged the most it could cost${detail ? `; ${detail}` : ''}`, true);
+      return;
+    }
+    finish(outcome, usage, charge, detail);
+  };
 
   /** Cost the provider may bill when spendcap has not seen the final usage: everything seen plus what may be in flight. */
   const estimatedCharge = (): Micros => {
     if (!meter) return hold.amountMicros;
-    const u = meter.usage;
-    const input = meter.inputKnown ? inputCostMicros(u, model.rates) : model.inputEstimateMicros;
-    const rate = meter.inputKnown ? outputRateFor(model.rates, totalInputTokens(u)) : model.outputRate;
-    return Math.min(hold.amountMicros, input + tokensCostMicros(meter.outputTokensForHold() + options.marginTokens, rate));
+    return Math.min(hold.amountMicros, costSoFar(meter));
+  };
+
+  /** What a stream may have cost so far, plus the margin in flight; the request's own estimates stand in for untrusted usage. */
+  const costSoFar = (m: StreamMeter): Micros => {
+    const u = m.usage;
+    const trusted = m.inputKnown && usageFlaw(u) === null;
+    const inputPart = trusted ? inputCostMicros(u, model.rates) : model.inputEstimateMicros;
+    const rate = trusted ? outputRateFor(model.rates, totalInputTokens(u)) : model.outputRate;
+    return inputPart + tokensCostMicros(safeTokens(m.outputTokensForHold()) + options.marginTokens, rate);
+  };
+
+  /**
+   * The last resort for one request: a bug or an input nobody foresaw, thrown from a stream
+   * callback, ends this request (charged what it may have cost) instead of the process.
+   */
+  const fail = (err: unknown): void => {
+    const message = err instanceof Error ? err.message : String(err);
+    ctx.log(`internal error on ${route.path} for ${hold.key.record.name}: ${message}`);
+    abort.abort();
+    try {
+      if (!finished) {
+        let charge = hold.amountMicros;
+        try {
+          charge = estimatedCharge();
+        } catch {
+          // The hold is what this request may cost at most.
+        }
+        finish('error', null, charge, `spendcap internal error: ${message}`);
+      }
+    } catch (settleErr) {
+      ctx.log(`could not settle after an internal error: ${(settleErr as Error).message}`);
+    }
+    if (!res.headersSent) sendError(res, adapter, 'E_UPSTREAM', `spendcap internal error: ${message}`);
+    else res.destroy();
+  };
+  const guarded = <A extends unknown[]>(fn: (...args: A) => void) => (...args: A): void => {
+    try {
+      fn(...args);
+    } catch (err) {
+      fail(err);
+    }
   };
 
   // The client went away: stop the provider at once and charge what it may have produced.
@@ -284,10 +361,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
 
   /** Grows (or shrinks) the hold to what the stream may have cost so far; a refusal means cut. */
   const reassess = (m: StreamMeter): Refusal | null => {
-    const u = m.usage;
-    const inputPart = m.inputKnown ? inputCostMicros(u, model.rates) : model.inputEstimateMicros;
-    const rate = m.inputKnown ? outputRateFor(model.rates, totalInputTokens(u)) : model.outputRate;
-    const needed = inputPart + tokensCostMicros(m.outputTokensForHold() + options.marginTokens, rate);
+    const needed = costSoFar(m);
     const plan = planGrowth(hold.amountMicros, needed, stepMicros, commonRoom(hold.accounts));
     if (plan.action === 'grow') return bank.grow(hold, plan.extraMicros);
     if (plan.action === 'shrink') bank.shrink(hold, plan.releaseMicros);
@@ -305,7 +379,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
   };
   if (meter?.needsClock) {
     const m0 = meter;
-    waitClock = setInterval(() => {
+    waitClock = setInterval(guarded(() => {
       if (finished) return stopWaitClock();
       const refusal = reassess(m0);
       if (refusal === null) return;
@@ -314,7 +388,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
       abort.abort();
       finish('cut', null, estimatedCharge(), `${refusal.code}: ${refusal.account.label} (before the response started)`);
       sendError(res, adapter, refusal.code, describeRefusal(refusal));
-    }, CLOCK_MS);
+    }), CLOCK_MS);
   }
 
   let upstreamRes: Dispatcher.ResponseData;
@@ -323,7 +397,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
       origin: upstream.origin,
       path: upstream.basePath + route.path + route.query,
       method: 'POST',
-      headers: { ...requestHeadersForUpstream(req.headers, CREDENTIAL_HEADERS, true), ...adapter.authHeaders(hold.key.providerKey, route.provider) },
+      headers: { ...requestHeadersForUpstream(req.headers, adapter.forwardedHeaders, true), ...adapter.authHeaders(hold.key.providerKey, route.provider) },
       body,
       signal: abort.signal,
       headersTimeout: 600_000,
@@ -333,8 +407,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     stopWaitClock();
     if (finished) return;
     const code = (err as { code?: string }).code ?? '';
-    // Nothing reached the provider when the connection was refused; otherwise it may have read the prompt.
-    const nothingSent = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT'].includes(code);
+    const nothingSent = sentNothing(code);
     finish('error', null, nothingSent ? 0 : Math.min(hold.amountMicros, model.inputEstimateMicros), `upstream unreachable: ${code || (err as Error).message}`);
     sendError(res, adapter, 'E_UPSTREAM', `spendcap could not reach the provider at ${upstream.origin}: ${code || (err as Error).message}`);
     return;
@@ -374,7 +447,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
       } catch {
         usage = null;
       }
-      if (usage) finish('ok', usage, chargeFor(usage, providerCostMicros), null);
+      if (usage) settleFromUsage('ok', usage, providerCostMicros, null);
       else finish('error', null, hold.amountMicros, 'response without usage; charged the whole hold');
     } else {
       // Providers do not bill requests they reject.
@@ -396,17 +469,30 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
   let forwarded = 0;
   let pending: Buffer | null = null;
 
+  // Backpressure: when the client reads slower than the provider sends, the provider's stream waits
+  // (its TCP window fills) instead of spendcap buffering it in memory.
+  let paused = false;
+  const send = (data: Buffer | string): void => {
+    if (res.write(data) || paused || res.destroyed) return;
+    paused = true;
+    upstreamRes.body.pause();
+    res.once('drain', () => {
+      paused = false;
+      upstreamRes.body.resume();
+    });
+  };
+
   /** Forwards bytes up to the last complete event; a partial event waits for its end so a cut always lands on a boundary. */
   const forwardComplete = (chunk: Buffer): void => {
     const upTo = received - parser.pendingBytes;
     if (pending === null && upTo === received) {
-      res.write(chunk);
+      send(chunk);
       forwarded = received;
       return;
     }
     const all: Buffer = pending === null ? chunk : Buffer.concat([pending, chunk]);
     const n = upTo - forwarded;
-    if (n > 0) res.write(all.subarray(0, n));
+    if (n > 0) send(all.subarray(0, n));
     forwarded += Math.max(0, n);
     pending = all.length > n ? all.subarray(Math.max(0, n)) : null;
   };
@@ -416,7 +502,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     if (rewrite === undefined) return forwardComplete(chunk);
     let out = '';
     for (const ev of events) out += ev.comment === undefined ? rewrite(ev) : `:${ev.comment}\n\n`;
-    if (out !== '') res.write(out);
+    if (out !== '') send(out);
   };
 
   cutStream = (refusal: Refusal) => {
@@ -438,7 +524,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     for (const ev of events) if (ev.comment === undefined) m.onEvent(ev);
     if (m.complete && m.hasFinalUsage) {
       // Settle before the client sees the end, so a finished stream always has its row.
-      finish('ok', m.usage, chargeFor(m.usage, m.providerCostMicros ?? null), null);
+      settleFromUsage('ok', m.usage, m.providerCostMicros ?? null, null);
       relayOut(chunk, events);
       return;
     }
@@ -452,14 +538,14 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
   let clock: NodeJS.Timeout | null = null;
   const syncClock = (): void => {
     if (m.needsClock && clock === null && !finished) {
-      clock = setInterval(() => {
+      clock = setInterval(guarded(() => {
         if (finished || ended) return stopClock();
         const refusal = reassess(m);
         if (refusal) {
           bank.markExhausted(refusal);
           cutStream?.(refusal);
         }
-      }, CLOCK_MS);
+      }), CLOCK_MS);
     } else if (!m.needsClock) stopClock();
   };
   const stopClock = (): void => {
@@ -475,13 +561,17 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     cutStream?.(refusal);
   };
 
-  upstreamRes.body.on('data', onChunk);
+  upstreamRes.body.on('data', guarded(onChunk));
   // Hidden output may be running before the first event, too.
   syncClock();
   await new Promise<void>((resolve) => {
     upstreamRes.body.on('end', () => {
+      guarded(onStreamEnd)();
+      resolve();
+    });
+    const onStreamEnd = (): void => {
       if (!finished) {
-        if (m.hasFinalUsage) finish(m.complete ? 'ok' : 'error', m.usage, chargeFor(m.usage, m.providerCostMicros ?? null), m.complete ? null : 'stream ended without its final event');
+        if (m.hasFinalUsage) settleFromUsage(m.complete ? 'ok' : 'error', m.usage, m.providerCostMicros ?? null, m.complete ? null : 'stream ended without its final event');
         else finish('error', null, estimatedCharge(), 'stream ended before the provider reported usage');
       }
       if (!res.writableEnded && !res.destroyed) {
@@ -489,8 +579,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
         if (rewrite === undefined && pending !== null) res.write(pending);
         res.end();
       }
-      resolve();
-    });
+    };
     upstreamRes.body.on('error', (err: Error) => {
       if (!finished) {
         finish('error', null, estimatedCharge(), `upstream stream failed: ${err.message}`);

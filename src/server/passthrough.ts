@@ -1,9 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KeyEntry } from '../budgets/index.js';
-import { CREDENTIAL_HEADERS } from '../proxy/credentials.js';
+import type { ProviderId } from '../pricing/index.js';
 import { readBody, sendError } from '../proxy/relay.js';
 import type { ProxyContext, Route } from '../proxy/relay.js';
 import { requestHeadersForUpstream, responseHeadersForClient } from '../proxy/headers.js';
+
+/**
+ * The free paths each provider serves: Gemini's API lives under /v1beta (and /v1); the others
+ * only know /v1. Checked after the key is known, since GET /v1/models is shared by all.
+ */
+export function passAllowedFor(provider: ProviderId, path: string): boolean {
+  return provider === 'gemini' || !path.startsWith('/v1beta');
+}
 
 /** Calls that cost nothing (model lists, token counts): authenticated, forwarded as they are, not metered. */
 export async function passThrough(ctx: ProxyContext, route: Route, key: KeyEntry, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -20,12 +28,18 @@ export async function passThrough(ctx: ProxyContext, route: Route, key: KeyEntry
       origin: upstream.origin,
       path: upstream.basePath + route.path + route.query,
       method: req.method as 'GET' | 'POST' | 'HEAD',
-      headers: { ...requestHeadersForUpstream(req.headers, CREDENTIAL_HEADERS, false), ...adapter.authHeaders(key.providerKey, route.provider) },
+      headers: { ...requestHeadersForUpstream(req.headers, adapter.forwardedHeaders, false), ...adapter.authHeaders(key.providerKey, route.provider) },
       body,
       signal: abort.signal,
     });
     res.writeHead(up.statusCode, responseHeadersForClient(up.headers));
-    for await (const chunk of up.body) res.write(chunk as Buffer);
+    for await (const chunk of up.body) {
+      // A slow reader makes the provider wait rather than spendcap buffer for it.
+      if (!res.write(chunk as Buffer)) await new Promise<void>((resolve) => {
+        res.once('drain', resolve);
+        res.once('close', resolve);
+      });
+    }
     res.end();
   } catch (err) {
     if (res.headersSent) res.destroy();

@@ -37,6 +37,18 @@ test('routes: what spendcap does not serve is null', () => {
   assert.equal(matchRoute('POST', '/openaiv1/chat/completions'), null);
 });
 
+test('routes: a pass-through GET is one model list or one well-formed model id, nothing else', () => {
+  assert.equal(matchRoute('GET', '/v1/models/claude-sonnet-4-5')?.kind, 'pass');
+  assert.equal(matchRoute('GET', '/v1beta/models/gemini-2.5-flash')?.kind, 'pass');
+  assert.equal(matchRoute('GET', '/v1/models/ft:gpt-4o:acme::x1')?.kind, undefined);
+  assert.equal(matchRoute('GET', '/v1/models/ft:gpt-4o:acme:x1')?.kind, 'pass');
+  for (const p of ['/v1/models/../../files', '/v1/models/..%2ffiles', '/v1/models/%2e%2e', '/v1/models/a%5cb', '/v1/models/a\\b', '/v1/models/..', '/v1/models/a..b', '/v1/models/', '/v1/models/a/b', '/v1/files']) {
+    assert.equal(matchRoute('GET', p), null, p);
+  }
+  assert.equal(matchRoute('POST', '/v1beta/models/..%2ffiles:countTokens'), null);
+  assert.equal(matchRoute('POST', '/v1beta/models/..:generateContent'), null);
+});
+
 test('upstreams: an OpenAI-style SDK base URL loses its /v1, others keep their path', () => {
   assert.deepEqual(upstreamFor('openai', 'https://api.openai.com/v1'), { origin: 'https://api.openai.com', basePath: '' });
   assert.deepEqual(upstreamFor('openrouter', 'https://openrouter.ai/api/v1/'), { origin: 'https://openrouter.ai', basePath: '/api' });

@@ -20,7 +20,15 @@ const PREFIXES: readonly [string, ProviderId][] = [
   ['/gemini', 'gemini'],
 ];
 
-const GEMINI_ACTION = /^\/(v1beta|v1|v1alpha)\/models\/[^/:]+:(generateContent|streamGenerateContent|countTokens)$/;
+/**
+ * A well-formed model id: one path segment of letters, digits and . _ - (OpenAI's fine-tuned ids add
+ * ':'), starting with a letter or digit. So no dot segment, no percent-encoding (%2f, %2e, %5c), no
+ * backslash can ever reach a provider inside a model name.
+ */
+const MODEL_ID = '[A-Za-z0-9][A-Za-z0-9._-]{0,127}';
+const GEMINI_ACTION = new RegExp(`^/(v1beta|v1|v1alpha)/models/${MODEL_ID}:(generateContent|streamGenerateContent|countTokens)$`);
+/** GET calls forwarded free: the model list and one model by id (OpenAI's fine-tuned ids are ft:…:…). */
+const MODEL_GET = new RegExp(`^/(v1|v1beta)/models(/(${MODEL_ID}|ft(:${MODEL_ID})+))?$`);
 
 /** Maps a request line to a route, or null when spendcap serves no such call. */
 export function matchRoute(method: string, rawPath: string): RouteMatch | null {
@@ -48,10 +56,10 @@ export function matchRoute(method: string, rawPath: string): RouteMatch | null {
     if (v1 === '/v1/responses/input_tokens') return { protocol: 'openai-responses', kind: 'pass', path: v1, forced };
     return null;
   }
-  if (method === 'GET') {
-    if (v1 === '/v1/models' || v1.startsWith('/v1/models/') || v1 === '/v1beta/models' || v1.startsWith('/v1beta/models/')) {
-      return { protocol: 'by-key', kind: 'pass', path: v1, forced };
-    }
+  // An allowlist of exact paths: a pass-through is forwarded unmetered with the real provider key,
+  // so anything else (other endpoints, dot segments, encoded slashes) must never match.
+  if (method === 'GET' && MODEL_GET.test(v1) && !v1.includes('..')) {
+    return { protocol: 'by-key', kind: 'pass', path: v1, forced };
   }
   return null;
 }

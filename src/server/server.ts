@@ -17,11 +17,35 @@ import type { Checkpointer, PriceRecord } from '../store/index.js';
 import { createAdmin } from '../admin/index.js';
 import { createDashboard, recordServer, sessionFromCookie } from '../dashboard/index.js';
 import { acquireServerLock } from './lock.js';
-import { passThrough } from './passthrough.js';
+import { passAllowedFor, passThrough } from './passthrough.js';
+import { safeLogLine } from './log-line.js';
 import { matchRoute } from './routes.js';
 
 export const DEFAULT_PORT = 8787;
 export const DEFAULT_HOST = '127.0.0.1';
+
+/** The 404 for a path spendcap does not forward; the path is shown escaped (it is the client's text). */
+function notFoundMessage(method: string, path: string): string {
+  return `spendcap: no route for ${method} ${JSON.stringify(path.slice(0, 200)).slice(1, -1)}. spendcap forwards metered calls and a few free ones (the model list, one model by a well-formed id, token counting); see docs/agents.md for the paths each provider's clients use.`;
+}
+
+/**
+ * How long a client may take, chosen so no real client trips them: SDKs send a request's headers
+ * in one packet and its body at once, and a stream stays open as long as bytes flow. A slow or
+ * hostile client (slowloris) loses its socket instead of keeping it forever.
+ */
+export interface ServerTimeouts {
+  /** From connection (or the previous request) to the end of the request's headers. */
+  headersMs: number;
+  /** To the end of the whole request body (a 32 MB prompt on a slow link fits). Not the response: streams are unbounded. */
+  requestMs: number;
+  /** An open connection between requests. */
+  keepAliveMs: number;
+  /** No byte either way on a socket with a request in flight: the provider's own body timeout (600 s) would have cut it already. */
+  idleMs: number;
+}
+
+export const DEFAULT_SERVER_TIMEOUTS: ServerTimeouts = { headersMs: 20_000, requestMs: 300_000, keepAliveMs: 65_000, idleMs: 610_000 };
 
 export interface ServerOptions {
   dataDir: string;
@@ -34,6 +58,12 @@ export interface ServerOptions {
   /** How often the server looks for changes made by CLI commands (kill must cut within 1 s). */
   pollMs?: number;
   log?: (line: string) => void;
+  timeouts?: Partial<ServerTimeouts>;
+  /**
+   * Keep the process up on an uncaught exception (logged): the last resort so one request can never
+   * end every other stream. `spendcap start` sets it; tests leave it off so their failures stay loud.
+   */
+  guardProcess?: boolean;
 }
 
 export interface RunningServer {
@@ -88,7 +118,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       }
       return u;
     };
-    const log = opts.log ?? (() => {});
+    const sink = opts.log ?? (() => {});
+    // Every line is built from client and provider text: no credential and no control character reaches the terminal.
+    const log = (line: string): void => sink(safeLogLine(line));
     const ctx: ProxyContext = {
       bank,
       prices,
@@ -124,7 +156,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       const shapeOf = (p: Protocol | 'by-key' | undefined): Protocol => (p === undefined || p === 'by-key' ? 'anthropic-messages' : p);
       if (match === null) {
         req.resume();
-        sendError(res, adapterFor(shapeOf(undefined)), 'E_NOT_FOUND', `spendcap: no route for ${method} ${path}. See docs/agents.md for the paths each provider's clients use.`);
+        // A client with a valid key gets the 404 in its own provider's shape.
+        const known = authenticate(ctx, req, new URLSearchParams(query));
+        const shape = typeof known === 'string' ? shapeOf(undefined) : mainProtocol(known.record.provider);
+        sendError(res, adapterFor(shape), 'E_NOT_FOUND', notFoundMessage(method, path));
         return;
       }
       const key = authenticate(ctx, req, new URLSearchParams(query));
@@ -142,22 +177,35 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         sendError(res, adapter, 'E_BAD_REQUEST', `spendcap: key "${key.record.name}" is a ${provider} key, but this request is for ${asked}. Use a key made with --provider matching the client, or point this client at the provider the key is for.`);
         return;
       }
+      if (match.kind === 'pass' && !passAllowedFor(provider, match.path)) {
+        req.resume();
+        sendError(res, adapter, 'E_NOT_FOUND', notFoundMessage(method, path));
+        return;
+      }
       const route: Route = { adapter, provider, upstream: upstreamOf(provider, key.record.baseUrl), path: match.path, query: queryWithoutCredentials(query) };
       if (match.kind === 'metered') return relayMetered(ctx, route, key, req, res);
       return passThrough(ctx, route, key, req, res);
     };
 
-    const server: Server = createServer((req, res) => {
+    const timeouts = { ...DEFAULT_SERVER_TIMEOUTS, ...opts.timeouts };
+    // Node checks the header and request timeouts on this interval: a coarse one would let a slowloris keep its sockets for it.
+    const checkEvery = Math.max(50, Math.min(1000, Math.floor(timeouts.headersMs / 4)));
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
       handle(req, res).catch((err: unknown) => {
-        log(`internal error on ${req.method} ${req.url}: ${(err as Error).message}`);
+        log(`internal error on ${req.method} ${(req.url ?? '/').split('?')[0]}: ${(err as Error).message}`);
         if (!res.headersSent) sendError(res, adapterFor('anthropic-messages'), 'E_UPSTREAM', `spendcap internal error: ${(err as Error).message}`);
         else res.destroy();
       });
+    };
+    const server: Server = createServer({ headersTimeout: timeouts.headersMs, requestTimeout: timeouts.requestMs, keepAliveTimeout: timeouts.keepAliveMs, connectionsCheckingInterval: checkEvery }, onRequest);
+    // `Expect: 100-continue` (curl, on every body over 1 MB) is answered here, never forwarded: undici
+    // refuses it. A body already declared past the limit is refused before the client sends it.
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      if (Number(req.headers['content-length'] ?? 0) <= ctx.options.maxBodyBytes) res.writeContinue();
+      onRequest(req, res);
     });
-    // Agents keep connections open between turns; streams may run for minutes.
-    server.keepAliveTimeout = 65_000;
-    server.requestTimeout = 0;
-    server.headersTimeout = 60_000;
+    // Agents keep connections open between turns; streams may run for minutes while bytes flow.
+    server.timeout = timeouts.idleMs;
 
     const poll = setInterval(() => {
       try {
@@ -167,6 +215,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       }
     }, opts.pollMs ?? 250);
     poll.unref();
+    const onUncaught = (err: unknown): void => log(`internal error kept from ending the server: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    if (opts.guardProcess === true) {
+      process.on('uncaughtException', onUncaught);
+      process.on('unhandledRejection', onUncaught);
+    }
 
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -185,6 +238,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       recoveredHolds,
       close: async () => {
         clearInterval(poll);
+        process.off('uncaughtException', onUncaught);
+        process.off('unhandledRejection', onUncaught);
         admin.close();
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -28,6 +28,7 @@ export async function start(argv: string[], io: Io): Promise<number> {
     port,
     baseUrls: Object.fromEntries(Object.entries(BASE_URL_ENV).flatMap(([provider, env]) => (io.env[env] ? [[provider, io.env[env]]] : []))),
     log: values.quiet ? () => {} : (line) => io.out(`${new Date().toISOString().slice(11, 19)} ${printable(line)}\n`),
+    guardProcess: true,
   });
   const loopback = host === '127.0.0.1' || host === 'localhost' || host === '::1';
   io.out(`spendcap is running on ${server.url}  (data: ${dataDir})\n`);

@@ -8,6 +8,8 @@ import { usageFromMessageJson } from './usage.js';
 
 export const anthropicAdapter: ProviderAdapter = {
   protocol: 'anthropic-messages',
+  // Versions and betas change the reply; x-app and Claude Code's own headers are how Anthropic sees the client.
+  forwardedHeaders: { names: ['anthropic-version', 'anthropic-beta', 'anthropic-dangerous-direct-browser-access', 'x-app'], prefixes: ['x-claude-code-'] },
   authHeaders(providerKey) {
     return { 'x-api-key': providerKey };
   },

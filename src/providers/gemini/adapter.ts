@@ -14,6 +14,8 @@ function meterOptions(info: RequestInfo): Pick<GeminiRequestInfo, 'thinkingCap' 
 
 export const geminiAdapter: ProviderAdapter = {
   protocol: 'gemini',
+  // @google/genai's client tag and its server-side timeout.
+  forwardedHeaders: { names: ['x-goog-api-client', 'x-server-timeout'], prefixes: [] },
   authHeaders(providerKey) {
     return { 'x-goog-api-key': providerKey };
   },

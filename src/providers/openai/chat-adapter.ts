@@ -1,5 +1,6 @@
 import { chatOutputLimit } from '../output-limit.js';
 import type { ProviderAdapter } from '../types.js';
+import { OPENAI_FORWARDED_HEADERS } from './headers.js';
 import { parseChatRequest } from './chat-request.js';
 import type { ChatRequestInfo } from './chat-request.js';
 import { ChatStreamMeter } from './chat-stream-meter.js';
@@ -9,6 +10,7 @@ import { openaiErrorReply } from './errors.js';
 /** POST /v1/chat/completions, for OpenAI, OpenRouter and any OpenAI-compatible endpoint (the key's provider). */
 export const openaiChatAdapter: ProviderAdapter = {
   protocol: 'openai-chat',
+  forwardedHeaders: OPENAI_FORWARDED_HEADERS,
   authHeaders(providerKey) {
     return { authorization: `Bearer ${providerKey}` };
   },

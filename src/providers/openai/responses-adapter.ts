@@ -1,5 +1,6 @@
 import { responsesOutputLimit } from '../output-limit.js';
 import type { ProviderAdapter } from '../types.js';
+import { OPENAI_FORWARDED_HEADERS } from './headers.js';
 import { openaiErrorReply } from './errors.js';
 import { parseResponsesRequest } from './responses-request.js';
 import { ResponsesStreamMeter } from './responses-meter.js';
@@ -8,6 +9,7 @@ import { providerCostFromResponseJson, usageFromResponseJson } from './responses
 /** OpenAI's Responses API (POST /v1/responses), as OpenAI, OpenRouter and compatible servers speak it; Codex CLI's only protocol. */
 export const openaiResponsesAdapter: ProviderAdapter = {
   protocol: 'openai-responses',
+  forwardedHeaders: OPENAI_FORWARDED_HEADERS,
   authHeaders(providerKey) {
     return { authorization: `Bearer ${providerKey}` };
   },
