@@ -1,6 +1,6 @@
 export { periodWindow, localTime, localDay, startOfLocalDay, machineTimeZone, isValidTimeZone, formatLocal } from './period.js';
 export type { PeriodWindow, LocalTime } from './period.js';
-export { findRefusal, reserve, release, settle, roomMicros, commonRoom } from './account.js';
+export { findRefusal, reserve, release, settle, roomNanos, commonRoom } from './account.js';
 export type { Account, Refusal, RefusalCode } from './account.js';
 export { planGrowth } from './growth.js';
 export { clampTokens, MIN_CLAMP_TOKENS } from './clamp.js';

@@ -4,8 +4,8 @@ import type { Dispatcher } from 'undici';
 import { budgetTagOf, clampTokens, describeRefusal, planGrowth } from '../budgets/index.js';
 import type { Account, Bank, Hold, KeyEntry, Refusal } from '../budgets/index.js';
 import { commonRoom } from '../budgets/index.js';
-import { costMicros, inputCostMicros, outputRateFor, tokensCostMicros, UnknownModelError } from '../pricing/index.js';
-import type { Micros, ModelRates, PriceBook, ResolvedPrice, Usage } from '../pricing/index.js';
+import { costNanos, inputCostNanos, outputRateFor, tokensCostNanos, UnknownModelError } from '../pricing/index.js';
+import type { Nanos, ModelRates, PriceBook, ResolvedPrice, Usage } from '../pricing/index.js';
 import { hashToken } from '../secrets/index.js';
 import type { Outcome } from '../store/index.js';
 import type { ProviderId } from '../pricing/index.js';
@@ -116,7 +116,7 @@ export function authenticate(ctx: ProxyContext, req: IncomingMessage, query: URL
 interface CostModel {
   rates: ModelRates;
   /** Before the provider counts the prompt: the upper estimate of its cost. */
-  inputEstimateMicros: Micros;
+  inputEstimateNanos: Nanos;
   outputRate: number;
 }
 
@@ -126,7 +126,7 @@ function costModel(info: RequestInfo, price: ResolvedPrice): CostModel {
   const inputRate = Math.max(lc.input, info.cacheWriteTtl === '1h' ? lc.cacheWrite1h : info.cacheWriteTtl === '5m' ? lc.cacheWrite5m : 0);
   return {
     rates,
-    inputEstimateMicros: tokensCostMicros(info.estimatedInputTokens, inputRate),
+    inputEstimateNanos: tokensCostNanos(info.estimatedInputTokens, inputRate),
     outputRate: outputRateFor(rates, info.estimatedInputTokens),
   };
 }
@@ -171,21 +171,21 @@ export async function relayMetered(ctx: ProxyContext, route: Route, key: KeyEntr
     return;
   }
   // A budget made with --clamp shortens a request it cannot pay for whole, so the provider ends it itself.
-  const clampedTo = clampTokens({ accounts, inputMicros: model.inputEstimateMicros, outputRate: model.outputRate, maxTokens: info.maxTokens, stream: info.stream, marginTokens: opts.marginTokens });
+  const clampedTo = clampTokens({ accounts, inputNanos: model.inputEstimateNanos, outputRate: model.outputRate, maxTokens: info.maxTokens, stream: info.stream, marginTokens: opts.marginTokens });
   const clampedBody = clampedTo === null ? null : adapter.withOutputLimit(info.upstreamBody ?? body, clampedTo);
   if (clampedTo !== null && clampedBody !== null) info = { ...info, maxTokens: clampedTo, upstreamBody: clampedBody };
   // A non-streamed response cannot be cut, so its whole possible output must be paid for up front.
-  const firstNeed = model.inputEstimateMicros + tokensCostMicros(info.stream ? opts.marginTokens : info.maxTokens, model.outputRate);
-  const stepMicros = info.stream ? tokensCostMicros(opts.stepTokens, model.outputRate) : 0;
-  const plan = planGrowth(0, firstNeed, stepMicros, commonRoom(accounts));
+  const firstNeed = model.inputEstimateNanos + tokensCostNanos(info.stream ? opts.marginTokens : info.maxTokens, model.outputRate);
+  const stepNanos = info.stream ? tokensCostNanos(opts.stepTokens, model.outputRate) : 0;
+  const plan = planGrowth(0, firstNeed, stepNanos, commonRoom(accounts));
   const opened =
     plan.action === 'cut'
-      ? (ctx.bank.check(accounts, firstNeed) ?? { code: 'E_CAP_REACHED' as const, account: accounts[0]!, neededMicros: firstNeed })
-      : ctx.bank.open(key, session, accounts, info.model, plan.action === 'grow' ? plan.extraMicros : firstNeed, provider);
+      ? (ctx.bank.check(accounts, firstNeed) ?? { code: 'E_CAP_REACHED' as const, account: accounts[0]!, neededNanos: firstNeed })
+      : ctx.bank.open(key, session, accounts, info.model, plan.action === 'grow' ? plan.extraNanos : firstNeed, provider);
   if (!('id' in opened)) {
     const refusal = opened;
     let message = describeRefusal(refusal);
-    if (!info.stream && refusal.code === 'E_CAP_REACHED' && tokensCostMicros(info.maxTokens, model.outputRate) > model.inputEstimateMicros) {
+    if (!info.stream && refusal.code === 'E_CAP_REACHED' && tokensCostNanos(info.maxTokens, model.outputRate) > model.inputEstimateNanos) {
       message += ` (a non-streamed request must hold its whole output limit of ${info.maxTokens} tokens up front; set a lower limit or stream)`;
     }
     ctx.bank.recordBlocked(key, session, provider, info.model, randomUUID(), `${refusal.code}: ${refusal.account.label}`, 429);
@@ -193,7 +193,7 @@ export async function relayMetered(ctx: ProxyContext, route: Route, key: KeyEntr
     sendError(res, adapter, refusal.code, message);
     return;
   }
-  await forward(ctx, route, req, res, { body: info.upstreamBody ?? body, info, price, model, hold: opened, stepMicros, startedAt, clampedTo: clampedBody === null ? null : clampedTo });
+  await forward(ctx, route, req, res, { body: info.upstreamBody ?? body, info, price, model, hold: opened, stepNanos, startedAt, clampedTo: clampedBody === null ? null : clampedTo });
 }
 
 /** A request that passed admission: what forward needs to relay, meter and settle it. */
@@ -203,7 +203,7 @@ interface Admitted {
   price: ResolvedPrice;
   model: CostModel;
   hold: Hold;
-  stepMicros: Micros;
+  stepNanos: Nanos;
   startedAt: number;
   /** The output limit spendcap lowered the request to (budget clamp), told to the client in a header. */
   clampedTo: number | null;
@@ -212,7 +212,7 @@ interface Admitted {
 async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, res: ServerResponse, admitted: Admitted): Promise<void> {
   const { bank, options } = ctx;
   const { adapter, upstream } = route;
-  const { body, info, price, model, hold, stepMicros, startedAt, clampedTo } = admitted;
+  const { body, info, price, model, hold, stepNanos, startedAt, clampedTo } = admitted;
   const clientHeaders = (h: Record<string, string | string[] | undefined>): Record<string, string | string[]> =>
     clampedTo === null ? responseHeadersForClient(h) : { ...responseHeadersForClient(h), 'x-spendcap-clamped-max-tokens': String(clampedTo) };
   const abort = new AbortController();
@@ -221,13 +221,13 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
   let status: number | null = null;
   let meter: StreamMeter | null = null;
 
-  let providerCostMicros: Micros | null = null;
-  const finish = (outcome: Outcome, usage: Usage | null, chargeMicros: Micros, detail: string | null): void => {
+  let providerCostNanos: Nanos | null = null;
+  const finish = (outcome: Outcome, usage: Usage | null, chargeNanos: Nanos, detail: string | null): void => {
     if (finished) return;
     finished = true;
     // Without the provider's final count, the row shows the output tokens spendcap charged for.
     const u = usage ?? (meter ? { ...meter.usage, outputTokens: meter.outputTokensForHold() } : null);
-    const reported = providerCostMicros ?? meter?.providerCostMicros ?? null;
+    const reported = providerCostNanos ?? meter?.providerCostNanos ?? null;
     bank.settle(hold, {
       requestId,
       provider: route.provider,
@@ -239,28 +239,28 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
       cacheReadTokens: u?.cacheReadTokens ?? 0,
       cacheWrite5mTokens: u?.cacheWrite5mTokens ?? 0,
       cacheWrite1hTokens: u?.cacheWrite1hTokens ?? 0,
-      costMicros: chargeMicros,
+      costNanos: chargeNanos,
       outcome,
-      usageSource: usage !== null ? 'provider' : chargeMicros > 0 ? 'estimate' : 'none',
+      usageSource: usage !== null ? 'provider' : chargeNanos > 0 ? 'estimate' : 'none',
       status,
       durationMs: Date.now() - startedAt,
       detail,
-      providerCostMicros: reported,
-      meteredCostMicros: reported !== null && usage !== null ? costMicros(usage, model.rates) : null,
+      providerCostNanos: reported,
+      meteredCostNanos: reported !== null && usage !== null ? costNanos(usage, model.rates) : null,
     });
-    ctx.log(`${outcome} ${hold.key.record.name}${hold.session ? `/${hold.session.slice(0, 8)}` : ''} ${info.model} $${(chargeMicros / 1e6).toFixed(6)}${detail ? ` (${detail})` : ''}`);
+    ctx.log(`${outcome} ${hold.key.record.name}${hold.session ? `/${hold.session.slice(0, 8)}` : ''} ${info.model} $${(chargeNanos / 1e9).toFixed(9)}${detail ? ` (${detail})` : ''}`);
   };
 
   /** The provider's own figure settles the charge when it gives one (OpenRouter's usage.cost); the ledger keeps both. */
-  const chargeFor = (usage: Usage, reported: Micros | null): Micros => reported ?? costMicros(usage, model.rates);
+  const chargeFor = (usage: Usage, reported: Nanos | null): Nanos => reported ?? costNanos(usage, model.rates);
 
   /** Cost the provider may bill when spendcap has not seen the final usage: everything seen plus what may be in flight. */
-  const estimatedCharge = (): Micros => {
-    if (!meter) return hold.amountMicros;
+  const estimatedCharge = (): Nanos => {
+    if (!meter) return hold.amountNanos;
     const u = meter.usage;
-    const input = meter.inputKnown ? inputCostMicros(u, model.rates) : model.inputEstimateMicros;
+    const input = meter.inputKnown ? inputCostNanos(u, model.rates) : model.inputEstimateNanos;
     const rate = meter.inputKnown ? outputRateFor(model.rates, totalInputTokens(u)) : model.outputRate;
-    return Math.min(hold.amountMicros, input + tokensCostMicros(meter.outputTokensForHold() + options.marginTokens, rate));
+    return Math.min(hold.amountNanos, input + tokensCostNanos(meter.outputTokensForHold() + options.marginTokens, rate));
   };
 
   // The client went away: stop the provider at once and charge what it may have produced.
@@ -272,7 +272,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
 
   let cutStream: ((refusal: Refusal) => void) | null = null;
   hold.onKill = (account: Account) => {
-    const refusal: Refusal = { code: 'E_KILLED', account, neededMicros: 0 };
+    const refusal: Refusal = { code: 'E_KILLED', account, neededNanos: 0 };
     if (cutStream) cutStream(refusal);
     else if (!finished) {
       const notice = describeRefusal(refusal);
@@ -285,13 +285,13 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
   /** Grows (or shrinks) the hold to what the stream may have cost so far; a refusal means cut. */
   const reassess = (m: StreamMeter): Refusal | null => {
     const u = m.usage;
-    const inputPart = m.inputKnown ? inputCostMicros(u, model.rates) : model.inputEstimateMicros;
+    const inputPart = m.inputKnown ? inputCostNanos(u, model.rates) : model.inputEstimateNanos;
     const rate = m.inputKnown ? outputRateFor(model.rates, totalInputTokens(u)) : model.outputRate;
-    const needed = inputPart + tokensCostMicros(m.outputTokensForHold() + options.marginTokens, rate);
-    const plan = planGrowth(hold.amountMicros, needed, stepMicros, commonRoom(hold.accounts));
-    if (plan.action === 'grow') return bank.grow(hold, plan.extraMicros);
-    if (plan.action === 'shrink') bank.shrink(hold, plan.releaseMicros);
-    else if (plan.action === 'cut') return bank.check(hold.accounts, needed - hold.amountMicros) ?? { code: 'E_CAP_REACHED' as const, account: hold.accounts[0]!, neededMicros: needed };
+    const needed = inputPart + tokensCostNanos(m.outputTokensForHold() + options.marginTokens, rate);
+    const plan = planGrowth(hold.amountNanos, needed, stepNanos, commonRoom(hold.accounts));
+    if (plan.action === 'grow') return bank.grow(hold, plan.extraNanos);
+    if (plan.action === 'shrink') bank.shrink(hold, plan.releaseNanos);
+    else if (plan.action === 'cut') return bank.check(hold.accounts, needed - hold.amountNanos) ?? { code: 'E_CAP_REACHED' as const, account: hold.accounts[0]!, neededNanos: needed };
     return null;
   };
 
@@ -335,7 +335,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     const code = (err as { code?: string }).code ?? '';
     // Nothing reached the provider when the connection was refused; otherwise it may have read the prompt.
     const nothingSent = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT'].includes(code);
-    finish('error', null, nothingSent ? 0 : Math.min(hold.amountMicros, model.inputEstimateMicros), `upstream unreachable: ${code || (err as Error).message}`);
+    finish('error', null, nothingSent ? 0 : Math.min(hold.amountNanos, model.inputEstimateNanos), `upstream unreachable: ${code || (err as Error).message}`);
     sendError(res, adapter, 'E_UPSTREAM', `spendcap could not reach the provider at ${upstream.origin}: ${code || (err as Error).message}`);
     return;
   }
@@ -370,12 +370,12 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
       try {
         const json: unknown = JSON.parse(whole.toString('utf8'));
         usage = adapter.usageFromJson(json);
-        providerCostMicros = adapter.providerCostFromJson?.(json) ?? null;
+        providerCostNanos = adapter.providerCostFromJson?.(json) ?? null;
       } catch {
         usage = null;
       }
-      if (usage) finish('ok', usage, chargeFor(usage, providerCostMicros), null);
-      else finish('error', null, hold.amountMicros, 'response without usage; charged the whole hold');
+      if (usage) finish('ok', usage, chargeFor(usage, providerCostNanos), null);
+      else finish('error', null, hold.amountNanos, 'response without usage; charged the whole hold');
     } else {
       // Providers do not bill requests they reject.
       finish('error', null, 0, `upstream status ${status}`);
@@ -438,7 +438,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     for (const ev of events) if (ev.comment === undefined) m.onEvent(ev);
     if (m.complete && m.hasFinalUsage) {
       // Settle before the client sees the end, so a finished stream always has its row.
-      finish('ok', m.usage, chargeFor(m.usage, m.providerCostMicros ?? null), null);
+      finish('ok', m.usage, chargeFor(m.usage, m.providerCostNanos ?? null), null);
       relayOut(chunk, events);
       return;
     }
@@ -481,7 +481,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
   await new Promise<void>((resolve) => {
     upstreamRes.body.on('end', () => {
       if (!finished) {
-        if (m.hasFinalUsage) finish(m.complete ? 'ok' : 'error', m.usage, chargeFor(m.usage, m.providerCostMicros ?? null), m.complete ? null : 'stream ended without its final event');
+        if (m.hasFinalUsage) finish(m.complete ? 'ok' : 'error', m.usage, chargeFor(m.usage, m.providerCostNanos ?? null), m.complete ? null : 'stream ended without its final event');
         else finish('error', null, estimatedCharge(), 'stream ended before the provider reported usage');
       }
       if (!res.writableEnded && !res.destroyed) {
