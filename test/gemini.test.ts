@@ -159,7 +159,8 @@ describe('gemini through spendcap', () => {
   });
 
   test('blocked before the provider: 429 RESOURCE_EXHAUSTED in Google’s shape, x-should-retry: false, one attempt', async () => {
-    const token = await addKey(sc.dataDir, 'tiny', 0.0001, [], 'gemini');
+    // Less than the prompt plus a few output tokens.
+    const token = await addKey(sc.dataDir, 'tiny', 0.00001, [], 'gemini');
     const sent = mock.requests.length;
     const seen: Response[] = [];
     const counting: typeof fetch = async (url, init) => {

@@ -106,3 +106,13 @@ test('bad token counts throw instead of poisoning a cap', () => {
   assert.throws(() => costNanos(usage({ cacheReadTokens: 1.5 }), sonnet), RangeError);
   assert.throws(() => tokensCostNanos(1, 0.5), RangeError);
 });
+
+test("the issue's bills are exact to the nano-dollar: gpt-4o-mini $0.00003255, gemini-2.5-flash $0.00072375", () => {
+  const mini = book.resolve('openai', 'gpt-4o-mini');
+  const flash = book.resolve('gemini', 'gemini-2.5-flash');
+  if (mini instanceof Error || flash instanceof Error) throw new Error('catalogue lost a model');
+  // 17 × $0.15/Mtok + 50 × $0.60/Mtok
+  assert.equal(costNanos(usage({ inputTokens: 17, outputTokens: 50 }), mini.rates), 32_550);
+  // 400 × $0.30 + 125 cached × $0.03 + 240 × $2.50 per Mtok
+  assert.equal(costNanos(usage({ inputTokens: 400, cacheReadTokens: 125, outputTokens: 240 }), flash.rates), 723_750);
+});

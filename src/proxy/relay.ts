@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import { budgetTagOf, clampTokens, describeRefusal, planGrowth } from '../budgets/index.js';
 import type { Account, Bank, Hold, KeyEntry, Refusal } from '../budgets/index.js';
-import { commonRoom } from '../budgets/index.js';
+import { commonRoom, InflightMargin } from '../budgets/index.js';
 import { costNanos, inputCostNanos, outputRateFor, tokensCostNanos, UnknownModelError } from '../pricing/index.js';
 import type { Nanos, ModelRates, PriceBook, ResolvedPrice, Usage } from '../pricing/index.js';
 import { hashToken } from '../secrets/index.js';
@@ -17,14 +17,32 @@ import type { SseEvent } from './sse-types.js';
 import { requestHeadersForUpstream, responseHeadersForClient } from './headers.js';
 
 export interface ProxyOptions {
-  /** Output tokens every open stream keeps paid for ahead of what spendcap has read: covers tokens in flight. */
+  /**
+   * Output tokens every open stream keeps paid for ahead of what spendcap has read, at the least; on top
+   * of it the stream's own rate × abort latency (src/budgets/inflight.ts) covers the tokens in flight.
+   */
   marginTokens: number;
-  /** How far a hold grows ahead at once, so the store is written once per step, not per token. */
+  /** How far a hold grows ahead at once, so the store is written once per step, not per token (at most 1/64 of the smallest cap). */
   stepTokens: number;
   maxBodyBytes: number;
 }
 
-export const DEFAULT_PROXY_OPTIONS: ProxyOptions = { marginTokens: 128, stepTokens: 256, maxBodyBytes: 32 * 1024 * 1024 };
+export const DEFAULT_PROXY_OPTIONS: ProxyOptions = { marginTokens: 8, stepTokens: 256, maxBodyBytes: 32 * 1024 * 1024 };
+
+/**
+ * How long an abort may take to stop the provider: the stream's own time to response headers (one
+ * round trip to the provider and its reaction, an upper bound of the way back), kept within these.
+ */
+const MIN_ABORT_LATENCY_MS = 5;
+const MAX_ABORT_LATENCY_MS = 2000;
+/** Before the provider's headers, when the round trip is not known yet. */
+const ABORT_LATENCY_BEFORE_HEADERS_MS = 100;
+/** Output the provider generates but does not stream (thinking, hidden reasoning) is only read on the clock: a wider margin. */
+const HIDDEN_OUTPUT_MARGIN_TOKENS = 128;
+/** A clamped stream must end by its own limit, not by a cut: its limit leaves room for a full in-flight margin. */
+const CLAMP_MARGIN_TOKENS = 128;
+/** A hold grows by at most this share of the smallest cap at once, so a small cap is not fragmented by steps. */
+const STEP_CAP_DIVISOR = 64;
 
 export interface ProxyContext {
   bank: Bank;
@@ -171,12 +189,13 @@ export async function relayMetered(ctx: ProxyContext, route: Route, key: KeyEntr
     return;
   }
   // A budget made with --clamp shortens a request it cannot pay for whole, so the provider ends it itself.
-  const clampedTo = clampTokens({ accounts, inputNanos: model.inputEstimateNanos, outputRate: model.outputRate, maxTokens: info.maxTokens, stream: info.stream, marginTokens: opts.marginTokens });
+  const clampedTo = clampTokens({ accounts, inputNanos: model.inputEstimateNanos, outputRate: model.outputRate, maxTokens: info.maxTokens, stream: info.stream, marginTokens: CLAMP_MARGIN_TOKENS });
   const clampedBody = clampedTo === null ? null : adapter.withOutputLimit(info.upstreamBody ?? body, clampedTo);
   if (clampedTo !== null && clampedBody !== null) info = { ...info, maxTokens: clampedTo, upstreamBody: clampedBody };
   // A non-streamed response cannot be cut, so its whole possible output must be paid for up front.
   const firstNeed = model.inputEstimateNanos + tokensCostNanos(info.stream ? opts.marginTokens : info.maxTokens, model.outputRate);
-  const stepNanos = info.stream ? tokensCostNanos(opts.stepTokens, model.outputRate) : 0;
+  const smallestCap = Math.min(...accounts.filter((a) => a.mode === 'hard').map((a) => a.capNanos));
+  const stepNanos = info.stream ? Math.min(tokensCostNanos(opts.stepTokens, model.outputRate), Math.floor(smallestCap / STEP_CAP_DIVISOR)) : 0;
   const plan = planGrowth(0, firstNeed, stepNanos, commonRoom(accounts));
   const opened =
     plan.action === 'cut'
@@ -222,6 +241,15 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
   let meter: StreamMeter | null = null;
 
   let providerCostNanos: Nanos | null = null;
+  const inflight = new InflightMargin(options.marginTokens, ABORT_LATENCY_BEFORE_HEADERS_MS);
+  /** Output tokens to pay for ahead of what the meter has read: what may be in flight. */
+  const marginTokens = (m: StreamMeter): number => {
+    const now = Date.now();
+    const out = m.outputTokensForHold();
+    inflight.observe(now, out);
+    const t = inflight.tokens(now, out);
+    return m.needsClock ? Math.max(t, HIDDEN_OUTPUT_MARGIN_TOKENS) : t;
+  };
   const finish = (outcome: Outcome, usage: Usage | null, chargeNanos: Nanos, detail: string | null): void => {
     if (finished) return;
     finished = true;
@@ -260,7 +288,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     const u = meter.usage;
     const input = meter.inputKnown ? inputCostNanos(u, model.rates) : model.inputEstimateNanos;
     const rate = meter.inputKnown ? outputRateFor(model.rates, totalInputTokens(u)) : model.outputRate;
-    return Math.min(hold.amountNanos, input + tokensCostNanos(meter.outputTokensForHold() + options.marginTokens, rate));
+    return Math.min(hold.amountNanos, input + tokensCostNanos(meter.outputTokensForHold() + marginTokens(meter), rate));
   };
 
   // The client went away: stop the provider at once and charge what it may have produced.
@@ -287,7 +315,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     const u = m.usage;
     const inputPart = m.inputKnown ? inputCostNanos(u, model.rates) : model.inputEstimateNanos;
     const rate = m.inputKnown ? outputRateFor(model.rates, totalInputTokens(u)) : model.outputRate;
-    const needed = inputPart + tokensCostNanos(m.outputTokensForHold() + options.marginTokens, rate);
+    const needed = inputPart + tokensCostNanos(m.outputTokensForHold() + marginTokens(m), rate);
     const plan = planGrowth(hold.amountNanos, needed, stepNanos, commonRoom(hold.accounts));
     if (plan.action === 'grow') return bank.grow(hold, plan.extraNanos);
     if (plan.action === 'shrink') bank.shrink(hold, plan.releaseNanos);
@@ -318,6 +346,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
   }
 
   let upstreamRes: Dispatcher.ResponseData;
+  const sentAt = Date.now();
   try {
     upstreamRes = await ctx.dispatcher.request({
       origin: upstream.origin,
@@ -340,6 +369,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     return;
   }
   stopWaitClock();
+  inflight.latencyMs = Math.min(MAX_ABORT_LATENCY_MS, Math.max(MIN_ABORT_LATENCY_MS, Date.now() - sentAt));
   status = upstreamRes.statusCode;
   const rid = upstreamRes.headers['request-id'] ?? upstreamRes.headers['x-request-id'];
   if (typeof rid === 'string') requestId = rid;
