@@ -106,7 +106,7 @@ export async function runMicro(repo: string): Promise<MicroResult[]> {
   const dir = mkdtempSync(join(tmpdir(), 'spendcap-micro-'));
   const store = new storeMod.SqliteStore(dir);
   try {
-    const hold = (id: string): Record<string, unknown> => ({ id, ts: Date.now(), keyId: 1, keyName: 'bench', session: null, provider: 'anthropic', model: 'claude-haiku-4-5', amountMicros: 1000 });
+    const hold = (id: string): Record<string, unknown> => ({ id, ts: Date.now(), keyId: 1, keyName: 'bench', session: null, provider: 'anthropic', model: 'claude-haiku-4-5', amountNanos: 1000 });
     const row = (id: string): Record<string, unknown> => ({
       ts: Date.now(),
       requestId: id,
@@ -122,7 +122,7 @@ export async function runMicro(repo: string): Promise<MicroResult[]> {
       cacheReadTokens: 0,
       cacheWrite5mTokens: 0,
       cacheWrite1hTokens: 0,
-      costMicros: 75,
+      costNanos: 75,
       outcome: 'ok',
       usageSource: 'provider',
       status: 200,

@@ -27,7 +27,7 @@ interface CpuProfile {
 export interface FnCost {
   fn: string;
   ms: number;
-  /** Microseconds per request served during the profile. */
+  /** NANOSECONDS_KEEP per request served during the profile. */
   usPerReq: number;
   pct: number;
 }

@@ -229,45 +229,45 @@ describe('admin API', () => {
     const lastEvent = () => store.listEvents(1)[0]!;
     const expectEvent = (kind: string, budget: string, before: number | null, afterCap: number | null) => {
       const e = lastEvent();
-      assert.deepEqual([e.kind, e.budget, e.channel, e.capBeforeMicros, e.capAfterMicros], [kind, budget, 'api', before, afterCap]);
+      assert.deepEqual([e.kind, e.budget, e.channel, e.capBeforeNanos, e.capAfterNanos], [kind, budget, 'api', before, afterCap]);
     };
 
     const created = await call<ActionBody>(sc, 'POST', '/api/budgets', { token: admin, body: { name: 'team', scope: 'global', cap: 50, period: 'month', ceiling: 200 } });
     assert.equal(created.status, 201, created.text);
     assert.equal(created.json.budget.capUsd, 50);
     assert.equal(created.json.event.channel, 'api');
-    expectEvent('budget-add', 'team', null, 50_000_000);
+    expectEvent('budget-add', 'team', null, 50_000_000_000);
     assert.equal((await call(sc, 'POST', '/api/budgets', { token: admin, body: { name: 'team', scope: 'global', cap: 5 } })).status, 409);
 
     const patched = await call(sc, 'PATCH', '/api/budgets/team', { token: admin, body: { cap: 60 } });
     assert.equal(patched.status, 200, patched.text);
-    expectEvent('cap-set', 'team', 50_000_000, 60_000_000);
+    expectEvent('cap-set', 'team', 50_000_000_000, 60_000_000_000);
     const tooHigh = await call(sc, 'PATCH', '/api/budgets/team', { token: admin, body: { cap: 500 } });
     assert.equal(tooHigh.status, 400);
     assert.equal(tooHigh.json.error.field, 'cap');
 
     assert.equal((await call<ActionBody>(sc, 'POST', '/api/budgets/team/lift', { token: admin, body: { add: 5 } })).json.budget.capUsd, 65);
-    expectEvent('lift', 'team', 60_000_000, 65_000_000);
+    expectEvent('lift', 'team', 60_000_000_000, 65_000_000_000);
     assert.equal((await call<ActionBody>(sc, 'POST', '/api/budgets/team/lift', { token: admin, body: { double: true } })).json.budget.capUsd, 130);
-    expectEvent('lift', 'team', 65_000_000, 130_000_000);
+    expectEvent('lift', 'team', 65_000_000_000, 130_000_000_000);
     assert.equal((await call<ActionBody>(sc, 'POST', '/api/budgets/team/lift', { token: admin, body: { toCeiling: true } })).json.budget.capUsd, 200);
-    expectEvent('lift', 'team', 130_000_000, 200_000_000);
+    expectEvent('lift', 'team', 130_000_000_000, 200_000_000_000);
 
     // kill/unkill on a key's budget: the very next request is refused, then served again.
     const killed = await call<ActionBody>(sc, 'POST', '/api/budgets/work/kill', { token: admin });
     assert.equal(killed.status, 200, killed.text);
     assert.equal(killed.json.budget.killed, true);
-    expectEvent('kill', 'work', 10_000_000, 10_000_000);
+    expectEvent('kill', 'work', 10_000_000_000, 10_000_000_000);
     await assert.rejects(client(sc, workToken).messages.create({ model: MODEL, max_tokens: 20, messages }), (err: unknown) => err instanceof Anthropic.APIError && err.status === 429);
     assert.equal((await call<ActionBody>(sc, 'POST', '/api/budgets/work/unkill', { token: admin, body: {} })).json.budget.killed, false);
-    expectEvent('unkill', 'work', 10_000_000, 10_000_000);
+    expectEvent('unkill', 'work', 10_000_000_000, 10_000_000_000);
     await client(sc, workToken).messages.create({ model: MODEL, max_tokens: 20, messages });
 
     assert.equal((await call(sc, 'DELETE', '/api/budgets/work', { token: admin })).status, 400, "a key's budget goes with its key");
     const deleted = await call<ActionBody>(sc, 'DELETE', '/api/budgets/team', { token: admin });
     assert.equal(deleted.status, 200, deleted.text);
     assert.equal(deleted.json.deleted, 'team');
-    expectEvent('budget-rm', 'team', 200_000_000, null);
+    expectEvent('budget-rm', 'team', 200_000_000_000, null);
     assert.equal((await call(sc, 'GET', '/api/budgets/team', { token: admin })).status, 404);
     assert.equal((await call(sc, 'POST', '/api/budgets/team/kill', { token: admin })).status, 404);
 
@@ -333,7 +333,7 @@ describe('admin API', () => {
     const s = await call<StatsJson>(sc, 'GET', '/api/stats', { token: admin });
     assert.equal(s.status, 200);
     const ledger = sc.server.store.listLedger(1000);
-    const cost = ledger.reduce((a, r) => a + r.costMicros, 0) / 1e6;
+    const cost = ledger.reduce((a, r) => a + r.costNanos, 0) / 1e9;
     assert.equal(s.json.totals.requests, ledger.length);
     assert.ok(Math.abs(s.json.totals.costUsd - cost) < 1e-9);
     assert.equal(s.json.totals.byOutcome.blocked, ledger.filter((r) => r.outcome === 'blocked').length);
@@ -350,14 +350,14 @@ describe('admin API', () => {
     assert.deepEqual([put.json.price.model, put.json.price.input, put.json.price.output, put.json.price.cacheRead], [MODEL, 100, 1000, null]);
     assert.deepEqual([put.json.event.kind, put.json.event.channel], ['price-set', 'api']);
     const listed = await cli(sc.dataDir, ['price', 'list', '--json']);
-    assert.equal((JSON.parse(listed.out) as Array<{ model: string; input: number }>).find((p) => p.model === MODEL)?.input, 100_000_000);
+    assert.equal((JSON.parse(listed.out) as Array<{ model: string; input: number }>).find((p) => p.model === MODEL)?.input, 100_000_000_000);
 
     const token = await addKey(sc.dataDir, 'priced', 10);
     const msg = await client(sc, token).messages.create({ model: MODEL, max_tokens: 20, messages });
     const row = sc.server.store.listLedger(1)[0]!;
     assert.equal(row.keyName, 'priced');
-    // $100/Mtok in = 100 µ$ per token; $1000/Mtok out = 1000 µ$ per token.
-    assert.equal(row.costMicros, msg.usage.input_tokens * 100 + msg.usage.output_tokens * 1000);
+    // $100/Mtok in = 100 n$ per token; $1000/Mtok out = 1000 n$ per token.
+    assert.equal(row.costNanos, (msg.usage.input_tokens * 100 + msg.usage.output_tokens * 1000) * 1000);
 
     const get = await call<PriceBody>(sc, 'GET', '/api/pricing', { token: admin });
     assert.equal(get.json.overrides[0]!.model, MODEL);
@@ -370,7 +370,7 @@ describe('admin API', () => {
     assert.equal((await call(sc, 'DELETE', `/api/pricing/${MODEL}`, { token: admin })).status, 404);
     const again = await client(sc, token).messages.create({ model: MODEL, max_tokens: 20, messages });
     const row2 = sc.server.store.listLedger(1)[0]!;
-    assert.equal(row2.costMicros, again.usage.input_tokens * 3 + again.usage.output_tokens * 15, 'back to the catalogue price');
+    assert.equal(row2.costNanos, (again.usage.input_tokens * 3 + again.usage.output_tokens * 15) * 1000, 'back to the catalogue price');
   });
 
   test('/api/live: a snapshot, then spend events while a stream runs and after it settles', async () => {
@@ -422,7 +422,7 @@ describe('admin API', () => {
       assert.equal(final.usage.output_tokens, 400);
       await waitFor(() => seen((b) => b.spentUsd > 0 && b.heldUsd === 0), 'the settled charge');
       const last = events.filter((e) => e.event === 'spend').flatMap((e) => e.data.budgets).filter((b) => b.name === 'live').at(-1)!;
-      const spent = sc.server.store.listLedger(1)[0]!.costMicros / 1e6;
+      const spent = sc.server.store.listLedger(1)[0]!.costNanos / 1e9;
       assert.equal(last.spentUsd, spent);
       assert.ok(Math.abs(last.remainingUsd - (10 - spent)) < 1e-9);
     } finally {
@@ -434,7 +434,7 @@ describe('admin API', () => {
 
   test('badge.svg: well-formed SVG with "$spent / $cap", cacheable a few seconds; its own read-only token rides in ?token=', async () => {
     await call(sc, 'PATCH', '/api/budgets/work', { token: admin, body: { cap: 15 } });
-    const spent = sc.server.store.listLedger(1000).filter((r) => r.keyName === 'work').reduce((a, r) => a + r.costMicros, 0);
+    const spent = sc.server.store.listLedger(1000).filter((r) => r.keyName === 'work').reduce((a, r) => a + r.costNanos, 0);
     const detail = await call<{ id: number; badgeUrl: string }>(sc, 'GET', '/api/budgets/work', { token: admin });
     const badgeUrl = new URL(detail.json.badgeUrl);
     assert.equal(badgeUrl.pathname, `/api/budgets/${detail.json.id}/badge.svg`);
@@ -446,7 +446,7 @@ describe('admin API', () => {
     assert.match(String(r.headers['cache-control']), /max-age=5/);
     assertWellFormedXml(r.text);
     assert.match(r.text, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
-    const cents = Math.ceil(spent / 10_000);
+    const cents = Math.ceil(spent / 10_000_000);
     const shown = `$${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, '0')} / $15`;
     assert.ok(r.text.includes(`>${shown}</text>`), `${shown} in ${r.text}`);
     assert.ok(r.text.includes('>spend</text>'));
@@ -527,7 +527,7 @@ describe('admin API', () => {
     assert.equal(get('spendcap_held_usd', {}), 0);
     assert.equal(get('spendcap_open_requests', {}), 0);
     const spend = samples.filter((s) => s.name === 'spendcap_spend_usd_total').reduce((a, s) => a + s.value, 0);
-    assert.ok(Math.abs(spend - ledger.reduce((a, x) => a + x.costMicros, 0) / 1e6) < 1e-9);
+    assert.ok(Math.abs(spend - ledger.reduce((a, x) => a + x.costNanos, 0) / 1e9) < 1e-9);
     const buckets = samples.filter((s) => s.name === 'spendcap_request_duration_seconds_bucket').map((s) => s.value);
     assert.deepEqual(buckets, [...buckets].sort((a, b) => a - b), 'cumulative buckets');
     assert.equal(buckets.at(-1), get('spendcap_request_duration_seconds_count', {}));
@@ -589,7 +589,7 @@ describe('admin API', () => {
     const now = Date.now();
     // $1..$14 on each of the 14 complete days before today: p90 is $13, × 1.2 headroom = $15.60 a day.
     for (let d = 1; d <= 14; d++) {
-      sc.server.store.insertLedger({ ts: now - d * day, requestId: `past-${d}`, keyId, keyName: 'tuned', session: null, provider: 'anthropic', model: MODEL, pricedAs: MODEL, priceEstimated: false, inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWrite5mTokens: 0, cacheWrite1hTokens: 0, costMicros: d * 1_000_000, outcome: 'ok', usageSource: 'provider', status: 200, durationMs: 1, detail: null });
+      sc.server.store.insertLedger({ ts: now - d * day, requestId: `past-${d}`, keyId, keyName: 'tuned', session: null, provider: 'anthropic', model: MODEL, pricedAs: MODEL, priceEstimated: false, inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWrite5mTokens: 0, cacheWrite1hTokens: 0, costNanos: d * 1_000_000_000, outcome: 'ok', usageSource: 'provider', status: 200, durationMs: 1, detail: null });
     }
     const tuned = await call<Tuned>(sc, 'GET', '/api/budgets/tuned', { token: admin });
     assert.equal(tuned.status, 200, tuned.text);
@@ -616,7 +616,7 @@ describe('admin API', () => {
     const sessionsOf = async () => (await call<{ sessions: SessionJson[] }>(sc, 'GET', '/api/budgets/agent', { token: admin })).json.sessions;
     const first = await sessionsOf();
     assert.equal(first.length, 1);
-    const spent = sc.server.store.listLedger(1000).filter((r) => r.session === 's-one').reduce((a, r) => a + r.costMicros, 0) / 1e6;
+    const spent = sc.server.store.listLedger(1000).filter((r) => r.session === 's-one').reduce((a, r) => a + r.costNanos, 0) / 1e9;
     assert.deepEqual({ ...first[0]!, lastSeen: typeof first[0]!.lastSeen }, { id: 's-one', session: 's-one', requests: 2, spentUsd: spent, capUsd: null, lastSeen: 'string', lastOutcome: 'ok', open: false });
 
     mock.options = { ...mock.options, outputTokens: 400, tokenIntervalMs: 10 };
@@ -657,18 +657,18 @@ describe('admin API', () => {
       const ledger = sc.server.store.listLedger(10_000).filter((x) => days.has(dayOf(x.ts)));
       const expect = (f: (x: (typeof ledger)[number]) => string) => {
         const m = new Map<string, number>();
-        for (const x of ledger) m.set(f(x), (m.get(f(x)) ?? 0) + x.costMicros);
+        for (const x of ledger) m.set(f(x), (m.get(f(x)) ?? 0) + x.costNanos);
         return m;
       };
       const close = (got: Map<string, number>, want: Map<string, number>, what: string) => {
         assert.deepEqual([...got.keys()].sort(), [...want.keys()].filter((k) => want.get(k)! > 0 || got.has(k)).sort(), what);
-        for (const [k, v] of want) if (got.has(k)) assert.ok(Math.abs(got.get(k)! - v / 1e6) < 1e-9, `${what} ${k}`);
+        for (const [k, v] of want) if (got.has(k)) assert.ok(Math.abs(got.get(k)! - v / 1e9) < 1e-9, `${what} ${k}`);
       };
       close(new Map(r.json.byDayKey.map((d) => [`${d.day}|${d.key}`, d.costUsd])), expect((x) => `${dayOf(x.ts)}|${x.keyName}`), 'byDayKey');
       close(new Map(r.json.byDayModel.map((d) => [`${d.day}|${d.model}`, d.costUsd])), expect((x) => `${dayOf(x.ts)}|${x.model}`), 'byDayModel');
       const today = dayOf(now);
       const hours = new Map<string, number>();
-      for (const x of ledger) if (dayOf(x.ts) === today) hours.set(hourOf(x.ts), (hours.get(hourOf(x.ts)) ?? 0) + x.costMicros);
+      for (const x of ledger) if (dayOf(x.ts) === today) hours.set(hourOf(x.ts), (hours.get(hourOf(x.ts)) ?? 0) + x.costNanos);
       close(new Map(r.json.byHour.map((d) => [d.hour, d.costUsd])), hours, 'byHour');
       assert.ok(r.json.byHour.length > 0 && r.json.byHour.every((h) => h.hour.startsWith(today)));
       // The 'tuned' key's past days ($1 … $13 on the 13 days before today) are there, one per day.

@@ -13,7 +13,7 @@ import { addKey, cli, tempDataDir } from './helpers/spendcap.js';
 
 const TZ = 'Europe/Paris';
 
-function row(over: Partial<LedgerRow> & { ts: number; keyId: number; costMicros: number }): LedgerRow {
+function row(over: Partial<LedgerRow> & { ts: number; keyId: number; costNanos: number }): LedgerRow {
   return {
     requestId: `r${Math.random()}`,
     keyName: 'k',
@@ -65,30 +65,30 @@ const accountsOf = (bank: Bank, key: KeyEntry, tag: string | null): Account[] =>
 test('each scope rolls over at midnight in the configured zone, across a DST change (fake clock)', async () => {
   const t = await setup();
   try {
-    createBudget(t.store, { name: 'all-day', scope: 'global', capMicros: 10_000_000, period: 'day' }, 'cli');
-    createBudget(t.store, { name: 'proj', scope: 'tag', capMicros: 10_000_000, period: 'week' }, 'cli');
+    createBudget(t.store, { name: 'all-day', scope: 'global', capNanos: 10_000_000, period: 'day' }, 'cli');
+    createBudget(t.store, { name: 'proj', scope: 'tag', capNanos: 10_000_000, period: 'week' }, 'cli');
     // Saturday 28 March (Paris) and Sunday 29 March, the short day; the tagged one on Sunday.
-    t.store.insertLedger(row({ ts: Date.parse('2026-03-28T12:00:00Z'), keyId: t.keyId, costMicros: 1_000 }));
-    t.store.insertLedger(row({ ts: Date.parse('2026-03-29T08:00:00Z'), keyId: t.keyId, costMicros: 20_000, tag: 'proj' }));
-    t.store.insertLedger(row({ ts: Date.parse('2026-03-29T21:30:00Z'), keyId: t.keyId, costMicros: 300_000 }));
+    t.store.insertLedger(row({ ts: Date.parse('2026-03-28T12:00:00Z'), keyId: t.keyId, costNanos: 1_000 }));
+    t.store.insertLedger(row({ ts: Date.parse('2026-03-29T08:00:00Z'), keyId: t.keyId, costNanos: 20_000, tag: 'proj' }));
+    t.store.insertLedger(row({ ts: Date.parse('2026-03-29T21:30:00Z'), keyId: t.keyId, costNanos: 300_000 }));
     t.clock.now = Date.parse('2026-03-29T21:59:00Z'); // 23:59 in Paris (UTC+2 since 02:00)
     t.bank.refresh();
     const key = t.bank.keyByName('k')!;
     let [k, g, tag] = accountsOf(t.bank, key, 'proj');
-    assert.deepEqual([k!.spentMicros, g!.spentMicros, tag!.spentMicros], [321_000, 320_000, 20_000]);
+    assert.deepEqual([k!.spentNanos, g!.spentNanos, tag!.spentNanos], [321_000, 320_000, 20_000]);
     assert.equal(g!.periodEnd, Date.parse('2026-03-29T22:00:00Z'));
 
     t.clock.now = Date.parse('2026-03-29T22:00:00Z'); // Monday 00:00 Paris: new day and new week, same month
     [k, g, tag] = accountsOf(t.bank, key, 'proj');
-    assert.deepEqual([k!.spentMicros, g!.spentMicros, tag!.spentMicros], [321_000, 0, 0]);
+    assert.deepEqual([k!.spentNanos, g!.spentNanos, tag!.spentNanos], [321_000, 0, 0]);
 
     t.clock.now = Date.parse('2026-03-31T22:00:00Z'); // 1 April 00:00 Paris: the month budget resets
     [k] = accountsOf(t.bank, key, null);
-    assert.equal(k!.spentMicros, 0);
+    assert.equal(k!.spentNanos, 0);
 
     // The same instants in UTC would still be 29 and 31 March: the zone decides.
     const report = budgetReport(t.store, Date.parse('2026-03-29T22:30:00Z'));
-    assert.equal(report.find((b) => b.name === 'all-day')!.spentMicros, 0);
+    assert.equal(report.find((b) => b.name === 'all-day')!.spentNanos, 0);
     assert.match(JSON.stringify(report.find((b) => b.name === 'all-day')!.timeZone), /Europe\/Paris/);
   } finally {
     t.close();
@@ -98,14 +98,14 @@ test('each scope rolls over at midnight in the configured zone, across a DST cha
 test('thresholds fire once per budget per period, and again in the next period', async () => {
   const t = await setup();
   try {
-    setCap(t.store, 'k', { capMicros: 1_000_000, period: 'day' }, 'cli');
+    setCap(t.store, 'k', { capNanos: 1_000_000, period: 'day' }, 'cli');
     t.bank.refresh();
     const key = t.bank.keyByName('k')!;
-    const spend = (micros: number) => {
+    const spend = (nanos: number) => {
       const accounts = accountsOf(t.bank, key, null);
-      const hold = t.bank.open(key, null, accounts, 'claude-sonnet-4-5', micros, 'anthropic') as Hold;
+      const hold = t.bank.open(key, null, accounts, 'claude-sonnet-4-5', nanos, 'anthropic') as Hold;
       assert.ok('id' in hold);
-      const { ts: _ts, keyId: _k, keyName: _n, session: _s, ...rest } = row({ ts: 0, keyId: t.keyId, costMicros: micros });
+      const { ts: _ts, keyId: _k, keyName: _n, session: _s, ...rest } = row({ ts: 0, keyId: t.keyId, costNanos: nanos });
       t.bank.settle(hold, rest);
     };
     const fired = () => t.store.listEvents(100, { budget: 'k' }).filter((e) => e.kind === 'threshold').map((e) => Number(/reached (\d+)%/.exec(e.detail!)![1]));
@@ -134,35 +134,35 @@ test('thresholds fire once per budget per period, and again in the next period',
 test('every action returns before/after and writes one event with its channel and the cap before and after', async () => {
   const t = await setup();
   try {
-    const created = createBudget(t.store, { name: 'team', scope: 'global', capMicros: 5_000_000, period: 'week', mode: 'soft', ceilingMicros: 20_000_000, clamp: true }, 'web');
+    const created = createBudget(t.store, { name: 'team', scope: 'global', capNanos: 5_000_000_000, period: 'week', mode: 'soft', ceilingNanos: 20_000_000_000, clamp: true }, 'web');
     assert.equal(created.before, null);
     assert.deepEqual([created.after!.scope, created.after!.mode, created.after!.clamp, created.after!.period], ['global', 'soft', true, 'week']);
     const steps = [
       created,
-      liftBudget(t.store, 'team', { add: 1_000_000 }, 'api'),
+      liftBudget(t.store, 'team', { add: 1_000_000_000 }, 'api'),
       liftBudget(t.store, 'team', { double: true }, 'slack'),
       liftBudget(t.store, 'team', { toCeiling: true }, 'telegram'),
-      setCap(t.store, 'team', { capMicros: 3_000_000, mode: 'hard', clamp: false }, 'cli'),
+      setCap(t.store, 'team', { capNanos: 3_000_000_000, mode: 'hard', clamp: false }, 'cli'),
       killBudget(t.store, 'team', 'api'),
       unkillBudget(t.store, 'team', 'web'),
       setAutotune(t.store, 'team', 'suggest', 'cli'),
-      setCap(t.store, 'k', { sessionCapMicros: 500_000 }, 'api'),
+      setCap(t.store, 'k', { sessionCapNanos: 500_000_000 }, 'api'),
       deleteBudget(t.store, 'team', 'api'),
     ];
     const rows = t.store.listEvents(100).reverse().filter((e) => e.kind !== 'settings' && e.kind !== 'key-add');
     assert.deepEqual(
-      rows.map((e) => [e.kind, e.budget, e.channel, e.capBeforeMicros, e.capAfterMicros]),
+      rows.map((e) => [e.kind, e.budget, e.channel, e.capBeforeNanos, e.capAfterNanos]),
       [
-        ['budget-add', 'team', 'web', null, 5_000_000],
-        ['lift', 'team', 'api', 5_000_000, 6_000_000],
-        ['lift', 'team', 'slack', 6_000_000, 12_000_000],
-        ['lift', 'team', 'telegram', 12_000_000, 20_000_000],
-        ['cap-set', 'team', 'cli', 20_000_000, 3_000_000],
-        ['kill', 'team', 'api', 3_000_000, 3_000_000],
-        ['unkill', 'team', 'web', 3_000_000, 3_000_000],
-        ['autotune', 'team', 'cli', 3_000_000, 3_000_000],
-        ['cap-set', 'k', 'api', 100_000_000, 100_000_000],
-        ['budget-rm', 'team', 'api', 3_000_000, null],
+        ['budget-add', 'team', 'web', null, 5_000_000_000],
+        ['lift', 'team', 'api', 5_000_000_000, 6_000_000_000],
+        ['lift', 'team', 'slack', 6_000_000_000, 12_000_000_000],
+        ['lift', 'team', 'telegram', 12_000_000_000, 20_000_000_000],
+        ['cap-set', 'team', 'cli', 20_000_000_000, 3_000_000_000],
+        ['kill', 'team', 'api', 3_000_000_000, 3_000_000_000],
+        ['unkill', 'team', 'web', 3_000_000_000, 3_000_000_000],
+        ['autotune', 'team', 'cli', 3_000_000_000, 3_000_000_000],
+        ['cap-set', 'k', 'api', 100_000_000_000, 100_000_000_000],
+        ['budget-rm', 'team', 'api', 3_000_000_000, null],
       ],
     );
     assert.deepEqual(steps.map((s) => s.event.id), rows.map((r) => r.id));
@@ -179,12 +179,12 @@ test('every action returns before/after and writes one event with its channel an
       return 'ok';
     };
     assert.equal(code(() => killBudget(t.store, 'ghost', 'api')), 'E_NOT_FOUND');
-    assert.equal(code(() => createBudget(t.store, { name: 'k', scope: 'tag', capMicros: 1 }, 'api')), 'E_EXISTS');
-    assert.equal(code(() => createBudget(t.store, { name: 'bad name!', scope: 'tag', capMicros: 1 }, 'api')), 'E_INVALID');
-    assert.equal(code(() => createBudget(t.store, { name: 'x', scope: 'key' as 'tag', capMicros: 1 }, 'api')), 'E_INVALID');
+    assert.equal(code(() => createBudget(t.store, { name: 'k', scope: 'tag', capNanos: 1 }, 'api')), 'E_EXISTS');
+    assert.equal(code(() => createBudget(t.store, { name: 'bad name!', scope: 'tag', capNanos: 1 }, 'api')), 'E_INVALID');
+    assert.equal(code(() => createBudget(t.store, { name: 'x', scope: 'key' as 'tag', capNanos: 1 }, 'api')), 'E_INVALID');
     assert.equal(code(() => deleteBudget(t.store, 'k', 'api')), 'E_INVALID');
     assert.equal(code(() => liftBudget(t.store, 'k', { toCeiling: true }, 'api')), 'E_INVALID');
-    assert.equal(code(() => setCap(t.store, 'k', { capMicros: -5 }, 'api')), 'E_INVALID');
+    assert.equal(code(() => setCap(t.store, 'k', { capNanos: -5 }, 'api')), 'E_INVALID');
     assert.equal(code(() => setAutotune(t.store, 'k', 'creep', 'api')), 'E_INVALID', 'creep needs a ceiling');
   } finally {
     t.close();
@@ -195,34 +195,34 @@ test('retention prunes old ledger rows into daily totals; spent sums (a total bu
   const t = await setup();
   try {
     setCap(t.store, 'k', { period: 'total' }, 'cli');
-    createBudget(t.store, { name: 'proj', scope: 'tag', capMicros: 10_000_000, period: 'total' }, 'cli');
+    createBudget(t.store, { name: 'proj', scope: 'tag', capNanos: 10_000_000, period: 'total' }, 'cli');
     const now = Date.parse('2026-06-15T10:00:00Z');
     const day = 86_400_000;
     for (const daysAgo of [120, 100, 95, 30, 2]) {
-      t.store.insertLedger(row({ ts: now - daysAgo * day, keyId: t.keyId, costMicros: 1_000 * daysAgo }));
-      t.store.insertLedger(row({ ts: now - daysAgo * day + 60_000, keyId: t.keyId, costMicros: 7, tag: 'proj', model: 'other' }));
+      t.store.insertLedger(row({ ts: now - daysAgo * day, keyId: t.keyId, costNanos: 1_000 * daysAgo }));
+      t.store.insertLedger(row({ ts: now - daysAgo * day + 60_000, keyId: t.keyId, costNanos: 7, tag: 'proj', model: 'other' }));
     }
-    const spentBefore = budgetReport(t.store, now).map((b) => [b.name, b.spentMicros]);
+    const spentBefore = budgetReport(t.store, now).map((b) => [b.name, b.spentNanos]);
     t.clock.now = now;
     t.bank.refresh();
     const result = t.bank.maintain(now);
     assert.equal(result.pruned, 6, 'the rows over 90 days old');
-    assert.deepEqual(budgetReport(t.store, now).map((b) => [b.name, b.spentMicros]), spentBefore);
+    assert.deepEqual(budgetReport(t.store, now).map((b) => [b.name, b.spentNanos]), spentBefore);
     assert.deepEqual(spentBefore, [['k', 347_035], ['proj', 35]]);
     const totals = t.store.listDailyTotals();
     assert.equal(totals.length, 6);
-    assert.deepEqual(totals.filter((d) => d.tag === 'proj').map((d) => [d.model, d.requests, d.costMicros]), [['other', 1, 7], ['other', 1, 7], ['other', 1, 7]]);
+    assert.deepEqual(totals.filter((d) => d.tag === 'proj').map((d) => [d.model, d.requests, d.costNanos]), [['other', 1, 7], ['other', 1, 7], ['other', 1, 7]]);
     // A server starting now reads the same spent from ledger + daily totals.
     const fresh = new Bank(t.store, loadOrCreateMasterKey(t.dir), () => now);
     fresh.refresh();
-    assert.equal(fresh.keyByName('k')!.account.spentMicros, 347_035);
+    assert.equal(fresh.keyByName('k')!.account.spentNanos, 347_035);
     // Pruning again changes nothing; the ledger export no longer has the old rows.
     assert.equal(t.bank.maintain(now).pruned, 0);
     const jsonl = (await cli(t.dir, ['log', '--jsonl'])).out.trim().split('\n');
     assert.equal(jsonl.length, 4);
     // Auto-tune sees pruned days through the daily totals.
-    t.store.insertLedger(row({ ts: now - 5 * day, keyId: t.keyId, costMicros: 50_000 }));
-    t.store.insertLedger(row({ ts: now - 4 * day, keyId: t.keyId, costMicros: 60_000 }));
+    t.store.insertLedger(row({ ts: now - 5 * day, keyId: t.keyId, costNanos: 50_000 }));
+    t.store.insertLedger(row({ ts: now - 4 * day, keyId: t.keyId, costNanos: 60_000 }));
     const beforePrune = dailySpend(t.store, { keyId: t.keyId }, now, TZ);
     pruneLedger(t.store, now, 3, TZ);
     assert.deepEqual(dailySpend(t.store, { keyId: t.keyId }, now, TZ), beforePrune);
@@ -238,19 +238,19 @@ test('auto-tune: suggest shows a cap with its reason; creep applies it as an aut
     const now = Date.parse('2026-06-15T10:00:00Z');
     const day = 86_400_000;
     // 14 days of $1..$14 a day.
-    for (let d = 1; d <= 14; d++) t.store.insertLedger(row({ ts: now - d * day, keyId: t.keyId, costMicros: d * 1_000_000 }));
-    setCap(t.store, 'k', { capMicros: 5_000_000, period: 'day', ceilingMicros: 16_000_000 }, 'cli');
+    for (let d = 1; d <= 14; d++) t.store.insertLedger(row({ ts: now - d * day, keyId: t.keyId, costNanos: d * 1_000_000_000 }));
+    setCap(t.store, 'k', { capNanos: 5_000_000_000, period: 'day', ceilingNanos: 16_000_000_000 }, 'cli');
     setAutotune(t.store, 'k', 'suggest', 'cli');
     const suggestion = budgetReport(t.store, now)[0]!.suggestion!;
-    assert.equal(suggestion.suggestedMicros, 15_600_000);
+    assert.equal(suggestion.suggestedNanos, 15_600_000_000);
     assert.match(suggestion.reason, /p90 of daily spend over the last 14 days is \$13\.00; × 1\.2 headroom = \$15\.60 per day/);
     assert.deepEqual(runAutotune(t.store, now, TZ), [], 'suggest never changes the cap');
-    setCap(t.store, 'k', { ceilingMicros: 12_000_000, autotune: 'creep' }, 'cli');
+    setCap(t.store, 'k', { ceilingNanos: 12_000_000_000, autotune: 'creep' }, 'cli');
     const applied = runAutotune(t.store, now, TZ);
     assert.equal(applied.length, 1);
-    assert.deepEqual([applied[0]!.kind, applied[0]!.channel, applied[0]!.capBeforeMicros, applied[0]!.capAfterMicros], ['autotune-creep', 'auto', 5_000_000, 12_000_000]);
+    assert.deepEqual([applied[0]!.kind, applied[0]!.channel, applied[0]!.capBeforeNanos, applied[0]!.capAfterNanos], ['autotune-creep', 'auto', 5_000_000_000, 12_000_000_000]);
     assert.match(applied[0]!.detail!, /held at the ceiling \$12\.00/);
-    assert.equal(t.store.budgetByName('k')!.capMicros, 12_000_000);
+    assert.equal(t.store.budgetByName('k')!.capNanos, 12_000_000_000);
     assert.deepEqual(runAutotune(t.store, now, TZ), [], 'nothing more to apply');
     const listed = JSON.parse((await cli(t.dir, ['budget', 'list', '--json'])).out) as Array<{ autotune: string; suggestion: { capUsd: number; reason: string } | null }>;
     assert.equal(listed[0]!.autotune, 'creep');
@@ -264,19 +264,19 @@ test('log exports: --csv with a header and quoting, --jsonl one row a line oldes
   const t = await setup();
   try {
     const now = Date.now();
-    t.store.insertLedger(row({ ts: now - 3 * 86_400_000, keyId: t.keyId, costMicros: 1_500, detail: 'old, "quoted"' }));
-    t.store.insertLedger(row({ ts: now - 60_000, keyId: t.keyId, costMicros: 2_500, tag: 'proj' }));
+    t.store.insertLedger(row({ ts: now - 3 * 86_400_000, keyId: t.keyId, costNanos: 1_500_000, detail: 'old, "quoted"' }));
+    t.store.insertLedger(row({ ts: now - 60_000, keyId: t.keyId, costNanos: 2_500_000, tag: 'proj' }));
     const csv = (await cli(t.dir, ['log', '--csv'])).out.trim().split('\n');
     assert.equal(csv.length, 3);
-    assert.match(csv[0]!, /^ts,requestId,keyName,session,tag,provider,model,.*costUsd,costMicros,.*detail$/);
-    assert.match(csv[1]!, /,0\.0015,1500,.*,"old, ""quoted"""$/);
+    assert.match(csv[0]!, /^ts,requestId,keyName,session,tag,provider,model,.*costUsd,costNanos,.*detail$/);
+    assert.match(csv[1]!, /,0\.0015,1500000,.*,"old, ""quoted"""$/);
     assert.match(csv[2]!, /,proj,anthropic,/);
-    const jsonl = (await cli(t.dir, ['log', '--jsonl'])).out.trim().split('\n').map((l) => JSON.parse(l) as { costMicros: number; tag: string | null });
-    assert.deepEqual(jsonl.map((r) => [r.costMicros, r.tag]), [[1500, null], [2500, 'proj']]);
+    const jsonl = (await cli(t.dir, ['log', '--jsonl'])).out.trim().split('\n').map((l) => JSON.parse(l) as { costNanos: number; tag: string | null });
+    assert.deepEqual(jsonl.map((r) => [r.costNanos, r.tag]), [[1_500_000, null], [2_500_000, 'proj']]);
     const since = (await cli(t.dir, ['log', '--jsonl', '--since', '1d'])).out.trim().split('\n');
     assert.equal(since.length, 1);
-    const json = JSON.parse((await cli(t.dir, ['log', '--json', '--since', '7d'])).out) as Array<{ costMicros: number }>;
-    assert.deepEqual(json.map((r) => r.costMicros), [2500, 1500], '--json stays newest first');
+    const json = JSON.parse((await cli(t.dir, ['log', '--json', '--since', '7d'])).out) as Array<{ costNanos: number }>;
+    assert.deepEqual(json.map((r) => r.costNanos), [2_500_000, 1_500_000], '--json stays newest first');
     assert.equal((await cli(t.dir, ['log', '--csv', '--since', 'yesterday-ish'])).code, 2);
     assert.equal((await cli(t.dir, ['log', '--csv', '--jsonl'])).code, 2);
   } finally {

@@ -13,7 +13,7 @@ import type { TestSpendcap } from './helpers/spendcap.js';
 import { CUT_STOP_REASON } from '../src/providers/anthropic/index.js';
 
 const MODEL = 'claude-sonnet-4-5';
-const SONNET: MockPricePerMtok = { input: 3_000_000, output: 15_000_000, cacheRead: 300_000, cacheWrite5m: 3_750_000, cacheWrite1h: 6_000_000 };
+const SONNET: MockPricePerMtok = { input: 3_000_000_000, output: 15_000_000_000, cacheRead: 300_000_000, cacheWrite5m: 3_750_000_000, cacheWrite1h: 6_000_000_000 };
 const messages = [{ role: 'user' as const, content: 'Write a long essay about budgets.' }];
 
 const client = (sc: TestSpendcap, token: string, headers: Record<string, string> = {}) => new Anthropic({ apiKey: token, baseURL: sc.url, maxRetries: 0, defaultHeaders: headers });
@@ -103,7 +103,7 @@ describe('budget scopes through the proxy', () => {
     assert.equal(msg.stop_reason, CUT_STOP_REASON);
     assert.match(textOf(msg), /budget "small-tag" reached its cap/);
     await mock.waitIdle();
-    assert.ok(billOf(mock.bills[first]!.usage) <= 20_000);
+    assert.ok(billOf(mock.bills[first]!.usage) <= 20_000_000);
     mock.options = { ...mock.options, outputTokens: 20 };
     await assert.rejects(client(sc, token, { 'x-spendcap-budget': 'small-tag' }).messages.create({ model: MODEL, max_tokens: 50, messages }), Anthropic.RateLimitError);
     const ok = await client(sc, token).messages.create({ model: MODEL, max_tokens: 50, messages });
@@ -116,31 +116,31 @@ describe('budget scopes through the proxy', () => {
   test('a global budget caps all keys together: 12 concurrent streams from 3 keys, the provider bills ≤ the global cap', async () => {
     const tokens = await Promise.all(['g1', 'g2', 'g3'].map((n) => addKey(sc.dataDir, n, 50)));
     // The global budget counts everything spent today through this proxy, earlier tests included: $0.60 on top of that.
-    const already = (JSON.parse((await cli(sc.dataDir, ['status', '--json'])).out) as StatusJson[]).filter((b) => b.scope === 'key').reduce((s, b) => s + Math.round(b.spentUsd * 1e6), 0);
-    const capUsd = (already + 600_000) / 1e6;
+    const already = (JSON.parse((await cli(sc.dataDir, ['status', '--json'])).out) as StatusJson[]).filter((b) => b.scope === 'key').reduce((s, b) => s + Math.round(b.spentUsd * 1e9), 0);
+    const capUsd = (already + 600_000_000) / 1e9;
     assert.equal((await cli(sc.dataDir, ['budget', 'add', 'everything', '--scope', 'global', '--cap', String(capUsd)])).code, 0);
     mock.options = { ...mock.options, outputTokens: 20_000, tokenIntervalMs: 1 };
     const first = mock.bills.length;
     sc.server.bank.refresh();
     const account = sc.server.bank.sharedAccount('everything')!;
-    const base = account.spentMicros;
+    const base = account.spentNanos;
     let worst = 0;
-    const sampler = setInterval(() => (worst = Math.max(worst, account.spentMicros + account.heldMicros)), 5);
+    const sampler = setInterval(() => (worst = Math.max(worst, account.spentNanos + account.heldNanos)), 5);
     const results = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => client(sc, tokens[i % 3]!).messages.stream({ model: MODEL, max_tokens: 30_000, messages }).finalMessage()));
     clearInterval(sampler);
     await mock.waitIdle();
     let billed = 0;
     for (const b of mock.bills.slice(first)) billed += billOf(b.usage);
-    const cap = Math.round(capUsd * 1e6);
+    const cap = Math.round(capUsd * 1e9);
     const room = cap - base;
-    console.log(`# global budget, 12 streams over 3 keys: billed ${billed} µ$ of the ${room} µ$ left = ${((billed / room) * 100).toFixed(1)}%; peak charged+held ${worst} of cap ${cap}`);
+    console.log(`# global budget, 12 streams over 3 keys: billed ${billed} n$ of the ${room} n$ left = ${((billed / room) * 100).toFixed(1)}%; peak charged+held ${worst} of cap ${cap}`);
     assert.equal(base, already);
     assert.ok(billed <= room, `billed ${billed} > room ${room} under the global cap`);
     assert.ok(billed >= 0.7 * room, `only ${billed} of ${room} was usable`);
     assert.ok(worst <= cap);
     for (const r of results) if (r.status === 'fulfilled') assert.equal(r.value.stop_reason, CUT_STOP_REASON);
     const s = await status(sc, 'everything');
-    assert.ok(s.spentUsd * 1e6 >= base + billed && s.spentUsd <= capUsd + 1e-9);
+    assert.ok(s.spentUsd * 1e9 >= base + billed && s.spentUsd <= capUsd + 1e-9);
     // Every key is now refused by the global budget, whatever its own room.
     mock.options = { ...mock.options, outputTokens: 20, tokenIntervalMs: 0 };
     await assert.rejects(client(sc, tokens[0]!).messages.create({ model: MODEL, max_tokens: 50, messages }), (err: unknown) => {

@@ -10,7 +10,7 @@ import type { TestSpendcap } from './helpers/spendcap.js';
 import { CUT_STOP_REASON } from '../src/providers/anthropic/index.js';
 
 const MODEL = 'claude-sonnet-4-5';
-const SONNET: MockPricePerMtok = { input: 3_000_000, output: 15_000_000, cacheRead: 300_000, cacheWrite5m: 3_750_000, cacheWrite1h: 6_000_000 };
+const SONNET: MockPricePerMtok = { input: 3_000_000_000, output: 15_000_000_000, cacheRead: 300_000_000, cacheWrite5m: 3_750_000_000, cacheWrite1h: 6_000_000_000 };
 const messages = [{ role: 'user' as const, content: 'Write a long essay about budgets.' }];
 
 function client(sc: TestSpendcap, token: string, headers: Record<string, string> = {}): Anthropic {
@@ -74,10 +74,10 @@ describe('hard caps', () => {
     const bill = mock.bills[first]!;
     assert.equal(bill.aborted, true, 'the provider stream was aborted');
     const billed = Math.ceil((bill.usage.input_tokens * SONNET.input + bill.usage.output_tokens * SONNET.output) / 1e6);
-    assert.ok(billed <= 50_000, `billed ${billed} µ$ > cap`);
-    assert.ok(billed >= 40_000, `billed only ${billed} µ$ of a 50000 µ$ cap`);
+    assert.ok(billed <= 50_000_000, `billed ${billed} n$ > cap`);
+    assert.ok(billed >= 40_000_000, `billed only ${billed} n$ of a 50_000_000 n$ cap`);
     const s = await budgetStatus(sc, 'cut');
-    assert.ok(s.spentUsd * 1e6 >= billed, 'the charge covers what the provider billed');
+    assert.ok(s.spentUsd * 1e9 >= billed, 'the charge covers what the provider billed');
     assert.ok(s.spentUsd <= s.capUsd);
     assert.equal(s.heldUsd, 0);
     // the next request is refused without reaching the provider
@@ -107,7 +107,7 @@ describe('hard caps', () => {
     const key = sc.server.bank.keyByName('swarm')!;
     let worst = 0;
     const sampler = setInterval(() => {
-      worst = Math.max(worst, key.account.spentMicros + key.account.heldMicros);
+      worst = Math.max(worst, key.account.spentNanos + key.account.heldNanos);
     }, 5);
     const results = await Promise.allSettled(
       Array.from({ length: 32 }, (_, i) => client(sc, token, { 'x-spendcap-session': `s${i}` }).messages.stream({ model: MODEL, max_tokens: 30_000, messages }).finalMessage()),
@@ -117,14 +117,14 @@ describe('hard caps', () => {
     const bills = mock.bills.slice(first);
     let billed = 0;
     for (const b of bills) billed += Math.ceil((b.usage.input_tokens * SONNET.input + b.usage.output_tokens * SONNET.output) / 1e6);
-    const cap = capUsd * 1e6;
+    const cap = capUsd * 1e9;
     const ratio = billed / cap;
-    console.log(`# 32 streams: billed ${billed} µ$ of cap ${cap} µ$ = ${(ratio * 100).toFixed(1)}%; ${results.filter((r) => r.status === 'fulfilled').length} finalMessage() resolved; peak charged+held ${worst}`);
-    assert.ok(billed <= cap, `provider billed ${billed} µ$ > cap ${cap} µ$`);
+    console.log(`# 32 streams: billed ${billed} n$ of cap ${cap} n$ = ${(ratio * 100).toFixed(1)}%; ${results.filter((r) => r.status === 'fulfilled').length} finalMessage() resolved; peak charged+held ${worst}`);
+    assert.ok(billed <= cap, `provider billed ${billed} n$ > cap ${cap} n$`);
     assert.ok(ratio >= 0.8, `only ${(ratio * 100).toFixed(1)}% of the cap was usable`);
     assert.ok(worst <= cap, `charged + held reached ${worst} > ${cap}`);
     const s = await budgetStatus(sc, 'swarm');
-    assert.ok(s.spentUsd <= capUsd && s.spentUsd * 1e6 >= billed, `charged ${s.spentUsd} must cover billed ${billed / 1e6} and stay ≤ cap`);
+    assert.ok(s.spentUsd <= capUsd && s.spentUsd * 1e9 >= billed, `charged ${s.spentUsd} must cover billed ${billed / 1e9} and stay ≤ cap`);
     for (const r of results) {
       if (r.status === 'rejected') assert.ok(r.reason instanceof Anthropic.RateLimitError, `only cap refusals may fail: ${String(r.reason)}`);
       else assert.equal(r.value.stop_reason, CUT_STOP_REASON);
@@ -145,7 +145,7 @@ describe('hard caps', () => {
     const bill = mock.bills[first]!;
     const billed = Math.ceil((bill.usage.input_tokens * SONNET.input + bill.usage.output_tokens * SONNET.output) / 1e6);
     assert.ok(bill.usage.output_tokens > 100, 'thinking ran for a while before the cut');
-    assert.ok(billed <= 10_000, `provider billed ${billed} µ$ > cap 10000 µ$`);
+    assert.ok(billed <= 10_000_000, `provider billed ${billed} n$ > cap 10_000_000 n$`);
   });
 
   test('session caps: each session gets its own cap on top of the key cap', async () => {

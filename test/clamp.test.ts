@@ -8,7 +8,7 @@ import type { MockAnthropic, MockPricePerMtok } from './helpers/mock-anthropic.j
 import { addKey, cli, startSpendcap } from './helpers/spendcap.js';
 import type { TestSpendcap } from './helpers/spendcap.js';
 
-const SONNET: MockPricePerMtok = { input: 3_000_000, output: 15_000_000, cacheRead: 300_000, cacheWrite5m: 3_750_000, cacheWrite1h: 6_000_000 };
+const SONNET: MockPricePerMtok = { input: 3_000_000_000, output: 15_000_000_000, cacheRead: 300_000_000, cacheWrite5m: 3_750_000_000, cacheWrite1h: 6_000_000_000 };
 const messages = [{ role: 'user' as const, content: 'Write a long essay about spend caps.' }];
 
 describe('max_tokens clamp', () => {
@@ -36,7 +36,7 @@ describe('max_tokens clamp', () => {
     assert.equal(sent.max_tokens, clamped, 'the provider got the lowered limit');
     assert.equal(data.stop_reason, 'max_tokens', 'the provider ended the answer itself');
     assert.equal(data.usage.output_tokens, clamped);
-    assert.ok(mock.billedMicros(SONNET) <= 100_000, `billed ${mock.billedMicros(SONNET)} µ$ on a $0.10 cap`);
+    assert.ok(mock.billedNanos(SONNET) <= 100_000_000, `billed ${mock.billedNanos(SONNET)} n$ on a $0.10 cap`);
   });
 
   test('the same request on a budget without --clamp is refused before the provider', async () => {
@@ -53,14 +53,14 @@ describe('max_tokens clamp', () => {
   test('a stream on a clamped budget ends by itself (max_tokens), not by a cut', async () => {
     const token = await addKey(sc.dataDir, 'streamer', 0.05, ['--clamp']);
     const client = new Anthropic({ apiKey: token, baseURL: sc.url, maxRetries: 0 });
-    const billedBefore = mock.billedMicros(SONNET);
+    const billedBefore = mock.billedNanos(SONNET);
     const stream = client.messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 32_000, messages });
     const final = await stream.finalMessage();
     assert.equal(final.stop_reason, 'max_tokens');
     const log = JSON.parse((await cli(sc.dataDir, ['log', '--json', '--limit', '1'])).out) as { outcome: string; keyName: string }[];
     assert.equal(log[0]!.keyName, 'streamer');
     assert.equal(log[0]!.outcome, 'ok');
-    assert.ok(mock.billedMicros(SONNET) - billedBefore <= 50_000);
+    assert.ok(mock.billedNanos(SONNET) - billedBefore <= 50_000_000);
   });
 
   test('a request that fits is not touched', async () => {

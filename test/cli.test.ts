@@ -103,7 +103,7 @@ test('status bars, log, price overrides and clear usage errors', async () => {
     assert.deepEqual(JSON.parse((await cli(dir, ['log', '--json'])).out), []);
     assert.equal((await cli(dir, ['price', 'set', 'my-model', '--input', '1.5', '--output', '2'])).code, 0);
     const prices = JSON.parse((await cli(dir, ['price', 'list', '--json'])).out) as Array<{ model: string; input: number; output: number }>;
-    assert.deepEqual(prices.map((p) => [p.model, p.input, p.output]), [['my-model', 1_500_000, 2_000_000]]);
+    assert.deepEqual(prices.map((p) => [p.model, p.input, p.output]), [['my-model', 1_500_000_000, 2_000_000_000]]);
     assert.equal((await cli(dir, ['key', 'add', 'x', '--provider', 'openai-ish', '--provider-key', 'k', '--cap', '1'])).code, 2);
     assert.match((await cli(dir, ['key', 'add', 'x', '--provider', 'anthropic', '--cap', '1'])).err, /--provider-key is required/);
     assert.match((await cli(dir, ['key', 'add', 'x', '--provider', 'anthropic', '--provider-key', 'k', '--cap', 'lots'])).err, /--cap must be a dollar amount/);

@@ -13,7 +13,7 @@ import { addKey, cli, tempDataDir } from './helpers/spendcap.js';
 
 const BIN = fileURLToPath(new URL('../../bin/spendcap.js', import.meta.url));
 const MODEL = 'claude-sonnet-4-5';
-const SONNET: MockPricePerMtok = { input: 3_000_000, output: 15_000_000, cacheRead: 300_000, cacheWrite5m: 3_750_000, cacheWrite1h: 6_000_000 };
+const SONNET: MockPricePerMtok = { input: 3_000_000_000, output: 15_000_000_000, cacheRead: 300_000_000, cacheWrite5m: 3_750_000_000, cacheWrite1h: 6_000_000_000 };
 
 async function startProcess(dataDir: string, upstream: string): Promise<{ proc: ChildProcess; url: string; output: () => string }> {
   const proc = spawn(process.execPath, [BIN, 'start', '--data-dir', dataDir, '--port', '0', '--no-open'], {
@@ -41,7 +41,7 @@ async function startProcess(dataDir: string, upstream: string): Promise<{ proc: 
 interface Row {
   outcome: string;
   requestId: string;
-  costMicros: number;
+  costNanos: number;
   detail: string | null;
 }
 
@@ -98,15 +98,15 @@ test('kill -9 during streams: finished requests keep their rows, open holds are 
     assert.equal(recovered.length, inFlight);
 
     const billedBefore = mock.bills.reduce((s, b) => s + Math.ceil((b.usage.input_tokens * SONNET.input + b.usage.output_tokens * SONNET.output) / 1e6), 0);
-    const chargedMicros = rows.reduce((s, r) => s + r.costMicros, 0);
-    assert.ok(chargedMicros >= billedBefore, `charged ${chargedMicros} µ$ does not cover billed ${billedBefore} µ$`);
+    const chargedNanos = rows.reduce((s, r) => s + r.costNanos, 0);
+    assert.ok(chargedNanos >= billedBefore, `charged ${chargedNanos} n$ does not cover billed ${billedBefore} n$`);
 
     // After the restart the remaining room is used up by one more stream: the provider's total stays under the cap.
     const last = await ask(server.url, 'last');
     assert.equal(last.stop_reason, 'cap_reached');
     await mock.waitIdle();
     const billedAll = mock.bills.reduce((s, b) => s + Math.ceil((b.usage.input_tokens * SONNET.input + b.usage.output_tokens * SONNET.output) / 1e6), 0);
-    assert.ok(billedAll <= capUsd * 1e6, `provider billed ${billedAll} µ$ > cap`);
+    assert.ok(billedAll <= capUsd * 1e9, `provider billed ${billedAll} n$ > cap`);
   } finally {
     server.proc.kill('SIGKILL');
     await mock.close();

@@ -13,15 +13,15 @@ import { CUT_FINISH_REASON } from '../src/providers/gemini/index.js';
 
 const FLASH = 'gemini-2.5-flash';
 const PRO = 'gemini-2.5-pro';
-// Catalogue prices (µ$/Mtok) of the models the tests use; the mock bills with the same numbers.
-const FLASH_PRICE: MockGeminiPricePerMtok = { input: 300_000, cachedInput: 30_000, output: 2_500_000 };
-const PRO_PRICE: MockGeminiPricePerMtok = { input: 1_250_000, cachedInput: 125_000, output: 10_000_000 };
+// Catalogue prices (n$/Mtok) of the models the tests use; the mock bills with the same numbers.
+const FLASH_PRICE: MockGeminiPricePerMtok = { input: 300_000_000, cachedInput: 30_000_000, output: 2_500_000_000 };
+const PRO_PRICE: MockGeminiPricePerMtok = { input: 1_250_000_000, cachedInput: 125_000_000, output: 10_000_000_000 };
 const contents = 'Write a long essay about budgets.';
 
 interface LedgerJson {
   model: string;
   outcome: string;
-  costMicros: number;
+  costNanos: number;
   inputTokens: number;
   outputTokens: number;
   cacheReadTokens: number;
@@ -61,7 +61,7 @@ describe('gemini through spendcap', () => {
     await mock.close();
   });
 
-  test('generateContent: the ledger row has the mock bill to the micro-dollar; cached and thinking tokens converted', async () => {
+  test('generateContent: the ledger row has the mock bill to the nano-dollar; cached and thinking tokens converted', async () => {
     const token = await addKey(sc.dataDir, 'unary', 5, [], 'gemini');
     mock.options = { ...mock.options, cachedTokens: 10, thinkingTokens: 30, inputTokens: 50 };
     const first = mock.bills.length;
@@ -74,8 +74,8 @@ describe('gemini through spendcap', () => {
     const row = (await ledgerRows<LedgerJson>(sc)).find((r) => r.keyName === 'unary')!;
     assert.deepEqual([row.outcome, row.usageSource, row.model], ['ok', 'provider', FLASH]);
     assert.deepEqual([row.inputTokens, row.cacheReadTokens, row.outputTokens], [40, 10, 40 + 30]);
-    assert.equal(row.costMicros, billOf(bill, FLASH_PRICE));
-    assert.equal(row.costMicros, mock.billedMicros(FLASH_PRICE) - mock.bills.slice(0, first).reduce((s, b) => s + billOf(b, FLASH_PRICE), 0));
+    assert.equal(row.costNanos, billOf(bill, FLASH_PRICE));
+    assert.equal(row.costNanos, mock.billedNanos(FLASH_PRICE) - mock.bills.slice(0, first).reduce((s, b) => s + billOf(b, FLASH_PRICE), 0));
   });
 
   test('generateContentStream (v1beta too): exact ledger cost, text and usage as the mock sent them', async () => {
@@ -94,7 +94,7 @@ describe('gemini through spendcap', () => {
       assert.deepEqual([row.outcome, row.usageSource], ['ok', 'provider']);
       assert.equal(row.outputTokens, 40 + 25);
       assert.equal(row.cacheReadTokens, 5);
-      assert.equal(row.costMicros, billOf(bill, FLASH_PRICE));
+      assert.equal(row.costNanos, billOf(bill, FLASH_PRICE));
     }
     mock.options = { ...mock.options, thinkingTokens: 0, cachedTokens: 0 };
     assert.equal((await budgetStatus(sc, 'stream')).heldUsd, 0);
@@ -159,7 +159,8 @@ describe('gemini through spendcap', () => {
   });
 
   test('blocked before the provider: 429 RESOURCE_EXHAUSTED in Google’s shape, x-should-retry: false, one attempt', async () => {
-    const token = await addKey(sc.dataDir, 'tiny', 0.0001, [], 'gemini');
+    // Less than the prompt plus a few output tokens.
+    const token = await addKey(sc.dataDir, 'tiny', 0.00001, [], 'gemini');
     const sent = mock.requests.length;
     const seen: Response[] = [];
     const counting: typeof fetch = async (url, init) => {
@@ -203,10 +204,10 @@ describe('gemini through spendcap', () => {
     const bill = mock.bills[first]!;
     assert.equal(bill.aborted, true, 'the provider stream was aborted');
     const billed = billOf(bill, FLASH_PRICE);
-    assert.ok(billed <= 20_000, `billed ${billed} µ$ > cap`);
-    assert.ok(billed >= 16_000, `billed only ${billed} µ$ of a 20000 µ$ cap`);
+    assert.ok(billed <= 20_000_000, `billed ${billed} n$ > cap`);
+    assert.ok(billed >= 16_000_000, `billed only ${billed} n$ of a 20_000_000 n$ cap`);
     const s = await budgetStatus(sc, 'cut');
-    assert.ok(s.spentUsd * 1e6 >= billed && s.spentUsd <= s.capUsd, `charged ${s.spentUsd} covers billed ${billed} µ$`);
+    assert.ok(s.spentUsd * 1e9 >= billed && s.spentUsd <= s.capUsd, `charged ${s.spentUsd} covers billed ${billed} n$`);
     assert.equal(s.heldUsd, 0);
     const sent = mock.requests.length;
     await assert.rejects(client(sc, token).models.generateContent({ model: FLASH, contents }), (err: unknown) => err instanceof ApiError && err.status === 429);
@@ -229,9 +230,9 @@ describe('gemini through spendcap', () => {
     assert.equal(bill.aborted, true);
     const billed = billOf(bill, PRO_PRICE);
     assert.ok(bill.usage.thoughtsTokenCount > 500, `thinking ran for a while (${bill.usage.thoughtsTokenCount} tokens, ${Date.now() - started} ms)`);
-    assert.ok(billed <= 20_000, `provider billed ${billed} µ$ > cap 20000 µ$`);
+    assert.ok(billed <= 20_000_000, `provider billed ${billed} n$ > cap 20_000_000 n$`);
     const s = await budgetStatus(sc, 'thinker');
-    assert.ok(s.spentUsd * 1e6 >= billed && s.spentUsd <= s.capUsd);
+    assert.ok(s.spentUsd * 1e9 >= billed && s.spentUsd <= s.capUsd);
   });
 
   test('24 concurrent streams on one small cap: the provider bills ≤ cap; charged + held never passes the cap', async () => {
@@ -243,7 +244,7 @@ describe('gemini through spendcap', () => {
     const key = sc.server.bank.keyByName('swarm')!;
     let worst = 0;
     const sampler = setInterval(() => {
-      worst = Math.max(worst, key.account.spentMicros + key.account.heldMicros);
+      worst = Math.max(worst, key.account.spentNanos + key.account.heldNanos);
     }, 5);
     const results = await Promise.allSettled(
       Array.from({ length: 24 }, async (_, i) => drain(await client(sc, token, { headers: { 'x-spendcap-session': `s${i}` } }).models.generateContentStream({ model: FLASH, contents }))),
@@ -253,15 +254,15 @@ describe('gemini through spendcap', () => {
     await mock.waitIdle();
     const bills = mock.bills.slice(first);
     const billed = bills.reduce((s, b) => s + billOf(b, FLASH_PRICE), 0);
-    const cap = capUsd * 1e6;
+    const cap = capUsd * 1e9;
     const ratio = billed / cap;
     const cut = results.filter((r) => r.status === 'fulfilled').length;
-    console.log(`# gemini 24 streams: billed ${billed} µ$ of cap ${cap} µ$ = ${(ratio * 100).toFixed(1)}%; ${cut} streams cut and ended cleanly, ${24 - cut} refused; peak charged+held ${worst} µ$`);
-    assert.ok(billed <= cap, `provider billed ${billed} µ$ > cap ${cap} µ$`);
+    console.log(`# gemini 24 streams: billed ${billed} n$ of cap ${cap} n$ = ${(ratio * 100).toFixed(1)}%; ${cut} streams cut and ended cleanly, ${24 - cut} refused; peak charged+held ${worst} n$`);
+    assert.ok(billed <= cap, `provider billed ${billed} n$ > cap ${cap} n$`);
     assert.ok(worst <= cap, `charged + held reached ${worst} > ${cap}`);
     assert.ok(ratio >= 0.7, `only ${(ratio * 100).toFixed(1)}% of the cap was usable`);
     const s = await budgetStatus(sc, 'swarm');
-    assert.ok(s.spentUsd <= capUsd && s.spentUsd * 1e6 >= billed, `charged ${s.spentUsd} must cover billed ${billed / 1e6} and stay ≤ cap`);
+    assert.ok(s.spentUsd <= capUsd && s.spentUsd * 1e9 >= billed, `charged ${s.spentUsd} must cover billed ${billed / 1e9} and stay ≤ cap`);
     for (const r of results) {
       if (r.status === 'rejected') assert.ok(r.reason instanceof ApiError && r.reason.status === 429, `only cap refusals may fail: ${String(r.reason)}`);
       else assert.equal(r.value.at(-1)?.candidates?.[0]?.finishReason, CUT_FINISH_REASON);

@@ -11,15 +11,15 @@ import { addKey, budgetStatus, cli, ledgerRows, startSpendcap } from './helpers/
 import type { TestSpendcap } from './helpers/spendcap.js';
 import { CHAT_CUT_FINISH_REASON } from '../src/providers/openai/index.js';
 
-const GPT_4O: MockOpenAIPricePerMtok = { input: 2_500_000, cachedInput: 1_250_000, output: 10_000_000 };
-const GPT_5: MockOpenAIPricePerMtok = { input: 1_250_000, cachedInput: 125_000, output: 10_000_000 };
+const GPT_4O: MockOpenAIPricePerMtok = { input: 2_500_000_000, cachedInput: 1_250_000_000, output: 10_000_000_000 };
+const GPT_5: MockOpenAIPricePerMtok = { input: 1_250_000_000, cachedInput: 125_000_000, output: 10_000_000_000 };
 const messages = [{ role: 'user' as const, content: 'Write a long essay about budgets.' }];
 
 interface LedgerJson {
   model: string;
   provider: string;
   outcome: string;
-  costMicros: number;
+  costNanos: number;
   inputTokens: number;
   outputTokens: number;
   cacheReadTokens: number;
@@ -27,8 +27,8 @@ interface LedgerJson {
   requestId: string;
   keyName: string;
   detail: string | null;
-  providerCostMicros: number | null;
-  meteredCostMicros: number | null;
+  providerCostNanos: number | null;
+  meteredCostNanos: number | null;
 }
 
 async function rowFor(sc: TestSpendcap, bill: MockOpenAIBill): Promise<LedgerJson> {
@@ -88,8 +88,8 @@ describe('OpenAI Chat Completions', () => {
     assert.equal(row.inputTokens, bill.usage.input_tokens - 8);
     assert.equal(row.cacheReadTokens, 8);
     assert.equal(row.outputTokens, bill.usage.output_tokens);
-    assert.equal(row.costMicros, billed(bill, GPT_4O));
-    assert.equal(row.providerCostMicros, null);
+    assert.equal(row.costNanos, billed(bill, GPT_4O));
+    assert.equal(row.providerCostNanos, null);
   });
 
   test('streamed without include_usage: spendcap asks for usage upstream, charges it exactly, and the client sees no usage chunk', async () => {
@@ -108,7 +108,7 @@ describe('OpenAI Chat Completions', () => {
     const row = await rowFor(sc, bill);
     assert.equal(row.outcome, 'ok');
     assert.equal(row.outputTokens, 40);
-    assert.equal(row.costMicros, billed(bill, GPT_4O));
+    assert.equal(row.costNanos, billed(bill, GPT_4O));
   });
 
   test('a reasoning model: reasoning tokens are charged as output, exactly', async () => {
@@ -120,7 +120,7 @@ describe('OpenAI Chat Completions', () => {
     const bill = mock.bills[first]!;
     const row = await rowFor(sc, bill);
     assert.equal(row.outputTokens, 340);
-    assert.equal(row.costMicros, billed(bill, GPT_5));
+    assert.equal(row.costNanos, billed(bill, GPT_5));
   });
 
   test('the client gets the provider\'s bytes: the same stream direct and through spendcap, with and without include_usage', async () => {
@@ -191,10 +191,10 @@ describe('OpenAI Chat Completions', () => {
     const bill = mock.bills[first]!;
     assert.equal(bill.aborted, true, 'the provider stream was aborted');
     const b = billed(bill, GPT_4O);
-    assert.ok(b <= 10_000, `billed ${b} µ$ > cap`);
-    assert.ok(b >= 7_000, `billed only ${b} µ$ of a 10000 µ$ cap`);
+    assert.ok(b <= 10_000_000, `billed ${b} n$ > cap`);
+    assert.ok(b >= 7_000_000, `billed only ${b} n$ of a 10_000_000 n$ cap`);
     const s = await budgetStatus(sc, 'cut');
-    assert.ok(s.spentUsd * 1e6 >= b, 'the charge covers what the provider billed');
+    assert.ok(s.spentUsd * 1e9 >= b, 'the charge covers what the provider billed');
     assert.ok(s.spentUsd <= s.capUsd);
     assert.equal(s.heldUsd, 0);
     const row = await rowFor(sc, bill);
@@ -227,7 +227,7 @@ describe('OpenAI Chat Completions', () => {
     assert.deepEqual(doneArgs, { command: null, spendcap_truncated: true });
     assert.match(choice.message.content ?? '', /reached its cap/);
     await mock.waitIdle();
-    assert.ok(billed(mock.bills[first]!, GPT_4O) <= 4_000);
+    assert.ok(billed(mock.bills[first]!, GPT_4O) <= 4_000_000);
   });
 
   test('28 concurrent streams on one small cap: the provider bills ≤ cap; charged + held never passes it', async () => {
@@ -239,7 +239,7 @@ describe('OpenAI Chat Completions', () => {
     const key = sc.server.bank.keyByName('swarm')!;
     let worst = 0;
     const sampler = setInterval(() => {
-      worst = Math.max(worst, key.account.spentMicros + key.account.heldMicros);
+      worst = Math.max(worst, key.account.spentNanos + key.account.heldNanos);
     }, 5);
     const results = await Promise.allSettled(
       Array.from({ length: 28 }, (_, i) =>
@@ -253,15 +253,15 @@ describe('OpenAI Chat Completions', () => {
     mock.options = { ...mock.options, outputTokens: 40, tokenIntervalMs: 0 };
     let total = 0;
     for (const b of mock.bills.slice(first)) total += billed(b, GPT_4O);
-    const cap = capUsd * 1e6;
+    const cap = capUsd * 1e9;
     const ratio = total / cap;
     const resolved = results.filter((r) => r.status === 'fulfilled').length;
-    console.log(`# 28 chat streams: billed ${total} µ$ of cap ${cap} µ$ = ${(ratio * 100).toFixed(1)}%; ${resolved} finalChatCompletion() resolved; peak charged+held ${worst}`);
-    assert.ok(total <= cap, `provider billed ${total} µ$ > cap ${cap} µ$`);
+    console.log(`# 28 chat streams: billed ${total} n$ of cap ${cap} n$ = ${(ratio * 100).toFixed(1)}%; ${resolved} finalChatCompletion() resolved; peak charged+held ${worst}`);
+    assert.ok(total <= cap, `provider billed ${total} n$ > cap ${cap} n$`);
     assert.ok(ratio >= 0.7, `only ${(ratio * 100).toFixed(1)}% of the cap was usable`);
     assert.ok(worst <= cap, `charged + held reached ${worst} > ${cap}`);
     const s = await budgetStatus(sc, 'swarm');
-    assert.ok(s.spentUsd <= capUsd && s.spentUsd * 1e6 >= total, `charged ${s.spentUsd} must cover billed ${total / 1e6} and stay ≤ cap`);
+    assert.ok(s.spentUsd <= capUsd && s.spentUsd * 1e9 >= total, `charged ${s.spentUsd} must cover billed ${total / 1e9} and stay ≤ cap`);
     for (const r of results) {
       if (r.status === 'rejected') assert.ok(r.reason instanceof OpenAI.RateLimitError, `only cap refusals may fail: ${String(r.reason)}`);
       else assert.equal(r.value.choices[0]!.finish_reason, CHAT_CUT_FINISH_REASON);
@@ -283,16 +283,16 @@ describe('OpenAI Chat Completions', () => {
     const b = billed(bill, GPT_5);
     assert.equal(bill.aborted, true);
     assert.ok(bill.usage.reasoning_tokens > 300, `reasoning ran for a while before the cut (${bill.usage.reasoning_tokens} tokens in ${Date.now() - started} ms)`);
-    assert.ok(b <= 10_000, `provider billed ${b} µ$ > cap 10000 µ$`);
+    assert.ok(b <= 10_000_000, `provider billed ${b} n$ > cap 10_000_000 n$`);
     const s = await budgetStatus(sc, 'thinker');
-    assert.ok(s.spentUsd * 1e6 >= b && s.spentUsd <= s.capUsd);
+    assert.ok(s.spentUsd * 1e9 >= b && s.spentUsd <= s.capUsd);
   });
 
   test('OpenRouter: usage.cost settles the row; spendcap\'s own price is kept beside it (JSON and stream)', async () => {
     const router = await addKey(sc.dataDir, 'router', 5, [], 'openrouter');
     // OpenRouter's prices differ from the catalogue's, so the two figures differ.
-    const theirs: MockOpenAIPricePerMtok = { input: 3_000_000, cachedInput: 1_000_000, output: 12_000_000 };
-    const ours: MockOpenAIPricePerMtok = { input: 2_500_000, cachedInput: 250_000, output: 10_000_000 };
+    const theirs: MockOpenAIPricePerMtok = { input: 3_000_000_000, cachedInput: 1_000_000_000, output: 12_000_000_000 };
+    const ours: MockOpenAIPricePerMtok = { input: 2_500_000_000, cachedInput: 250_000_000, output: 10_000_000_000 };
     mock.options = { ...mock.options, openrouter: true, openrouterPrices: theirs, cachedTokens: 10 };
     const c = client(sc, router);
     const first = mock.bills.length;
@@ -306,10 +306,10 @@ describe('OpenAI Chat Completions', () => {
       const row = await rowFor(sc, bill);
       assert.equal(row.provider, 'openrouter');
       assert.equal(row.outcome, 'ok');
-      assert.equal(row.costMicros, billed(bill, theirs), 'charged what OpenRouter says it cost');
-      assert.equal(row.providerCostMicros, billed(bill, theirs));
-      assert.equal(row.meteredCostMicros, billed(bill, ours));
-      assert.notEqual(row.meteredCostMicros, row.costMicros);
+      assert.equal(row.costNanos, billed(bill, theirs), 'charged what OpenRouter says it cost');
+      assert.equal(row.providerCostNanos, billed(bill, theirs));
+      assert.equal(row.meteredCostNanos, billed(bill, ours));
+      assert.notEqual(row.meteredCostNanos, row.costNanos);
     }
   });
 
@@ -351,6 +351,6 @@ describe('OpenAI Chat Completions', () => {
     const bill = mock.bills[first]!;
     const row = await rowFor(sc, bill);
     assert.equal(row.provider, 'openai-compatible');
-    assert.equal(row.costMicros, billed(bill, { input: 500_000, cachedInput: 50_000, output: 2_000_000 }));
+    assert.equal(row.costNanos, billed(bill, { input: 500_000_000, cachedInput: 50_000_000, output: 2_000_000_000 }));
   });
 });

@@ -12,7 +12,7 @@ import { addKey, budgetStatus, ledgerRows, startSpendcap } from './helpers/spend
 import type { TestSpendcap } from './helpers/spendcap.js';
 
 const MODEL = 'gpt-5';
-const GPT5: MockOpenAIPricePerMtok = { input: 1_250_000, cachedInput: 125_000, output: 10_000_000 };
+const GPT5: MockOpenAIPricePerMtok = { input: 1_250_000_000, cachedInput: 125_000_000, output: 10_000_000_000 };
 const INPUT = 'Write a long essay about budgets.';
 const TOOLS: OpenAI.Responses.Tool[] = [
   { type: 'function', name: 'exec_command', description: 'run a shell command', strict: false, parameters: { type: 'object', properties: { cmd: { type: 'string' } }, required: ['cmd'] } },
@@ -21,7 +21,7 @@ const TOOLS: OpenAI.Responses.Tool[] = [
 interface LedgerJson {
   model: string;
   outcome: string;
-  costMicros: number;
+  costNanos: number;
   inputTokens: number;
   outputTokens: number;
   cacheReadTokens: number;
@@ -35,7 +35,7 @@ function client(sc: TestSpendcap, token: string, headers: Record<string, string>
   return new OpenAI({ apiKey: token, baseURL: `${sc.url}/v1`, maxRetries, defaultHeaders: headers });
 }
 
-/** µ$ the mock billed for one request, rounded up like the ledger. */
+/** n$ the mock billed for one request, rounded up like the ledger. */
 function billed(b: MockOpenAIBill, p: MockOpenAIPricePerMtok = GPT5): number {
   const u = b.usage;
   return Math.ceil(((u.input_tokens - u.cached_tokens) * p.input + u.cached_tokens * p.cachedInput + u.output_tokens * p.output) / 1e6);
@@ -80,14 +80,14 @@ describe('OpenAI Responses through spendcap', () => {
       assert.equal(row.inputTokens, 900 - 512, 'uncached input only');
       assert.equal(row.cacheReadTokens, 512);
       assert.equal(row.outputTokens, 104, 'reasoning is output');
-      assert.equal(row.costMicros, billed(bill));
-      assert.equal(row.costMicros, Math.ceil((388 * 1_250_000 + 512 * 125_000 + 104 * 10_000_000) / 1e6));
+      assert.equal(row.costNanos, billed(bill));
+      assert.equal(row.costNanos, Math.ceil((388 * 1_250_000_000 + 512 * 125_000_000 + 104 * 10_000_000_000) / 1e6));
     } finally {
       mock.options = { ...mock.options, inputTokens: undefined, cachedTokens: 0, reasoningTokens: 0 };
     }
   });
 
-  test('stream: finalResponse() and the ledger agree with the bill to the micro-dollar', async () => {
+  test('stream: finalResponse() and the ledger agree with the bill to the nano-dollar', async () => {
     mock.options = { ...mock.options, cachedTokens: 16 };
     try {
       const first = mock.bills.length;
@@ -101,7 +101,7 @@ describe('OpenAI Responses through spendcap', () => {
       assert.deepEqual([row.outcome, row.usageSource], ['ok', 'provider']);
       assert.equal(row.inputTokens + row.cacheReadTokens, bill.usage.input_tokens);
       assert.equal(row.cacheReadTokens, 16);
-      assert.equal(row.costMicros, billed(bill));
+      assert.equal(row.costNanos, billed(bill));
       const s = await budgetStatus(sc, 'work');
       assert.equal(s.heldUsd, 0);
     } finally {
@@ -199,10 +199,10 @@ describe('OpenAI Responses through spendcap', () => {
       await mock.waitIdle();
       const bill = mock.bills[first]!;
       assert.equal(bill.aborted, true, 'the provider stream was aborted');
-      assert.ok(billed(bill) <= 20_000, `billed ${billed(bill)} µ$ > cap`);
-      assert.ok(billed(bill) >= 15_000, `billed only ${billed(bill)} µ$ of a 20000 µ$ cap`);
+      assert.ok(billed(bill) <= 20_000_000, `billed ${billed(bill)} n$ > cap`);
+      assert.ok(billed(bill) >= 15_000_000, `billed only ${billed(bill)} n$ of a 20_000_000 n$ cap`);
       const s = await budgetStatus(sc, 'cut');
-      assert.ok(s.spentUsd * 1e6 >= billed(bill), 'the charge covers what the provider billed');
+      assert.ok(s.spentUsd * 1e9 >= billed(bill), 'the charge covers what the provider billed');
       assert.ok(s.spentUsd <= s.capUsd);
       assert.equal(s.heldUsd, 0);
       const sent = mock.requests.length;
@@ -229,7 +229,7 @@ describe('OpenAI Responses through spendcap', () => {
       assert.ok(!final.output.some((o) => o.type === 'function_call'), 'the truncated call is not in the final output');
       assert.ok(final.output.some((o) => o.type === 'message' && o.status === 'completed'), 'the text before the call is kept');
       await mock.waitIdle();
-      assert.ok(billed(mock.bills[first]!) <= 10_000);
+      assert.ok(billed(mock.bills[first]!) <= 10_000_000);
     } finally {
       mock.options = { ...mock.options, toolCall: false };
     }
@@ -268,7 +268,7 @@ describe('OpenAI Responses through spendcap', () => {
       const key = sc.server.bank.keyByName('swarm')!;
       let worst = 0;
       const sampler = setInterval(() => {
-        worst = Math.max(worst, key.account.spentMicros + key.account.heldMicros);
+        worst = Math.max(worst, key.account.spentNanos + key.account.heldNanos);
       }, 5);
       const results = await Promise.allSettled(
         Array.from({ length: 28 }, (_, i) => streamed(client(sc, swarm, { 'session-id': `s${i}` }), { model: MODEL, input: INPUT, stream: true })),
@@ -278,15 +278,15 @@ describe('OpenAI Responses through spendcap', () => {
       const bills = mock.bills.slice(first);
       let total = 0;
       for (const b of bills) total += billed(b);
-      const cap = capUsd * 1e6;
+      const cap = capUsd * 1e9;
       const ratio = total / cap;
       const resolved = results.filter((r) => r.status === 'fulfilled').length;
-      console.log(`# 28 Responses streams: billed ${total} µ$ of cap ${cap} µ$ = ${(ratio * 100).toFixed(1)}%; ${resolved} finalResponse() resolved; peak charged+held ${worst} µ$`);
-      assert.ok(total <= cap, `provider billed ${total} µ$ > cap ${cap} µ$`);
+      console.log(`# 28 Responses streams: billed ${total} n$ of cap ${cap} n$ = ${(ratio * 100).toFixed(1)}%; ${resolved} finalResponse() resolved; peak charged+held ${worst} n$`);
+      assert.ok(total <= cap, `provider billed ${total} n$ > cap ${cap} n$`);
       assert.ok(ratio >= 0.75, `only ${(ratio * 100).toFixed(1)}% of the cap was usable`);
       assert.ok(worst <= cap, `charged + held reached ${worst} > ${cap}`);
       const s = await budgetStatus(sc, 'swarm');
-      assert.ok(s.spentUsd <= capUsd && s.spentUsd * 1e6 >= total, `charged ${s.spentUsd} must cover billed ${total / 1e6} and stay ≤ cap`);
+      assert.ok(s.spentUsd <= capUsd && s.spentUsd * 1e9 >= total, `charged ${s.spentUsd} must cover billed ${total / 1e9} and stay ≤ cap`);
       for (const r of results) {
         if (r.status === 'rejected') assert.ok(r.reason instanceof OpenAI.RateLimitError, `only cap refusals may fail: ${String(r.reason)}`);
         else assert.equal(r.value.final.status, 'incomplete');
@@ -368,11 +368,11 @@ describe('hidden reasoning', () => {
       await new Promise((r) => setTimeout(r, 150));
       const bill = mock.bills[0]!;
       assert.equal(bill.aborted, true, 'cut by the clock, not finished by the provider');
-      const cost = Math.ceil((10 * 1_100_000 + bill.outputTokens * 4_400_000) / 1e6);
+      const cost = Math.ceil((10 * 1_100_000_000 + bill.outputTokens * 4_400_000_000) / 1e6);
       assert.ok(bill.outputTokens > 200, `the model reasoned for a while before the cut (${bill.outputTokens} tokens in ${took} ms)`);
-      assert.ok(cost <= 5_000, `provider billed ${cost} µ$ > cap 5000 µ$`);
+      assert.ok(cost <= 5_000_000, `provider billed ${cost} n$ > cap 5_000_000 n$`);
       const s = await budgetStatus(sc, 'thinker');
-      assert.ok(s.spentUsd * 1e6 >= cost, `charged ${s.spentUsd} covers billed ${cost / 1e6}`);
+      assert.ok(s.spentUsd * 1e9 >= cost, `charged ${s.spentUsd} covers billed ${cost / 1e9}`);
       assert.ok(s.spentUsd <= 0.005);
     } finally {
       await sc.close();

@@ -9,13 +9,13 @@ import { addKey, cli, ledgerRows, startSpendcap } from './helpers/spendcap.js';
 import type { TestSpendcap } from './helpers/spendcap.js';
 
 const MODEL = 'claude-sonnet-4-5';
-const SONNET: MockPricePerMtok = { input: 3_000_000, output: 15_000_000, cacheRead: 300_000, cacheWrite5m: 3_750_000, cacheWrite1h: 6_000_000 };
+const SONNET: MockPricePerMtok = { input: 3_000_000_000, output: 15_000_000_000, cacheRead: 300_000_000, cacheWrite5m: 3_750_000_000, cacheWrite1h: 6_000_000_000 };
 const messages = [{ role: 'user' as const, content: 'Tell me about spend caps.' }];
 
 interface LedgerJson {
   model: string;
   outcome: string;
-  costMicros: number;
+  costNanos: number;
   inputTokens: number;
   outputTokens: number;
   cacheReadTokens: number;
@@ -95,7 +95,7 @@ describe('pass-through', () => {
     assert.equal(row.usageSource, 'provider');
     assert.equal(row.outputTokens, bill.usage.output_tokens);
     assert.equal(row.inputTokens, bill.usage.input_tokens);
-    assert.equal(row.costMicros, Math.ceil((bill.usage.input_tokens * SONNET.input + bill.usage.output_tokens * SONNET.output) / 1e6));
+    assert.equal(row.costNanos, Math.ceil((bill.usage.input_tokens * SONNET.input + bill.usage.output_tokens * SONNET.output) / 1e6));
     assert.equal(row.requestId, bill.id);
   });
 
@@ -134,7 +134,7 @@ describe('pass-through', () => {
     assert.equal(row.outcome, 'error');
     assert.equal(row.detail, 'client closed the connection');
     assert.equal(row.usageSource, 'estimate');
-    assert.ok(row.costMicros >= Math.ceil((bill.usage.input_tokens * SONNET.input + bill.usage.output_tokens * SONNET.output) / 1e6), 'the charge covers the bill');
+    assert.ok(row.costNanos >= Math.ceil((bill.usage.input_tokens * SONNET.input + bill.usage.output_tokens * SONNET.output) / 1e6), 'the charge covers the bill');
   });
 
   test('count_tokens and models are forwarded; HEAD /api/hello and /healthz answer', async () => {
@@ -197,7 +197,7 @@ describe('money', () => {
     assert.deepEqual([row.inputTokens, row.cacheReadTokens, row.cacheWrite5mTokens, row.cacheWrite1hTokens, row.outputTokens], [1000, 20_000, 3000, 2000, 20]);
     assert.equal(row.model, 'claude-sonnet-4-5-20250929', 'the dated id the provider answered with is kept and priced');
     // $3 × 1000 + $0.30 × 20000 + $3.75 × 3000 + $6 × 2000 + $15 × 20, per million
-    assert.equal(row.costMicros, 3000 + 6000 + 11_250 + 12_000 + 300);
+    assert.equal(row.costNanos, (3000 + 6000 + 11_250 + 12_000 + 300) * 1000);
   });
 
   test('long context: past 200k input tokens every token costs the premium rate', async () => {
@@ -206,7 +206,7 @@ describe('money', () => {
     await client(sc, token).messages.stream({ model: MODEL, max_tokens: 100, messages }).finalMessage();
     const row = (await ledgerRows<LedgerJson>(sc))[0]!;
     // 210k input in all: $6 × 150k + $0.60 × 60k + $22.50 × 20 output
-    assert.equal(row.costMicros, 900_000 + 36_000 + 450);
+    assert.equal(row.costNanos, (900_000 + 36_000 + 450) * 1000);
   });
 
   test('an unknown model is refused before the provider with a way out; a newer model of a known family is priced as its dearest sibling', async () => {
@@ -222,12 +222,12 @@ describe('money', () => {
     await client(sc, token).messages.create({ model: 'claude-opus-4-99', max_tokens: 50, messages });
     const row = (await ledgerRows<LedgerJson>(sc))[0]!;
     assert.equal(row.priceEstimated, true);
-    assert.ok(row.costMicros > 0);
+    assert.ok(row.costNanos > 0);
     // and a user price makes the unknown model usable
     assert.equal((await cli(sc.dataDir, ['price', 'set', 'llama-9-local', '--input', '0', '--output', '0'])).code, 0);
     await client(sc, token).messages.create({ model: 'llama-9-local', max_tokens: 10, messages });
     const free = (await ledgerRows<LedgerJson>(sc))[0]!;
     assert.equal(free.outcome, 'ok');
-    assert.equal(free.costMicros, 0);
+    assert.equal(free.costNanos, 0);
   });
 });

@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { badgeColor, badgeValue, renderBadge } from './badge.js';
 
-const b = (spent: number, cap: number, killed = false, held = 0) => ({ spentMicros: spent * 1e6, heldMicros: held * 1e6, capMicros: cap * 1e6, killed });
+const b = (spent: number, cap: number, killed = false, held = 0) => ({ spentNanos: spent * 1e9, heldNanos: held * 1e9, capNanos: cap * 1e9, killed });
 
 test('the value reads "$spent / $cap", cents rounded up, whole-dollar caps without cents', () => {
   assert.equal(badgeValue(b(3.2, 15)), '$3.20 / $15');
-  assert.equal(badgeValue({ spentMicros: 1, heldMicros: 0, capMicros: 2_500_000, killed: false }), '$0.01 / $2.50');
+  assert.equal(badgeValue({ spentNanos: 1, heldNanos: 0, capNanos: 2_500_000_000, killed: false }), '$0.01 / $2.50');
   assert.equal(badgeValue(b(0, 15, true)), '$0.00 / $15 killed');
 });
 

@@ -1,19 +1,19 @@
 import { createHmac } from 'node:crypto';
 import { formatUsd } from '../pricing/index.js';
-import type { Micros } from '../pricing/index.js';
+import type { Nanos } from '../pricing/index.js';
 
 export interface BadgeInput {
-  spentMicros: Micros;
-  heldMicros: Micros;
-  capMicros: Micros;
+  spentNanos: Nanos;
+  heldNanos: Nanos;
+  capNanos: Nanos;
   killed: boolean;
 }
 
 /** Shields' palette: green under 75 %, yellow to 90 %, orange under the cap, red at it or killed. */
 export function badgeColor(b: BadgeInput): string {
   if (b.killed) return '#e05d44';
-  if (b.capMicros <= 0) return b.spentMicros + b.heldMicros > 0 ? '#e05d44' : '#4c1';
-  const used = (b.spentMicros + b.heldMicros) / b.capMicros;
+  if (b.capNanos <= 0) return b.spentNanos + b.heldNanos > 0 ? '#e05d44' : '#4c1';
+  const used = (b.spentNanos + b.heldNanos) / b.capNanos;
   if (used >= 1) return '#e05d44';
   if (used >= 0.9) return '#fe7d37';
   if (used >= 0.75) return '#dfb317';
@@ -21,14 +21,14 @@ export function badgeColor(b: BadgeInput): string {
 }
 
 /** "$3.20" to the cent (rounded up, so a badge never shows less than was spent), whole dollars without cents. */
-export function badgeUsd(micros: Micros, wholeDollars: boolean): string {
-  if (wholeDollars && micros % 1_000_000 === 0) return `$${micros / 1_000_000}`;
-  const cents = Math.ceil(micros / 10_000);
-  return formatUsd(cents * 10_000);
+export function badgeUsd(nanos: Nanos, wholeDollars: boolean): string {
+  if (wholeDollars && nanos % 1_000_000_000 === 0) return `$${nanos / 1_000_000_000}`;
+  const cents = Math.ceil(nanos / 10_000_000);
+  return formatUsd(cents * 10_000_000);
 }
 
 export function badgeValue(b: BadgeInput): string {
-  const value = `${badgeUsd(b.spentMicros, false)} / ${badgeUsd(b.capMicros, true)}`;
+  const value = `${badgeUsd(b.spentNanos, false)} / ${badgeUsd(b.capNanos, true)}`;
   return b.killed ? `${value} killed` : value;
 }
 

@@ -12,7 +12,7 @@ import { ADMIN_TOKEN_FILE, loadOrCreateMasterKey, safeEqual } from '../secrets/i
 import { DB_FILE } from '../store/index.js';
 import type { EventChannel } from '../store/index.js';
 import type { ActionResult, Bank, BudgetStatus, CapChanges, LiftHow } from '../budgets/index.js';
-import { PROVIDER_IDS, usdToMicros } from '../pricing/index.js';
+import { PROVIDER_IDS, usdToNanos } from '../pricing/index.js';
 import type { PriceBook, ProviderId } from '../pricing/index.js';
 import { SqliteStore, StoreError } from '../store/index.js';
 import { badgePath, badgeToken, renderBadge } from './badge.js';
@@ -171,7 +171,7 @@ export function createAdmin(deps: AdminDeps): Admin {
   route('POST', '/api/budgets', async ({ req, res, channel }) => {
     const b = await body(req, (x) => parseWith(createBudgetSchema, x, 'body'));
     act(res, 'name', 201, (s) =>
-      createBudget(s, { name: b.name, scope: b.scope, capMicros: usdToMicros(b.cap), period: b.period as BudgetStatus['period'], mode: b.mode, ceilingMicros: b.ceiling === null ? null : usdToMicros(b.ceiling), clamp: b.clamp, autotune: b.autotune }, channel),
+      createBudget(s, { name: b.name, scope: b.scope, capNanos: usdToNanos(b.cap), period: b.period as BudgetStatus['period'], mode: b.mode, ceilingNanos: b.ceiling === null ? null : usdToNanos(b.ceiling), clamp: b.clamp, autotune: b.autotune }, channel),
     );
   });
   route('GET', '/api/budgets/:name', ({ res, params, query }) => {
@@ -188,8 +188,8 @@ export function createAdmin(deps: AdminDeps): Admin {
       const listed = keySessions(store, record.keyId, now - SESSIONS_DAYS * 86_400_000, SESSIONS_MAX);
       // A session whose first request is still running has no ledger row yet: it leads the list.
       const known = new Set(listed.map((x) => x.session));
-      const fresh = [...inFlight].filter(([id]) => !known.has(id)).sort((a, b) => b[1] - a[1]).map(([id, ts]) => ({ session: id, requests: 0, spentMicros: 0, lastTs: ts, lastOutcome: null }));
-      sessions = [...fresh, ...listed].slice(0, SESSIONS_MAX).map((x) => sessionView(x, status.effectiveSessionCapMicros, inFlight.has(x.session)));
+      const fresh = [...inFlight].filter(([id]) => !known.has(id)).sort((a, b) => b[1] - a[1]).map(([id, ts]) => ({ session: id, requests: 0, spentNanos: 0, lastTs: ts, lastOutcome: null }));
+      sessions = [...fresh, ...listed].slice(0, SESSIONS_MAX).map((x) => sessionView(x, status.effectiveSessionCapNanos, inFlight.has(x.session)));
     }
     sendJson(res, 200, {
       ...view,
@@ -204,11 +204,11 @@ export function createAdmin(deps: AdminDeps): Admin {
   route('PATCH', '/api/budgets/:name', async ({ req, res, params, channel }) => {
     const b = await body(req, (x) => parseWith(updateBudgetSchema, x, 'body'));
     const changes: CapChanges = {
-      ...(b.cap !== undefined ? { capMicros: usdToMicros(b.cap) } : {}),
+      ...(b.cap !== undefined ? { capNanos: usdToNanos(b.cap) } : {}),
       ...(b.period !== undefined ? { period: b.period as BudgetStatus['period'] } : {}),
       ...(b.mode !== undefined ? { mode: b.mode } : {}),
-      ...(b.ceiling !== undefined ? { ceilingMicros: b.ceiling === null ? null : usdToMicros(b.ceiling) } : {}),
-      ...(b.sessionCap !== undefined ? { sessionCapMicros: b.sessionCap === null ? null : usdToMicros(b.sessionCap) } : {}),
+      ...(b.ceiling !== undefined ? { ceilingNanos: b.ceiling === null ? null : usdToNanos(b.ceiling) } : {}),
+      ...(b.sessionCap !== undefined ? { sessionCapNanos: b.sessionCap === null ? null : usdToNanos(b.sessionCap) } : {}),
       ...(b.clamp !== undefined ? { clamp: b.clamp } : {}),
       ...(b.autotune !== undefined ? { autotune: b.autotune } : {}),
     };
@@ -229,7 +229,7 @@ export function createAdmin(deps: AdminDeps): Admin {
   });
   route('POST', '/api/budgets/:name/lift', async ({ req, res, params, channel }) => {
     const b = await body(req, (x) => parseWith(liftSchema, x, 'body'));
-    const how: LiftHow = b.add !== undefined ? { add: usdToMicros(b.add) } : b.double === true ? { double: true } : { toCeiling: true };
+    const how: LiftHow = b.add !== undefined ? { add: usdToNanos(b.add) } : b.double === true ? { double: true } : { toCeiling: true };
     act(res, b.add !== undefined ? 'add' : b.double === true ? 'double' : 'toCeiling', 200, (s) => liftBudget(s, params[0]!, how, channel));
   });
   route('GET', '/api/budgets/:name/badge.svg', ({ res, params, query }) => {
@@ -266,7 +266,7 @@ export function createAdmin(deps: AdminDeps): Admin {
       created = createKey(
         write(),
         () => (masterKey ??= loadOrCreateMasterKey(deps.dataDir)),
-        { name: b.name, provider: b.provider, providerKey: b.providerKey, capMicros: usdToMicros(b.capUsd), period: b.period as BudgetStatus['period'], sessionCapMicros: b.sessionCapUsd === null ? null : usdToMicros(b.sessionCapUsd), ceilingMicros: b.ceilingUsd === null ? null : usdToMicros(b.ceilingUsd), mode: b.mode, clamp: b.clamp, baseUrl: b.baseUrl },
+        { name: b.name, provider: b.provider, providerKey: b.providerKey, capNanos: usdToNanos(b.capUsd), period: b.period as BudgetStatus['period'], sessionCapNanos: b.sessionCapUsd === null ? null : usdToNanos(b.sessionCapUsd), ceilingNanos: b.ceilingUsd === null ? null : usdToNanos(b.ceilingUsd), mode: b.mode, clamp: b.clamp, baseUrl: b.baseUrl },
         channel,
         (f) => KEY_FIELDS[f],
       );
@@ -306,7 +306,7 @@ export function createAdmin(deps: AdminDeps): Admin {
         ...(b.timeZone !== undefined ? { timeZone: b.timeZone } : {}),
         ...(b.thresholds !== undefined ? { thresholds: b.thresholds } : {}),
         ...(b.retainDays !== undefined ? { retainDays: b.retainDays } : {}),
-        ...(b.defaultSessionCapUsd !== undefined ? { defaultSessionCapMicros: b.defaultSessionCapUsd === null ? null : usdToMicros(b.defaultSessionCapUsd) } : {}),
+        ...(b.defaultSessionCapUsd !== undefined ? { defaultSessionCapNanos: b.defaultSessionCapUsd === null ? null : usdToNanos(b.defaultSessionCapUsd) } : {}),
       }, channel);
     } catch (err) {
       if (err instanceof StoreError) throw storeToApi(err, settingsField(err.message));
@@ -368,12 +368,12 @@ export function createAdmin(deps: AdminDeps): Admin {
   route('PUT', '/api/pricing/:model', async ({ req, res, params, channel }) => {
     const model = modelId(params[0]!);
     const b = await body(req, (x) => parseWith(priceSchema, x, 'body'));
-    const p = { model, input: usdToMicros(b.input), output: usdToMicros(b.output), cacheRead: b.cacheRead === null ? null : usdToMicros(b.cacheRead), cacheWrite: b.cacheWrite === null ? null : usdToMicros(b.cacheWrite) };
+    const p = { model, input: usdToNanos(b.input), output: usdToNanos(b.output), cacheRead: b.cacheRead === null ? null : usdToNanos(b.cacheRead), cacheWrite: b.cacheWrite === null ? null : usdToNanos(b.cacheWrite) };
     const w = write();
     // The same row and event `spendcap price set` writes, in one transaction.
     const event = w.db.transaction(() => {
       w.setPrice(p);
-      return w.insertEvent({ ts: Date.now(), kind: 'price-set', budget: null, channel, capBeforeMicros: null, capAfterMicros: null, detail: JSON.stringify(p) });
+      return w.insertEvent({ ts: Date.now(), kind: 'price-set', budget: null, channel, capBeforeNanos: null, capAfterNanos: null, detail: JSON.stringify(p) });
     })();
     bank.refresh();
     const saved = store.listPrices().find((x) => x.model === model);
@@ -385,7 +385,7 @@ export function createAdmin(deps: AdminDeps): Admin {
     const w = write();
     const event = w.db.transaction(() => {
       if (!w.deletePrice(model)) throw new ApiError(404, `no price override for "${model}" (GET /api/pricing lists them)`);
-      return w.insertEvent({ ts: Date.now(), kind: 'price-rm', budget: null, channel, capBeforeMicros: null, capAfterMicros: null, detail: JSON.stringify({ model }) });
+      return w.insertEvent({ ts: Date.now(), kind: 'price-rm', budget: null, channel, capBeforeNanos: null, capAfterNanos: null, detail: JSON.stringify({ model }) });
     })();
     bank.refresh();
     sendJson(res, 200, { deleted: model, event: eventView(event) });
@@ -406,8 +406,8 @@ export function createAdmin(deps: AdminDeps): Admin {
     const budgets = report();
     const rows = metricsRows(store, DURATION_BUCKETS_S);
     let held = 0;
-    for (const h of bank.openHolds) held += h.amountMicros;
-    const text = renderMetrics(buildMetrics({ budgets, requests: rows.requests, duration: rows.duration, openRequests: bank.openHolds.size, heldMicros: held }));
+    for (const h of bank.openHolds) held += h.amountNanos;
+    const text = renderMetrics(buildMetrics({ budgets, requests: rows.requests, duration: rows.duration, openRequests: bank.openHolds.size, heldNanos: held }));
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store', 'content-length': String(Buffer.byteLength(text)) });
     res.end(text);
   });
@@ -509,7 +509,7 @@ const ALERT_CHANNELS: ReadonlyArray<{ id: string; name: string; fields: readonly
 ];
 
 function settingsView(s: Settings) {
-  return { timeZone: s.timeZone, effectiveTimeZone: timeZoneOf(s), thresholds: s.thresholds, retainDays: s.retainDays, defaultSessionCapUsd: s.defaultSessionCapMicros === null ? null : s.defaultSessionCapMicros / 1e6 };
+  return { timeZone: s.timeZone, effectiveTimeZone: timeZoneOf(s), thresholds: s.thresholds, retainDays: s.retainDays, defaultSessionCapUsd: s.defaultSessionCapNanos === null ? null : s.defaultSessionCapNanos / 1e9 };
 }
 
 /** Which body field a settings rule refused, from its message (src/budgets/settings.ts words them). */

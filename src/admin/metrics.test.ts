@@ -10,15 +10,15 @@ test('families render with HELP and TYPE, labels escaped', () => {
 test('buildMetrics: budgets as gauges in USD, blocks and cuts per key, a cumulative duration histogram', () => {
   const buckets = DURATION_BUCKETS_S.map((_, i) => (i < 3 ? 1 : 2));
   const fams = buildMetrics({
-    budgets: [{ name: 'w', scope: 'key', period: 'day', capMicros: 15_000_000, spentMicros: 3_200_000, heldMicros: 100_000, remainingMicros: 11_700_000, killed: false }],
+    budgets: [{ name: 'w', scope: 'key', period: 'day', capNanos: 15_000_000_000, spentNanos: 3_200_000_000, heldNanos: 100_000_000, remainingNanos: 11_700_000_000, killed: false }],
     requests: [
-      { key: 'w', provider: 'anthropic', outcome: 'ok', count: 3, costMicros: 3_000_000 },
-      { key: 'w', provider: 'anthropic', outcome: 'blocked', count: 2, costMicros: 0 },
-      { key: 'w', provider: 'anthropic', outcome: 'cut', count: 1, costMicros: 200_000 },
+      { key: 'w', provider: 'anthropic', outcome: 'ok', count: 3, costNanos: 3_000_000_000 },
+      { key: 'w', provider: 'anthropic', outcome: 'blocked', count: 2, costNanos: 0 },
+      { key: 'w', provider: 'anthropic', outcome: 'cut', count: 1, costNanos: 200_000_000 },
     ],
     duration: { buckets, count: 2, sumMs: 1500 },
     openRequests: 1,
-    heldMicros: 100_000,
+    heldNanos: 100_000_000,
   });
   const text = renderMetrics(fams);
   assert.match(text, /^spendcap_budget_spent_usd\{budget="w",scope="key",period="day"\} 3\.2$/m);

@@ -43,16 +43,16 @@ export function renderMetrics(families: readonly MetricFamily[]): string {
 export const DURATION_BUCKETS_S = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600] as const;
 
 export interface MetricsInput {
-  budgets: ReadonlyArray<{ name: string; scope: string; period: string; capMicros: number; spentMicros: number; heldMicros: number; remainingMicros: number; killed: boolean }>;
+  budgets: ReadonlyArray<{ name: string; scope: string; period: string; capNanos: number; spentNanos: number; heldNanos: number; remainingNanos: number; killed: boolean }>;
   /** Ledger totals per key and outcome (all time, or since the oldest row kept). */
-  requests: ReadonlyArray<{ key: string; provider: string; outcome: string; count: number; costMicros: number }>;
+  requests: ReadonlyArray<{ key: string; provider: string; outcome: string; count: number; costNanos: number }>;
   /** Cumulative counts of durations ≤ each DURATION_BUCKETS_S bound, then the total count and sum (ms), over requests that went upstream. */
   duration: { buckets: readonly number[]; count: number; sumMs: number };
   openRequests: number;
-  heldMicros: number;
+  heldNanos: number;
 }
 
-const usd = (micros: number): number => micros / 1e6;
+const usd = (nanos: number): number => nanos / 1e9;
 
 export function buildMetrics(m: MetricsInput): MetricFamily[] {
   const b = (name: string, help: string, pick: (x: MetricsInput['budgets'][number]) => number): MetricFamily => ({
@@ -66,26 +66,26 @@ export function buildMetrics(m: MetricsInput): MetricFamily[] {
     for (const r of m.requests) if (r.outcome === outcome) perKey.set(r.key, (perKey.get(r.key) ?? 0) + r.count);
     return [...perKey].map(([key, value]) => ({ labels: { key }, value }));
   };
-  const costByKey = new Map<string, { provider: string; micros: number }>();
+  const costByKey = new Map<string, { provider: string; nanos: number }>();
   for (const r of m.requests) {
     const k = `${r.key}\u0000${r.provider}`;
-    const c = costByKey.get(k) ?? { provider: r.provider, micros: 0 };
-    c.micros += r.costMicros;
+    const c = costByKey.get(k) ?? { provider: r.provider, nanos: 0 };
+    c.nanos += r.costNanos;
     costByKey.set(k, c);
   }
   return [
-    b('spendcap_budget_spent_usd', 'Dollars charged to the budget in its current period.', (x) => usd(x.spentMicros)),
-    b('spendcap_budget_held_usd', 'Dollars held by requests in flight on the budget.', (x) => usd(x.heldMicros)),
-    b('spendcap_budget_cap_usd', 'The budget\'s cap per period.', (x) => usd(x.capMicros)),
-    b('spendcap_budget_remaining_usd', 'Cap minus spent minus held, never below 0.', (x) => usd(x.remainingMicros)),
+    b('spendcap_budget_spent_usd', 'Dollars charged to the budget in its current period.', (x) => usd(x.spentNanos)),
+    b('spendcap_budget_held_usd', 'Dollars held by requests in flight on the budget.', (x) => usd(x.heldNanos)),
+    b('spendcap_budget_cap_usd', 'The budget\'s cap per period.', (x) => usd(x.capNanos)),
+    b('spendcap_budget_remaining_usd', 'Cap minus spent minus held, never below 0.', (x) => usd(x.remainingNanos)),
     b('spendcap_budget_killed', '1 when the budget is killed.', (x) => (x.killed ? 1 : 0)),
-    { name: 'spendcap_held_usd', help: 'Dollars held by all requests in flight.', type: 'gauge', samples: [{ labels: {}, value: usd(m.heldMicros) }] },
+    { name: 'spendcap_held_usd', help: 'Dollars held by all requests in flight.', type: 'gauge', samples: [{ labels: {}, value: usd(m.heldNanos) }] },
     { name: 'spendcap_open_requests', help: 'Metered requests in flight (each holds money).', type: 'gauge', samples: [{ labels: {}, value: m.openRequests }] },
     {
       name: 'spendcap_spend_usd_total',
       help: 'Dollars charged, per key and provider, over the ledger.',
       type: 'counter',
-      samples: [...costByKey].map(([k, c]) => ({ labels: { key: k.split('\u0000')[0]!, provider: c.provider }, value: usd(c.micros) })),
+      samples: [...costByKey].map(([k, c]) => ({ labels: { key: k.split('\u0000')[0]!, provider: c.provider }, value: usd(c.nanos) })),
     },
     {
       name: 'spendcap_requests_total',

@@ -1,7 +1,7 @@
 // Read-only SQL for the admin API: pages of the ledger and events, and aggregates for stats,
 // budgets' per-model breakdown and /metrics. Rows retention folded into daily totals count too.
 import { localDay, localTime, startOfLocalDay } from '../budgets/index.js';
-import type { Micros } from '../pricing/index.js';
+import type { Nanos } from '../pricing/index.js';
 import type { BudgetRecord, EventRecord, EventChannel, SqliteStore, StoredLedgerRow } from '../store/index.js';
 
 type Params = Record<string, string | number | null>;
@@ -23,7 +23,7 @@ export interface ModelSpend {
   requests: number;
   inputTokens: number;
   outputTokens: number;
-  costMicros: Micros;
+  costNanos: Nanos;
 }
 
 function mergeModels(rows: ModelSpend[]): ModelSpend[] {
@@ -36,14 +36,14 @@ function mergeModels(rows: ModelSpend[]): ModelSpend[] {
       m.requests += r.requests;
       m.inputTokens += r.inputTokens;
       m.outputTokens += r.outputTokens;
-      m.costMicros += r.costMicros;
+      m.costNanos += r.costNanos;
     }
   }
-  return [...by.values()].sort((a, b) => b.costMicros - a.costMicros || a.model.localeCompare(b.model));
+  return [...by.values()].sort((a, b) => b.costNanos - a.costNanos || a.model.localeCompare(b.model));
 }
 
-const MODEL_COLUMNS = 'provider, model, COUNT(*) AS requests, SUM(input_tokens) AS inputTokens, SUM(output_tokens) AS outputTokens, SUM(cost_micros) AS costMicros';
-const DAILY_MODEL_COLUMNS = 'provider, model, SUM(requests) AS requests, SUM(input_tokens) AS inputTokens, SUM(output_tokens) AS outputTokens, SUM(cost_micros) AS costMicros';
+const MODEL_COLUMNS = 'provider, model, COUNT(*) AS requests, SUM(input_tokens) AS inputTokens, SUM(output_tokens) AS outputTokens, SUM(cost_nanos) AS costNanos';
+const DAILY_MODEL_COLUMNS = 'provider, model, SUM(requests) AS requests, SUM(input_tokens) AS inputTokens, SUM(output_tokens) AS outputTokens, SUM(cost_nanos) AS costNanos';
 
 /** What a budget's requests cost per model since `sinceMs` (its period start). */
 export function budgetByModel(store: SqliteStore, b: Pick<BudgetRecord, 'scope' | 'keyId' | 'name'>, sinceMs: number): ModelSpend[] {
@@ -122,20 +122,20 @@ export function eventsPage(store: SqliteStore, f: EventFilter): { total: number;
     kind: string;
     budget: string | null;
     channel: string;
-    cap_before_micros: number | null;
-    cap_after_micros: number | null;
+    cap_before_nanos: number | null;
+    cap_after_nanos: number | null;
     detail: string | null;
   }>;
   return {
     total,
-    rows: rows.map((r) => ({ id: r.id, ts: r.ts, kind: r.kind, budget: r.budget, channel: r.channel as EventChannel, capBeforeMicros: r.cap_before_micros, capAfterMicros: r.cap_after_micros, detail: r.detail })),
+    rows: rows.map((r) => ({ id: r.id, ts: r.ts, kind: r.kind, budget: r.budget, channel: r.channel as EventChannel, capBeforeNanos: r.cap_before_nanos, capAfterNanos: r.cap_after_nanos, detail: r.detail })),
   };
 }
 
 export interface Stats {
-  totals: { requests: number; costMicros: Micros; inputTokens: number; outputTokens: number; byOutcome: Record<string, number> };
+  totals: { requests: number; costNanos: Nanos; inputTokens: number; outputTokens: number; byOutcome: Record<string, number> };
   byModel: ModelSpend[];
-  byDay: Array<{ day: string; requests: number; costMicros: Micros }>;
+  byDay: Array<{ day: string; requests: number; costNanos: Nanos }>;
 }
 
 /** Every time-zone offset in use is a multiple of 15 minutes: a quarter-hour never straddles two local days. */
@@ -152,37 +152,37 @@ export function stats(store: SqliteStore, f: { since: number; until: number; key
   }
   const outcomes = store.db.prepare(`SELECT outcome, COUNT(*) AS n FROM ledger WHERE ${where} GROUP BY outcome`).all(params) as Array<{ outcome: string; n: number }>;
   const models = store.db.prepare(`SELECT ${MODEL_COLUMNS} FROM ledger WHERE ${where} GROUP BY provider, model`).all(params) as ModelSpend[];
-  const quarters = store.db.prepare(`SELECT ts / ${QUARTER_MS} AS q, COUNT(*) AS n, SUM(cost_micros) AS c FROM ledger WHERE ${where} GROUP BY q`).all(params) as Array<{ q: number; n: number; c: number }>;
-  const days = new Map<string, { requests: number; costMicros: number }>();
+  const quarters = store.db.prepare(`SELECT ts / ${QUARTER_MS} AS q, COUNT(*) AS n, SUM(cost_nanos) AS c FROM ledger WHERE ${where} GROUP BY q`).all(params) as Array<{ q: number; n: number; c: number }>;
+  const days = new Map<string, { requests: number; costNanos: number }>();
   const addDay = (day: string, n: number, c: number) => {
-    const d = days.get(day) ?? { requests: 0, costMicros: 0 };
+    const d = days.get(day) ?? { requests: 0, costNanos: 0 };
     d.requests += n;
-    d.costMicros += c;
+    d.costNanos += c;
     days.set(day, d);
   };
   for (const q of quarters) addDay(localDay(q.q * QUARTER_MS, tz).day, q.n, q.c);
   const byOutcome: Record<string, number> = {};
   for (const o of outcomes) byOutcome[o.outcome] = o.n;
   models.push(...(store.db.prepare(`SELECT ${DAILY_MODEL_COLUMNS} FROM daily_totals WHERE ${dailyWhere} GROUP BY provider, model`).all(params) as ModelSpend[]));
-  for (const d of store.db.prepare(`SELECT day, SUM(requests) AS n, SUM(cost_micros) AS c FROM daily_totals WHERE ${dailyWhere} GROUP BY day`).all(params) as Array<{ day: string; n: number; c: number }>) {
+  for (const d of store.db.prepare(`SELECT day, SUM(requests) AS n, SUM(cost_nanos) AS c FROM daily_totals WHERE ${dailyWhere} GROUP BY day`).all(params) as Array<{ day: string; n: number; c: number }>) {
     addDay(d.day, d.n, d.c);
   }
   const byModel = mergeModels(models);
   const totals = byModel.reduce(
-    (t, m) => ({ ...t, requests: t.requests + m.requests, costMicros: t.costMicros + m.costMicros, inputTokens: t.inputTokens + m.inputTokens, outputTokens: t.outputTokens + m.outputTokens }),
-    { requests: 0, costMicros: 0, inputTokens: 0, outputTokens: 0, byOutcome },
+    (t, m) => ({ ...t, requests: t.requests + m.requests, costNanos: t.costNanos + m.costNanos, inputTokens: t.inputTokens + m.inputTokens, outputTokens: t.outputTokens + m.outputTokens }),
+    { requests: 0, costNanos: 0, inputTokens: 0, outputTokens: 0, byOutcome },
   );
   return { totals, byModel, byDay: [...days].sort(([a], [b]) => a.localeCompare(b)).map(([day, d]) => ({ day, ...d })) };
 }
 
 export interface MetricsRows {
-  requests: Array<{ key: string; provider: string; outcome: string; count: number; costMicros: number }>;
+  requests: Array<{ key: string; provider: string; outcome: string; count: number; costNanos: number }>;
   duration: { buckets: number[]; count: number; sumMs: number };
 }
 
 /** Ledger aggregates for /metrics: one pass per query, over the rows kept (retention resets the counters, as a restart would). */
 export function metricsRows(store: SqliteStore, bucketsS: readonly number[]): MetricsRows {
-  const requests = store.db.prepare('SELECT key_name AS key, provider, outcome, COUNT(*) AS count, SUM(cost_micros) AS costMicros FROM ledger GROUP BY key_name, provider, outcome ORDER BY key_name, provider, outcome').all() as MetricsRows['requests'];
+  const requests = store.db.prepare('SELECT key_name AS key, provider, outcome, COUNT(*) AS count, SUM(cost_nanos) AS costNanos FROM ledger GROUP BY key_name, provider, outcome ORDER BY key_name, provider, outcome').all() as MetricsRows['requests'];
   const cols = bucketsS.map((s, i) => `SUM(CASE WHEN duration_ms <= ${Math.round(s * 1000)} THEN 1 ELSE 0 END) AS b${i}`).join(', ');
   // Blocked requests never went upstream: their 0 ms would flatten the histogram.
   const row = store.db.prepare(`SELECT ${cols}${cols ? ',' : ''} COUNT(*) AS n, COALESCE(SUM(duration_ms), 0) AS s FROM ledger WHERE outcome != 'blocked'`).get() as Record<string, number | null>;
@@ -204,7 +204,7 @@ export function modelsInUse(store: SqliteStore, sinceMs: number, limit: number):
 export interface KeySession {
   session: string;
   requests: number;
-  spentMicros: Micros;
+  spentNanos: Nanos;
   lastTs: number;
   /** null for a session whose first request is still in flight. */
   lastOutcome: string | null;
@@ -215,20 +215,20 @@ export function keySessions(store: SqliteStore, keyId: number, sinceMs: number, 
   // With a single MAX() in the query, SQLite takes the bare `outcome` from the row holding the max id: the last request's.
   return store.db
     .prepare(
-      `SELECT session, COUNT(*) AS requests, COALESCE(SUM(cost_micros), 0) AS spentMicros, MAX(id) AS lastId, ts AS lastTs, outcome AS lastOutcome
+      `SELECT session, COUNT(*) AS requests, COALESCE(SUM(cost_nanos), 0) AS spentNanos, MAX(id) AS lastId, ts AS lastTs, outcome AS lastOutcome
        FROM ledger WHERE key_id = @key AND session IS NOT NULL GROUP BY session HAVING lastTs >= @since ORDER BY lastId DESC LIMIT @limit`,
     )
     .all({ key: keyId, since: sinceMs, limit })
     .map((r) => {
       const x = r as KeySession & { lastId: number };
-      return { session: x.session, requests: x.requests, spentMicros: x.spentMicros, lastTs: x.lastTs, lastOutcome: x.lastOutcome };
+      return { session: x.session, requests: x.requests, spentNanos: x.spentNanos, lastTs: x.lastTs, lastOutcome: x.lastOutcome };
     });
 }
 
 export interface Charts {
-  byDayKey: Array<{ day: string; key: string; costMicros: Micros }>;
-  byDayModel: Array<{ day: string; model: string; costMicros: Micros }>;
-  byHour: Array<{ hour: string; costMicros: Micros }>;
+  byDayKey: Array<{ day: string; key: string; costNanos: Nanos }>;
+  byDayModel: Array<{ day: string; model: string; costNanos: Nanos }>;
+  byHour: Array<{ hour: string; costNanos: Nanos }>;
 }
 
 /**
@@ -248,7 +248,7 @@ export function charts(store: SqliteStore, f: { now: number; key?: string | unde
     dailyWhere += ' AND key_name = @key';
     params.key = f.key;
   }
-  const rows = store.db.prepare(`SELECT ts / ${QUARTER_MS} AS q, COALESCE(key_name, '') AS k, model AS m, SUM(cost_micros) AS c FROM ledger WHERE ${where} GROUP BY q, k, m`).all(params) as Array<{ q: number; k: string; m: string; c: number }>;
+  const rows = store.db.prepare(`SELECT ts / ${QUARTER_MS} AS q, COALESCE(key_name, '') AS k, model AS m, SUM(cost_nanos) AS c FROM ledger WHERE ${where} GROUP BY q, k, m`).all(params) as Array<{ q: number; k: string; m: string; c: number }>;
   const byKey = new Map<string, number>();
   const byModel = new Map<string, number>();
   const byHour = new Map<string, number>();
@@ -270,7 +270,7 @@ export function charts(store: SqliteStore, f: { now: number; key?: string | unde
     if (w.hour !== null) add(byHour, w.hour, r.c);
   }
   // Rows retention folded away still count, by day (their hour is gone; today is never folded).
-  for (const d of store.db.prepare(`SELECT day, key_name AS k, model AS m, SUM(cost_micros) AS c FROM daily_totals WHERE ${dailyWhere} GROUP BY day, k, m`).all(params) as Array<{ day: string; k: string; m: string; c: number }>) {
+  for (const d of store.db.prepare(`SELECT day, key_name AS k, model AS m, SUM(cost_nanos) AS c FROM daily_totals WHERE ${dailyWhere} GROUP BY day, k, m`).all(params) as Array<{ day: string; k: string; m: string; c: number }>) {
     add(byKey, `${d.day}\u0000${d.k}`, d.c);
     add(byModel, `${d.day}\u0000${d.m}`, d.c);
   }
@@ -282,12 +282,12 @@ export function charts(store: SqliteStore, f: { now: number; key?: string | unde
   return {
     byDayKey: sorted(byKey, (k, c) => {
       const [day, key] = split(k);
-      return { day, key, costMicros: c };
+      return { day, key, costNanos: c };
     }),
     byDayModel: sorted(byModel, (k, c) => {
       const [day, model] = split(k);
-      return { day, model, costMicros: c };
+      return { day, model, costNanos: c };
     }),
-    byHour: sorted(byHour, (hour, c) => ({ hour, costMicros: c })),
+    byHour: sorted(byHour, (hour, c) => ({ hour, costNanos: c })),
   };
 }

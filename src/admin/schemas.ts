@@ -16,8 +16,8 @@ export class ApiError extends Error {
   }
 }
 
-/** Largest dollar amount accepted anywhere: keeps every µ$ figure a safe integer with room to add. */
-const MAX_USD = 1_000_000_000;
+/** Largest dollar amount accepted anywhere: keeps every n$ figure a safe integer with room to add. */
+const MAX_USD = 1_000_000;
 
 const usd = z
   .number({ error: 'must be a dollar amount (a JSON number, e.g. 15 or 0.5)' })

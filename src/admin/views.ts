@@ -6,8 +6,8 @@ import type { BudgetRecord, EventRecord, KeyRecord, PriceRecord, StoredLedgerRow
 import type { LiveBudget } from './live.js';
 import type { Charts, KeySession, ModelSpend, Stats } from './queries.js';
 
-const usd = (micros: number): number => micros / 1e6;
-const usdOrNull = (micros: number | null | undefined): number | null => (micros === null || micros === undefined ? null : micros / 1e6);
+const usd = (nanos: number): number => nanos / 1e9;
+const usdOrNull = (nanos: number | null | undefined): number | null => (nanos === null || nanos === undefined ? null : nanos / 1e9);
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 export function liveBudget(s: BudgetStatus): LiveBudget {
@@ -17,10 +17,10 @@ export function liveBudget(s: BudgetStatus): LiveBudget {
     period: s.period,
     mode: s.mode,
     killed: s.killed,
-    capUsd: usd(s.capMicros),
-    spentUsd: usd(s.spentMicros),
-    heldUsd: usd(s.heldMicros),
-    remainingUsd: usd(s.remainingMicros),
+    capUsd: usd(s.capNanos),
+    spentUsd: usd(s.spentNanos),
+    heldUsd: usd(s.heldNanos),
+    remainingUsd: usd(s.remainingNanos),
   };
 }
 
@@ -28,8 +28,8 @@ export function budgetView(s: BudgetStatus, r: BudgetRecord | undefined) {
   return {
     id: r?.id ?? null,
     ...liveBudget(s),
-    ceilingUsd: usdOrNull(s.ceilingMicros),
-    sessionCapUsd: usdOrNull(s.sessionCapMicros),
+    ceilingUsd: usdOrNull(s.ceilingNanos),
+    sessionCapUsd: usdOrNull(s.sessionCapNanos),
     clamp: r?.clamp ?? false,
     autotune: r?.autotune ?? 'off',
     periodStart: iso(s.periodStart),
@@ -40,25 +40,25 @@ export function budgetView(s: BudgetStatus, r: BudgetRecord | undefined) {
 }
 
 export function modelView(m: ModelSpend) {
-  return { provider: m.provider, model: m.model, requests: m.requests, inputTokens: m.inputTokens, outputTokens: m.outputTokens, costUsd: usd(m.costMicros) };
+  return { provider: m.provider, model: m.model, requests: m.requests, inputTokens: m.inputTokens, outputTokens: m.outputTokens, costUsd: usd(m.costNanos) };
 }
 
 /** One of a key's sessions: `capUsd` is the session cap that applies (null: none), `open` whether a request of it is in flight. */
-export function sessionView(x: KeySession, capMicros: number | null, open: boolean) {
-  return { id: x.session, session: x.session, requests: x.requests, spentUsd: usd(x.spentMicros), capUsd: usdOrNull(capMicros), lastSeen: iso(x.lastTs), lastOutcome: x.lastOutcome, open };
+export function sessionView(x: KeySession, capNanos: number | null, open: boolean) {
+  return { id: x.session, session: x.session, requests: x.requests, spentUsd: usd(x.spentNanos), capUsd: usdOrNull(capNanos), lastSeen: iso(x.lastTs), lastOutcome: x.lastOutcome, open };
 }
 
 export function suggestionView(s: Suggestion) {
-  return { suggestedUsd: usdOrNull(s.suggestedMicros), reason: s.reason };
+  return { suggestedUsd: usdOrNull(s.suggestedNanos), reason: s.reason };
 }
 
 export function eventView(e: EventRecord) {
-  return { id: e.id, ts: iso(e.ts), kind: e.kind, budget: e.budget, channel: e.channel, capBeforeUsd: usdOrNull(e.capBeforeMicros), capAfterUsd: usdOrNull(e.capAfterMicros), detail: e.detail };
+  return { id: e.id, ts: iso(e.ts), kind: e.kind, budget: e.budget, channel: e.channel, capBeforeUsd: usdOrNull(e.capBeforeNanos), capAfterUsd: usdOrNull(e.capAfterNanos), detail: e.detail };
 }
 
 export function usageView(r: StoredLedgerRow) {
-  const { ts, costMicros, providerCostMicros, meteredCostMicros, ...rest } = r;
-  return { ...rest, ts: iso(ts), costUsd: usd(costMicros), providerCostUsd: usdOrNull(providerCostMicros), meteredCostUsd: usdOrNull(meteredCostMicros) };
+  const { ts, costNanos, providerCostNanos, meteredCostNanos, ...rest } = r;
+  return { ...rest, ts: iso(ts), costUsd: usd(costNanos), providerCostUsd: usdOrNull(providerCostNanos), meteredCostUsd: usdOrNull(meteredCostNanos) };
 }
 
 /** A key as listings show it: the hint of its token, never the token, its hash or the provider key. */
@@ -69,7 +69,7 @@ export function keyView(k: KeyRecord, b: BudgetRecord | undefined) {
     baseUrl: k.baseUrl,
     tokenHint: k.tokenHint,
     createdAt: iso(k.createdAt),
-    budget: b === undefined ? null : { capUsd: usd(b.capMicros), period: b.period, mode: b.mode, killed: b.killed, ceilingUsd: usdOrNull(b.ceilingMicros), sessionCapUsd: usdOrNull(b.sessionCapMicros) },
+    budget: b === undefined ? null : { capUsd: usd(b.capNanos), period: b.period, mode: b.mode, killed: b.killed, ceilingUsd: usdOrNull(b.ceilingNanos), sessionCapUsd: usdOrNull(b.sessionCapNanos) },
   };
 }
 
@@ -82,9 +82,9 @@ export function statsView(s: Stats, since: number, until: number | null) {
   return {
     since: iso(since),
     until: iso(until),
-    totals: { requests: s.totals.requests, costUsd: usd(s.totals.costMicros), inputTokens: s.totals.inputTokens, outputTokens: s.totals.outputTokens, byOutcome: s.totals.byOutcome },
+    totals: { requests: s.totals.requests, costUsd: usd(s.totals.costNanos), inputTokens: s.totals.inputTokens, outputTokens: s.totals.outputTokens, byOutcome: s.totals.byOutcome },
     byModel: s.byModel.map(modelView),
-    byDay: s.byDay.map((d) => ({ day: d.day, requests: d.requests, costUsd: usd(d.costMicros) })),
+    byDay: s.byDay.map((d) => ({ day: d.day, requests: d.requests, costUsd: usd(d.costNanos) })),
   };
 }
 
@@ -97,8 +97,8 @@ export function inUseView(provider: string, model: string, p: ResolvedPrice | Un
 
 export function chartsView(c: Charts) {
   return {
-    byDayKey: c.byDayKey.map((d) => ({ day: d.day, key: d.key, costUsd: usd(d.costMicros) })),
-    byDayModel: c.byDayModel.map((d) => ({ day: d.day, model: d.model, costUsd: usd(d.costMicros) })),
-    byHour: c.byHour.map((d) => ({ hour: d.hour, costUsd: usd(d.costMicros) })),
+    byDayKey: c.byDayKey.map((d) => ({ day: d.day, key: d.key, costUsd: usd(d.costNanos) })),
+    byDayModel: c.byDayModel.map((d) => ({ day: d.day, model: d.model, costUsd: usd(d.costNanos) })),
+    byHour: c.byHour.map((d) => ({ hour: d.hour, costUsd: usd(d.costNanos) })),
   };
 }

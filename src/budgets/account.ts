@@ -1,4 +1,4 @@
-import type { Micros } from '../pricing/index.js';
+import type { Nanos } from '../pricing/index.js';
 import type { BudgetMode } from '../store/types.js';
 
 /**
@@ -12,11 +12,11 @@ export interface Account {
   readonly label: string;
   /** The name to pass to `spendcap lift`. */
   readonly liftName: string;
-  capMicros: Micros;
+  capNanos: Nanos;
   mode: BudgetMode;
   killed: boolean;
-  spentMicros: Micros;
-  heldMicros: Micros;
+  spentNanos: Nanos;
+  heldNanos: Nanos;
   /** Epoch ms of the next reset, null for totals. */
   periodEnd: number | null;
   periodLabel: string;
@@ -38,55 +38,55 @@ export type RefusalCode = 'E_KILLED' | 'E_CAP_REACHED';
 export interface Refusal {
   code: RefusalCode;
   account: Account;
-  /** µ$ the request needed on this account. */
-  neededMicros: Micros;
+  /** n$ the request needed on this account. */
+  neededNanos: Nanos;
 }
 
-export function roomMicros(a: Account): Micros {
-  return a.capMicros - a.spentMicros - a.heldMicros;
+export function roomNanos(a: Account): Nanos {
+  return a.capNanos - a.spentNanos - a.heldNanos;
 }
 
-/** Why `accounts` cannot take `extraMicros` more, or null if every one can. Soft accounts never refuse. */
-export function findRefusal(accounts: readonly Account[], extraMicros: Micros): Refusal | null {
+/** Why `accounts` cannot take `extraNanos` more, or null if every one can. Soft accounts never refuse. */
+export function findRefusal(accounts: readonly Account[], extraNanos: Nanos): Refusal | null {
   for (const a of accounts) {
     if (a.mode !== 'hard') continue;
-    if (a.killed) return { code: 'E_KILLED', account: a, neededMicros: extraMicros };
+    if (a.killed) return { code: 'E_KILLED', account: a, neededNanos: extraNanos };
   }
-  if (extraMicros <= 0) return null;
+  if (extraNanos <= 0) return null;
   for (const a of accounts) {
     if (a.mode !== 'hard') continue;
-    if (a.exhausted || roomMicros(a) < extraMicros) return { code: 'E_CAP_REACHED', account: a, neededMicros: extraMicros };
+    if (a.exhausted || roomNanos(a) < extraNanos) return { code: 'E_CAP_REACHED', account: a, neededNanos: extraNanos };
   }
   return null;
 }
 
-/** Adds `extraMicros` to every account's hold if all have room; all or nothing. */
-export function reserve(accounts: readonly Account[], extraMicros: Micros): Refusal | null {
-  const refusal = findRefusal(accounts, extraMicros);
+/** Adds `extraNanos` to every account's hold if all have room; all or nothing. */
+export function reserve(accounts: readonly Account[], extraNanos: Nanos): Refusal | null {
+  const refusal = findRefusal(accounts, extraNanos);
   if (refusal) return refusal;
-  for (const a of accounts) a.heldMicros += extraMicros;
+  for (const a of accounts) a.heldNanos += extraNanos;
   return null;
 }
 
 /** The largest amount every hard account could still take (Infinity when none is hard). */
-export function commonRoom(accounts: readonly Account[]): Micros {
+export function commonRoom(accounts: readonly Account[]): Nanos {
   let room = Number.POSITIVE_INFINITY;
   for (const a of accounts) {
     if (a.mode !== 'hard') continue;
     if (a.killed || a.exhausted) return 0;
-    room = Math.min(room, roomMicros(a));
+    room = Math.min(room, roomNanos(a));
   }
   return room;
 }
 
-export function release(accounts: readonly Account[], micros: Micros): void {
-  for (const a of accounts) a.heldMicros -= micros;
+export function release(accounts: readonly Account[], nanos: Nanos): void {
+  for (const a of accounts) a.heldNanos -= nanos;
 }
 
-/** The hold of `heldMicros` becomes a charge of `chargeMicros`. */
-export function settle(accounts: readonly Account[], heldMicros: Micros, chargeMicros: Micros): void {
+/** The hold of `heldNanos` becomes a charge of `chargeNanos`. */
+export function settle(accounts: readonly Account[], heldNanos: Nanos, chargeNanos: Nanos): void {
   for (const a of accounts) {
-    a.heldMicros -= heldMicros;
-    a.spentMicros += chargeMicros;
+    a.heldNanos -= heldNanos;
+    a.spentNanos += chargeNanos;
   }
 }

@@ -1,5 +1,5 @@
 import { formatUsd } from '../pricing/index.js';
-import type { Micros } from '../pricing/index.js';
+import type { Nanos } from '../pricing/index.js';
 import { AUTOTUNE_MODES, PERIODS, StoreError } from '../store/index.js';
 import type { AutotuneMode, BudgetMode, BudgetRecord, EventChannel, EventRecord, Period, SqliteStore } from '../store/index.js';
 
@@ -15,15 +15,15 @@ export interface ActionResult {
   event: EventRecord;
 }
 
-export type LiftHow = { add: Micros } | { double: true } | { toCeiling: true };
+export type LiftHow = { add: Nanos } | { double: true } | { toCeiling: true };
 
 export interface CapChanges {
-  capMicros?: Micros;
+  capNanos?: Nanos;
   period?: Period;
   /** null removes the ceiling. */
-  ceilingMicros?: Micros | null;
+  ceilingNanos?: Nanos | null;
   /** null removes the key's own session cap (the global default then applies). Key budgets only. */
-  sessionCapMicros?: Micros | null;
+  sessionCapNanos?: Nanos | null;
   mode?: BudgetMode;
   clamp?: boolean;
   autotune?: AutotuneMode;
@@ -32,10 +32,10 @@ export interface CapChanges {
 export interface NewBudget {
   name: string;
   scope: 'global' | 'tag';
-  capMicros: Micros;
+  capNanos: Nanos;
   period?: Period;
   mode?: BudgetMode;
-  ceilingMicros?: Micros | null;
+  ceilingNanos?: Nanos | null;
   clamp?: boolean;
   autotune?: AutotuneMode;
 }
@@ -54,8 +54,8 @@ export function validateBudgetName(name: string): string {
   return name;
 }
 
-function checkMicros(value: unknown, what: string): Micros {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new StoreError('E_INVALID', `${what} must be a whole number of micro-dollars ≥ 0; got ${String(value)}`);
+function checkNanos(value: unknown, what: string): Nanos {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new StoreError('E_INVALID', `${what} must be a whole number of nano-dollars ≥ 0; got ${String(value)}`);
   return value;
 }
 
@@ -76,13 +76,13 @@ function checkAutotune(m: unknown): AutotuneMode {
 
 /** The rules every stored budget keeps, whichever action made it. */
 function checkBudget(b: BudgetRecord): BudgetRecord {
-  if (b.ceilingMicros !== null && b.capMicros > b.ceilingMicros) {
-    throw new StoreError('E_INVALID', `the cap of "${b.name}" (${formatUsd(b.capMicros)}) would pass its ceiling of ${formatUsd(b.ceilingMicros)}; raise the ceiling first (cap set ${b.name} … --ceiling USD)`);
+  if (b.ceilingNanos !== null && b.capNanos > b.ceilingNanos) {
+    throw new StoreError('E_INVALID', `the cap of "${b.name}" (${formatUsd(b.capNanos)}) would pass its ceiling of ${formatUsd(b.ceilingNanos)}; raise the ceiling first (cap set ${b.name} … --ceiling USD)`);
   }
-  if (b.autotune === 'creep' && b.ceilingMicros === null) {
-    throw new StoreError('E_INVALID', `auto-tune "creep" raises the cap of "${b.name}" by itself, so it needs a ceiling to stay under: cap set ${b.name} ${b.capMicros / 1e6} --ceiling USD`);
+  if (b.autotune === 'creep' && b.ceilingNanos === null) {
+    throw new StoreError('E_INVALID', `auto-tune "creep" raises the cap of "${b.name}" by itself, so it needs a ceiling to stay under: cap set ${b.name} ${b.capNanos / 1e9} --ceiling USD`);
   }
-  if (b.scope !== 'key' && b.sessionCapMicros !== null) throw new StoreError('E_INVALID', `session caps belong to keys; "${b.name}" is a ${b.scope} budget`);
+  if (b.scope !== 'key' && b.sessionCapNanos !== null) throw new StoreError('E_INVALID', `session caps belong to keys; "${b.name}" is a ${b.scope} budget`);
   return b;
 }
 
@@ -101,23 +101,23 @@ export function liftBudget(store: SqliteStore, name: string, how: LiftHow, chann
   return store.changeBudget(
     name,
     (b) => {
-      let capMicros: Micros;
+      let capNanos: Nanos;
       let what: string;
       if ('add' in how) {
-        capMicros = b.capMicros + checkMicros(how.add, 'the amount to add');
-        what = `--add ${how.add / 1e6}`;
+        capNanos = b.capNanos + checkNanos(how.add, 'the amount to add');
+        what = `--add ${how.add / 1e9}`;
       } else if ('double' in how) {
-        capMicros = b.capMicros * 2;
+        capNanos = b.capNanos * 2;
         what = '--double';
       } else {
-        if (b.ceilingMicros === null) throw new StoreError('E_INVALID', `"${b.name}" has no ceiling; set one with: spendcap cap set ${b.name} ${b.capMicros / 1e6} --ceiling USD`);
-        capMicros = b.ceilingMicros;
+        if (b.ceilingNanos === null) throw new StoreError('E_INVALID', `"${b.name}" has no ceiling; set one with: spendcap cap set ${b.name} ${b.capNanos / 1e9} --ceiling USD`);
+        capNanos = b.ceilingNanos;
         what = '--to-ceiling';
       }
-      if (b.ceilingMicros !== null && capMicros > b.ceilingMicros) {
-        throw new StoreError('E_INVALID', `lifting "${b.name}" (${what}) to ${formatUsd(capMicros)} would pass its ceiling of ${formatUsd(b.ceilingMicros)}; raise the ceiling with cap set --ceiling`);
+      if (b.ceilingNanos !== null && capNanos > b.ceilingNanos) {
+        throw new StoreError('E_INVALID', `lifting "${b.name}" (${what}) to ${formatUsd(capNanos)} would pass its ceiling of ${formatUsd(b.ceilingNanos)}; raise the ceiling with cap set --ceiling`);
       }
-      return { ...b, capMicros, killed: false };
+      return { ...b, capNanos, killed: false };
     },
     { kind: 'lift', channel, detail: opts.detail ?? null, ...(opts.now ? { ts: opts.now } : {}) },
   );
@@ -125,9 +125,9 @@ export function liftBudget(store: SqliteStore, name: string, how: LiftHow, chann
 
 /** Changes any of a budget's settings; the event says what changed. */
 export function setCap(store: SqliteStore, name: string, changes: CapChanges, channel: EventChannel, opts: ActionOptions = {}): ActionResult {
-  if (changes.capMicros !== undefined) checkMicros(changes.capMicros, 'the cap');
-  if (changes.ceilingMicros != null) checkMicros(changes.ceilingMicros, 'the ceiling');
-  if (changes.sessionCapMicros != null) checkMicros(changes.sessionCapMicros, 'the session cap');
+  if (changes.capNanos !== undefined) checkNanos(changes.capNanos, 'the cap');
+  if (changes.ceilingNanos != null) checkNanos(changes.ceilingNanos, 'the ceiling');
+  if (changes.sessionCapNanos != null) checkNanos(changes.sessionCapNanos, 'the session cap');
   if (changes.period !== undefined) checkPeriod(changes.period);
   if (changes.mode !== undefined) checkMode(changes.mode);
   if (changes.autotune !== undefined) checkAutotune(changes.autotune);
@@ -137,10 +137,10 @@ export function setCap(store: SqliteStore, name: string, changes: CapChanges, ch
     (b) =>
       checkBudget({
         ...b,
-        ...(changes.capMicros !== undefined ? { capMicros: changes.capMicros } : {}),
+        ...(changes.capNanos !== undefined ? { capNanos: changes.capNanos } : {}),
         ...(changes.period !== undefined ? { period: changes.period } : {}),
-        ...(changes.ceilingMicros !== undefined ? { ceilingMicros: changes.ceilingMicros } : {}),
-        ...(changes.sessionCapMicros !== undefined ? { sessionCapMicros: changes.sessionCapMicros } : {}),
+        ...(changes.ceilingNanos !== undefined ? { ceilingNanos: changes.ceilingNanos } : {}),
+        ...(changes.sessionCapNanos !== undefined ? { sessionCapNanos: changes.sessionCapNanos } : {}),
         ...(changes.mode !== undefined ? { mode: changes.mode } : {}),
         ...(changes.clamp !== undefined ? { clamp: changes.clamp } : {}),
         ...(changes.autotune !== undefined ? { autotune: changes.autotune } : {}),
@@ -169,10 +169,10 @@ export function createBudget(store: SqliteStore, spec: NewBudget, channel: Event
     name: spec.name,
     scope: spec.scope,
     keyId: null,
-    capMicros: checkMicros(spec.capMicros, 'the cap'),
+    capNanos: checkNanos(spec.capNanos, 'the cap'),
     period: spec.period === undefined ? 'day' : checkPeriod(spec.period),
-    sessionCapMicros: null,
-    ceilingMicros: spec.ceilingMicros == null ? null : checkMicros(spec.ceilingMicros, 'the ceiling'),
+    sessionCapNanos: null,
+    ceilingNanos: spec.ceilingNanos == null ? null : checkNanos(spec.ceilingNanos, 'the ceiling'),
     mode: spec.mode === undefined ? 'hard' : checkMode(spec.mode),
     killed: false,
     clamp: spec.clamp ?? false,
@@ -181,7 +181,7 @@ export function createBudget(store: SqliteStore, spec: NewBudget, channel: Event
   });
   const { after, event } = store.createBudget(record, {
     channel,
-    detail: joinDetail(`${record.scope}, ${formatUsd(record.capMicros)} per ${record.period}, ${record.mode}${record.ceilingMicros !== null ? `, ceiling ${formatUsd(record.ceilingMicros)}` : ''}${record.clamp ? ', clamp' : ''}`, opts.detail),
+    detail: joinDetail(`${record.scope}, ${formatUsd(record.capNanos)} per ${record.period}, ${record.mode}${record.ceilingNanos !== null ? `, ceiling ${formatUsd(record.ceilingNanos)}` : ''}${record.clamp ? ', clamp' : ''}`, opts.detail),
     ...(opts.now ? { ts: opts.now } : {}),
   });
   return { before: null, after, event };
@@ -195,11 +195,11 @@ export function deleteBudget(store: SqliteStore, name: string, channel: EventCha
 
 function describeChanges(a: BudgetRecord, b: BudgetRecord): string | null {
   const parts: string[] = [];
-  const money = (m: Micros | null) => (m === null ? 'none' : formatUsd(m));
-  if (a.capMicros !== b.capMicros) parts.push(`cap ${money(a.capMicros)} → ${money(b.capMicros)}`);
+  const money = (m: Nanos | null) => (m === null ? 'none' : formatUsd(m));
+  if (a.capNanos !== b.capNanos) parts.push(`cap ${money(a.capNanos)} → ${money(b.capNanos)}`);
   if (a.period !== b.period) parts.push(`period ${a.period} → ${b.period}`);
-  if (a.ceilingMicros !== b.ceilingMicros) parts.push(`ceiling ${money(a.ceilingMicros)} → ${money(b.ceilingMicros)}`);
-  if (a.sessionCapMicros !== b.sessionCapMicros) parts.push(`session cap ${money(a.sessionCapMicros)} → ${money(b.sessionCapMicros)}`);
+  if (a.ceilingNanos !== b.ceilingNanos) parts.push(`ceiling ${money(a.ceilingNanos)} → ${money(b.ceilingNanos)}`);
+  if (a.sessionCapNanos !== b.sessionCapNanos) parts.push(`session cap ${money(a.sessionCapNanos)} → ${money(b.sessionCapNanos)}`);
   if (a.mode !== b.mode) parts.push(`mode ${a.mode} → ${b.mode}`);
   if (a.clamp !== b.clamp) parts.push(`clamp ${a.clamp ? 'on' : 'off'} → ${b.clamp ? 'on' : 'off'}`);
   if (a.autotune !== b.autotune) parts.push(`autotune ${a.autotune} → ${b.autotune}`);

@@ -1,5 +1,5 @@
 import { formatUsd } from '../pricing/index.js';
-import type { Micros } from '../pricing/index.js';
+import type { Nanos } from '../pricing/index.js';
 import type { BudgetRecord, EventRecord, Period, SpendFilter, SqliteStore } from '../store/index.js';
 import { localDay, localTime, startOfLocalDay } from './period.js';
 
@@ -9,11 +9,11 @@ export const AUTOTUNE_DAYS = 14;
 const MIN_ACTIVE_DAYS = 3;
 const HEADROOM = 1.2;
 const PERIOD_DAYS: Record<Exclude<Period, 'total'>, number> = { day: 1, week: 7, month: 30 };
-const CENT = 10_000;
+const CENT = 10_000_000;
 
 export interface Suggestion {
   /** The cap auto-tune would set, null when it has no suggestion. */
-  suggestedMicros: Micros | null;
+  suggestedNanos: Nanos | null;
   reason: string;
 }
 
@@ -23,15 +23,15 @@ export interface Suggestion {
  * A busy day is allowed for, a single outlier is not followed. Total budgets never reset, so no rule
  * fits them; fewer than 3 days with spend is too little to learn from.
  */
-export function suggestCap(daily: readonly Micros[], period: Period): Suggestion {
-  if (period === 'total') return { suggestedMicros: null, reason: 'a total budget never resets; auto-tune only suggests caps for day, week and month budgets' };
+export function suggestCap(daily: readonly Nanos[], period: Period): Suggestion {
+  if (period === 'total') return { suggestedNanos: null, reason: 'a total budget never resets; auto-tune only suggests caps for day, week and month budgets' };
   const active = daily.filter((d) => d > 0).length;
-  if (active < MIN_ACTIVE_DAYS) return { suggestedMicros: null, reason: `only ${active} of the last ${daily.length} days had spend; auto-tune needs at least ${MIN_ACTIVE_DAYS}` };
+  if (active < MIN_ACTIVE_DAYS) return { suggestedNanos: null, reason: `only ${active} of the last ${daily.length} days had spend; auto-tune needs at least ${MIN_ACTIVE_DAYS}` };
   const sorted = [...daily].sort((a, b) => a - b);
   const p90 = sorted[Math.ceil(0.9 * sorted.length) - 1] ?? 0;
   const raw = p90 * HEADROOM * PERIOD_DAYS[period];
   const suggested = Math.max(CENT, Math.ceil(raw / CENT) * CENT);
-  return { suggestedMicros: suggested, reason: `p90 of daily spend over the last ${daily.length} days is ${formatUsd(p90)}; × ${HEADROOM} headroom${period === 'day' ? '' : ` × ${PERIOD_DAYS[period]} days`} = ${formatUsd(suggested)} per ${period}` };
+  return { suggestedNanos: suggested, reason: `p90 of daily spend over the last ${daily.length} days is ${formatUsd(p90)}; × ${HEADROOM} headroom${period === 'day' ? '' : ` × ${PERIOD_DAYS[period]} days`} = ${formatUsd(suggested)} per ${period}` };
 }
 
 export function filterOf(b: BudgetRecord): SpendFilter {
@@ -41,18 +41,18 @@ export function filterOf(b: BudgetRecord): SpendFilter {
 }
 
 /** Spend per complete local day for the `days` days before today (oldest first), pruned days included. */
-export function dailySpend(store: SqliteStore, filter: SpendFilter, now: number, tz: string, days: number = AUTOTUNE_DAYS): Micros[] {
+export function dailySpend(store: SqliteStore, filter: SpendFilter, now: number, tz: string, days: number = AUTOTUNE_DAYS): Nanos[] {
   const t = localTime(now, tz);
   const today = startOfLocalDay(t.year, t.month, t.day, tz);
   const from = startOfLocalDay(t.year, t.month, t.day - days, tz);
   const byDay = new Map<string, number>();
   for (let i = days; i >= 1; i--) byDay.set(localDay(startOfLocalDay(t.year, t.month, t.day - i, tz), tz).day, 0);
-  for (const d of store.dailyTotals(filter, from, today)) byDay.set(d.day, (byDay.get(d.day) ?? 0) + d.costMicros);
+  for (const d of store.dailyTotals(filter, from, today)) byDay.set(d.day, (byDay.get(d.day) ?? 0) + d.costNanos);
   // Any local day is at least 23 h long: within 20 h of a day's start, a row is in that day.
   let current: { day: string; dayStart: number } | null = null;
   for (const r of store.costRows(filter, from, today)) {
     if (current === null || r.ts >= current.dayStart + 20 * 3600_000 || r.ts < current.dayStart) current = localDay(r.ts, tz);
-    byDay.set(current.day, (byDay.get(current.day) ?? 0) + r.costMicros);
+    byDay.set(current.day, (byDay.get(current.day) ?? 0) + r.costNanos);
   }
   return [...byDay.values()];
 }
@@ -69,15 +69,15 @@ export function autotuneSuggestion(store: SqliteStore, b: BudgetRecord, now: num
 export function runAutotune(store: SqliteStore, now: number, tz: string): EventRecord[] {
   const events: EventRecord[] = [];
   for (const b of store.listBudgets()) {
-    if (b.autotune !== 'creep' || b.ceilingMicros === null) continue;
+    if (b.autotune !== 'creep' || b.ceilingNanos === null) continue;
     const s = autotuneSuggestion(store, b, now, tz);
-    if (s.suggestedMicros === null) continue;
-    const target = Math.min(s.suggestedMicros, b.ceilingMicros);
-    if (target <= b.capMicros) continue;
-    const { event } = store.changeBudget(b.name, (cur) => ({ ...cur, capMicros: Math.max(cur.capMicros, Math.min(target, cur.ceilingMicros ?? target)) }), {
+    if (s.suggestedNanos === null) continue;
+    const target = Math.min(s.suggestedNanos, b.ceilingNanos);
+    if (target <= b.capNanos) continue;
+    const { event } = store.changeBudget(b.name, (cur) => ({ ...cur, capNanos: Math.max(cur.capNanos, Math.min(target, cur.ceilingNanos ?? target)) }), {
       kind: 'autotune-creep',
       channel: 'auto',
-      detail: s.reason + (target < s.suggestedMicros ? `; held at the ceiling ${formatUsd(target)}` : ''),
+      detail: s.reason + (target < s.suggestedNanos ? `; held at the ceiling ${formatUsd(target)}` : ''),
       ts: now,
     });
     events.push(event);

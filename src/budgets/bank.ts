@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { formatUsd } from '../pricing/index.js';
-import type { Micros, ProviderId } from '../pricing/index.js';
+import type { Nanos, ProviderId } from '../pricing/index.js';
 import { decryptSecret } from '../secrets/index.js';
 import type { BudgetRecord, KeyRecord, LedgerRow, SqliteStore } from '../store/index.js';
 import { findRefusal, reserve, release, settle } from './account.js';
@@ -29,7 +29,7 @@ export interface Hold {
   /** The tag budget the request opted into, written on its ledger row. */
   readonly tag: string | null;
   model: string;
-  amountMicros: Micros;
+  amountNanos: Nanos;
   settled: boolean;
   /** Set by the proxy: ends the request at once (kill). */
   onKill: ((account: Account) => void) | null;
@@ -90,7 +90,7 @@ export class Bank {
   readonly #sessions = new Map<string, { account: Account; lastUsed: number }>();
   readonly #open = new Set<Hold>();
   #dataVersion = -1;
-  #settings: Settings = { timeZone: null, defaultSessionCapMicros: null, thresholds: [50, 80, 100], retainDays: 90 };
+  #settings: Settings = { timeZone: null, defaultSessionCapNanos: null, thresholds: [50, 80, 100], retainDays: 90 };
   #tz = machineTimeZone();
   /** The accounts the last accountsFor returned: a refusal recorded right after names one of them. */
   #lastAccounts: readonly Account[] = [];
@@ -136,7 +136,7 @@ export class Bank {
         provider: h.provider,
         model: h.model,
         ...NO_USAGE,
-        costMicros: h.amountMicros,
+        costNanos: h.amountNanos,
         outcome: 'error',
         usageSource: 'estimate',
         status: null,
@@ -241,11 +241,11 @@ export class Bank {
       id: `budget:${budget.id}`,
       label,
       liftName,
-      capMicros: budget.capMicros,
+      capNanos: budget.capNanos,
       mode: budget.mode,
       killed: budget.killed,
-      spentMicros: this.#store.spentSince(filterOf(budget), window.start),
-      heldMicros: 0,
+      spentNanos: this.#store.spentSince(filterOf(budget), window.start),
+      heldNanos: 0,
       periodEnd: window.end,
       periodLabel: budget.period,
       exhausted: false,
@@ -260,7 +260,7 @@ export class Bank {
   /** A new period (or a new zone): spent is read again from the store and a reached cap re-opens. */
   #rollPeriod(a: Account, budget: BudgetRecord, now: number): void {
     const window = periodWindow(budget.period, now, this.#tz);
-    a.spentMicros = this.#store.spentSince(filterOf(budget), window.start);
+    a.spentNanos = this.#store.spentSince(filterOf(budget), window.start);
     a.periodEnd = window.end;
     a.periodStart = window.start;
     a.periodLabel = budget.period;
@@ -269,8 +269,8 @@ export class Bank {
   }
 
   #applyBudget(a: Account, before: BudgetRecord, budget: BudgetRecord, tzChanged: boolean): void {
-    if (budget.capMicros !== before.capMicros || (before.killed && !budget.killed)) a.exhausted = false;
-    a.capMicros = budget.capMicros;
+    if (budget.capNanos !== before.capNanos || (before.killed && !budget.killed)) a.exhausted = false;
+    a.capNanos = budget.capNanos;
     a.mode = budget.mode;
     a.killed = budget.killed;
     a.clamp = budget.clamp;
@@ -278,8 +278,8 @@ export class Bank {
   }
 
   /** The cap every session of this key gets: its own, else the global default, else none. */
-  #sessionCap(entry: KeyEntry): Micros | null {
-    return entry.budget.sessionCapMicros ?? this.#settings.defaultSessionCapMicros;
+  #sessionCap(entry: KeyEntry): Nanos | null {
+    return entry.budget.sessionCapNanos ?? this.#settings.defaultSessionCapNanos;
   }
 
   #applySessions(entry: KeyEntry): void {
@@ -288,8 +288,8 @@ export class Bank {
       if (!k.startsWith(`${entry.record.id}\u0000`)) continue;
       if (cap === null) this.#sessions.delete(k);
       else {
-        if (s.account.capMicros !== cap) s.account.exhausted = false;
-        s.account.capMicros = cap;
+        if (s.account.capNanos !== cap) s.account.exhausted = false;
+        s.account.capNanos = cap;
         s.account.mode = entry.budget.mode;
         s.account.killed = entry.budget.killed;
       }
@@ -348,11 +348,11 @@ export class Bank {
             id: `session:${key.record.id}:${session}`,
             label: `session ${session} of key "${key.record.name}"`,
             liftName: key.record.name,
-            capMicros: sessionCap,
+            capNanos: sessionCap,
             mode: key.budget.mode,
             killed: key.budget.killed,
-            spentMicros: this.#store.spentBySession(key.record.id, session),
-            heldMicros: 0,
+            spentNanos: this.#store.spentBySession(key.record.id, session),
+            heldNanos: 0,
             periodEnd: null,
             periodLabel: 'session',
             exhausted: false,
@@ -371,24 +371,24 @@ export class Bank {
   }
 
   #pruneSessions(now: number): void {
-    for (const [k, s] of this.#sessions) if (now - s.lastUsed > SESSION_IDLE_MS && s.account.heldMicros === 0) this.#sessions.delete(k);
+    for (const [k, s] of this.#sessions) if (now - s.lastUsed > SESSION_IDLE_MS && s.account.heldNanos === 0) this.#sessions.delete(k);
   }
 
   /** Checks without reserving (used to refuse a request before reading more of it). */
-  check(accounts: readonly Account[], micros: Micros): Refusal | null {
-    return findRefusal(accounts, micros);
+  check(accounts: readonly Account[], nanos: Nanos): Refusal | null {
+    return findRefusal(accounts, nanos);
   }
 
-  /** Takes a hold of `amountMicros` on every account, atomically, and persists it before the request goes upstream. */
-  open(key: KeyEntry, session: string | null, accounts: readonly Account[], model: string, amountMicros: Micros, provider: ProviderId): Hold | Refusal {
-    const refusal = reserve(accounts, amountMicros);
+  /** Takes a hold of `amountNanos` on every account, atomically, and persists it before the request goes upstream. */
+  open(key: KeyEntry, session: string | null, accounts: readonly Account[], model: string, amountNanos: Nanos, provider: ProviderId): Hold | Refusal {
+    const refusal = reserve(accounts, amountNanos);
     if (refusal) return refusal;
     const tag = this.#tagOf(accounts);
-    const hold: Hold = { id: randomUUID(), key, session, accounts, startedAt: this.#now(), tag, model, amountMicros, settled: false, onKill: null };
+    const hold: Hold = { id: randomUUID(), key, session, accounts, startedAt: this.#now(), tag, model, amountNanos, settled: false, onKill: null };
     try {
-      this.#store.insertHold({ id: hold.id, ts: hold.startedAt, keyId: key.record.id, keyName: key.record.name, session, provider, model, amountMicros, tag });
+      this.#store.insertHold({ id: hold.id, ts: hold.startedAt, keyId: key.record.id, keyName: key.record.name, session, provider, model, amountNanos, tag });
     } catch (err) {
-      release(accounts, amountMicros);
+      release(accounts, amountNanos);
       throw err;
     }
     this.#open.add(hold);
@@ -401,20 +401,20 @@ export class Bank {
     return t ? t.liftName : null;
   }
 
-  /** Grows the hold by `extraMicros` if every account has room; persisted so a crash charges the latest estimate. */
-  grow(hold: Hold, extraMicros: Micros): Refusal | null {
-    const refusal = reserve(hold.accounts, extraMicros);
+  /** Grows the hold by `extraNanos` if every account has room; persisted so a crash charges the latest estimate. */
+  grow(hold: Hold, extraNanos: Nanos): Refusal | null {
+    const refusal = reserve(hold.accounts, extraNanos);
     if (refusal) return refusal;
-    hold.amountMicros += extraMicros;
-    this.#store.updateHold(hold.id, hold.amountMicros, hold.model);
+    hold.amountNanos += extraNanos;
+    this.#store.updateHold(hold.id, hold.amountNanos, hold.model);
     this.onChange?.();
     return null;
   }
 
-  shrink(hold: Hold, releaseMicros: Micros): void {
-    release(hold.accounts, releaseMicros);
-    hold.amountMicros -= releaseMicros;
-    this.#store.updateHold(hold.id, hold.amountMicros, hold.model);
+  shrink(hold: Hold, releaseNanos: Nanos): void {
+    release(hold.accounts, releaseNanos);
+    hold.amountNanos -= releaseNanos;
+    this.#store.updateHold(hold.id, hold.amountNanos, hold.model);
     this.onChange?.();
   }
 
@@ -429,9 +429,9 @@ export class Bank {
     if (hold.settled) return;
     hold.settled = true;
     this.#open.delete(hold);
-    settle(hold.accounts, hold.amountMicros, row.costMicros);
+    settle(hold.accounts, hold.amountNanos, row.costNanos);
     this.#store.settleHold(hold.id, { ...row, ts: this.#now(), keyId: hold.key.record.id, keyName: hold.key.record.name, session: hold.session, tag: hold.tag });
-    if (row.costMicros > 0) for (const a of hold.accounts) this.#checkThresholds(a);
+    if (row.costNanos > 0) for (const a of hold.accounts) this.#checkThresholds(a);
     this.onChange?.();
   }
 
@@ -442,7 +442,7 @@ export class Bank {
     for (const pct of this.#settings.thresholds) {
       if (pct <= fired) continue;
       // Integer arithmetic: spent/cap ≥ pct/100.
-      if (a.spentMicros * 100 < a.capMicros * pct) break;
+      if (a.spentNanos * 100 < a.capNanos * pct) break;
       a.thresholdFired = pct;
       try {
         if (this.#store.markThreshold(a.budgetId, a.periodStart, pct, this.#now())) {
@@ -451,9 +451,9 @@ export class Bank {
             kind: 'threshold',
             budget: a.liftName,
             channel: 'auto',
-            capBeforeMicros: null,
-            capAfterMicros: null,
-            detail: `${a.label} reached ${pct}% of its cap: spent ${formatUsd(a.spentMicros)} of ${formatUsd(a.capMicros)} (${a.periodLabel}, ${a.mode})`,
+            capBeforeNanos: null,
+            capAfterNanos: null,
+            detail: `${a.label} reached ${pct}% of its cap: spent ${formatUsd(a.spentNanos)} of ${formatUsd(a.capNanos)} (${a.periodLabel}, ${a.mode})`,
           });
         }
       } catch {
@@ -470,7 +470,7 @@ export class Bank {
     if (last !== undefined && now - last < EVENT_QUIET_MS) return;
     this.#lastEvent.set(k, now);
     try {
-      this.#store.insertEvent({ ts: now, kind, budget: a.liftName, channel: 'auto', capBeforeMicros: null, capAfterMicros: null, detail });
+      this.#store.insertEvent({ ts: now, kind, budget: a.liftName, channel: 'auto', capBeforeNanos: null, capAfterNanos: null, detail });
     } catch {
       // The refusal itself must not fail on its audit line.
     }
@@ -487,7 +487,7 @@ export class Bank {
       provider,
       model,
       ...NO_USAGE,
-      costMicros: 0,
+      costNanos: 0,
       outcome: 'blocked',
       usageSource: 'none',
       status,
@@ -508,19 +508,19 @@ export class Bank {
  */
 export function describeRefusal(refusal: Refusal, context: 'block' | 'cut' = 'block'): string {
   const a = refusal.account;
-  const cap = formatUsd(a.capMicros);
+  const cap = formatUsd(a.capNanos);
   const resets = a.periodEnd === null ? '' : `, resets ${new Date(a.periodEnd).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
   const period = a.periodLabel === 'session' ? 'this session' : a.periodLabel;
   if (refusal.code === 'E_KILLED') {
     const what = context === 'cut' ? 'was killed; this response was cut here' : 'was killed';
-    return `spendcap: ${a.label} ${what} (spent ${formatUsd(a.spentMicros)} of ${cap}, ${period}). Re-open it: spendcap unkill ${a.liftName}`;
+    return `spendcap: ${a.label} ${what} (spent ${formatUsd(a.spentNanos)} of ${cap}, ${period}). Re-open it: spendcap unkill ${a.liftName}`;
   }
   if (context === 'cut') {
     return `spendcap: ${a.label} reached its cap of ${cap} (${period}${resets}); this response was cut here. Raise it: spendcap lift ${a.liftName} --add 5`;
   }
-  const inFlight = a.heldMicros > 0 ? ` (+${formatUsd(a.heldMicros)} held by requests in flight)` : '';
-  const room = a.capMicros - a.spentMicros - a.heldMicros;
+  const inFlight = a.heldNanos > 0 ? ` (+${formatUsd(a.heldNanos)} held by requests in flight)` : '';
+  const room = a.capNanos - a.spentNanos - a.heldNanos;
   // With some room left, say why it is not enough: the prompt alone may cost more.
-  const needs = room > 0 && !a.exhausted && refusal.neededMicros > room ? `; this request needs up to ${formatUsd(refusal.neededMicros)} to start` : '';
-  return `spendcap: ${a.label} reached its cap: spent ${formatUsd(a.spentMicros)}${inFlight} of ${cap} (${period}${resets})${needs}. Raise it: spendcap lift ${a.liftName} --add 5`;
+  const needs = room > 0 && !a.exhausted && refusal.neededNanos > room ? `; this request needs up to ${formatUsd(refusal.neededNanos)} to start` : '';
+  return `spendcap: ${a.label} reached its cap: spent ${formatUsd(a.spentNanos)}${inFlight} of ${cap} (${period}${resets})${needs}. Raise it: spendcap lift ${a.liftName} --add 5`;
 }

@@ -7,11 +7,11 @@ const account = (over: Partial<Account> = {}): Account => ({
   id: 'k1',
   label: 'key "work"',
   liftName: 'work',
-  capMicros: 1_000_000,
+  capNanos: 1_000_000,
   mode: 'hard',
   killed: false,
-  spentMicros: 0,
-  heldMicros: 0,
+  spentNanos: 0,
+  heldNanos: 0,
   periodEnd: null,
   periodLabel: 'day',
   exhausted: false,
@@ -19,30 +19,30 @@ const account = (over: Partial<Account> = {}): Account => ({
 });
 
 test('reserve is all-or-nothing across accounts', () => {
-  const key = account({ spentMicros: 200_000 });
-  const session = account({ id: 's1', capMicros: 300_000, spentMicros: 250_000 });
+  const key = account({ spentNanos: 200_000 });
+  const session = account({ id: 's1', capNanos: 300_000, spentNanos: 250_000 });
   const refusal = reserve([key, session], 100_000);
   assert.equal(refusal?.code, 'E_CAP_REACHED');
   assert.equal(refusal?.account, session);
-  assert.equal(key.heldMicros, 0, 'the key account must not keep a partial hold');
+  assert.equal(key.heldNanos, 0, 'the key account must not keep a partial hold');
   assert.equal(reserve([key, session], 50_000), null);
-  assert.equal(key.heldMicros, 50_000);
-  assert.equal(session.heldMicros, 50_000);
+  assert.equal(key.heldNanos, 50_000);
+  assert.equal(session.heldNanos, 50_000);
 });
 
 test('charged + held never passes the cap through reserve', () => {
-  const a = account({ capMicros: 1_000 });
+  const a = account({ capNanos: 1_000 });
   let granted = 0;
   for (let i = 0; i < 100; i++) if (reserve([a], 37) === null) granted++;
   assert.equal(granted, 27);
-  assert.ok(a.spentMicros + a.heldMicros <= a.capMicros);
+  assert.ok(a.spentNanos + a.heldNanos <= a.capNanos);
 });
 
 test('killed and exhausted accounts refuse; soft accounts never do', () => {
   assert.equal(findRefusal([account({ killed: true })], 0)?.code, 'E_KILLED');
   assert.equal(findRefusal([account({ exhausted: true })], 1)?.code, 'E_CAP_REACHED');
-  assert.equal(findRefusal([account({ mode: 'soft', killed: true, spentMicros: 5_000_000 })], 10), null);
-  assert.equal(commonRoom([account({ capMicros: 10, heldMicros: 3 }), account({ capMicros: 100 })]), 7);
+  assert.equal(findRefusal([account({ mode: 'soft', killed: true, spentNanos: 5_000_000 })], 10), null);
+  assert.equal(commonRoom([account({ capNanos: 10, heldNanos: 3 }), account({ capNanos: 100 })]), 7);
   assert.equal(commonRoom([account({ mode: 'soft' })]), Number.POSITIVE_INFINITY);
 });
 
@@ -50,18 +50,18 @@ test('settle turns a hold into a charge', () => {
   const a = account();
   reserve([a], 500);
   settle([a], 500, 420);
-  assert.deepEqual([a.heldMicros, a.spentMicros], [0, 420]);
+  assert.deepEqual([a.heldNanos, a.spentNanos], [0, 420]);
   reserve([a], 10);
   release([a], 10);
-  assert.equal(a.heldMicros, 0);
+  assert.equal(a.heldNanos, 0);
 });
 
 test('planGrowth: keep, grow ahead by a step, take only what is left, cut, shrink', () => {
   assert.deepEqual(planGrowth(100, 90, 50, 1_000), { action: 'keep' });
-  assert.deepEqual(planGrowth(100, 120, 50, 1_000), { action: 'grow', extraMicros: 70 });
-  assert.deepEqual(planGrowth(100, 120, 50, 30), { action: 'grow', extraMicros: 30 });
+  assert.deepEqual(planGrowth(100, 120, 50, 1_000), { action: 'grow', extraNanos: 70 });
+  assert.deepEqual(planGrowth(100, 120, 50, 30), { action: 'grow', extraNanos: 30 });
   assert.deepEqual(planGrowth(100, 120, 50, 19), { action: 'cut' });
-  assert.deepEqual(planGrowth(1_000, 100, 50, 0), { action: 'shrink', releaseMicros: 850 });
+  assert.deepEqual(planGrowth(1_000, 100, 50, 0), { action: 'shrink', releaseNanos: 850 });
 });
 
 test('period windows: day, Monday weeks, months, total', () => {

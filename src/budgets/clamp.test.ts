@@ -7,11 +7,11 @@ const account = (over: Partial<Account> = {}): Account => ({
   id: 'a',
   label: 'key "a"',
   liftName: 'a',
-  capMicros: 1_000_000,
+  capNanos: 1_000_000,
   mode: 'hard',
   killed: false,
-  spentMicros: 0,
-  heldMicros: 0,
+  spentNanos: 0,
+  heldNanos: 0,
   periodEnd: null,
   periodLabel: 'day',
   exhausted: false,
@@ -19,11 +19,11 @@ const account = (over: Partial<Account> = {}): Account => ({
   ...over,
 });
 // $15 per Mtok output: $1 buys 66,666 tokens.
-const base = { inputMicros: 0, outputRate: 15_000_000, maxTokens: 200_000, stream: false, marginTokens: 128 };
+const base = { inputNanos: 0, outputRate: 15_000_000, maxTokens: 200_000, stream: false, marginTokens: 128 };
 
 test('clamp: a non-stream is lowered to exactly what the tightest budget can pay for', () => {
   assert.equal(clampTokens({ ...base, accounts: [account()] }), 66_666);
-  assert.equal(clampTokens({ ...base, accounts: [account({ spentMicros: 400_000 })], inputMicros: 100_000 }), 33_333);
+  assert.equal(clampTokens({ ...base, accounts: [account({ spentNanos: 400_000 })], inputNanos: 100_000 }), 33_333);
 });
 
 test('clamp: a stream leaves room for the estimate and the margin, so it ends by itself', () => {
@@ -34,9 +34,9 @@ test('clamp: left alone when the limit fits, when the tightest budget did not op
   assert.equal(clampTokens({ ...base, maxTokens: 1000, accounts: [account()] }), null);
   assert.equal(clampTokens({ ...base, accounts: [account({ clamp: false })] }), null);
   // The key opted in but a tag budget with less room did not: refuse rather than clamp on its behalf.
-  assert.equal(clampTokens({ ...base, accounts: [account(), account({ id: 't', clamp: false, capMicros: 500_000 })] }), null);
-  assert.equal(clampTokens({ ...base, accounts: [account({ spentMicros: 999_990 })] }), null);
-  assert.ok(clampTokens({ ...base, accounts: [account({ spentMicros: 1_000_000 - Math.ceil((MIN_CLAMP_TOKENS * 15_000_000) / 1e6) })] }) === MIN_CLAMP_TOKENS);
+  assert.equal(clampTokens({ ...base, accounts: [account(), account({ id: 't', clamp: false, capNanos: 500_000 })] }), null);
+  assert.equal(clampTokens({ ...base, accounts: [account({ spentNanos: 999_990 })] }), null);
+  assert.ok(clampTokens({ ...base, accounts: [account({ spentNanos: 1_000_000 - Math.ceil((MIN_CLAMP_TOKENS * 15_000_000) / 1e6) })] }) === MIN_CLAMP_TOKENS);
   assert.equal(clampTokens({ ...base, accounts: [account({ killed: true })] }), null);
   // A soft budget never refuses, so it never needs a clamp.
   assert.equal(clampTokens({ ...base, accounts: [account({ mode: 'soft' })] }), null);

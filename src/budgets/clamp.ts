@@ -1,5 +1,5 @@
-import type { Micros } from '../pricing/index.js';
-import { roomMicros } from './account.js';
+import type { Nanos } from '../pricing/index.js';
+import { roomNanos } from './account.js';
 import type { Account } from './account.js';
 
 /** Fewer output tokens than this is no answer worth sending: refuse as usual. */
@@ -12,8 +12,8 @@ export const STREAM_ESTIMATE_SLACK = 1.5;
 
 export interface ClampInput {
   accounts: readonly Account[];
-  inputMicros: Micros;
-  /** µ$ per million output tokens. */
+  inputNanos: Nanos;
+  /** n$ per million output tokens. */
   outputRate: number;
   maxTokens: number;
   stream: boolean;
@@ -30,10 +30,10 @@ export function clampTokens(c: ClampInput): number | null {
   for (const a of c.accounts) {
     if (a.mode !== 'hard') continue;
     if (a.killed || a.exhausted) return null;
-    if (tightest === null || roomMicros(a) < roomMicros(tightest)) tightest = a;
+    if (tightest === null || roomNanos(a) < roomNanos(tightest)) tightest = a;
   }
   if (tightest === null || tightest.clamp !== true || c.outputRate <= 0) return null;
-  const room = roomMicros(tightest) - c.inputMicros;
+  const room = roomNanos(tightest) - c.inputNanos;
   const affordable = Math.floor((room * 1_000_000) / c.outputRate);
   if (affordable >= c.maxTokens) return null;
   const tokens = c.stream ? Math.floor(affordable / STREAM_ESTIMATE_SLACK) - c.marginTokens : affordable;

@@ -1,27 +1,27 @@
-import type { Micros } from '../pricing/index.js';
+import type { Nanos } from '../pricing/index.js';
 
 export type GrowthPlan =
   | { action: 'keep' }
-  | { action: 'grow'; extraMicros: Micros }
-  | { action: 'shrink'; releaseMicros: Micros }
+  | { action: 'grow'; extraNanos: Nanos }
+  | { action: 'shrink'; releaseNanos: Nanos }
   | { action: 'cut' };
 
 /**
  * How a request's hold follows its running cost.
- * - `neededMicros`: what the hold must cover now (known cost so far + the in-flight margin).
- * - grows ahead by `stepMicros` so the store is touched once per step, not per token; near the cap it
+ * - `neededNanos`: what the hold must cover now (known cost so far + the in-flight margin).
+ * - grows ahead by `stepNanos` so the store is touched once per step, not per token; near the cap it
  *   takes only what is left, so concurrent streams can use the cap to the last margin.
  * - shrinks when the first estimate was far too high (the provider's exact input count arrived),
  *   giving the room back to other requests.
- * - cut when even `neededMicros` does not fit.
+ * - cut when even `neededNanos` does not fit.
  */
-export function planGrowth(heldMicros: Micros, neededMicros: Micros, stepMicros: Micros, roomMicros: Micros): GrowthPlan {
-  if (neededMicros > heldMicros) {
-    const minimum = neededMicros - heldMicros;
-    if (roomMicros < minimum) return { action: 'cut' };
-    return { action: 'grow', extraMicros: Math.min(roomMicros, minimum + stepMicros) };
+export function planGrowth(heldNanos: Nanos, neededNanos: Nanos, stepNanos: Nanos, roomNanos: Nanos): GrowthPlan {
+  if (neededNanos > heldNanos) {
+    const minimum = neededNanos - heldNanos;
+    if (roomNanos < minimum) return { action: 'cut' };
+    return { action: 'grow', extraNanos: Math.min(roomNanos, minimum + stepNanos) };
   }
-  const spare = heldMicros - neededMicros;
-  if (spare > 2 * stepMicros) return { action: 'shrink', releaseMicros: spare - stepMicros };
+  const spare = heldNanos - neededNanos;
+  if (spare > 2 * stepNanos) return { action: 'shrink', releaseNanos: spare - stepNanos };
   return { action: 'keep' };
 }

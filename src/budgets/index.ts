@@ -1,8 +1,9 @@
 export { periodWindow, localTime, localDay, startOfLocalDay, machineTimeZone, isValidTimeZone, formatLocal } from './period.js';
 export type { PeriodWindow, LocalTime } from './period.js';
-export { findRefusal, reserve, release, settle, roomMicros, commonRoom } from './account.js';
+export { findRefusal, reserve, release, settle, roomNanos, commonRoom } from './account.js';
 export type { Account, Refusal, RefusalCode } from './account.js';
 export { planGrowth } from './growth.js';
+export { InflightMargin } from './inflight.js';
 export { clampTokens, MIN_CLAMP_TOKENS } from './clamp.js';
 export type { GrowthPlan } from './growth.js';
 export { Bank, describeRefusal, budgetTagOf, BUDGET_HEADERS } from './bank.js';

@@ -53,12 +53,12 @@ test('thresholds parse to sorted whole percentages', () => {
 });
 
 test('auto-tune: p90 of 14 days × 1.2, rounded up to the cent, scaled to the period; nothing from too little history', () => {
-  const days = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14].map((d) => d * 100_000);
+  const days = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14].map((d) => d * 100_000_000);
   // p90 nearest rank of 14 values = the 13th smallest = $1.30; × 1.2 = $1.56.
-  assert.equal(suggestCap(days, 'day').suggestedMicros, 1_560_000);
-  assert.equal(suggestCap(days, 'week').suggestedMicros, 10_920_000);
-  assert.equal(suggestCap(days, 'month').suggestedMicros, 46_800_000);
-  assert.equal(suggestCap(days, 'total').suggestedMicros, null);
-  assert.equal(suggestCap([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 5], 'day').suggestedMicros, null);
-  assert.equal(suggestCap([...new Array<number>(11).fill(0), 333, 333, 333], 'day').suggestedMicros, 10_000, 'at least a cent');
+  assert.equal(suggestCap(days, 'day').suggestedNanos, 1_560_000_000);
+  assert.equal(suggestCap(days, 'week').suggestedNanos, 10_920_000_000);
+  assert.equal(suggestCap(days, 'month').suggestedNanos, 46_800_000_000);
+  assert.equal(suggestCap(days, 'total').suggestedNanos, null);
+  assert.equal(suggestCap([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 5], 'day').suggestedNanos, null);
+  assert.equal(suggestCap([...new Array<number>(11).fill(0), 333_000, 333_000, 333_000], 'day').suggestedNanos, 10_000_000, 'at least a cent');
 });

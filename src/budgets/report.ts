@@ -1,4 +1,4 @@
-import type { Micros } from '../pricing/index.js';
+import type { Nanos } from '../pricing/index.js';
 import type { AutotuneMode, BudgetMode, BudgetScope, Period, SqliteStore } from '../store/index.js';
 import { autotuneSuggestion, filterOf } from './autotune.js';
 import type { Suggestion } from './autotune.js';
@@ -7,18 +7,18 @@ import { readSettings, timeZoneOf } from './settings.js';
 
 export interface SessionStatus {
   session: string;
-  spentMicros: Micros;
-  capMicros: Micros;
+  spentNanos: Nanos;
+  capNanos: Nanos;
   lastTs: number;
 }
 
 export interface BudgetStatus {
   name: string;
   scope: BudgetScope;
-  capMicros: Micros;
-  spentMicros: Micros;
-  heldMicros: Micros;
-  remainingMicros: Micros;
+  capNanos: Nanos;
+  spentNanos: Nanos;
+  heldNanos: Nanos;
+  remainingNanos: Nanos;
   period: Period;
   periodStart: number;
   /** Epoch ms of the next reset, null for total. */
@@ -28,11 +28,11 @@ export interface BudgetStatus {
   mode: BudgetMode;
   killed: boolean;
   clamp: boolean;
-  ceilingMicros: Micros | null;
+  ceilingNanos: Nanos | null;
   /** The key's own session cap. */
-  sessionCapMicros: Micros | null;
+  sessionCapNanos: Nanos | null;
   /** What each session of this key is capped at: its own, else the global default; null for none. */
-  effectiveSessionCapMicros: Micros | null;
+  effectiveSessionCapNanos: Nanos | null;
   autotune: AutotuneMode;
   /** Present when auto-tune is not off. */
   suggestion: Suggestion | null;
@@ -57,19 +57,19 @@ export function budgetReport(store: SqliteStore, now: number = Date.now()): Budg
     const window = periodWindow(b.period, now, tz);
     const spent = store.spentSince(filterOf(b), window.start);
     const mine = holds.filter((h) => (b.scope === 'global' ? true : b.scope === 'tag' ? h.tag === b.name : h.keyId === b.keyId));
-    const held = mine.reduce((sum, h) => sum + h.amountMicros, 0);
-    const sessionCap = b.scope === 'key' ? (b.sessionCapMicros ?? settings.defaultSessionCapMicros) : null;
+    const held = mine.reduce((sum, h) => sum + h.amountNanos, 0);
+    const sessionCap = b.scope === 'key' ? (b.sessionCapNanos ?? settings.defaultSessionCapNanos) : null;
     const sessions =
       b.keyId === null || sessionCap === null
         ? []
-        : store.sessionsOfKey(b.keyId, 20).map((s) => ({ session: s.session, spentMicros: s.spentMicros, capMicros: sessionCap, lastTs: s.lastTs }));
+        : store.sessionsOfKey(b.keyId, 20).map((s) => ({ session: s.session, spentNanos: s.spentNanos, capNanos: sessionCap, lastTs: s.lastTs }));
     return {
       name: b.name,
       scope: b.scope,
-      capMicros: b.capMicros,
-      spentMicros: spent,
-      heldMicros: held,
-      remainingMicros: Math.max(0, b.capMicros - spent - held),
+      capNanos: b.capNanos,
+      spentNanos: spent,
+      heldNanos: held,
+      remainingNanos: Math.max(0, b.capNanos - spent - held),
       period: b.period,
       periodStart: window.start,
       periodEnd: window.end,
@@ -77,9 +77,9 @@ export function budgetReport(store: SqliteStore, now: number = Date.now()): Budg
       mode: b.mode,
       killed: b.killed,
       clamp: b.clamp,
-      ceilingMicros: b.ceilingMicros,
-      sessionCapMicros: b.sessionCapMicros,
-      effectiveSessionCapMicros: sessionCap,
+      ceilingNanos: b.ceilingNanos,
+      sessionCapNanos: b.sessionCapNanos,
+      effectiveSessionCapNanos: sessionCap,
       autotune: b.autotune,
       suggestion: b.autotune === 'off' ? null : autotuneSuggestion(store, b, now, tz),
       thresholdFired: store.maxThresholdFired(b.id, window.start),

@@ -1,4 +1,4 @@
-import type { Micros } from '../pricing/index.js';
+import type { Nanos } from '../pricing/index.js';
 import { StoreError } from '../store/index.js';
 import type { EventChannel, EventRecord, SqliteStore } from '../store/index.js';
 import { isValidTimeZone, machineTimeZone } from './period.js';
@@ -11,7 +11,7 @@ export interface Settings {
   /** IANA zone periods roll over in; null = the machine's zone at the time of reading. */
   timeZone: string | null;
   /** Cap of every session of a key without its own --session-cap; null = none. */
-  defaultSessionCapMicros: Micros | null;
+  defaultSessionCapNanos: Nanos | null;
   /** Percentages of a budget's cap at which a threshold event fires, ascending. */
   thresholds: number[];
   /** Ledger rows older than this many days are folded into daily totals. */
@@ -25,12 +25,12 @@ export const MIN_RETAIN_DAYS = 14;
 
 export function readSettings(store: SqliteStore): Settings {
   const tz = store.getSetting('tz');
-  const session = store.getSetting('default_session_cap_micros');
+  const session = store.getSetting('default_session_cap_nanos');
   const thresholds = store.getSetting('thresholds');
   const retain = store.getSetting('retain_days');
   return {
     timeZone: tz,
-    defaultSessionCapMicros: session === null ? null : Number(session),
+    defaultSessionCapNanos: session === null ? null : Number(session),
     thresholds: thresholds === null ? [...DEFAULT_THRESHOLDS] : parseThresholds(thresholds),
     retainDays: retain === null ? DEFAULT_RETAIN_DAYS : Number(retain),
   };
@@ -55,7 +55,7 @@ export function parseThresholds(text: string): number[] {
 
 export interface SettingsChange {
   timeZone?: string | null;
-  defaultSessionCapMicros?: Micros | null;
+  defaultSessionCapNanos?: Nanos | null;
   thresholds?: number[];
   retainDays?: number;
 }
@@ -65,7 +65,7 @@ export function writeSettings(store: SqliteStore, change: SettingsChange, channe
   if (change.timeZone != null && !isValidTimeZone(change.timeZone)) {
     throw new StoreError('E_INVALID', `unknown time zone "${change.timeZone}"; use an IANA name such as Europe/Paris, America/New_York or UTC`);
   }
-  if (change.defaultSessionCapMicros != null && (!Number.isInteger(change.defaultSessionCapMicros) || change.defaultSessionCapMicros < 0)) {
+  if (change.defaultSessionCapNanos != null && (!Number.isInteger(change.defaultSessionCapNanos) || change.defaultSessionCapNanos < 0)) {
     throw new StoreError('E_INVALID', 'the default session cap must be a dollar amount ≥ 0');
   }
   if (change.retainDays !== undefined && (!Number.isInteger(change.retainDays) || change.retainDays < MIN_RETAIN_DAYS)) {
@@ -79,9 +79,9 @@ export function writeSettings(store: SqliteStore, change: SettingsChange, channe
       store.setSetting('tz', change.timeZone);
       parts.push(`tz ${before.timeZone ?? 'machine'} → ${change.timeZone ?? 'machine'}`);
     }
-    if (change.defaultSessionCapMicros !== undefined && change.defaultSessionCapMicros !== before.defaultSessionCapMicros) {
-      store.setSetting('default_session_cap_micros', change.defaultSessionCapMicros === null ? null : String(change.defaultSessionCapMicros));
-      parts.push(`default session cap ${usdText(before.defaultSessionCapMicros)} → ${usdText(change.defaultSessionCapMicros)}`);
+    if (change.defaultSessionCapNanos !== undefined && change.defaultSessionCapNanos !== before.defaultSessionCapNanos) {
+      store.setSetting('default_session_cap_nanos', change.defaultSessionCapNanos === null ? null : String(change.defaultSessionCapNanos));
+      parts.push(`default session cap ${usdText(before.defaultSessionCapNanos)} → ${usdText(change.defaultSessionCapNanos)}`);
     }
     if (change.thresholds !== undefined && change.thresholds.join(',') !== before.thresholds.join(',')) {
       store.setSetting('thresholds', change.thresholds.length === 0 ? 'none' : change.thresholds.join(','));
@@ -92,9 +92,9 @@ export function writeSettings(store: SqliteStore, change: SettingsChange, channe
       parts.push(`retain days ${before.retainDays} → ${change.retainDays}`);
     }
     const after = readSettings(store);
-    const event = parts.length === 0 ? null : store.insertEvent({ ts: now, kind: 'settings', budget: null, channel, capBeforeMicros: null, capAfterMicros: null, detail: parts.join('; ') });
+    const event = parts.length === 0 ? null : store.insertEvent({ ts: now, kind: 'settings', budget: null, channel, capBeforeNanos: null, capAfterNanos: null, detail: parts.join('; ') });
     return { before, after, event };
   })();
 }
 
-const usdText = (m: Micros | null): string => (m === null ? 'none' : `$${(m / 1e6).toFixed(2)}`);
+const usdText = (m: Nanos | null): string => (m === null ? 'none' : `$${(m / 1e9).toFixed(2)}`);

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
-import { usdToMicros } from '../pricing/index.js';
+import { usdToNanos } from '../pricing/index.js';
 import { PERIODS } from '../store/index.js';
 import type { Period } from '../store/index.js';
 import { UsageError } from './errors.js';
@@ -26,7 +26,9 @@ export function usd(value: unknown, flag: string): number {
   if (typeof value !== 'string') throw new UsageError(`${flag} needs a dollar amount, e.g. ${flag} 15`);
   const n = Number(value.replace(/^\$/, ''));
   if (!Number.isFinite(n) || n < 0) throw new UsageError(`${flag} must be a dollar amount ≥ 0, got "${value}"`);
-  return usdToMicros(n);
+  // Keeps every n$ figure a safe integer with room to add (2^53 n$ ≈ $9M).
+  if (n > 1_000_000) throw new UsageError(`${flag} must be at most $1000000, got "${value}"`);
+  return usdToNanos(n);
 }
 
 export function optionalUsd(value: unknown, flag: string): number | null {

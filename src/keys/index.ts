@@ -1,7 +1,7 @@
 // Creating and removing spendcap keys: one implementation for `spendcap key add/rm` and the admin
 // API's POST/DELETE /api/keys, so both validate the same way and write the same audited event.
 import { PROVIDER_IDS } from '../pricing/index.js';
-import type { Micros, ProviderId } from '../pricing/index.js';
+import type { Nanos, ProviderId } from '../pricing/index.js';
 import { encryptSecret, hashToken, newSpendcapToken } from '../secrets/index.js';
 import { StoreError } from '../store/index.js';
 import type { BudgetMode, EventChannel, EventRecord, KeyRecord, Period, SqliteStore } from '../store/index.js';
@@ -24,10 +24,10 @@ export interface KeySpec {
   name: string;
   provider: string;
   providerKey: string | undefined;
-  capMicros: Micros;
+  capNanos: Nanos;
   period: Period;
-  sessionCapMicros: Micros | null;
-  ceilingMicros: Micros | null;
+  sessionCapNanos: Nanos | null;
+  ceilingNanos: Nanos | null;
   mode: string;
   clamp: boolean;
   baseUrl: string | undefined;
@@ -82,15 +82,15 @@ export function createKey(store: SqliteStore, masterKey: () => Buffer, spec: Key
   if (providerKey.startsWith('sc-')) throw new KeySpecError('providerKey', `${label('providerKey')} must be the provider's own API key, not a spendcap key (sc-…)`);
   if (spec.mode !== 'hard' && spec.mode !== 'soft') throw new KeySpecError('mode', `${label('mode')} must be hard or soft; got "${spec.mode}"`);
   const mode: BudgetMode = spec.mode;
-  if (spec.ceilingMicros !== null && spec.ceilingMicros < spec.capMicros) throw new KeySpecError('ceiling', `${label('ceiling')} must be at least the cap`);
+  if (spec.ceilingNanos !== null && spec.ceilingNanos < spec.capNanos) throw new KeySpecError('ceiling', `${label('ceiling')} must be at least the cap`);
 
   const token = newSpendcapToken();
   const { key, event } = store.db.transaction(() => {
     const key = store.insertKeyWithBudget(
       { name, provider, tokenHash: hashToken(token), tokenHint: `${token.slice(0, 7)}…`, providerKeyEnc: encryptSecret(masterKey(), providerKey), baseUrl, createdAt: now },
-      { capMicros: spec.capMicros, period: spec.period, sessionCapMicros: spec.sessionCapMicros, ceilingMicros: spec.ceilingMicros, mode, clamp: spec.clamp, updatedAt: now },
+      { capNanos: spec.capNanos, period: spec.period, sessionCapNanos: spec.sessionCapNanos, ceilingNanos: spec.ceilingNanos, mode, clamp: spec.clamp, updatedAt: now },
     );
-    const event = store.insertEvent({ ts: now, kind: 'key-add', budget: name, channel, capBeforeMicros: null, capAfterMicros: spec.capMicros, detail: null });
+    const event = store.insertEvent({ ts: now, kind: 'key-add', budget: name, channel, capBeforeNanos: null, capAfterNanos: spec.capNanos, detail: null });
     return { key, event };
   })();
   return { key, token, provider, mode, event };
@@ -100,7 +100,7 @@ export function createKey(store: SqliteStore, masterKey: () => Buffer, spec: Key
 export function removeKey(store: SqliteStore, name: string, channel: EventChannel, now: number = Date.now()): EventRecord {
   return store.db.transaction(() => {
     if (!store.deleteKey(name)) throw new StoreError('E_NOT_FOUND', `no key named "${name}" (see: spendcap key list)`);
-    return store.insertEvent({ ts: now, kind: 'key-rm', budget: name, channel, capBeforeMicros: null, capAfterMicros: null, detail: null });
+    return store.insertEvent({ ts: now, kind: 'key-rm', budget: name, channel, capBeforeNanos: null, capAfterNanos: null, detail: null });
   })();
 }
 

@@ -9,7 +9,7 @@ import { SqliteStore } from '../store/index.js';
 import { createKey, KeySpecError, normalizeBaseUrl, removeKey } from './index.js';
 import type { KeySpec } from './index.js';
 
-const spec = (over: Partial<KeySpec> = {}): KeySpec => ({ name: 'work', provider: 'anthropic', providerKey: 'sk-ant-1', capMicros: 5_000_000, period: 'day', sessionCapMicros: null, ceilingMicros: null, mode: 'hard', clamp: false, baseUrl: undefined, ...over });
+const spec = (over: Partial<KeySpec> = {}): KeySpec => ({ name: 'work', provider: 'anthropic', providerKey: 'sk-ant-1', capNanos: 5_000_000, period: 'day', sessionCapNanos: null, ceilingNanos: null, mode: 'hard', clamp: false, baseUrl: undefined, ...over });
 
 test('createKey validates, stores the token hashed and the provider key encrypted, and audits key-add on its channel', () => {
   const dir = mkdtempSync(join(tmpdir(), 'spendcap-keys-'));
@@ -23,7 +23,7 @@ test('createKey validates, stores the token hashed and the provider key encrypte
     refuse({ providerKey: ' ' }, 'providerKey', /providerKey is required/);
     refuse({ providerKey: 'sc-abc' }, 'providerKey', /not a spendcap key/);
     refuse({ mode: 'strict' }, 'mode', /hard or soft/);
-    refuse({ ceilingMicros: 1 }, 'ceiling', /at least the cap/);
+    refuse({ ceilingNanos: 1 }, 'ceiling', /at least the cap/);
     refuse({ provider: 'openai-compatible' }, 'baseUrl', /required with provider openai-compatible/);
 
     const made = createKey(store, () => master, spec({ providerKey: ' sk-ant-1 ' }), 'web', undefined, 1000);
@@ -31,7 +31,7 @@ test('createKey validates, stores the token hashed and the provider key encrypte
     const k = store.keyByName('work')!;
     assert.equal(k.tokenHash, hashToken(made.token));
     assert.equal(decryptSecret(master, k.providerKeyEnc), 'sk-ant-1');
-    assert.deepEqual([made.event.kind, made.event.channel, made.event.capAfterMicros], ['key-add', 'web', 5_000_000]);
+    assert.deepEqual([made.event.kind, made.event.channel, made.event.capAfterNanos], ['key-add', 'web', 5_000_000]);
     assert.throws(() => createKey(store, () => master, spec(), 'api'), /already exists/);
     assert.equal(removeKey(store, 'work', 'api').channel, 'api');
     assert.throws(() => removeKey(store, 'work', 'api'), /no key named "work"/);

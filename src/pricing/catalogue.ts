@@ -1,9 +1,9 @@
 import { findProvider } from '@pydantic/genai-prices';
 import type { MatchLogic, ModelInfo, ModelPrice } from '@pydantic/genai-prices';
-import { usdToMicros } from './money.js';
+import { usdToNanos } from './money.js';
 import type { ModelRates, ProviderId, RateCard } from './types.js';
 
-// ---- default multipliers (Anthropic's), on integer µ$/Mtok -------------------------------
+// ---- default multipliers (Anthropic's), on integer n$/Mtok -------------------------------
 
 export const defaultCacheRead = (input: number): number => Math.round(input / 10);
 export const defaultCacheWrite5m = (input: number): number => Math.round((input * 5) / 4);
@@ -38,7 +38,7 @@ function dearest(list: readonly ModelRates[]): ModelRates | null {
 
 interface Field {
   base: number;
-  /** Highest tier price (µ$/Mtok) and lowest tier start; null when flat. */
+  /** Highest tier price (n$/Mtok) and lowest tier start; null when flat. */
   tier: { start: number; price: number } | null;
 }
 
@@ -47,7 +47,7 @@ const isUsdRate = (v: unknown): v is number => typeof v === 'number' && Number.i
 /** undefined = absent, null = present but malformed. */
 function readField(v: unknown): Field | undefined | null {
   if (v === undefined) return undefined;
-  if (isUsdRate(v)) return { base: usdToMicros(v), tier: null };
+  if (isUsdRate(v)) return { base: usdToNanos(v), tier: null };
   if (typeof v !== 'object' || v === null) return null;
   const { base, tiers } = v as { base?: unknown; tiers?: unknown };
   if (!isUsdRate(base) || !Array.isArray(tiers)) return null;
@@ -58,9 +58,9 @@ function readField(v: unknown): Field | undefined | null {
     const { start: s, price: p } = t as { start?: unknown; price?: unknown };
     if (typeof s !== 'number' || !Number.isSafeInteger(s) || s < 0 || !isUsdRate(p)) return null;
     start = Math.min(start, s);
-    price = Math.max(price, usdToMicros(p));
+    price = Math.max(price, usdToNanos(p));
   }
-  return { base: usdToMicros(base), tier: price < 0 ? null : { start, price } };
+  return { base: usdToNanos(base), tier: price < 0 ? null : { start, price } };
 }
 
 /**

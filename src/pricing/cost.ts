@@ -1,4 +1,4 @@
-import type { Micros, ModelRates, RateCard, Usage } from './types.js';
+import type { Nanos, ModelRates, RateCard, Usage } from './types.js';
 
 const PER_MTOK = 1_000_000;
 const PER_MTOK_BIG = 1_000_000n;
@@ -25,13 +25,13 @@ function checkCard(c: RateCard): void {
 }
 
 /** ceil(n / 1e6) for a non-negative integer n < 2^53, without float division. */
-function ceilPerMtok(n: number): Micros {
+function ceilPerMtok(n: number): Nanos {
   const rem = n % PER_MTOK;
   return (n - rem) / PER_MTOK + (rem > 0 ? 1 : 0);
 }
 
 /** ceil(Σ tᵢ·rᵢ / 1e6), exact: Number when every partial sum is a safe integer, else BigInt. */
-function dotCeil(t0: number, r0: number, t1: number, r1: number, t2: number, r2: number, t3: number, r3: number, t4: number, r4: number): Micros {
+function dotCeil(t0: number, r0: number, t1: number, r1: number, t2: number, r2: number, t3: number, r3: number, t4: number, r4: number): Nanos {
   const bound = (t0 + t1 + t2 + t3 + t4) * Math.max(r0, r1, r2, r3, r4);
   if (bound <= Number.MAX_SAFE_INTEGER) return ceilPerMtok(t0 * r0 + t1 * r1 + t2 * r2 + t3 * r3 + t4 * r4);
   const sum =
@@ -50,13 +50,13 @@ export function rateCardFor(rates: ModelRates, totalInput: number): RateCard {
   return lc !== undefined && totalInput > lc.thresholdTokens ? lc : rates;
 }
 
-/** µ$/Mtok for output tokens of a request with this much input (tier-aware). */
+/** n$/Mtok for output tokens of a request with this much input (tier-aware). */
 export function outputRateFor(rates: ModelRates, totalInput: number): number {
   return rateCardFor(rates, totalInput).output;
 }
 
 /** Full cost of one request: one ceiling over all token kinds. */
-export function costMicros(usage: Usage, rates: ModelRates): Micros {
+export function costNanos(usage: Usage, rates: ModelRates): Nanos {
   checkUsage(usage);
   const c = rateCardFor(rates, totalInputTokens(usage));
   checkCard(c);
@@ -70,7 +70,7 @@ export function costMicros(usage: Usage, rates: ModelRates): Micros {
 }
 
 /** Input side only (outputTokens ignored), tier-aware; for the hold taken before forwarding. */
-export function inputCostMicros(usage: Usage, rates: ModelRates): Micros {
+export function inputCostNanos(usage: Usage, rates: ModelRates): Nanos {
   checkUsage(usage);
   const c = rateCardFor(rates, totalInputTokens(usage));
   checkCard(c);
@@ -84,7 +84,7 @@ export function inputCostMicros(usage: Usage, rates: ModelRates): Micros {
 }
 
 /** ceil(tokens × rate / 1e6). Note ceil(a)+ceil(b) ≥ ceil(a+b): split holds never under-reserve. */
-export function tokensCostMicros(tokens: number, ratePerMtok: number): Micros {
+export function tokensCostNanos(tokens: number, ratePerMtok: number): Nanos {
   checkCount(tokens, 'tokens');
   checkCount(ratePerMtok, 'ratePerMtok');
   return dotCeil(tokens, ratePerMtok, 0, 0, 0, 0, 0, 0, 0, 0);

@@ -1,26 +1,32 @@
-import type { Micros } from './types.js';
+import type { Nanos } from './types.js';
 
-const MICROS_PER_USD = 1_000_000;
+/** n$ per USD: money is integer nano-dollars (1e-9 USD), exact for every catalogue price. */
+export const NANOS_PER_USD = 1_000_000_000;
 
-/** USD → integer µ$. Also turns a USD/Mtok price into µ$/Mtok. */
-export function usdToMicros(usd: number): Micros {
+/** USD → integer n$. Also turns a USD/Mtok price into n$/Mtok. */
+export function usdToNanos(usd: number): Nanos {
   if (!Number.isFinite(usd)) throw new RangeError(`not a finite USD amount: ${String(usd)}`);
-  return Math.round(usd * MICROS_PER_USD);
+  return Math.round(usd * NANOS_PER_USD);
+}
+
+/** n$ → USD as a number (for JSON): n / 1e9 prints back as the exact 9-decimal value. */
+export function nanosToUsd(nanos: Nanos): number {
+  return nanos / NANOS_PER_USD;
 }
 
 /**
- * µ$ → "$12.345678": always 2 decimals (cents), up to 6 when the sub-cent digits
+ * n$ → "$12.345678": always 2 decimals (cents), up to 9 when the sub-cent digits
  * are non-zero, trailing zeros trimmed. No thousands separators (stays parseable).
- * 15_000_000 → "$15.00", 1_500_000 → "$1.50", 1_234 → "$0.001234", -250_000 → "-$0.25".
+ * 15_000_000_000 → "$15.00", 1_500_000_000 → "$1.50", 32_550 → "$0.00003255", -250_000_000 → "-$0.25".
  */
-export function formatUsd(micros: Micros): string {
-  if (!Number.isFinite(micros)) return `$${String(micros)}`;
-  const m = Math.round(micros);
+export function formatUsd(nanos: Nanos): string {
+  if (!Number.isFinite(nanos)) return `$${String(nanos)}`;
+  const m = Math.round(nanos);
   const abs = Math.abs(m);
-  // Integer split (no float division) so 999_999 µ$ never rounds up to $1.
-  const frac = abs % MICROS_PER_USD;
-  const whole = (abs - frac) / MICROS_PER_USD;
-  let digits = String(frac).padStart(6, '0').replace(/0+$/, '');
+  // Integer split (no float division) so 999_999_999 n$ never rounds up to $1.
+  const frac = abs % NANOS_PER_USD;
+  const whole = (abs - frac) / NANOS_PER_USD;
+  let digits = String(frac).padStart(9, '0').replace(/0+$/, '');
   if (digits.length < 2) digits = digits.padEnd(2, '0');
   return `${m < 0 ? '-' : ''}$${whole}.${digits}`;
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { costMicros } from './cost.js';
+import { costNanos } from './cost.js';
 import { UnknownModelError } from './errors.js';
 import { PriceBook } from './price-book.js';
 import { ZERO_USAGE } from './types.js';
@@ -22,18 +22,18 @@ test('list prices: claude-haiku-4-5 $1/$5, $0.10 read, $1.25 5m, $2 1h; claude-o
   const haiku = priced(b, 'claude-haiku-4-5');
   assert.deepEqual(
     { ...haiku.rates },
-    { input: 1_000_000, output: 5_000_000, cacheRead: 100_000, cacheWrite5m: 1_250_000, cacheWrite1h: 2_000_000 },
+    { input: 1_000_000_000, output: 5_000_000_000, cacheRead: 100_000_000, cacheWrite5m: 1_250_000_000, cacheWrite1h: 2_000_000_000 },
   );
   assert.equal(haiku.source, 'catalogue');
   assert.equal(haiku.estimated, false);
   const opus = priced(b, 'claude-opus-4-8');
-  assert.equal(opus.rates.input, 5_000_000);
-  assert.equal(opus.rates.output, 25_000_000);
+  assert.equal(opus.rates.input, 5_000_000_000);
+  assert.equal(opus.rates.output, 25_000_000_000);
   const sonnet = priced(b, 'claude-sonnet-4-5');
-  assert.equal(sonnet.rates.input, 3_000_000);
-  assert.equal(sonnet.rates.output, 15_000_000);
+  assert.equal(sonnet.rates.input, 3_000_000_000);
+  assert.equal(sonnet.rates.output, 15_000_000_000);
   assert.equal(sonnet.rates.longContext?.thresholdTokens, 200_000);
-  assert.equal(sonnet.rates.longContext?.output, 22_500_000);
+  assert.equal(sonnet.rates.longContext?.output, 22_500_000_000);
 });
 
 test('dated ids resolve through the catalogue match logic', () => {
@@ -58,14 +58,14 @@ test('conditional price by date: claude-opus-4-6 tiered before 2026-03-13, flat 
   const b = new PriceBook({ overrides: [], now: () => now });
   const big = { ...ZERO_USAGE, inputTokens: 250_000 };
   const before = priced(b, 'claude-opus-4-6');
-  assert.equal(before.rates.longContext?.input, 10_000_000);
-  assert.equal(before.rates.longContext?.output, 37_500_000);
-  assert.equal(costMicros(big, before.rates), 2_500_000);
+  assert.equal(before.rates.longContext?.input, 10_000_000_000);
+  assert.equal(before.rates.longContext?.output, 37_500_000_000);
+  assert.equal(costNanos(big, before.rates), 2_500_000_000);
   now = new Date('2026-03-13T00:00:00Z'); // same book: the cached answer must expire at the boundary
   const after = priced(b, 'claude-opus-4-6');
   assert.equal(after.rates.longContext, undefined);
-  assert.equal(after.rates.input, 5_000_000);
-  assert.equal(costMicros(big, after.rates), 1_250_000);
+  assert.equal(after.rates.input, 5_000_000_000);
+  assert.equal(costNanos(big, after.rates), 1_250_000_000);
 });
 
 test('family fallback: claude-opus-4-9 is priced at the dearest opus, estimated', () => {
@@ -126,18 +126,18 @@ test('refusal: no family match is an UnknownModelError, returned not thrown', ()
 
 test('overrides: exact id, dated id mapping, derived cache rates', () => {
   const b = book([
-    { model: 'claude-sonnet-4-5', input: 1_000_000, output: 2_000_000 },
-    { model: 'claude-haiku-4-5', input: 1_000_000, output: 5_000_000, cacheRead: 50_000, cacheWrite: 1_500_000 },
+    { model: 'claude-sonnet-4-5', input: 1_000_000_000, output: 2_000_000_000 },
+    { model: 'claude-haiku-4-5', input: 1_000_000_000, output: 5_000_000_000, cacheRead: 50_000_000, cacheWrite: 1_500_000_000 },
   ]);
   for (const model of ['claude-sonnet-4-5', 'claude-sonnet-4-5-20250929', 'claude-sonnet-4-5@20250929']) {
     const r = priced(b, model);
     assert.equal(r.source, 'override', model);
     assert.equal(r.pricedAs, 'claude-sonnet-4-5');
     assert.equal(r.estimated, false);
-    assert.deepEqual({ ...r.rates }, { input: 1_000_000, output: 2_000_000, cacheRead: 100_000, cacheWrite5m: 1_250_000, cacheWrite1h: 2_000_000 });
+    assert.deepEqual({ ...r.rates }, { input: 1_000_000_000, output: 2_000_000_000, cacheRead: 100_000_000, cacheWrite5m: 1_250_000_000, cacheWrite1h: 2_000_000_000 });
   }
   const h = priced(b, 'claude-haiku-4-5-20251001');
-  assert.deepEqual({ ...h.rates }, { input: 1_000_000, output: 5_000_000, cacheRead: 50_000, cacheWrite5m: 1_500_000, cacheWrite1h: 2_400_000 });
+  assert.deepEqual({ ...h.rates }, { input: 1_000_000_000, output: 5_000_000_000, cacheRead: 50_000_000, cacheWrite5m: 1_500_000_000, cacheWrite1h: 2_400_000_000 });
   // Not a date suffix: no mapping, falls to the catalogue.
   assert.equal(priced(b, 'claude-sonnet-4-5-latest').source, 'catalogue');
 });
@@ -146,7 +146,7 @@ test('overrides: price 0 is a valid free model; unknown ids become priceable', (
   const b = book([{ model: 'llama-foo', input: 0, output: 0 }]);
   const r = priced(b, 'llama-foo');
   assert.equal(r.source, 'override');
-  assert.equal(costMicros({ ...ZERO_USAGE, inputTokens: 1_000_000, outputTokens: 1_000_000, cacheReadTokens: 5 }, r.rates), 0);
+  assert.equal(costNanos({ ...ZERO_USAGE, inputTokens: 1_000_000, outputTokens: 1_000_000, cacheReadTokens: 5 }, r.rates), 0);
   assert.ok(b.resolve('anthropic', 'gpt-99') instanceof UnknownModelError);
 });
 
@@ -190,6 +190,6 @@ test('listKnown: overrides first, then priced catalogue models not shadowed', ()
   assert.equal(list.filter((k) => k.id === 'claude-haiku-4-5').length, 1);
   const sonnet = list.find((k) => k.id === 'claude-sonnet-4-5');
   assert.equal(sonnet?.source, 'catalogue');
-  assert.equal(sonnet.rates.input, 3_000_000);
+  assert.equal(sonnet.rates.input, 3_000_000_000);
   assert.ok(list.length > 10);
 });

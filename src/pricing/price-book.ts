@@ -10,7 +10,7 @@ import type { CatalogueModel } from './catalogue.js';
 import { UnknownModelError } from './errors.js';
 import type { ModelRates, PriceSource, ProviderId, ResolvedPrice } from './types.js';
 
-/** A user-set price, integer µ$/Mtok. cacheWrite is the 5-minute write. */
+/** A user-set price, integer n$/Mtok. cacheWrite is the 5-minute write. */
 export interface PriceOverride {
   model: string;
   input: number;
@@ -44,7 +44,7 @@ const FAMILIES: Readonly<Record<ProviderId, readonly string[]>> = {
 };
 
 /** $1M/Mtok: far above any real price, keeps every derived rate a safe integer. */
-const MAX_RATE = 1_000_000_000_000;
+const MAX_RATE = 1_000_000_000_000_000;
 /** Model ids come from request bodies: bound the cache so junk ids cannot grow it forever. */
 const MAX_CACHE = 4096;
 const DATE_SUFFIX = /[-@]\d{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])$/;
@@ -59,7 +59,7 @@ function familiesOf(provider: ProviderId, idLower: string): string[] {
 function checkRate(model: string, field: string, v: number | undefined): void {
   if (v === undefined) return;
   if (!Number.isSafeInteger(v) || v < 0 || v > MAX_RATE) {
-    throw new RangeError(`price override for "${model}": ${field} must be an integer number of µ$ per Mtok in [0, ${MAX_RATE}], got ${String(v)}`);
+    throw new RangeError(`price override for "${model}": ${field} must be an integer number of n$ per Mtok in [0, ${MAX_RATE}], got ${String(v)}`);
   }
 }
 

@@ -1,9 +1,9 @@
 /**
- * Money is integer micro-dollars (µ$, 1e-6 USD) everywhere in spendcap.
- * Prices are integer micro-dollars per million tokens (µ$/Mtok): $3.00/Mtok = 3_000_000.
- * cost µ$ = ceil(Σ tokens × rate / 1e6), one rounding per request, always up.
+ * Money is integer nano-dollars (n$, 1e-9 USD) everywhere in spendcap.
+ * Prices are integer nano-dollars per million tokens (n$/Mtok): $3.00/Mtok = 3_000_000_000 (exact for any price with ≤ 9 decimals).
+ * cost n$ = ceil(Σ tokens × rate / 1e6), one rounding per request, always up.
  */
-export type Micros = number;
+export type Nanos = number;
 
 /** Token counts of one request. The four input kinds are disjoint (Anthropic semantics). */
 export interface Usage {
@@ -24,7 +24,7 @@ export const ZERO_USAGE: Readonly<Usage> = Object.freeze({
   cacheWrite1hTokens: 0,
 });
 
-/** Rates in µ$ per million tokens. */
+/** Rates in n$ per million tokens. */
 export interface RateCard {
   input: number;
   output: number;

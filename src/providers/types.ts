@@ -60,8 +60,8 @@ export interface StreamMeter {
    * the text to send for one event instead of its bytes ('' drops it). Absent = bytes pass untouched.
    */
   rewrite?(ev: SseEvent): string;
-  /** The provider's own figure for what the request cost, when it reports one (OpenRouter's usage.cost), in µ$. */
-  readonly providerCostMicros?: number | null;
+  /** The provider's own figure for what the request cost, when it reports one (OpenRouter's usage.cost), in n$. */
+  readonly providerCostNanos?: number | null;
 }
 
 export interface ErrorReply {
@@ -93,7 +93,7 @@ export interface ProviderAdapter {
   newStreamMeter(info: RequestInfo): StreamMeter;
   /** Usage of a whole (non-streamed) JSON response, or null when it has none. */
   usageFromJson(json: unknown): Usage | null;
-  /** The provider's own cost figure in a whole JSON response (OpenRouter), in µ$. */
+  /** The provider's own cost figure in a whole JSON response (OpenRouter), in n$. */
   providerCostFromJson?(json: unknown): number | null;
   /** spendcap's own refusal in this protocol's shape; the client's headers let it suit a known client (Codex). */
   errorReply(code: ErrorCode, message: string, clientHeaders?: IncomingHttpHeaders): ErrorReply;

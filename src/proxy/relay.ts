@@ -3,9 +3,9 @@ import { randomUUID } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import { budgetTagOf, clampTokens, describeRefusal, planGrowth } from '../budgets/index.js';
 import type { Account, Bank, Hold, KeyEntry, Refusal } from '../budgets/index.js';
-import { commonRoom } from '../budgets/index.js';
-import { costMicros, inputCostMicros, outputRateFor, tokensCostMicros, UnknownModelError } from '../pricing/index.js';
-import type { Micros, ModelRates, PriceBook, ResolvedPrice, Usage } from '../pricing/index.js';
+import { commonRoom, InflightMargin } from '../budgets/index.js';
+import { costNanos, inputCostNanos, outputRateFor, tokensCostNanos, UnknownModelError } from '../pricing/index.js';
+import type { Nanos, ModelRates, PriceBook, ResolvedPrice, Usage } from '../pricing/index.js';
 import { hashToken } from '../secrets/index.js';
 import type { Outcome } from '../store/index.js';
 import type { ProviderId } from '../pricing/index.js';
@@ -18,14 +18,32 @@ import { requestHeadersForUpstream, responseHeadersForClient } from './headers.j
 import { safeTokens, safeUsage, usageFlaw } from './usage-guard.js';
 
 export interface ProxyOptions {
-  /** Output tokens every open stream keeps paid for ahead of what spendcap has read: covers tokens in flight. */
+  /**
+   * Output tokens every open stream keeps paid for ahead of what spendcap has read, at the least; on top
+   * of it the stream's own rate × abort latency (src/budgets/inflight.ts) covers the tokens in flight.
+   */
   marginTokens: number;
-  /** How far a hold grows ahead at once, so the store is written once per step, not per token. */
+  /** How far a hold grows ahead at once, so the store is written once per step, not per token (at most 1/64 of the smallest cap). */
   stepTokens: number;
   maxBodyBytes: number;
 }
 
-export const DEFAULT_PROXY_OPTIONS: ProxyOptions = { marginTokens: 128, stepTokens: 256, maxBodyBytes: 32 * 1024 * 1024 };
+export const DEFAULT_PROXY_OPTIONS: ProxyOptions = { marginTokens: 8, stepTokens: 256, maxBodyBytes: 32 * 1024 * 1024 };
+
+/**
+ * How long an abort may take to stop the provider: the stream's own time to response headers (one
+ * round trip to the provider and its reaction, an upper bound of the way back), kept within these.
+ */
+const MIN_ABORT_LATENCY_MS = 5;
+const MAX_ABORT_LATENCY_MS = 2000;
+/** Before the provider's headers, when the round trip is not known yet. */
+const ABORT_LATENCY_BEFORE_HEADERS_MS = 100;
+/** Output the provider generates but does not stream (thinking, hidden reasoning) is only read on the clock: a wider margin. */
+const HIDDEN_OUTPUT_MARGIN_TOKENS = 128;
+/** A clamped stream must end by its own limit, not by a cut: its limit leaves room for a full in-flight margin. */
+const CLAMP_MARGIN_TOKENS = 128;
+/** A hold grows by at most this share of the smallest cap at once, so a small cap is not fragmented by steps. */
+const STEP_CAP_DIVISOR = 64;
 
 export interface ProxyContext {
   bank: Bank;
@@ -128,7 +146,7 @@ export function sentNothing(code: string): boolean {
 interface CostModel {
   rates: ModelRates;
   /** Before the provider counts the prompt: the upper estimate of its cost. */
-  inputEstimateMicros: Micros;
+  inputEstimateNanos: Nanos;
   outputRate: number;
 }
 
@@ -138,7 +156,7 @@ function costModel(info: RequestInfo, price: ResolvedPrice): CostModel {
   const inputRate = Math.max(lc.input, info.cacheWriteTtl === '1h' ? lc.cacheWrite1h : info.cacheWriteTtl === '5m' ? lc.cacheWrite5m : 0);
   return {
     rates,
-    inputEstimateMicros: tokensCostMicros(info.estimatedInputTokens, inputRate),
+    inputEstimateNanos: tokensCostNanos(info.estimatedInputTokens, inputRate),
     outputRate: outputRateFor(rates, info.estimatedInputTokens),
   };
 }
@@ -183,21 +201,22 @@ export async function relayMetered(ctx: ProxyContext, route: Route, key: KeyEntr
     return;
   }
   // A budget made with --clamp shortens a request it cannot pay for whole, so the provider ends it itself.
-  const clampedTo = clampTokens({ accounts, inputMicros: model.inputEstimateMicros, outputRate: model.outputRate, maxTokens: info.maxTokens, stream: info.stream, marginTokens: opts.marginTokens });
+  const clampedTo = clampTokens({ accounts, inputNanos: model.inputEstimateNanos, outputRate: model.outputRate, maxTokens: info.maxTokens, stream: info.stream, marginTokens: CLAMP_MARGIN_TOKENS });
   const clampedBody = clampedTo === null ? null : adapter.withOutputLimit(info.upstreamBody ?? body, clampedTo);
   if (clampedTo !== null && clampedBody !== null) info = { ...info, maxTokens: clampedTo, upstreamBody: clampedBody };
   // A non-streamed response cannot be cut, so its whole possible output must be paid for up front.
-  const firstNeed = model.inputEstimateMicros + tokensCostMicros(info.stream ? opts.marginTokens : info.maxTokens, model.outputRate);
-  const stepMicros = info.stream ? tokensCostMicros(opts.stepTokens, model.outputRate) : 0;
-  const plan = planGrowth(0, firstNeed, stepMicros, commonRoom(accounts));
+  const firstNeed = model.inputEstimateNanos + tokensCostNanos(info.stream ? opts.marginTokens : info.maxTokens, model.outputRate);
+  const smallestCap = Math.min(...accounts.filter((a) => a.mode === 'hard').map((a) => a.capNanos));
+  const stepNanos = info.stream ? Math.min(tokensCostNanos(opts.stepTokens, model.outputRate), Math.floor(smallestCap / STEP_CAP_DIVISOR)) : 0;
+  const plan = planGrowth(0, firstNeed, stepNanos, commonRoom(accounts));
   const opened =
     plan.action === 'cut'
-      ? (ctx.bank.check(accounts, firstNeed) ?? { code: 'E_CAP_REACHED' as const, account: accounts[0]!, neededMicros: firstNeed })
-      : ctx.bank.open(key, session, accounts, info.model, plan.action === 'grow' ? plan.extraMicros : firstNeed, provider);
+      ? (ctx.bank.check(accounts, firstNeed) ?? { code: 'E_CAP_REACHED' as const, account: accounts[0]!, neededNanos: firstNeed })
+      : ctx.bank.open(key, session, accounts, info.model, plan.action === 'grow' ? plan.extraNanos : firstNeed, provider);
   if (!('id' in opened)) {
     const refusal = opened;
     let message = describeRefusal(refusal);
-    if (!info.stream && refusal.code === 'E_CAP_REACHED' && tokensCostMicros(info.maxTokens, model.outputRate) > model.inputEstimateMicros) {
+    if (!info.stream && refusal.code === 'E_CAP_REACHED' && tokensCostNanos(info.maxTokens, model.outputRate) > model.inputEstimateNanos) {
       message += ` (a non-streamed request must hold its whole output limit of ${info.maxTokens} tokens up front; set a lower limit or stream)`;
     }
     ctx.bank.recordBlocked(key, session, provider, info.model, randomUUID(), `${refusal.code}: ${refusal.account.label}`, 429);
@@ -205,7 +224,7 @@ export async function relayMetered(ctx: ProxyContext, route: Route, key: KeyEntr
     sendError(res, adapter, refusal.code, message);
     return;
   }
-  await forward(ctx, route, req, res, { body: info.upstreamBody ?? body, info, price, model, hold: opened, stepMicros, startedAt, clampedTo: clampedBody === null ? null : clampedTo });
+  await forward(ctx, route, req, res, { body: info.upstreamBody ?? body, info, price, model, hold: opened, stepNanos, startedAt, clampedTo: clampedBody === null ? null : clampedTo });
 }
 
 /** A request that passed admission: what forward needs to relay, meter and settle it. */
@@ -215,7 +234,7 @@ interface Admitted {
   price: ResolvedPrice;
   model: CostModel;
   hold: Hold;
-  stepMicros: Micros;
+  stepNanos: Nanos;
   startedAt: number;
   /** The output limit spendcap lowered the request to (budget clamp), told to the client in a header. */
   clampedTo: number | null;
@@ -224,7 +243,7 @@ interface Admitted {
 async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, res: ServerResponse, admitted: Admitted): Promise<void> {
   const { bank, options } = ctx;
   const { adapter, upstream } = route;
-  const { body, info, price, model, hold, stepMicros, startedAt, clampedTo } = admitted;
+  const { body, info, price, model, hold, stepNanos, startedAt, clampedTo } = admitted;
   const clientHeaders = (h: Record<string, string | string[] | undefined>): Record<string, string | string[]> =>
     clampedTo === null ? responseHeadersForClient(h) : { ...responseHeadersForClient(h), 'x-spendcap-clamped-max-tokens': String(clampedTo) };
   const abort = new AbortController();
@@ -233,15 +252,24 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
   let status: number | null = null;
   let meter: StreamMeter | null = null;
 
-  let providerCostMicros: Micros | null = null;
+  let providerCostNanos: Nanos | null = null;
+  const inflight = new InflightMargin(options.marginTokens, ABORT_LATENCY_BEFORE_HEADERS_MS);
+  /** Output tokens to pay for ahead of what the meter has read: what may be in flight. */
+  const marginTokens = (m: StreamMeter): number => {
+    const now = Date.now();
+    const out = safeTokens(m.outputTokensForHold());
+    inflight.observe(now, out);
+    const t = inflight.tokens(now, out);
+    return m.needsClock ? Math.max(t, HIDDEN_OUTPUT_MARGIN_TOKENS) : t;
+  };
   /** `estimated`: the charge is spendcap's, not the provider's usage priced (the usage was untrusted). */
-  const finish = (outcome: Outcome, usage: Usage | null, chargeMicros: Micros, detail: string | null, estimated = false): void => {
+  const finish = (outcome: Outcome, usage: Usage | null, chargeNanos: Nanos, detail: string | null, estimated = false): void => {
     if (finished) return;
     finished = true;
     // Without the provider's final count, the row shows the output tokens spendcap charged for.
     const raw = usage ?? (meter ? { ...meter.usage, outputTokens: meter.outputTokensForHold() } : null);
     const u = raw === null ? null : safeUsage(raw);
-    const reported = providerCostMicros ?? meter?.providerCostMicros ?? null;
+    const reported = providerCostNanos ?? meter?.providerCostNanos ?? null;
     bank.settle(hold, {
       requestId,
       provider: route.provider,
@@ -253,16 +281,16 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
       cacheReadTokens: u?.cacheReadTokens ?? 0,
       cacheWrite5mTokens: u?.cacheWrite5mTokens ?? 0,
       cacheWrite1hTokens: u?.cacheWrite1hTokens ?? 0,
-      costMicros: chargeMicros,
+      costNanos: chargeNanos,
       outcome,
-      usageSource: usage !== null && !estimated ? 'provider' : chargeMicros > 0 ? 'estimate' : 'none',
+      usageSource: usage !== null && !estimated ? 'provider' : chargeNanos > 0 ? 'estimate' : 'none',
       status,
       durationMs: Date.now() - startedAt,
       detail,
-      providerCostMicros: reported,
-      meteredCostMicros: reported !== null && u !== null && usage !== null ? costMicros(u, model.rates) : null,
+      providerCostNanos: reported,
+      meteredCostNanos: reported !== null && u !== null && usage !== null ? costNanos(u, model.rates) : null,
     });
-    ctx.log(`${outcome} ${hold.key.record.name}${hold.session ? `/${hold.session.slice(0, 8)}` : ''} ${info.model} $${(chargeMicros / 1e6).toFixed(6)}${detail ? ` (${detail})` : ''}`);
+    ctx.log(`${outcome} ${hold.key.record.name}${hold.session ? `/${hold.session.slice(0, 8)}` : ''} ${info.model} $${(chargeNanos / 1e9).toFixed(9)}${detail ? ` (${detail})` : ''}`);
   };
 
   /**
@@ -270,22 +298,22 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
    * slack) and its whole output limit, or its hold if that is more. A provider's usage past it is
    * not believed.
    */
-  const ceilingMicros = (): Micros =>
-    Math.max(hold.amountMicros, 2 * model.inputEstimateMicros + tokensCostMicros(safeTokens(info.maxTokens), model.outputRate));
+  const ceilingNanos = (): Nanos =>
+    Math.max(hold.amountNanos, 2 * model.inputEstimateNanos + tokensCostNanos(safeTokens(info.maxTokens), model.outputRate));
 
   /**
    * Settles from the provider's usage, which is untrusted: invalid counts settle at the hold, a
    * charge past the request's ceiling at the ceiling; either way the row says so and the log shows it.
    * The provider's own figure settles the charge when it gives one (OpenRouter's usage.cost); the ledger keeps both.
    */
-  const settleFromUsage = (outcome: Outcome, usage: Usage, reported: Micros | null, detail: string | null): void => {
+  const settleFromUsage = (outcome: Outcome, usage: Usage, reported: Nanos | null, detail: string | null): void => {
     const flaw = usageFlaw(usage);
     if (flaw !== null) {
-      finish(outcome, usage, hold.amountMicros, `provider reported invalid usage (${flaw}); charged the hold${detail ? `; ${detail}` : ''}`, true);
+      finish(outcome, usage, hold.amountNanos, `provider reported invalid usage (${flaw}); charged the hold${detail ? `; ${detail}` : ''}`, true);
       return;
     }
-    const charge = reported ?? costMicros(usage, model.rates);
-    const ceiling = ceilingMicros();
+    const charge = reported ?? costNanos(usage, model.rates);
+    const ceiling = ceilingNanos();
     if (charge > ceiling) {
       finish(outcome, usage, ceiling, `provider reported usage past the request's limits (${usage.inputTokens} in, ${usage.outputTokens} out); charged the most it could cost${detail ? `; ${detail}` : ''}`, true);
       return;
@@ -294,18 +322,18 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
   };
 
   /** Cost the provider may bill when spendcap has not seen the final usage: everything seen plus what may be in flight. */
-  const estimatedCharge = (): Micros => {
-    if (!meter) return hold.amountMicros;
-    return Math.min(hold.amountMicros, costSoFar(meter));
+  const estimatedCharge = (): Nanos => {
+    if (!meter) return hold.amountNanos;
+    return Math.min(hold.amountNanos, costSoFar(meter));
   };
 
   /** What a stream may have cost so far, plus the margin in flight; the request's own estimates stand in for untrusted usage. */
-  const costSoFar = (m: StreamMeter): Micros => {
+  const costSoFar = (m: StreamMeter): Nanos => {
     const u = m.usage;
     const trusted = m.inputKnown && usageFlaw(u) === null;
-    const inputPart = trusted ? inputCostMicros(u, model.rates) : model.inputEstimateMicros;
+    const inputPart = trusted ? inputCostNanos(u, model.rates) : model.inputEstimateNanos;
     const rate = trusted ? outputRateFor(model.rates, totalInputTokens(u)) : model.outputRate;
-    return inputPart + tokensCostMicros(safeTokens(m.outputTokensForHold()) + options.marginTokens, rate);
+    return inputPart + tokensCostNanos(safeTokens(m.outputTokensForHold()) + marginTokens(m), rate);
   };
 
   /**
@@ -318,7 +346,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     abort.abort();
     try {
       if (!finished) {
-        let charge = hold.amountMicros;
+        let charge = hold.amountNanos;
         try {
           charge = estimatedCharge();
         } catch {
@@ -349,7 +377,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
 
   let cutStream: ((refusal: Refusal) => void) | null = null;
   hold.onKill = (account: Account) => {
-    const refusal: Refusal = { code: 'E_KILLED', account, neededMicros: 0 };
+    const refusal: Refusal = { code: 'E_KILLED', account, neededNanos: 0 };
     if (cutStream) cutStream(refusal);
     else if (!finished) {
       const notice = describeRefusal(refusal);
@@ -362,10 +390,10 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
   /** Grows (or shrinks) the hold to what the stream may have cost so far; a refusal means cut. */
   const reassess = (m: StreamMeter): Refusal | null => {
     const needed = costSoFar(m);
-    const plan = planGrowth(hold.amountMicros, needed, stepMicros, commonRoom(hold.accounts));
-    if (plan.action === 'grow') return bank.grow(hold, plan.extraMicros);
-    if (plan.action === 'shrink') bank.shrink(hold, plan.releaseMicros);
-    else if (plan.action === 'cut') return bank.check(hold.accounts, needed - hold.amountMicros) ?? { code: 'E_CAP_REACHED' as const, account: hold.accounts[0]!, neededMicros: needed };
+    const plan = planGrowth(hold.amountNanos, needed, stepNanos, commonRoom(hold.accounts));
+    if (plan.action === 'grow') return bank.grow(hold, plan.extraNanos);
+    if (plan.action === 'shrink') bank.shrink(hold, plan.releaseNanos);
+    else if (plan.action === 'cut') return bank.check(hold.accounts, needed - hold.amountNanos) ?? { code: 'E_CAP_REACHED' as const, account: hold.accounts[0]!, neededNanos: needed };
     return null;
   };
 
@@ -392,6 +420,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
   }
 
   let upstreamRes: Dispatcher.ResponseData;
+  const sentAt = Date.now();
   try {
     upstreamRes = await ctx.dispatcher.request({
       origin: upstream.origin,
@@ -408,11 +437,12 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     if (finished) return;
     const code = (err as { code?: string }).code ?? '';
     const nothingSent = sentNothing(code);
-    finish('error', null, nothingSent ? 0 : Math.min(hold.amountMicros, model.inputEstimateMicros), `upstream unreachable: ${code || (err as Error).message}`);
+    finish('error', null, nothingSent ? 0 : Math.min(hold.amountNanos, model.inputEstimateNanos), `upstream unreachable: ${code || (err as Error).message}`);
     sendError(res, adapter, 'E_UPSTREAM', `spendcap could not reach the provider at ${upstream.origin}: ${code || (err as Error).message}`);
     return;
   }
   stopWaitClock();
+  inflight.latencyMs = Math.min(MAX_ABORT_LATENCY_MS, Math.max(MIN_ABORT_LATENCY_MS, Date.now() - sentAt));
   status = upstreamRes.statusCode;
   const rid = upstreamRes.headers['request-id'] ?? upstreamRes.headers['x-request-id'];
   if (typeof rid === 'string') requestId = rid;
@@ -443,12 +473,12 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
       try {
         const json: unknown = JSON.parse(whole.toString('utf8'));
         usage = adapter.usageFromJson(json);
-        providerCostMicros = adapter.providerCostFromJson?.(json) ?? null;
+        providerCostNanos = adapter.providerCostFromJson?.(json) ?? null;
       } catch {
         usage = null;
       }
-      if (usage) settleFromUsage('ok', usage, providerCostMicros, null);
-      else finish('error', null, hold.amountMicros, 'response without usage; charged the whole hold');
+      if (usage) settleFromUsage('ok', usage, providerCostNanos, null);
+      else finish('error', null, hold.amountNanos, 'response without usage; charged the whole hold');
     } else {
       // Providers do not bill requests they reject.
       finish('error', null, 0, `upstream status ${status}`);
@@ -524,7 +554,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     for (const ev of events) if (ev.comment === undefined) m.onEvent(ev);
     if (m.complete && m.hasFinalUsage) {
       // Settle before the client sees the end, so a finished stream always has its row.
-      settleFromUsage('ok', m.usage, m.providerCostMicros ?? null, null);
+      settleFromUsage('ok', m.usage, m.providerCostNanos ?? null, null);
       relayOut(chunk, events);
       return;
     }
@@ -571,7 +601,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     });
     const onStreamEnd = (): void => {
       if (!finished) {
-        if (m.hasFinalUsage) settleFromUsage(m.complete ? 'ok' : 'error', m.usage, m.providerCostMicros ?? null, m.complete ? null : 'stream ended without its final event');
+        if (m.hasFinalUsage) settleFromUsage(m.complete ? 'ok' : 'error', m.usage, m.providerCostNanos ?? null, m.complete ? null : 'stream ended without its final event');
         else finish('error', null, estimatedCharge(), 'stream ended before the provider reported usage');
       }
       if (!res.writableEnded && !res.destroyed) {

@@ -22,13 +22,32 @@ import type {
 } from './types.js';
 import type { ProviderId } from '../pricing/index.js';
 
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
+
+/**
+ * Schema 4: money went from integer micro-dollars to integer nano-dollars. Each old column is
+ * renamed and its values multiplied by 1000 (exact), in one transaction with the version bump.
+ */
+const NANOS_MIGRATION: readonly [table: string, from: string, to: string][] = [
+  ['budgets', 'cap_micros', 'cap_nanos'],
+  ['budgets', 'session_cap_micros', 'session_cap_nanos'],
+  ['budgets', 'ceiling_micros', 'ceiling_nanos'],
+  ['ledger', 'cost_micros', 'cost_nanos'],
+  ['ledger', 'provider_cost_micros', 'provider_cost_nanos'],
+  ['ledger', 'metered_cost_micros', 'metered_cost_nanos'],
+  ['holds', 'amount_micros', 'amount_nanos'],
+  ['events', 'cap_before_micros', 'cap_before_nanos'],
+  ['events', 'cap_after_micros', 'cap_after_nanos'],
+  ['daily_totals', 'cost_micros', 'cost_nanos'],
+];
+/** Price overrides are per-Mtok rates in the money unit (µ$/Mtok → n$/Mtok): same ×1000, names unchanged. */
+const NANOS_RATE_COLUMNS: readonly string[] = ['input', 'output', 'cache_read', 'cache_write'];
 
 /** Columns added after schema 1, added in place to an older file. */
 const ADDED_COLUMNS: readonly [table: string, column: string, type: string][] = [
   ['keys', 'base_url', 'TEXT'],
-  ['ledger', 'provider_cost_micros', 'INTEGER'],
-  ['ledger', 'metered_cost_micros', 'INTEGER'],
+  ['ledger', 'provider_cost_nanos', 'INTEGER'],
+  ['ledger', 'metered_cost_nanos', 'INTEGER'],
   // schema 3: scopes (tag), clamp, auto-tune
   ['ledger', 'tag', 'TEXT'],
   ['holds', 'tag', 'TEXT'],
@@ -58,10 +77,10 @@ CREATE TABLE IF NOT EXISTS budgets (
   name TEXT NOT NULL UNIQUE,
   scope TEXT NOT NULL CHECK (scope IN ('key','global','tag')),
   key_id INTEGER REFERENCES keys(id) ON DELETE CASCADE,
-  cap_micros INTEGER NOT NULL CHECK (cap_micros >= 0),
+  cap_nanos INTEGER NOT NULL CHECK (cap_nanos >= 0),
   period TEXT NOT NULL CHECK (period IN ('day','week','month','total')),
-  session_cap_micros INTEGER,
-  ceiling_micros INTEGER,
+  session_cap_nanos INTEGER,
+  ceiling_nanos INTEGER,
   mode TEXT NOT NULL DEFAULT 'hard' CHECK (mode IN ('hard','soft')),
   killed INTEGER NOT NULL DEFAULT 0,
   clamp INTEGER NOT NULL DEFAULT 0,
@@ -84,14 +103,14 @@ CREATE TABLE IF NOT EXISTS ledger (
   cache_read_tokens INTEGER NOT NULL DEFAULT 0,
   cache_write_5m_tokens INTEGER NOT NULL DEFAULT 0,
   cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0,
-  cost_micros INTEGER NOT NULL,
+  cost_nanos INTEGER NOT NULL,
   outcome TEXT NOT NULL,
   usage_source TEXT NOT NULL,
   status INTEGER,
   duration_ms INTEGER NOT NULL DEFAULT 0,
   detail TEXT,
-  provider_cost_micros INTEGER,
-  metered_cost_micros INTEGER,
+  provider_cost_nanos INTEGER,
+  metered_cost_nanos INTEGER,
   tag TEXT
 );
 CREATE INDEX IF NOT EXISTS ledger_key_ts ON ledger (key_id, ts);
@@ -105,7 +124,7 @@ CREATE TABLE IF NOT EXISTS holds (
   session TEXT,
   provider TEXT NOT NULL,
   model TEXT NOT NULL,
-  amount_micros INTEGER NOT NULL,
+  amount_nanos INTEGER NOT NULL,
   tag TEXT
 );
 CREATE TABLE IF NOT EXISTS prices (
@@ -122,8 +141,8 @@ CREATE TABLE IF NOT EXISTS events (
   kind TEXT NOT NULL,
   budget TEXT,
   channel TEXT NOT NULL,
-  cap_before_micros INTEGER,
-  cap_after_micros INTEGER,
+  cap_before_nanos INTEGER,
+  cap_after_nanos INTEGER,
   detail TEXT
 );
 CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
@@ -139,7 +158,7 @@ CREATE TABLE IF NOT EXISTS daily_totals (
   requests INTEGER NOT NULL DEFAULT 0,
   input_tokens INTEGER NOT NULL DEFAULT 0,
   output_tokens INTEGER NOT NULL DEFAULT 0,
-  cost_micros INTEGER NOT NULL DEFAULT 0,
+  cost_nanos INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (day, key_id, tag, model)
 );
 CREATE INDEX IF NOT EXISTS daily_totals_start ON daily_totals (day_start);
@@ -179,10 +198,10 @@ interface BudgetRow {
   name: string;
   scope: string;
   key_id: number | null;
-  cap_micros: number;
+  cap_nanos: number;
   period: string;
-  session_cap_micros: number | null;
-  ceiling_micros: number | null;
+  session_cap_nanos: number | null;
+  ceiling_nanos: number | null;
   mode: string;
   killed: number;
   clamp: number;
@@ -205,14 +224,14 @@ interface LedgerDbRow {
   cache_read_tokens: number;
   cache_write_5m_tokens: number;
   cache_write_1h_tokens: number;
-  cost_micros: number;
+  cost_nanos: number;
   outcome: string;
   usage_source: string;
   status: number | null;
   duration_ms: number;
   detail: string | null;
-  provider_cost_micros: number | null;
-  metered_cost_micros: number | null;
+  provider_cost_nanos: number | null;
+  metered_cost_nanos: number | null;
   tag: string | null;
 }
 interface HoldRow {
@@ -223,7 +242,7 @@ interface HoldRow {
   session: string | null;
   provider: string;
   model: string;
-  amount_micros: number;
+  amount_nanos: number;
   tag: string | null;
 }
 
@@ -242,10 +261,10 @@ const toBudget = (r: BudgetRow): BudgetRecord => ({
   name: r.name,
   scope: r.scope as BudgetRecord['scope'],
   keyId: r.key_id,
-  capMicros: r.cap_micros,
+  capNanos: r.cap_nanos,
   period: r.period as Period,
-  sessionCapMicros: r.session_cap_micros,
-  ceilingMicros: r.ceiling_micros,
+  sessionCapNanos: r.session_cap_nanos,
+  ceilingNanos: r.ceiling_nanos,
   mode: r.mode as BudgetMode,
   killed: r.killed !== 0,
   clamp: r.clamp !== 0,
@@ -268,14 +287,14 @@ const toLedger = (r: LedgerDbRow): StoredLedgerRow => ({
   cacheReadTokens: r.cache_read_tokens,
   cacheWrite5mTokens: r.cache_write_5m_tokens,
   cacheWrite1hTokens: r.cache_write_1h_tokens,
-  costMicros: r.cost_micros,
+  costNanos: r.cost_nanos,
   outcome: r.outcome as Outcome,
   usageSource: r.usage_source as LedgerRow['usageSource'],
   status: r.status,
   durationMs: r.duration_ms,
   detail: r.detail,
-  providerCostMicros: r.provider_cost_micros,
-  meteredCostMicros: r.metered_cost_micros,
+  providerCostNanos: r.provider_cost_nanos,
+  meteredCostNanos: r.metered_cost_nanos,
   tag: r.tag,
 });
 const toHold = (r: HoldRow): HoldRecord => ({
@@ -286,7 +305,7 @@ const toHold = (r: HoldRow): HoldRecord => ({
   session: r.session,
   provider: r.provider as ProviderId,
   model: r.model,
-  amountMicros: r.amount_micros,
+  amountNanos: r.amount_nanos,
   tag: r.tag,
 });
 
@@ -305,14 +324,14 @@ const ledgerParams = (row: LedgerRow) => ({
   cache_read_tokens: row.cacheReadTokens,
   cache_write_5m_tokens: row.cacheWrite5mTokens,
   cache_write_1h_tokens: row.cacheWrite1hTokens,
-  cost_micros: row.costMicros,
+  cost_nanos: row.costNanos,
   outcome: row.outcome,
   usage_source: row.usageSource,
   status: row.status,
   duration_ms: row.durationMs,
   detail: row.detail,
-  provider_cost_micros: row.providerCostMicros ?? null,
-  metered_cost_micros: row.meteredCostMicros ?? null,
+  provider_cost_nanos: row.providerCostNanos ?? null,
+  metered_cost_nanos: row.meteredCostNanos ?? null,
   tag: row.tag ?? null,
 });
 
@@ -387,28 +406,28 @@ export class SqliteStore {
       keyByName: p('SELECT * FROM keys WHERE name = ?'),
       keys: p('SELECT * FROM keys ORDER BY name'),
       deleteKey: p('DELETE FROM keys WHERE name = ?'),
-      insertBudget: p(`INSERT INTO budgets (name, scope, key_id, cap_micros, period, session_cap_micros, ceiling_micros, mode, killed, clamp, autotune, updated_at)
-                       VALUES (@name, @scope, @key_id, @cap_micros, @period, @session_cap_micros, @ceiling_micros, @mode, 0, @clamp, @autotune, @updated_at)`),
+      insertBudget: p(`INSERT INTO budgets (name, scope, key_id, cap_nanos, period, session_cap_nanos, ceiling_nanos, mode, killed, clamp, autotune, updated_at)
+                       VALUES (@name, @scope, @key_id, @cap_nanos, @period, @session_cap_nanos, @ceiling_nanos, @mode, 0, @clamp, @autotune, @updated_at)`),
       budgets: p('SELECT * FROM budgets ORDER BY name'),
       budgetByName: p('SELECT * FROM budgets WHERE name = ?'),
-      updateBudget: p(`UPDATE budgets SET cap_micros = @cap_micros, period = @period, session_cap_micros = @session_cap_micros,
-                       ceiling_micros = @ceiling_micros, mode = @mode, killed = @killed, clamp = @clamp, autotune = @autotune,
+      updateBudget: p(`UPDATE budgets SET cap_nanos = @cap_nanos, period = @period, session_cap_nanos = @session_cap_nanos,
+                       ceiling_nanos = @ceiling_nanos, mode = @mode, killed = @killed, clamp = @clamp, autotune = @autotune,
                        updated_at = @updated_at WHERE id = @id`),
       deleteBudget: p('DELETE FROM budgets WHERE name = ?'),
       insertLedger: p(`INSERT INTO ledger (ts, request_id, key_id, key_name, session, provider, model, priced_as, price_estimated,
-                        input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cost_micros,
-                        outcome, usage_source, status, duration_ms, detail, provider_cost_micros, metered_cost_micros, tag)
+                        input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cost_nanos,
+                        outcome, usage_source, status, duration_ms, detail, provider_cost_nanos, metered_cost_nanos, tag)
                        VALUES (@ts, @request_id, @key_id, @key_name, @session, @provider, @model, @priced_as, @price_estimated,
-                        @input_tokens, @output_tokens, @cache_read_tokens, @cache_write_5m_tokens, @cache_write_1h_tokens, @cost_micros,
-                        @outcome, @usage_source, @status, @duration_ms, @detail, @provider_cost_micros, @metered_cost_micros, @tag)`),
+                        @input_tokens, @output_tokens, @cache_read_tokens, @cache_write_5m_tokens, @cache_write_1h_tokens, @cost_nanos,
+                        @outcome, @usage_source, @status, @duration_ms, @detail, @provider_cost_nanos, @metered_cost_nanos, @tag)`),
       ledgerPage: p('SELECT * FROM ledger ORDER BY id DESC LIMIT ? OFFSET ?'),
-      spentByKey: p('SELECT COALESCE(SUM(cost_micros), 0) AS s FROM ledger WHERE key_id = ? AND ts >= ?'),
-      spentBySession: p('SELECT COALESCE(SUM(cost_micros), 0) AS s FROM ledger WHERE key_id = ? AND session = ?'),
-      spentSessionsOfKey: p(`SELECT session, COALESCE(SUM(cost_micros), 0) AS s, MAX(ts) AS last FROM ledger
+      spentByKey: p('SELECT COALESCE(SUM(cost_nanos), 0) AS s FROM ledger WHERE key_id = ? AND ts >= ?'),
+      spentBySession: p('SELECT COALESCE(SUM(cost_nanos), 0) AS s FROM ledger WHERE key_id = ? AND session = ?'),
+      spentSessionsOfKey: p(`SELECT session, COALESCE(SUM(cost_nanos), 0) AS s, MAX(ts) AS last FROM ledger
                              WHERE key_id = ? AND session IS NOT NULL GROUP BY session ORDER BY last DESC LIMIT ?`),
-      insertHold: p(`INSERT INTO holds (id, ts, key_id, key_name, session, provider, model, amount_micros, tag)
-                     VALUES (@id, @ts, @key_id, @key_name, @session, @provider, @model, @amount_micros, @tag)`),
-      updateHold: p('UPDATE holds SET amount_micros = ?, model = ? WHERE id = ?'),
+      insertHold: p(`INSERT INTO holds (id, ts, key_id, key_name, session, provider, model, amount_nanos, tag)
+                     VALUES (@id, @ts, @key_id, @key_name, @session, @provider, @model, @amount_nanos, @tag)`),
+      updateHold: p('UPDATE holds SET amount_nanos = ?, model = ? WHERE id = ?'),
       deleteHold: p('DELETE FROM holds WHERE id = ?'),
       holds: p('SELECT * FROM holds ORDER BY ts'),
       upsertPrice: p(`INSERT INTO prices (model, input, output, cache_read, cache_write, updated_at)
@@ -417,17 +436,17 @@ export class SqliteStore {
                       cache_read = excluded.cache_read, cache_write = excluded.cache_write, updated_at = excluded.updated_at`),
       deletePrice: p('DELETE FROM prices WHERE model = ?'),
       prices: p('SELECT * FROM prices ORDER BY model'),
-      insertEvent: p(`INSERT INTO events (ts, kind, budget, channel, cap_before_micros, cap_after_micros, detail)
+      insertEvent: p(`INSERT INTO events (ts, kind, budget, channel, cap_before_nanos, cap_after_nanos, detail)
                       VALUES (?, ?, ?, ?, ?, ?, ?)`),
       events: p('SELECT * FROM events ORDER BY id DESC LIMIT ?'),
       dataVersion: p('PRAGMA data_version'),
       getMeta: p('SELECT v FROM meta WHERE k = ?'),
       setMeta: p('INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v'),
-      spentAll: p('SELECT COALESCE(SUM(cost_micros), 0) AS s FROM ledger WHERE ts >= ?'),
-      spentByTag: p('SELECT COALESCE(SUM(cost_micros), 0) AS s FROM ledger WHERE tag = ? AND ts >= ?'),
-      dailyAll: p('SELECT COALESCE(SUM(cost_micros), 0) AS s FROM daily_totals WHERE day_start >= ?'),
-      dailyByKey: p('SELECT COALESCE(SUM(cost_micros), 0) AS s FROM daily_totals WHERE key_id = ? AND day_start >= ?'),
-      dailyByTag: p('SELECT COALESCE(SUM(cost_micros), 0) AS s FROM daily_totals WHERE tag = ? AND day_start >= ?'),
+      spentAll: p('SELECT COALESCE(SUM(cost_nanos), 0) AS s FROM ledger WHERE ts >= ?'),
+      spentByTag: p('SELECT COALESCE(SUM(cost_nanos), 0) AS s FROM ledger WHERE tag = ? AND ts >= ?'),
+      dailyAll: p('SELECT COALESCE(SUM(cost_nanos), 0) AS s FROM daily_totals WHERE day_start >= ?'),
+      dailyByKey: p('SELECT COALESCE(SUM(cost_nanos), 0) AS s FROM daily_totals WHERE key_id = ? AND day_start >= ?'),
+      dailyByTag: p('SELECT COALESCE(SUM(cost_nanos), 0) AS s FROM daily_totals WHERE tag = ? AND day_start >= ?'),
       markThreshold: p('INSERT OR IGNORE INTO threshold_marks (budget_id, period_start, pct, ts) VALUES (?, ?, ?, ?)'),
       maxThreshold: p('SELECT COALESCE(MAX(pct), 0) FROM threshold_marks WHERE budget_id = ? AND period_start = ?'),
     };
@@ -442,20 +461,47 @@ export class SqliteStore {
   }
 
   #migrate(): void {
-    this.db.exec(SCHEMA);
+    const before = this.#schemaVersion();
+    if (before !== null && before > SCHEMA_VERSION) {
+      throw new StoreError('E_INVALID', `the data dir was written by a newer spendcap (schema ${before}); upgrade spendcap`);
+    }
+    // One transaction: a crash mid-way leaves the old file untouched, never values ×1000 twice.
+    this.db.transaction(() => {
+      this.db.exec(SCHEMA);
+      if (this.#hasColumn('ledger', 'cost_micros')) this.#microsToNanos();
+      this.#addColumns();
+      this.db.prepare('INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v').run('schema_version', String(SCHEMA_VERSION));
+    })();
+  }
+
+  #hasColumn(table: string, column: string): boolean {
+    return (this.db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).some((c) => c.name === column);
+  }
+
+  #schemaVersion(): number | null {
+    const hasMeta = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
+    if (!hasMeta) return null;
+    const row = this.db.prepare('SELECT v FROM meta WHERE k = ?').get('schema_version') as { v: string } | undefined;
+    return row === undefined ? null : Number(row.v);
+  }
+
+  /** Schema ≤ 3 → 4: every money figure ×1000, each *_micros column renamed *_nanos (see NANOS_MIGRATION). */
+  #microsToNanos(): void {
+    for (const [table, from, to] of NANOS_MIGRATION) {
+      if (!this.#hasColumn(table, from)) continue;
+      this.db.exec(`ALTER TABLE ${table} RENAME COLUMN ${from} TO ${to}`);
+      this.db.exec(`UPDATE ${table} SET ${to} = ${to} * 1000 WHERE ${to} IS NOT NULL`);
+    }
+    this.db.exec(`UPDATE prices SET ${NANOS_RATE_COLUMNS.map((c) => `${c} = ${c} * 1000`).join(', ')}`);
+    this.db.exec(`UPDATE meta SET k = 'setting:default_session_cap_nanos', v = CAST(CAST(v AS INTEGER) * 1000 AS TEXT)
+                  WHERE k = 'setting:default_session_cap_micros'`);
+  }
+
+  #addColumns(): void {
     for (const [table, column, type] of ADDED_COLUMNS) {
-      const cols = this.db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
-      if (!cols.some((c) => c.name === column)) this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+      if (!this.#hasColumn(table, column)) this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
     }
     this.db.exec(LATE_INDEXES);
-    const row = this.db.prepare('SELECT v FROM meta WHERE k = ?').get('schema_version') as { v: string } | undefined;
-    if (row === undefined) {
-      this.db.prepare('INSERT INTO meta (k, v) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
-    } else if (Number(row.v) > SCHEMA_VERSION) {
-      throw new StoreError('E_INVALID', `the data dir was written by a newer spendcap (schema ${row.v}); upgrade spendcap`);
-    } else if (Number(row.v) < SCHEMA_VERSION) {
-      this.db.prepare('UPDATE meta SET v = ? WHERE k = ?').run(String(SCHEMA_VERSION), 'schema_version');
-    }
   }
 
   /** For the long-running server: WAL checkpoints leave the event loop for a worker thread (checkpointer.ts). */
@@ -498,10 +544,10 @@ export class SqliteStore {
         name: key.name,
         scope: 'key',
         key_id: id,
-        cap_micros: budget.capMicros,
+        cap_nanos: budget.capNanos,
         period: budget.period,
-        session_cap_micros: budget.sessionCapMicros,
-        ceiling_micros: budget.ceilingMicros,
+        session_cap_nanos: budget.sessionCapNanos,
+        ceiling_nanos: budget.ceilingNanos,
         mode: budget.mode,
         clamp: budget.clamp ? 1 : 0,
         autotune: budget.autotune ?? 'off',
@@ -545,10 +591,10 @@ export class SqliteStore {
   updateBudget(b: BudgetRecord): void {
     this.#s.updateBudget.run({
       id: b.id,
-      cap_micros: b.capMicros,
+      cap_nanos: b.capNanos,
       period: b.period,
-      session_cap_micros: b.sessionCapMicros,
-      ceiling_micros: b.ceilingMicros,
+      session_cap_nanos: b.sessionCapNanos,
+      ceiling_nanos: b.ceilingNanos,
       mode: b.mode,
       killed: b.killed ? 1 : 0,
       clamp: b.clamp ? 1 : 0,
@@ -566,17 +612,17 @@ export class SqliteStore {
         name: b.name,
         scope: b.scope,
         key_id: b.keyId,
-        cap_micros: b.capMicros,
+        cap_nanos: b.capNanos,
         period: b.period,
-        session_cap_micros: b.sessionCapMicros,
-        ceiling_micros: b.ceilingMicros,
+        session_cap_nanos: b.sessionCapNanos,
+        ceiling_nanos: b.ceilingNanos,
         mode: b.mode,
         clamp: b.clamp ? 1 : 0,
         autotune: b.autotune,
         updated_at: ts,
       });
       const after = this.budgetByName(b.name)!;
-      const ev = this.insertEvent({ ts, kind: 'budget-add', budget: b.name, channel: event.channel, capBeforeMicros: null, capAfterMicros: after.capMicros, detail: event.detail ?? null });
+      const ev = this.insertEvent({ ts, kind: 'budget-add', budget: b.name, channel: event.channel, capBeforeNanos: null, capAfterNanos: after.capNanos, detail: event.detail ?? null });
       return { after, event: ev };
     })();
   }
@@ -588,7 +634,7 @@ export class SqliteStore {
       if (before === undefined) throw new StoreError('E_NOT_FOUND', `no budget named "${name}" (see: spendcap budget list)`);
       if (before.scope === 'key') throw new StoreError('E_INVALID', `"${name}" is a key's budget; remove the key instead: spendcap key rm ${name}`);
       this.#s.deleteBudget.run(name);
-      const ev = this.insertEvent({ ts: event.ts ?? Date.now(), kind: 'budget-rm', budget: name, channel: event.channel, capBeforeMicros: before.capMicros, capAfterMicros: null, detail: event.detail ?? null });
+      const ev = this.insertEvent({ ts: event.ts ?? Date.now(), kind: 'budget-rm', budget: name, channel: event.channel, capBeforeNanos: before.capNanos, capAfterNanos: null, detail: event.detail ?? null });
       return { before, event: ev };
     })();
   }
@@ -605,7 +651,7 @@ export class SqliteStore {
       const after = { ...change(before), updatedAt: event.ts ?? Date.now() };
       this.updateBudget(after);
       const detail = typeof event.detail === 'function' ? event.detail(before, after) : (event.detail ?? null);
-      const ev = this.insertEvent({ ts: after.updatedAt, kind: event.kind, budget: name, channel: event.channel, capBeforeMicros: before.capMicros, capAfterMicros: after.capMicros, detail });
+      const ev = this.insertEvent({ ts: after.updatedAt, kind: event.kind, budget: name, channel: event.channel, capBeforeNanos: before.capNanos, capAfterNanos: after.capNanos, detail });
       return { before, after, event: ev };
     })();
   }
@@ -672,7 +718,7 @@ export class SqliteStore {
   }
 
   /**
-   * µ$ charged since `sinceMs`: ledger rows, plus the daily totals of rows retention pruned (all of them
+   * n$ charged since `sinceMs`: ledger rows, plus the daily totals of rows retention pruned (all of them
    * before `prunedBefore`, so nothing counts twice). Periods start at local midnight, as daily totals do.
    */
   spentSince(filter: SpendFilter, sinceMs: number): number {
@@ -694,23 +740,23 @@ export class SqliteStore {
   }
 
   /** (ts, cost) of the ledger rows a budget counts in [fromMs, toMs), oldest first. */
-  costRows(filter: SpendFilter, fromMs: number, toMs: number): Array<{ ts: number; costMicros: number }> {
+  costRows(filter: SpendFilter, fromMs: number, toMs: number): Array<{ ts: number; costNanos: number }> {
     const where = filter === 'all' ? '' : 'keyId' in filter ? 'AND key_id = @key' : 'AND tag = @tag';
     const params = { from: fromMs, to: toMs, key: filter !== 'all' && 'keyId' in filter ? filter.keyId : null, tag: filter !== 'all' && 'tag' in filter ? filter.tag : null };
-    const rows = this.db.prepare(`SELECT ts, cost_micros AS c FROM ledger WHERE ts >= @from AND ts < @to ${where} ORDER BY ts`).all(params) as Array<{ ts: number; c: number }>;
-    return rows.map((r) => ({ ts: r.ts, costMicros: r.c }));
+    const rows = this.db.prepare(`SELECT ts, cost_nanos AS c FROM ledger WHERE ts >= @from AND ts < @to ${where} ORDER BY ts`).all(params) as Array<{ ts: number; c: number }>;
+    return rows.map((r) => ({ ts: r.ts, costNanos: r.c }));
   }
 
   /** Daily totals a budget counts with day_start in [fromMs, toMs), summed per day. */
-  dailyTotals(filter: SpendFilter, fromMs: number, toMs: number): Array<{ day: string; dayStart: number; costMicros: number }> {
+  dailyTotals(filter: SpendFilter, fromMs: number, toMs: number): Array<{ day: string; dayStart: number; costNanos: number }> {
     const where = filter === 'all' ? '' : 'keyId' in filter ? 'AND key_id = @key' : 'AND tag = @tag';
     const params = { from: fromMs, to: toMs, key: filter !== 'all' && 'keyId' in filter ? filter.keyId : null, tag: filter !== 'all' && 'tag' in filter ? filter.tag : null };
     return this.db
-      .prepare(`SELECT day, MIN(day_start) AS ds, SUM(cost_micros) AS c FROM daily_totals WHERE day_start >= @from AND day_start < @to ${where} GROUP BY day ORDER BY ds`)
+      .prepare(`SELECT day, MIN(day_start) AS ds, SUM(cost_nanos) AS c FROM daily_totals WHERE day_start >= @from AND day_start < @to ${where} GROUP BY day ORDER BY ds`)
       .all(params)
       .map((r) => {
         const row = r as { day: string; ds: number; c: number };
-        return { day: row.day, dayStart: row.ds, costMicros: row.c };
+        return { day: row.day, dayStart: row.ds, costNanos: row.c };
       });
   }
 
@@ -726,7 +772,7 @@ export class SqliteStore {
       requests: r.requests as number,
       inputTokens: r.input_tokens as number,
       outputTokens: r.output_tokens as number,
-      costMicros: r.cost_micros as number,
+      costNanos: r.cost_nanos as number,
     }));
   }
 
@@ -735,14 +781,14 @@ export class SqliteStore {
    * configured time zone) and deleted, in one transaction. Returns how many rows went.
    */
   pruneLedger(beforeMs: number, dayOf: (ts: number) => { day: string; dayStart: number }): number {
-    const upsert = this.db.prepare(`INSERT INTO daily_totals (day, day_start, key_id, key_name, tag, provider, model, requests, input_tokens, output_tokens, cost_micros)
-      VALUES (@day, @day_start, @key_id, @key_name, @tag, @provider, @model, @requests, @input_tokens, @output_tokens, @cost_micros)
+    const upsert = this.db.prepare(`INSERT INTO daily_totals (day, day_start, key_id, key_name, tag, provider, model, requests, input_tokens, output_tokens, cost_nanos)
+      VALUES (@day, @day_start, @key_id, @key_name, @tag, @provider, @model, @requests, @input_tokens, @output_tokens, @cost_nanos)
       ON CONFLICT (day, key_id, tag, model) DO UPDATE SET requests = requests + excluded.requests, input_tokens = input_tokens + excluded.input_tokens,
-      output_tokens = output_tokens + excluded.output_tokens, cost_micros = cost_micros + excluded.cost_micros`);
+      output_tokens = output_tokens + excluded.output_tokens, cost_nanos = cost_nanos + excluded.cost_nanos`);
     return this.db.transaction(() => {
       if (beforeMs <= this.prunedBefore()) return 0;
-      const groups = new Map<string, { day: string; day_start: number; key_id: number; key_name: string; tag: string; provider: string; model: string; requests: number; input_tokens: number; output_tokens: number; cost_micros: number }>();
-      const rows = this.db.prepare('SELECT ts, key_id, key_name, tag, provider, model, input_tokens, output_tokens, cost_micros FROM ledger WHERE ts < ? ORDER BY ts').iterate(beforeMs) as IterableIterator<{
+      const groups = new Map<string, { day: string; day_start: number; key_id: number; key_name: string; tag: string; provider: string; model: string; requests: number; input_tokens: number; output_tokens: number; cost_nanos: number }>();
+      const rows = this.db.prepare('SELECT ts, key_id, key_name, tag, provider, model, input_tokens, output_tokens, cost_nanos FROM ledger WHERE ts < ? ORDER BY ts').iterate(beforeMs) as IterableIterator<{
         ts: number;
         key_id: number;
         key_name: string;
@@ -751,7 +797,7 @@ export class SqliteStore {
         model: string;
         input_tokens: number;
         output_tokens: number;
-        cost_micros: number;
+        cost_nanos: number;
       }>;
       // Rows come in time order: the day is computed once per day, not per row.
       let current: { day: string; dayStart: number; end: number } | null = null;
@@ -765,13 +811,13 @@ export class SqliteStore {
         const k = `${current.day}\u0000${r.key_id}\u0000${tag}\u0000${r.model}`;
         let g = groups.get(k);
         if (!g) {
-          g = { day: current.day, day_start: current.dayStart, key_id: r.key_id, key_name: r.key_name, tag, provider: r.provider, model: r.model, requests: 0, input_tokens: 0, output_tokens: 0, cost_micros: 0 };
+          g = { day: current.day, day_start: current.dayStart, key_id: r.key_id, key_name: r.key_name, tag, provider: r.provider, model: r.model, requests: 0, input_tokens: 0, output_tokens: 0, cost_nanos: 0 };
           groups.set(k, g);
         }
         g.requests++;
         g.input_tokens += r.input_tokens;
         g.output_tokens += r.output_tokens;
-        g.cost_micros += r.cost_micros;
+        g.cost_nanos += r.cost_nanos;
       }
       for (const g of groups.values()) upsert.run(g);
       const n = this.db.prepare('DELETE FROM ledger WHERE ts < ?').run(beforeMs).changes;
@@ -799,10 +845,10 @@ export class SqliteStore {
     return this.#s.spentBySession.get(keyId, session) as number;
   }
 
-  sessionsOfKey(keyId: number, limit: number): Array<{ session: string; spentMicros: number; lastTs: number }> {
+  sessionsOfKey(keyId: number, limit: number): Array<{ session: string; spentNanos: number; lastTs: number }> {
     return (this.#s.spentSessionsOfKey.all(keyId, limit) as Array<{ session: string; s: number; last: number }>).map((r) => ({
       session: r.session,
-      spentMicros: r.s,
+      spentNanos: r.s,
       lastTs: r.last,
     }));
   }
@@ -817,13 +863,13 @@ export class SqliteStore {
       session: h.session,
       provider: h.provider,
       model: h.model,
-      amount_micros: h.amountMicros,
+      amount_nanos: h.amountNanos,
       tag: h.tag ?? null,
     });
   }
 
-  updateHold(id: string, amountMicros: number, model: string): void {
-    this.#s.updateHold.run(amountMicros, model, id);
+  updateHold(id: string, amountNanos: number, model: string): void {
+    this.#s.updateHold.run(amountNanos, model, id);
   }
 
   listHolds(): HoldRecord[] {
@@ -835,7 +881,7 @@ export class SqliteStore {
     return this.#settleTx(holdId, row);
   }
 
-  // prices (µ$/Mtok)
+  // prices (n$/Mtok)
   setPrice(p: Omit<PriceRecord, 'updatedAt'>): void {
     this.#s.upsertPrice.run({ model: p.model, input: p.input, output: p.output, cache_read: p.cacheRead, cache_write: p.cacheWrite, updated_at: Date.now() });
   }
@@ -857,7 +903,7 @@ export class SqliteStore {
 
   // events
   insertEvent(e: Omit<EventRecord, 'id'>): EventRecord {
-    const id = Number(this.#s.insertEvent.run(e.ts, e.kind, e.budget, e.channel, e.capBeforeMicros, e.capAfterMicros, e.detail).lastInsertRowid);
+    const id = Number(this.#s.insertEvent.run(e.ts, e.kind, e.budget, e.channel, e.capBeforeNanos, e.capAfterNanos, e.detail).lastInsertRowid);
     return { id, ...e };
   }
 
@@ -870,15 +916,15 @@ export class SqliteStore {
             .prepare(`SELECT * FROM events WHERE ts >= @since ${opts.budget === undefined ? '' : 'AND budget = @budget'} ORDER BY id DESC LIMIT @limit`)
             .all({ since: opts.sinceMs ?? 0, budget: opts.budget ?? null, limit });
     return (
-      rows as Array<{ id: number; ts: number; kind: string; budget: string | null; channel: string; cap_before_micros: number | null; cap_after_micros: number | null; detail: string | null }>
+      rows as Array<{ id: number; ts: number; kind: string; budget: string | null; channel: string; cap_before_nanos: number | null; cap_after_nanos: number | null; detail: string | null }>
     ).map((r) => ({
       id: r.id,
       ts: r.ts,
       kind: r.kind,
       budget: r.budget,
       channel: r.channel as EventChannel,
-      capBeforeMicros: r.cap_before_micros,
-      capAfterMicros: r.cap_after_micros,
+      capBeforeNanos: r.cap_before_nanos,
+      capAfterNanos: r.cap_after_nanos,
       detail: r.detail,
     }));
   }

@@ -1,4 +1,4 @@
-import type { Micros, ProviderId } from '../pricing/index.js';
+import type { Nanos, ProviderId } from '../pricing/index.js';
 
 export type Period = 'day' | 'week' | 'month' | 'total';
 export const PERIODS: readonly Period[] = ['day', 'week', 'month', 'total'];
@@ -27,11 +27,11 @@ export interface BudgetRecord {
   name: string;
   scope: BudgetScope;
   keyId: number | null;
-  capMicros: Micros;
+  capNanos: Nanos;
   period: Period;
   /** Each session of the key gets this cap on top of the key's cap (total over the session). */
-  sessionCapMicros: Micros | null;
-  ceilingMicros: Micros | null;
+  sessionCapNanos: Nanos | null;
+  ceilingNanos: Nanos | null;
   mode: BudgetMode;
   killed: boolean;
   /** Stored and shown; the relay decides what clamping does (shrink a request to fit instead of refusing it). */
@@ -55,7 +55,7 @@ export interface LedgerRow {
   cacheReadTokens: number;
   cacheWrite5mTokens: number;
   cacheWrite1hTokens: number;
-  costMicros: Micros;
+  costNanos: Nanos;
   outcome: Outcome;
   /** 'provider' when the provider reported the usage, 'estimate' when spendcap had to estimate it (cut, crash, dropped). */
   usageSource: 'provider' | 'estimate' | 'none';
@@ -63,9 +63,9 @@ export interface LedgerRow {
   durationMs: number;
   detail: string | null;
   /** What the provider itself said the request cost (OpenRouter's usage.cost), beside spendcap's own figure. */
-  providerCostMicros?: Micros | null;
+  providerCostNanos?: Nanos | null;
   /** spendcap's own price of the same usage, kept when the provider's figure was charged instead. */
-  meteredCostMicros?: Micros | null;
+  meteredCostNanos?: Nanos | null;
   /** The tag budget the request opted into (x-spendcap-budget / X-Budget-Id), null when none. */
   tag?: string | null;
 }
@@ -82,7 +82,7 @@ export interface HoldRecord {
   session: string | null;
   provider: ProviderId;
   model: string;
-  amountMicros: Micros;
+  amountNanos: Nanos;
   tag?: string | null;
 }
 
@@ -103,8 +103,8 @@ export interface EventRecord {
   kind: string;
   budget: string | null;
   channel: EventChannel;
-  capBeforeMicros: Micros | null;
-  capAfterMicros: Micros | null;
+  capBeforeNanos: Nanos | null;
+  capAfterNanos: Nanos | null;
   detail: string | null;
 }
 
@@ -123,5 +123,5 @@ export interface DailyTotal {
   requests: number;
   inputTokens: number;
   outputTokens: number;
-  costMicros: Micros;
+  costNanos: Nanos;
 }

@@ -293,7 +293,7 @@ void test('errors: HTTP status with body and headers; mid-stream error event', a
   }
 });
 
-void test('perRequest overrides, count_tokens, models, HEAD, billedMicros rounding', async () => {
+void test('perRequest overrides, count_tokens, models, HEAD, billedNanos rounding', async () => {
   const mock = await startMockAnthropic({
     tokenIntervalMs: 0,
     inputTokens: 1,
@@ -308,13 +308,13 @@ void test('perRequest overrides, count_tokens, models, HEAD, billedMicros roundi
     assert.equal(m1.usage.output_tokens, 1);
     assert.equal(m2.usage.output_tokens, 3);
     assert.equal(m2.usage.cache_read_input_tokens, 1);
-    // $3 in / $15 out / $0.30 read / $6 1h-write per Mtok = 3 / 15 / 0.3 / 6 µ$ per token.
-    // request 1: 3 + 15 = 18 µ$; request 2: 3 + 45 + 0.3 + 6 = 54.3 → ceil 55 µ$.
+    // $3 in / $15 out / $0.30 read / $6 1h-write per Mtok = 3 / 15 / 0.3 / 6 n$ per token.
+    // request 1: 3 + 15 = 18 n$; request 2: 3 + 45 + 0.3 + 6 = 54.3 → ceil 55 n$.
     const price = { input: 3_000_000, output: 15_000_000, cacheRead: 300_000, cacheWrite5m: 3_750_000, cacheWrite1h: 6_000_000 };
-    assert.equal(mock.billedMicros(price), 18 + 55);
+    assert.equal(mock.billedNanos(price), 18 + 55);
     mock.options = { ...mock.options, perRequest: undefined, inputTokens: 1_000_000, outputTokens: 1 };
-    await c.messages.create(p); // 1M input tokens at $3/Mtok = $3 = 3_000_000 µ$, + 15 µ$
-    assert.equal(mock.billedMicros(price), 18 + 55 + 3_000_015);
+    await c.messages.create(p); // 1M input tokens at $3/Mtok = $3 = 3_000_000 n$, + 15 n$
+    assert.equal(mock.billedNanos(price), 18 + 55 + 3_000_015);
 
     const count = await c.messages.countTokens({ model: 'claude-sonnet-4-6', messages: [{ role: 'user', content: 'x' }] });
     assert.equal(count.input_tokens, 1_000_000);

@@ -11,14 +11,14 @@
 //   const mock = await startMockAnthropic({ outputTokens: 20 });
 //   ... point a client / the proxy at mock.url ...
 //   await mock.waitIdle();
-//   mock.bills[0].usage.output_tokens; mock.billedMicros(prices);
+//   mock.bills[0].usage.output_tokens; mock.billedNanos(prices);
 //   await mock.close();
 
 import http from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** Prices in integer micro-dollars per million tokens ($3/Mtok = 3_000_000). */
+/** Prices in integer nano-dollars per million tokens ($3/Mtok = 3_000_000_000). */
 export interface MockPricePerMtok {
   input: number;
   output: number;
@@ -143,8 +143,8 @@ export interface MockAnthropic {
   readonly openStreams: number;
   /** Mutable defaults for subsequent requests. */
   options: MockAnthropicOptions;
-  /** Total cost of all bills, µ$, rounded up per request. */
-  billedMicros(price: MockPricePerMtok): number;
+  /** Total cost of all bills, n$, rounded up per request. */
+  billedNanos(price: MockPricePerMtok): number;
   /** Resolves once no /v1/messages response (stream or not) is in flight. */
   waitIdle(): Promise<void>;
   close(): Promise<void>;
@@ -752,7 +752,7 @@ export async function startMockAnthropic(opts: MockAnthropicOptions = {}): Promi
       return openStreams;
     },
     options: { ...opts },
-    billedMicros(p: MockPricePerMtok): number {
+    billedNanos(p: MockPricePerMtok): number {
       let total = 0n;
       for (const b of bills) {
         const u = b.usage;

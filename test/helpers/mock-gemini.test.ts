@@ -146,8 +146,8 @@ void test('thinking: thoughtsTokenCount billed as output; thought summaries when
     assert.equal(shown.at(-1)?.usageMetadata?.totalTokenCount, 560);
     await mock.waitIdle();
     for (const b of mock.bills) assert.deepEqual(b.usage, { promptTokenCount: 10, cachedContentTokenCount: 0, candidatesTokenCount: 10, thoughtsTokenCount: 540 });
-    // $0.30 in / $2.50 out per Mtok: (10 × 0.3 + 550 × 2.5) µ$ = 1378 µ$ per request
-    assert.equal(mock.billedMicros({ input: 300_000, cachedInput: 75_000, output: 2_500_000 }), 2 * 1378);
+    // $0.30 in / $2.50 out per Mtok: (10 × 0.3 + 550 × 2.5) n$ = 1378 n$ per request
+    assert.equal(mock.billedNanos({ input: 300_000, cachedInput: 75_000, output: 2_500_000 }), 2 * 1378);
   } finally {
     await mock.close();
   }

@@ -23,14 +23,14 @@
 // Usage:
 //   const mock = await startMockGemini({ outputTokens: 20 });
 //   const ai = new GoogleGenAI({ apiKey: 'k', httpOptions: { baseUrl: mock.url } });
-//   ... await mock.waitIdle(); mock.bills[0].usage.candidatesTokenCount; mock.billedMicros(p); await mock.close();
+//   ... await mock.waitIdle(); mock.bills[0].usage.candidatesTokenCount; mock.billedNanos(p); await mock.close();
 
 import http from 'node:http';
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TokenSource, asRecord, jsonFragments, openExchange, parseJsonObject, prng, randomId, readBody, sendJson } from './mock-openai.js';
 
-/** Prices in integer micro-dollars per million tokens. */
+/** Prices in integer nano-dollars per million tokens. */
 export interface MockGeminiPricePerMtok {
   /** Uncached prompt tokens. */
   input: number;
@@ -159,8 +159,8 @@ export interface MockGemini {
   readonly requests: MockRequest[];
   readonly openStreams: number;
   options: MockGeminiOptions;
-  /** Total cost of all bills, µ$, rounded up per request. */
-  billedMicros(price: MockGeminiPricePerMtok): number;
+  /** Total cost of all bills, n$, rounded up per request. */
+  billedNanos(price: MockGeminiPricePerMtok): number;
   waitIdle(): Promise<void>;
   close(): Promise<void>;
 }
@@ -546,7 +546,7 @@ export async function startMockGemini(opts: MockGeminiOptions = {}): Promise<Moc
       return openStreams;
     },
     options: { ...opts },
-    billedMicros(p: MockGeminiPricePerMtok): number {
+    billedNanos(p: MockGeminiPricePerMtok): number {
       let total = 0n;
       for (const b of bills) {
         const u = b.usage;

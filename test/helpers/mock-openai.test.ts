@@ -440,9 +440,9 @@ void test('errors: status with OpenAI body and headers; chat mid-stream error pa
   }
 });
 
-void test('openrouter flavour: /api/v1, usage.cost from prices, comment line; billedMicros; models', async () => {
+void test('openrouter flavour: /api/v1, usage.cost from prices, comment line; billedNanos; models', async () => {
   // $1 in, $0.10 cached, $4 out per Mtok
-  const prices = { input: 1_000_000, cachedInput: 100_000, output: 4_000_000 };
+  const prices = { input: 1_000_000_000, cachedInput: 100_000_000, output: 4_000_000_000 };
   const mock = await startMockOpenAI({
     openrouter: true,
     openrouterPrices: prices,
@@ -456,13 +456,13 @@ void test('openrouter flavour: /api/v1, usage.cost from prices, comment line; bi
     const done = await c.chat.completions
       .stream({ model: 'openai/gpt-4o', messages: MESSAGES, stream_options: { include_usage: true } })
       .finalChatCompletion();
-    // 600 × 1 + 400 × 0.1 + 50 × 4 µ$ = 840 µ$ = $0.00084
+    // 600 × 1000 + 400 × 100 + 50 × 4000 n$ = 840_000 n$ = $0.00084
     const usage = done.usage as unknown as Record<string, unknown>;
     assert.ok(Math.abs((usage['cost'] as number) - 0.00084) < 1e-12, String(usage['cost']));
     assert.equal(usage['is_byok'], false);
     assert.match(done.id, /^gen-/);
     await mock.waitIdle();
-    assert.equal(mock.billedMicros(prices), 840);
+    assert.equal(mock.billedNanos(prices), 840_000);
     assert.equal(mock.requests[0]?.url, '/api/v1/chat/completions');
 
     const res = await post(mock, '/api/v1/chat/completions', { model: 'openai/gpt-4o', stream: true, messages: MESSAGES });
@@ -471,11 +471,11 @@ void test('openrouter flavour: /api/v1, usage.cost from prices, comment line; bi
     const r = await c.responses.create({ model: 'openai/gpt-5', input: 'x' });
     assert.equal((r.usage as unknown as Record<string, unknown>)['cost'], 0.00084);
 
-    // rounding is per request: 1 in + 1 out at $2.50 / $10 = 12.5 µ$ → 13
+    // 1 in + 1 out at $2.50 / $10 per Mtok = 12_500 n$, exact to the nano-dollar
     mock.options = { inputTokens: 1, outputTokens: 1 };
     await c.chat.completions.create({ model: 'gpt-4o', messages: MESSAGES });
-    const before = mock.billedMicros({ input: 2_500_000, cachedInput: 0, output: 10_000_000 });
-    assert.equal(before - 3 * (600 * 2.5 + 50 * 10), 13);
+    const before = mock.billedNanos({ input: 2_500_000_000, cachedInput: 0, output: 10_000_000_000 });
+    assert.equal(before - 3 * (600 * 2500 + 50 * 10_000), 12_500);
 
     const models = await c.models.list();
     assert.ok(models.data.some((m) => m.id === 'gpt-5'));

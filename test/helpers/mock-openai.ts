@@ -22,13 +22,13 @@
 // Usage:
 //   const mock = await startMockOpenAI({ outputTokens: 20 });
 //   const client = new OpenAI({ apiKey: 'k', baseURL: `${mock.url}/v1`, maxRetries: 0 });
-//   ... await mock.waitIdle(); mock.bills[0].usage.output_tokens; mock.billedMicros(prices); await mock.close();
+//   ... await mock.waitIdle(); mock.bills[0].usage.output_tokens; mock.billedNanos(prices); await mock.close();
 
 import http from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** Prices in integer micro-dollars per million tokens ($2.50/Mtok = 2_500_000). */
+/** Prices in integer nano-dollars per million tokens ($2.50/Mtok = 2_500_000_000). */
 export interface MockOpenAIPricePerMtok {
   /** Uncached input tokens. */
   input: number;
@@ -180,8 +180,8 @@ export interface MockOpenAI {
   readonly openStreams: number;
   /** Mutable defaults for subsequent requests. */
   options: MockOpenAIOptions;
-  /** Total cost of all bills, µ$, rounded up per request. */
-  billedMicros(price: MockOpenAIPricePerMtok): number;
+  /** Total cost of all bills, n$, rounded up per request. */
+  billedNanos(price: MockOpenAIPricePerMtok): number;
   /** Resolves once no API response (stream or not) is in flight. */
   waitIdle(): Promise<void>;
   close(): Promise<void>;
@@ -545,12 +545,12 @@ function normalizeCut(cut: MockOpenAIOptions['cut']): Cut | undefined {
 // Usage shapes
 
 function costUsd(u: MockOpenAIUsage, p: MockOpenAIPricePerMtok): number {
-  // µ$/Mtok × tokens = 1e-12 USD
+  // n$/Mtok × tokens = 1e-15 USD
   const units = (u.input_tokens - u.cached_tokens) * p.input + u.cached_tokens * p.cachedInput + u.output_tokens * p.output;
-  return units / 1e12;
+  return units / 1e15;
 }
 
-const DEFAULT_OPENROUTER_PRICES: MockOpenAIPricePerMtok = { input: 2_500_000, cachedInput: 1_250_000, output: 10_000_000 };
+const DEFAULT_OPENROUTER_PRICES: MockOpenAIPricePerMtok = { input: 2_500_000_000, cachedInput: 1_250_000_000, output: 10_000_000_000 };
 
 function openrouterExtras(u: MockOpenAIUsage, o: MockOpenAIOptions): Record<string, unknown> {
   if (!o.openrouter) return {};
@@ -1185,7 +1185,7 @@ export async function startMockOpenAI(opts: MockOpenAIOptions = {}): Promise<Moc
       return openStreams;
     },
     options: { ...opts },
-    billedMicros(p: MockOpenAIPricePerMtok): number {
+    billedNanos(p: MockOpenAIPricePerMtok): number {
       let total = 0n;
       for (const b of bills) {
         const u = b.usage;

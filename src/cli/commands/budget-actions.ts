@@ -19,19 +19,19 @@ function run(dataDir: unknown, io: Io, json: unknown, kind: string, action: (sto
         JSON.stringify({
           name: b.name,
           kind,
-          capBeforeUsd: before === null ? null : before.capMicros / 1e6,
-          capAfterUsd: after === null ? null : after.capMicros / 1e6,
+          capBeforeUsd: before === null ? null : before.capNanos / 1e9,
+          capAfterUsd: after === null ? null : after.capNanos / 1e9,
           killed: b.killed,
           period: b.period,
           mode: b.mode,
           clamp: b.clamp,
-          ceilingUsd: b.ceilingMicros === null ? null : b.ceilingMicros / 1e6,
+          ceilingUsd: b.ceilingNanos === null ? null : b.ceilingNanos / 1e9,
           event: { id: event.id, kind: event.kind, channel: event.channel, detail: event.detail },
         }) + '\n',
       );
     } else if (kind === 'kill') io.out(`Killed "${printable(b.name)}": new requests are refused and open streams are cut.\n`);
-    else if (kind === 'unkill') io.out(`Re-opened "${printable(b.name)}" (cap ${fmt(b.capMicros)} per ${b.period}).\n`);
-    else io.out(`"${printable(b.name)}": cap ${fmt(before?.capMicros ?? 0)} → ${fmt(after?.capMicros ?? 0)} per ${b.period}${event.detail ? ` (${printable(event.detail)})` : ''}.\n`);
+    else if (kind === 'unkill') io.out(`Re-opened "${printable(b.name)}" (cap ${fmt(b.capNanos)} per ${b.period}).\n`);
+    else io.out(`"${printable(b.name)}": cap ${fmt(before?.capNanos ?? 0)} → ${fmt(after?.capNanos ?? 0)} per ${b.period}${event.detail ? ` (${printable(event.detail)})` : ''}.\n`);
     return 0;
   } finally {
     store.close();
@@ -79,12 +79,12 @@ export async function cap(argv: string[], io: Io): Promise<number> {
   });
   const name = requireName(positionals, 'key or budget name', CAP_USAGE);
   const changes: CapChanges = {};
-  if (positionals[1] !== undefined) changes.capMicros = usd(positionals[1], 'USD');
+  if (positionals[1] !== undefined) changes.capNanos = usd(positionals[1], 'USD');
   if (values.period !== undefined) changes.period = period(values.period);
   const ceiling = usdOrNone(values.ceiling, '--ceiling');
-  if (ceiling !== undefined) changes.ceilingMicros = ceiling;
+  if (ceiling !== undefined) changes.ceilingNanos = ceiling;
   const session = usdOrNone(values['session-cap'], '--session-cap');
-  if (session !== undefined) changes.sessionCapMicros = session;
+  if (session !== undefined) changes.sessionCapNanos = session;
   if (values.mode !== undefined) changes.mode = mode(values.mode);
   const clamp = clampFlag(values);
   if (clamp !== undefined) changes.clamp = clamp;

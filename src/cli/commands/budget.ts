@@ -47,7 +47,7 @@ async function add(argv: string[], io: Io): Promise<number> {
   const name = requireName(positionals, 'budget name', ADD_USAGE);
   const scope = values.scope;
   if (scope !== 'global' && scope !== 'tag') throw new UsageError(`--scope must be global or tag (a key's budget comes with key add). Usage: ${ADD_USAGE}`);
-  const capMicros = usd(values.cap, '--cap');
+  const capNanos = usd(values.cap, '--cap');
   const { store } = openStore(values['data-dir'], io);
   try {
     const { after, event } = createBudget(
@@ -55,19 +55,19 @@ async function add(argv: string[], io: Io): Promise<number> {
       {
         name,
         scope,
-        capMicros,
+        capNanos,
         period: period(values.period),
         mode: values.mode === undefined ? 'hard' : mode(values.mode),
-        ceilingMicros: optionalUsd(values.ceiling, '--ceiling'),
+        ceilingNanos: optionalUsd(values.ceiling, '--ceiling'),
         clamp: values.clamp === true,
         autotune: values.autotune === undefined ? 'off' : autotuneMode(values.autotune),
       },
       'cli',
     );
     const b = after!;
-    if (values.json) io.out(JSON.stringify({ name: b.name, scope: b.scope, capUsd: b.capMicros / 1e6, period: b.period, mode: b.mode, clamp: b.clamp, ceilingUsd: b.ceilingMicros === null ? null : b.ceilingMicros / 1e6, autotune: b.autotune, eventId: event.id }) + '\n');
+    if (values.json) io.out(JSON.stringify({ name: b.name, scope: b.scope, capUsd: b.capNanos / 1e9, period: b.period, mode: b.mode, clamp: b.clamp, ceilingUsd: b.ceilingNanos === null ? null : b.ceilingNanos / 1e9, autotune: b.autotune, eventId: event.id }) + '\n');
     else {
-      io.out(`Created ${b.scope} budget "${printable(b.name)}": ${fmt(b.capMicros)} per ${b.period}, ${b.mode}.\n`);
+      io.out(`Created ${b.scope} budget "${printable(b.name)}": ${fmt(b.capNanos)} per ${b.period}, ${b.mode}.\n`);
       io.out(b.scope === 'global' ? 'Every request through this proxy now counts against it.\n' : `Requests opt in with the header  x-spendcap-budget: ${printable(b.name)}  (or X-Budget-Id: ${printable(b.name)}).\n`);
     }
     return 0;
@@ -89,7 +89,7 @@ async function list(argv: string[], io: Io): Promise<number> {
       io.out('No budgets yet. Add one: spendcap budget add team --scope global --cap 50, or a key: spendcap key add …\n');
       return 0;
     }
-    io.out(table([['NAME', 'SCOPE', 'CAP', 'PERIOD', 'MODE', 'CEILING', 'CLAMP', 'AUTOTUNE'], ...report.map((b) => [b.name, b.scope, fmt(b.capMicros), b.period, b.mode, b.ceilingMicros === null ? '' : fmt(b.ceilingMicros), b.clamp ? 'on' : '', autotuneText(b)])]));
+    io.out(table([['NAME', 'SCOPE', 'CAP', 'PERIOD', 'MODE', 'CEILING', 'CLAMP', 'AUTOTUNE'], ...report.map((b) => [b.name, b.scope, fmt(b.capNanos), b.period, b.mode, b.ceilingNanos === null ? '' : fmt(b.ceilingNanos), b.clamp ? 'on' : '', autotuneText(b)])]));
     return 0;
   } finally {
     store.close();
@@ -99,8 +99,8 @@ async function list(argv: string[], io: Io): Promise<number> {
 export function autotuneText(b: BudgetStatus): string {
   if (b.autotune === 'off') return 'off';
   const s = b.suggestion;
-  if (!s || s.suggestedMicros === null) return `${b.autotune} (no suggestion)`;
-  return `${b.autotune}: ${fmt(s.suggestedMicros)}`;
+  if (!s || s.suggestedNanos === null) return `${b.autotune} (no suggestion)`;
+  return `${b.autotune}: ${fmt(s.suggestedNanos)}`;
 }
 
 async function rm(argv: string[], io: Io): Promise<number> {

@@ -19,8 +19,8 @@ export async function events(argv: string[], io: Io): Promise<number> {
           list.map((e) => ({
             ...e,
             ts: new Date(e.ts).toISOString(),
-            capBeforeUsd: e.capBeforeMicros === null ? null : e.capBeforeMicros / 1e6,
-            capAfterUsd: e.capAfterMicros === null ? null : e.capAfterMicros / 1e6,
+            capBeforeUsd: e.capBeforeNanos === null ? null : e.capBeforeNanos / 1e9,
+            capAfterUsd: e.capAfterNanos === null ? null : e.capAfterNanos / 1e9,
           })),
           null,
           2,
@@ -33,7 +33,7 @@ export async function events(argv: string[], io: Io): Promise<number> {
       return 0;
     }
     const cap = (m: number | null) => (m === null ? '' : usd(m));
-    io.out(table([['TIME', 'EVENT', 'BUDGET', 'BY', 'CAP BEFORE', 'CAP AFTER', 'DETAIL'], ...list.map((e) => [when(e.ts), e.kind, e.budget ?? '', e.channel, cap(e.capBeforeMicros), e.capBeforeMicros === e.capAfterMicros ? '' : cap(e.capAfterMicros), e.detail ?? ''])]));
+    io.out(table([['TIME', 'EVENT', 'BUDGET', 'BY', 'CAP BEFORE', 'CAP AFTER', 'DETAIL'], ...list.map((e) => [when(e.ts), e.kind, e.budget ?? '', e.channel, cap(e.capBeforeNanos), e.capBeforeNanos === e.capAfterNanos ? '' : cap(e.capAfterNanos), e.detail ?? ''])]));
     return 0;
   } finally {
     store.close();

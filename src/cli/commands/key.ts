@@ -43,15 +43,15 @@ async function add(argv: string[], io: Io): Promise<number> {
   let providerKey = str(values['provider-key']) ?? io.env.SPENDCAP_PROVIDER_KEY;
   // "-" reads the key from stdin, so it stays out of shell history and the process list.
   if (providerKey === '-') providerKey = readFileSync(0, 'utf8').trim();
-  const capMicros = usd(values.cap, '--cap');
+  const capNanos = usd(values.cap, '--cap');
   const spec = {
     name,
     provider: str(values.provider) ?? 'anthropic',
     providerKey,
-    capMicros,
+    capNanos,
     period: period(values.period),
-    sessionCapMicros: optionalUsd(values['session-cap'], '--session-cap'),
-    ceilingMicros: optionalUsd(values.ceiling, '--ceiling'),
+    sessionCapNanos: optionalUsd(values['session-cap'], '--session-cap'),
+    ceilingNanos: optionalUsd(values.ceiling, '--ceiling'),
     mode: str(values.mode) ?? 'hard',
     clamp: values.clamp === true,
     baseUrl: str(values['base-url']),
@@ -68,9 +68,9 @@ async function add(argv: string[], io: Io): Promise<number> {
     }
     const { token, provider, mode } = created;
     if (values.json) {
-      io.out(JSON.stringify({ name, provider, token, capUsd: capMicros / 1e6, period: spec.period, mode, clamp: spec.clamp }) + '\n');
+      io.out(JSON.stringify({ name, provider, token, capUsd: capNanos / 1e9, period: spec.period, mode, clamp: spec.clamp }) + '\n');
     } else {
-      io.out(`Created key "${printable(name)}" (${provider}, cap ${fmt(capMicros)} per ${spec.period}).\n`);
+      io.out(`Created key "${printable(name)}" (${provider}, cap ${fmt(capNanos)} per ${spec.period}).\n`);
       io.out(`\n  ${token}\n\nThis is the only time the key is shown. Point your agent at spendcap with it:\n`);
       io.out(`  ${howToPoint(provider, token)}\n`);
     }
@@ -87,11 +87,11 @@ async function list(argv: string[], io: Io): Promise<number> {
     const budgets = new Map(store.listBudgets().map((b) => [b.keyId, b]));
     const keys = store.listKeys().map((k) => {
       const b = budgets.get(k.id);
-      return { name: k.name, provider: k.provider, ...(k.baseUrl ? { baseUrl: k.baseUrl } : {}), tokenHint: k.tokenHint, capUsd: (b?.capMicros ?? 0) / 1e6, period: b?.period ?? null, sessionCapUsd: b?.sessionCapMicros != null ? b.sessionCapMicros / 1e6 : null, mode: b?.mode ?? 'hard', clamp: b?.clamp ?? false, killed: b?.killed ?? false, createdAt: new Date(k.createdAt).toISOString() };
+      return { name: k.name, provider: k.provider, ...(k.baseUrl ? { baseUrl: k.baseUrl } : {}), tokenHint: k.tokenHint, capUsd: (b?.capNanos ?? 0) / 1e9, period: b?.period ?? null, sessionCapUsd: b?.sessionCapNanos != null ? b.sessionCapNanos / 1e9 : null, mode: b?.mode ?? 'hard', clamp: b?.clamp ?? false, killed: b?.killed ?? false, createdAt: new Date(k.createdAt).toISOString() };
     });
     if (values.json) io.out(JSON.stringify(keys, null, 2) + '\n');
     else if (keys.length === 0) io.out('No keys yet. Create one: spendcap key add NAME --provider anthropic --provider-key sk-ant-… --cap 15\n');
-    else io.out(table([['NAME', 'PROVIDER', 'KEY', 'CAP', 'PERIOD', 'STATE', 'CREATED'], ...keys.map((k) => [k.name, k.provider, k.tokenHint, fmt(Math.round(k.capUsd * 1e6)), k.period ?? '', k.killed ? 'killed' : 'active', when(Date.parse(k.createdAt))])]));
+    else io.out(table([['NAME', 'PROVIDER', 'KEY', 'CAP', 'PERIOD', 'STATE', 'CREATED'], ...keys.map((k) => [k.name, k.provider, k.tokenHint, fmt(Math.round(k.capUsd * 1e9)), k.period ?? '', k.killed ? 'killed' : 'active', when(Date.parse(k.createdAt))])]));
     return 0;
   } finally {
     store.close();

@@ -23,9 +23,9 @@ export const LEDGER_COLUMNS = [
   'cacheWrite5mTokens',
   'cacheWrite1hTokens',
   'costUsd',
-  'costMicros',
-  'providerCostMicros',
-  'meteredCostMicros',
+  'costNanos',
+  'providerCostNanos',
+  'meteredCostNanos',
   'outcome',
   'usageSource',
   'status',
@@ -51,10 +51,10 @@ function exportRow(r: StoredLedgerRow): Record<(typeof LEDGER_COLUMNS)[number], 
     cacheReadTokens: r.cacheReadTokens,
     cacheWrite5mTokens: r.cacheWrite5mTokens,
     cacheWrite1hTokens: r.cacheWrite1hTokens,
-    costUsd: r.costMicros / 1e6,
-    costMicros: r.costMicros,
-    providerCostMicros: r.providerCostMicros ?? null,
-    meteredCostMicros: r.meteredCostMicros ?? null,
+    costUsd: r.costNanos / 1e9,
+    costNanos: r.costNanos,
+    providerCostNanos: r.providerCostNanos ?? null,
+    meteredCostNanos: r.meteredCostNanos ?? null,
     outcome: r.outcome,
     usageSource: r.usageSource,
     status: r.status,
@@ -117,7 +117,7 @@ export async function log(argv: string[], io: Io): Promise<number> {
       return 0;
     }
     if (values.json) {
-      io.out(JSON.stringify(rows.map((r) => ({ ...r, ts: new Date(r.ts).toISOString(), costUsd: r.costMicros / 1e6 })), null, 2) + '\n');
+      io.out(JSON.stringify(rows.map((r) => ({ ...r, ts: new Date(r.ts).toISOString(), costUsd: r.costNanos / 1e9 })), null, 2) + '\n');
       return 0;
     }
     if (rows.length === 0) {
@@ -136,7 +136,7 @@ export async function log(argv: string[], io: Io): Promise<number> {
           String(r.inputTokens),
           String(r.outputTokens),
           `${r.cacheReadTokens}/${r.cacheWrite5mTokens + r.cacheWrite1hTokens}`,
-          usd(r.costMicros) + (r.usageSource === 'estimate' ? '~' : ''),
+          usd(r.costNanos) + (r.usageSource === 'estimate' ? '~' : ''),
           r.outcome + (r.detail && r.outcome !== 'ok' ? `: ${r.detail.slice(0, 60)}` : ''),
         ]),
       ]) + '* priced at a fallback model   ~ estimated usage (cut or interrupted)\n',

@@ -4,7 +4,7 @@ import type { Io } from '../context.js';
 import { UsageError } from '../errors.js';
 import { printable, table, usd as fmt } from '../format.js';
 
-/** Prices on the command line are USD per million tokens; stored as µ$ per million tokens. */
+/** Prices on the command line are USD per million tokens; stored as n$ per million tokens. */
 export async function price(argv: string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
   const { values, positionals } = parse(rest, { input: { type: 'string' }, output: { type: 'string' }, 'cache-read': { type: 'string' }, 'cache-write': { type: 'string' } });
@@ -21,7 +21,7 @@ export async function price(argv: string[], io: Io): Promise<number> {
           cacheWrite: values['cache-write'] === undefined ? null : usd(values['cache-write'], '--cache-write'),
         };
         store.setPrice(p);
-        store.insertEvent({ ts: Date.now(), kind: 'price-set', budget: null, channel: 'cli', capBeforeMicros: null, capAfterMicros: null, detail: JSON.stringify(p) });
+        store.insertEvent({ ts: Date.now(), kind: 'price-set', budget: null, channel: 'cli', capBeforeNanos: null, capAfterNanos: null, detail: JSON.stringify(p) });
         io.out(values.json ? JSON.stringify(p) + '\n' : `Price for ${printable(model)}: ${fmt(p.input)} in / ${fmt(p.output)} out per million tokens.\n`);
         return 0;
       }

@@ -21,7 +21,7 @@ export function settingsChange(values: Record<string, unknown>): SettingsChange 
   const tz = str(values.tz);
   if (tz !== undefined) change.timeZone = tz === 'machine' ? null : tz;
   const dsc = values['default-session-cap'];
-  if (dsc !== undefined) change.defaultSessionCapMicros = dsc === 'none' ? null : optionalUsd(dsc, '--default-session-cap');
+  if (dsc !== undefined) change.defaultSessionCapNanos = dsc === 'none' ? null : optionalUsd(dsc, '--default-session-cap');
   const th = str(values.thresholds);
   if (th !== undefined) change.thresholds = th === 'none' || th === '' ? [] : th.split(',').map((p) => Number(p.trim().replace(/%$/, '')));
   const rd = values['retain-days'];
@@ -51,14 +51,14 @@ export async function settings(argv: string[], io: Io): Promise<number> {
     const shown = {
       timeZone: timeZoneOf(s),
       timeZoneSetting: s.timeZone ?? 'machine',
-      defaultSessionCapUsd: s.defaultSessionCapMicros === null ? null : s.defaultSessionCapMicros / 1e6,
+      defaultSessionCapUsd: s.defaultSessionCapNanos === null ? null : s.defaultSessionCapNanos / 1e9,
       thresholds: s.thresholds,
       retainDays: s.retainDays,
     };
     if (values.json) io.out(JSON.stringify(shown) + '\n');
     else {
       io.out(`time zone            ${shown.timeZone}${s.timeZone === null ? ' (the machine\'s)' : ''}\n`);
-      io.out(`default session cap  ${s.defaultSessionCapMicros === null ? 'none' : usd(s.defaultSessionCapMicros)}\n`);
+      io.out(`default session cap  ${s.defaultSessionCapNanos === null ? 'none' : usd(s.defaultSessionCapNanos)}\n`);
       io.out(`thresholds           ${s.thresholds.length === 0 ? 'none' : s.thresholds.map((t) => `${t}%`).join(', ')}\n`);
       io.out(`retain ledger rows   ${s.retainDays} days (older rows are kept as daily totals)\n`);
     }

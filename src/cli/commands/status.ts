@@ -5,7 +5,7 @@ import { openStore } from '../context.js';
 import type { Io } from '../context.js';
 import { bar, printable, table, usd } from '../format.js';
 
-const orNull = (m: number | null): number | null => (m === null ? null : m / 1e6);
+const orNull = (m: number | null): number | null => (m === null ? null : m / 1e9);
 
 /** One budget as `status --json` and `budget list --json` print it. */
 export function statusJson(b: BudgetStatus) {
@@ -16,22 +16,22 @@ export function statusJson(b: BudgetStatus) {
     killed: b.killed,
     clamp: b.clamp,
     period: b.period,
-    capUsd: b.capMicros / 1e6,
-    spentUsd: b.spentMicros / 1e6,
-    heldUsd: b.heldMicros / 1e6,
-    remainingUsd: b.remainingMicros / 1e6,
-    ceilingUsd: orNull(b.ceilingMicros),
-    sessionCapUsd: orNull(b.sessionCapMicros),
-    effectiveSessionCapUsd: orNull(b.effectiveSessionCapMicros),
+    capUsd: b.capNanos / 1e9,
+    spentUsd: b.spentNanos / 1e9,
+    heldUsd: b.heldNanos / 1e9,
+    remainingUsd: b.remainingNanos / 1e9,
+    ceilingUsd: orNull(b.ceilingNanos),
+    sessionCapUsd: orNull(b.sessionCapNanos),
+    effectiveSessionCapUsd: orNull(b.effectiveSessionCapNanos),
     periodStart: new Date(b.periodStart).toISOString(),
     periodEnd: b.periodEnd === null ? null : new Date(b.periodEnd).toISOString(),
     resets: b.periodEnd === null ? 'never' : `${formatLocal(b.periodEnd, b.timeZone)} ${b.timeZone}`,
     timeZone: b.timeZone,
     thresholdFired: b.thresholdFired,
     autotune: b.autotune,
-    suggestion: b.suggestion === null ? null : { capUsd: orNull(b.suggestion.suggestedMicros), reason: b.suggestion.reason },
+    suggestion: b.suggestion === null ? null : { capUsd: orNull(b.suggestion.suggestedNanos), reason: b.suggestion.reason },
     estimatedPriceRequests: b.estimatedPriceRequests,
-    sessions: b.sessions.map((s) => ({ session: s.session, spentUsd: s.spentMicros / 1e6, capUsd: s.capMicros / 1e6, lastSeen: new Date(s.lastTs).toISOString() })),
+    sessions: b.sessions.map((s) => ({ session: s.session, spentUsd: s.spentNanos / 1e9, capUsd: s.capNanos / 1e9, lastSeen: new Date(s.lastTs).toISOString() })),
   };
 }
 
@@ -50,15 +50,15 @@ export async function status(argv: string[], io: Io): Promise<number> {
     }
     const rows = [['BUDGET', '', 'SPENT', 'HELD', 'CAP', 'LEFT', 'PERIOD', 'RESETS', 'STATE']];
     for (const b of report) {
-      const state = b.killed ? 'KILLED' : b.remainingMicros === 0 ? (b.mode === 'soft' ? 'OVER (soft)' : 'AT CAP') : b.mode === 'soft' ? 'soft' : 'ok';
+      const state = b.killed ? 'KILLED' : b.remainingNanos === 0 ? (b.mode === 'soft' ? 'OVER (soft)' : 'AT CAP') : b.mode === 'soft' ? 'soft' : 'ok';
       const notes = [
         b.scope === 'key' ? '' : b.scope,
         b.clamp ? 'clamp' : '',
         b.estimatedPriceRequests > 0 ? `${b.estimatedPriceRequests} estimated prices` : '',
-        b.suggestion?.suggestedMicros != null ? `suggest ${usd(b.suggestion.suggestedMicros)}` : '',
+        b.suggestion?.suggestedNanos != null ? `suggest ${usd(b.suggestion.suggestedNanos)}` : '',
       ].filter((n) => n !== '');
-      rows.push([b.name, bar(b.spentMicros, b.heldMicros, b.capMicros), usd(b.spentMicros), usd(b.heldMicros), usd(b.capMicros), usd(b.remainingMicros), b.period, formatLocal(b.periodEnd, b.timeZone), state + (notes.length > 0 ? ` (${notes.join(', ')})` : '')]);
-      for (const s of b.sessions) rows.push([`  └ ${s.session.slice(0, 12)}`, bar(s.spentMicros, 0, s.capMicros), usd(s.spentMicros), '', usd(s.capMicros), usd(Math.max(0, s.capMicros - s.spentMicros)), 'session', '', '']);
+      rows.push([b.name, bar(b.spentNanos, b.heldNanos, b.capNanos), usd(b.spentNanos), usd(b.heldNanos), usd(b.capNanos), usd(b.remainingNanos), b.period, formatLocal(b.periodEnd, b.timeZone), state + (notes.length > 0 ? ` (${notes.join(', ')})` : '')]);
+      for (const s of b.sessions) rows.push([`  └ ${s.session.slice(0, 12)}`, bar(s.spentNanos, 0, s.capNanos), usd(s.spentNanos), '', usd(s.capNanos), usd(Math.max(0, s.capNanos - s.spentNanos)), 'session', '', '']);
     }
     io.out(table(rows));
     const tz = report[0]!.timeZone;

@@ -110,7 +110,7 @@ test('hidden reasoning runs from when the request was read, for each of n choice
 test('OpenRouter: usage.cost is the provider cost; an error payload ends the stream', () => {
   const m = new ChatStreamMeter(info({ model: 'openai/gpt-4o', stream: true }));
   m.onEvent({ event: undefined, data: JSON.stringify({ ...base, choices: [], usage: { prompt_tokens: 100, completion_tokens: 20, cost: 0.00045, is_byok: false } }) });
-  assert.equal(m.providerCostMicros, 450);
+  assert.equal(m.providerCostNanos, 450_000);
   const e = new ChatStreamMeter(info({ model: 'gpt-4o', stream: true }));
   e.onEvent({ event: undefined, data: '{"error":{"message":"boom","type":"server_error","param":null,"code":null}}' });
   assert.deepEqual(e.sawError, { type: 'server_error', message: 'boom' });

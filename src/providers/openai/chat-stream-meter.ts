@@ -1,4 +1,4 @@
-import type { Micros, Usage } from '../../pricing/types.js';
+import type { Nanos, Usage } from '../../pricing/types.js';
 import { encodeSseEvent } from '../../proxy/sse.js';
 import type { SseEvent } from '../../proxy/sse-types.js';
 import { StreamingTokenEstimate } from '../../proxy/estimate-tokens.js';
@@ -67,7 +67,7 @@ export class ChatStreamMeter implements StreamMeter {
   sawDone = false;
   /** An error payload arrived (`data: {"error":…}`): the stream is over for the client. */
   sawError: { type: string; message: string } | null = null;
-  providerCostMicros: Micros | null = null;
+  providerCostNanos: Nanos | null = null;
   readonly base: ChunkBase = { id: undefined, created: undefined, model: undefined, serviceTier: undefined, systemFingerprint: undefined };
   readonly choices = new Map<number, ChatChoiceState>();
   /** Present only when spendcap asked for usage the client did not: strips it (see stripHiddenUsage). */
@@ -203,7 +203,7 @@ export class ChatStreamMeter implements StreamMeter {
       Object.assign(this.usage, usage);
       this.hasFinalUsage = true;
       const cost = providerCostFromUsage(chunk['usage']);
-      if (cost !== null) this.providerCostMicros = cost;
+      if (cost !== null) this.providerCostNanos = cost;
     }
   }
 

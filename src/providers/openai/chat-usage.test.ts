@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { providerCostFromUsage, usageFromChatCompletionJson, usageFromChatUsage, usdFloatToMicros } from './chat-usage.js';
+import { providerCostFromUsage, usageFromChatCompletionJson, usageFromChatUsage, usdFloatToNanos } from './chat-usage.js';
 
 test('prompt_tokens includes cached (and written) tokens: the input kinds come out disjoint; reasoning stays inside output', () => {
   assert.deepEqual(
@@ -40,14 +40,16 @@ test('minimal, odd and missing usage', () => {
   assert.equal(usageFromChatCompletionJson({ usage: { prompt_tokens: 3, completion_tokens: 4 } })!.outputTokens, 4);
 });
 
-test("OpenRouter's usage.cost in µ$, rounded up without float noise; BYOK adds the upstream bill", () => {
-  assert.equal(usdFloatToMicros(0.0001), 100);
-  assert.equal(usdFloatToMicros(0.000123), 123);
-  assert.equal(usdFloatToMicros(0.0000001), 1);
-  assert.equal(usdFloatToMicros(1.5), 1_500_000);
-  assert.equal(providerCostFromUsage({ prompt_tokens: 1, completion_tokens: 1, cost: 0.00042 }), 420);
-  assert.equal(providerCostFromUsage({ cost: 0.001, is_byok: true, cost_details: { upstream_inference_cost: 0.02 } }), 21_000);
-  assert.equal(providerCostFromUsage({ cost: 0.001, is_byok: false, cost_details: { upstream_inference_cost: 0.02 } }), 1000);
+test("OpenRouter's usage.cost in n$, rounded up without float noise; BYOK adds the upstream bill", () => {
+  assert.equal(usdFloatToNanos(0.0001), 100_000);
+  assert.equal(usdFloatToNanos(0.000123), 123_000);
+  assert.equal(usdFloatToNanos(0.0000001), 100);
+  assert.equal(usdFloatToNanos(0.00003255), 32_550);
+  assert.equal(usdFloatToNanos(0.0000000001), 1);
+  assert.equal(usdFloatToNanos(1.5), 1_500_000_000);
+  assert.equal(providerCostFromUsage({ prompt_tokens: 1, completion_tokens: 1, cost: 0.00042 }), 420_000);
+  assert.equal(providerCostFromUsage({ cost: 0.001, is_byok: true, cost_details: { upstream_inference_cost: 0.02 } }), 21_000_000);
+  assert.equal(providerCostFromUsage({ cost: 0.001, is_byok: false, cost_details: { upstream_inference_cost: 0.02 } }), 1_000_000);
   assert.equal(providerCostFromUsage({ prompt_tokens: 1 }), null);
   assert.equal(providerCostFromUsage({ cost: -1 }), null);
   assert.equal(providerCostFromUsage(null), null);

@@ -1,4 +1,4 @@
-import type { Micros, Usage } from '../../pricing/types.js';
+import type { Nanos, Usage } from '../../pricing/types.js';
 import { asRecord, num } from '../json.js';
 
 /**
@@ -37,10 +37,10 @@ export function usageFromChatCompletionJson(json: unknown): Usage | null {
   return usageFromChatUsage(asRecord(json)?.['usage']);
 }
 
-/** USD (a float) → µ$, rounded up, without float noise turning $0.0001 into 101 µ$. */
-export function usdFloatToMicros(usd: number): Micros {
+/** USD (a float) → n$, rounded up, without float noise turning $0.0001 into 101 n$. */
+export function usdFloatToNanos(usd: number): Nanos {
   const pico = Math.round(usd * 1e12);
-  return Math.ceil(pico / 1e6);
+  return Math.ceil(pico / 1e3);
 }
 
 /**
@@ -48,15 +48,15 @@ export function usdFloatToMicros(usd: number): Micros {
  * (`is_byok: true`) `cost` is only OpenRouter's fee and the provider bills the user's own key
  * `cost_details.upstream_inference_cost` on top, so both are added. Null when not reported.
  */
-export function providerCostFromUsage(raw: unknown): Micros | null {
+export function providerCostFromUsage(raw: unknown): Nanos | null {
   const u = asRecord(raw);
   const cost = num(u?.['cost']);
   if (!u || cost === undefined || cost < 0) return null;
   let usd = cost;
   if (u['is_byok'] === true) usd += Math.max(0, num(asRecord(u['cost_details'])?.['upstream_inference_cost']) ?? 0);
-  return usdFloatToMicros(usd);
+  return usdFloatToNanos(usd);
 }
 
-export function providerCostFromChatJson(json: unknown): Micros | null {
+export function providerCostFromChatJson(json: unknown): Nanos | null {
   return providerCostFromUsage(asRecord(json)?.['usage']);
 }

@@ -157,5 +157,5 @@ test('a hosted search adds its results to the input: the estimate makes room for
 test('usage.cost (OpenRouter) becomes the provider cost', () => {
   const m = meter();
   m.onEvent(ev('response.completed', { response: { usage: { input_tokens: 10, output_tokens: 2, cost: 0.00042 } } }));
-  assert.equal(m.providerCostMicros, 420);
+  assert.equal(m.providerCostNanos, 420);
 });

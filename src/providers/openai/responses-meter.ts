@@ -66,7 +66,7 @@ export class ResponsesStreamMeter implements StreamMeter {
   hasFinalUsage = false;
   /** The terminal event forwarded (response.completed / incomplete / failed, or error); null while open. */
   terminal: string | null = null;
-  providerCostMicros: number | null = null;
+  providerCostNanos: number | null = null;
   /** The last lifecycle response object (response.created / in_progress / queued), for the cut tail. */
   lastResponse: Record<string, unknown> | null = null;
   /** Highest sequence_number seen (-1 before any). */
@@ -267,7 +267,7 @@ export class ResponsesStreamMeter implements StreamMeter {
     Object.assign(this.usage, u);
     this.reportedOutputTokens = u.outputTokens;
     this.hasFinalUsage = true;
-    this.providerCostMicros = providerCostFromResponsesUsage(r?.['usage']);
+    this.providerCostNanos = providerCostFromResponsesUsage(r?.['usage']);
   }
 }
 

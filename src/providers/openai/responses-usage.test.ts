@@ -32,7 +32,7 @@ test('a whole Response: usage, or null for an error body', () => {
   assert.equal(usageFromResponseJson({ error: { message: 'no' } }), null);
 });
 
-test("OpenRouter's usage.cost in USD becomes µ$, rounded up, without float noise", () => {
+test("OpenRouter's usage.cost in USD becomes n$, rounded up, without float noise", () => {
   assert.equal(providerCostFromResponseJson({ usage: { input_tokens: 1, output_tokens: 1, cost: 0.0001 } }), 100);
   assert.equal(providerCostFromResponseJson({ usage: { cost: 0.0000123456 } }), 13);
   assert.equal(providerCostFromResponseJson({ usage: { input_tokens: 1 } }), null);

@@ -29,7 +29,7 @@ export function usageFromResponseJson(json: unknown): Usage | null {
   return usageFromResponsesUsage(asRecord(json)?.['usage']);
 }
 
-/** OpenRouter adds usage.cost (USD credits charged) to OpenAI-shaped usage: in µ$, rounded up; null when absent. */
+/** OpenRouter adds usage.cost (USD credits charged) to OpenAI-shaped usage: in n$, rounded up; null when absent. */
 export function providerCostFromResponsesUsage(v: unknown): number | null {
   const cost = num(asRecord(v)?.['cost']);
   return cost === undefined || cost < 0 ? null : Math.ceil(Math.round(cost * 1e9) / 1e3);

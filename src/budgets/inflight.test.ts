@@ -1,0 +1,30 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { InflightMargin } from './inflight.js';
+
+test('before the first token only the minimum is held', () => {
+  const m = new InflightMargin(4, 10);
+  assert.equal(m.tokens(0, 0), 4);
+  m.observe(5, 0);
+  assert.equal(m.tokens(5, 0), 4);
+});
+
+test('a steady stream holds rate × latency ahead: 1 token/ms, 10 ms → 10 + the minimum', () => {
+  const m = new InflightMargin(4, 10);
+  for (let t = 1; t <= 500; t++) m.observe(t, t);
+  const held = m.tokens(500, 500);
+  assert.ok(held >= 4 + 10 && held <= 4 + 11, String(held));
+  const slow = new InflightMargin(4, 10);
+  for (let t = 10; t <= 1000; t += 10) slow.observe(t, t / 10);
+  assert.ok(slow.tokens(1000, 100) <= 4 + 2, 'a stream of 0.1 token/ms holds about one token ahead');
+});
+
+test('a burst after a slow start is seen at once, and a young stream holds everything it produced', () => {
+  const m = new InflightMargin(4, 10);
+  for (let t = 1; t <= 100; t++) m.observe(t * 10, t); // 0.1 token/ms for 1 s
+  m.observe(1005, 400); // 300 tokens in 5 ms
+  assert.ok(m.tokens(1005, 400) >= 4 + 300);
+  const young = new InflightMargin(4, 50);
+  young.observe(1, 30);
+  assert.equal(young.tokens(2, 30), 4 + 30);
+});
