@@ -16,6 +16,7 @@ import { ensureDataDir, SqliteStore } from '../store/index.js';
 import type { Checkpointer, PriceRecord } from '../store/index.js';
 import { createAdmin } from '../admin/index.js';
 import { createDashboard, recordServer, sessionFromCookie } from '../dashboard/index.js';
+import { AlertService, AskGate } from '../alerts/index.js';
 import { acquireServerLock } from './lock.js';
 import { passThrough } from './passthrough.js';
 import { matchRoute } from './routes.js';
@@ -35,6 +36,8 @@ export interface ServerOptions {
   /** How often the server looks for changes made by CLI commands (kill must cut within 1 s). */
   pollMs?: number;
   log?: (line: string) => void;
+  /** How often the alert dispatcher runs (ms); tests shorten it. */
+  alertTickMs?: number;
 }
 
 export interface RunningServer {
@@ -43,6 +46,7 @@ export interface RunningServer {
   bank: Bank;
   store: SqliteStore;
   recoveredHolds: number;
+  alerts: AlertService;
   close(): Promise<void>;
 }
 
@@ -72,7 +76,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const recoveredHolds = bank.recoverCrashedHolds();
     bank.refresh();
     // The port is known once listening; requests only arrive after that.
-    const admin = createAdmin({ dataDir, store: s, bank, prices, adminToken, port: () => (server.address() as AddressInfo).port, host: opts.host ?? DEFAULT_HOST, webSession: (req) => sessionFromCookie(s, req.headers.cookie) !== null });
+    const admin = createAdmin({ dataDir, store: s, bank, prices, adminToken, alerts: () => alerts, port: () => (server.address() as AddressInfo).port, host: opts.host ?? DEFAULT_HOST, webSession: (req) => sessionFromCookie(s, req.headers.cookie) !== null });
     const dashboard = createDashboard({ store: s, port: () => (server.address() as AddressInfo).port, host: opts.host ?? DEFAULT_HOST });
     // Spend changes reach /api/live as they happen, not at the next poll.
     bank.onChange = () => admin.notify();
@@ -90,6 +94,23 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       return u;
     };
     const log = opts.log ?? (() => {});
+    // Alerts run on their own timer and their own writer connection: nothing here is awaited by a request.
+    let alertWriter: SqliteStore | null = null;
+    const alerts = new AlertService({
+      store: s,
+      masterKey,
+      bank,
+      dashboardUrl: () => `http://${(opts.host ?? DEFAULT_HOST).includes(':') ? `[${opts.host ?? DEFAULT_HOST}]` : (opts.host ?? DEFAULT_HOST)}:${(server.address() as AddressInfo).port}/dashboard`,
+      writer: () => (alertWriter ??= new SqliteStore(dataDir)),
+      onChanged: () => {
+        bank.refresh();
+        admin.notify();
+      },
+      log,
+      ...(opts.alertTickMs !== undefined ? { tickMs: opts.alertTickMs } : {}),
+    });
+    const askGate = new AskGate({ store: s, bank, service: alerts });
+    askGate.onChange = () => admin.notify();
     const ctx: ProxyContext = {
       bank,
       prices,
@@ -97,6 +118,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       dispatcher: new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: null }),
       options: { ...DEFAULT_PROXY_OPTIONS, ...opts.proxy },
       log,
+      approval: askGate,
     };
 
     const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -173,6 +195,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       server.once('error', reject);
       server.listen(opts.port ?? DEFAULT_PORT, opts.host ?? DEFAULT_HOST, () => resolve());
     });
+    alerts.start();
     const port = (server.address() as AddressInfo).port;
     const host = opts.host ?? DEFAULT_HOST;
     const shownHost = host.includes(':') ? `[${host}]` : host;
@@ -184,8 +207,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       bank,
       store: s,
       recoveredHolds,
+      alerts,
       close: async () => {
         clearInterval(poll);
+        await alerts.stop();
+        alertWriter?.close();
         admin.close();
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
