@@ -349,5 +349,5 @@ function withTimeout(p: Promise<DeliveryResult>): Promise<DeliveryResult> {
     timer = setTimeout(() => resolve({ ok: false, error: `no answer within ${DELIVERY_TIMEOUT_MS / 1000} s`, retryable: true }), DELIVERY_TIMEOUT_MS);
     timer.unref();
   });
-  return Promise.race([p.catch((err: unknown) => ({ ok: false, error: (err as Error).message, retryable: true }) as DeliveryResult), timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([p.catch((err: unknown) => ({ ok: false, error: (err as Error).message, retryable: true })), timeout]).finally(() => clearTimeout(timer));
 }

@@ -130,7 +130,7 @@ const toChannel = (r: Record<string, unknown>): ChannelRow => ({
   kind: r.kind as string,
   budgets: json(r.budgets as string, [] as string[]),
   events: json(r.events as string, [] as string[]),
-  settings: json(r.settings as string, {} as Record<string, string>),
+  settings: json(r.settings as string, {}),
   secretsEnc: (r.secrets_enc as string | null) ?? null,
   createdAt: r.created_at as number,
   testedAt: (r.tested_at as number | null) ?? null,
