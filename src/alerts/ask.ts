@@ -93,7 +93,11 @@ export class AskGate {
     this.onChange?.();
     if (w.stream) {
       // A stream's client reads an SSE comment as "still working": the headers go now, the events after approval.
-      w.res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-spendcap-held': 'waiting for approval' });
+      // setHeader, not writeHead's object: the relay reads content-type back to end a refused wait as an SSE error event.
+      w.res.setHeader('content-type', 'text/event-stream; charset=utf-8');
+      w.res.setHeader('cache-control', 'no-cache');
+      w.res.setHeader('x-spendcap-held', 'waiting for approval');
+      w.res.writeHead(200);
       w.res.write(': waiting for approval\n\n');
     }
     try {
