@@ -177,7 +177,7 @@ describe('alerts end to end', () => {
     });
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
-    const reader = res.body!.getReader();
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
     const first = new TextDecoder().decode((await reader.read()).value);
     assert.equal(first, ': waiting for approval\n\n');
     const ask = await until(() => new AlertStore(server.store).pendingAsks(Date.now(), 'askstream')[0]);

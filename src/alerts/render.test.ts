@@ -36,7 +36,7 @@ test('forecast: $6 of $15 burned at $2 per 15 minutes reaches the cap in 67.5 mi
   ];
   const reach = forecastReach({ spentMicros: usdToMicros(6), capMicros: usdToMicros(15), periodEnd: Date.UTC(2026, 2, 2), now, recent });
   assert.equal(reach, now + 67.5 * 60_000);
-  const alert = buildAlert({ ...base, kind: 'forecast', reachAt: reach!, spentMicros: usdToMicros(6) }, opts);
+  const alert = buildAlert({ ...base, kind: 'forecast', reachAt: reach, spentMicros: usdToMicros(6) }, opts);
   assert.equal(alert.title, 'key "work": at this rate the cap is reached at 15:07');
   assert.equal(forecastReach({ spentMicros: usdToMicros(6), capMicros: usdToMicros(15), periodEnd: now + 60 * 60_000, now, recent }), null, 'not before the period ends: no alert');
 });

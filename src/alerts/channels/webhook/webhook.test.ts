@@ -42,12 +42,12 @@ channelContract(
   'webhook',
   async () => {
     const rx = await receiver('s3cret');
-    return { channel: createWebhookChannel({ name: 'hook', kind: 'webhook', budgets: [], events: [], settings: { url: rx.url, secret: 's3cret' } }), delivered: () => rx.bodies, close: rx.close };
+    return { channel: createWebhookChannel({ name: 'hook', kind: 'webhook', budgets: [], events: [], settings: { url: rx.url, secret: 's3cret' } }), delivered: () => rx.bodies, close: () => rx.close() };
   },
   {
     failing: async () => {
       const rx = await receiver('s3cret', 500);
-      return { channel: createWebhookChannel({ name: 'hook', kind: 'webhook', budgets: [], events: [], settings: { url: rx.url, secret: 's3cret' } }), delivered: () => rx.bodies, close: rx.close };
+      return { channel: createWebhookChannel({ name: 'hook', kind: 'webhook', budgets: [], events: [], settings: { url: rx.url, secret: 's3cret' } }), delivered: () => rx.bodies, close: () => rx.close() };
     },
   },
 );
