@@ -26,7 +26,7 @@ export const WALKTHROUGHS: readonly Walkthrough[] = [
     steps: [
       'In Telegram, open @BotFather, send /newbot, pick a name; it answers with a bot token like 123456:ABC…',
       'Open your new bot and send it /start (spendcap may only write to chats that wrote first).',
-      'Find your chat id: open https://api.telegram.org/bot<TOKEN>/getUpdates in a browser and read message.chat.id — or run the command below without --chat-id: spendcap waits for your /start and prints it.',
+      'Find your chat id: open https://api.telegram.org/bot<TOKEN>/getUpdates in a browser and read message.chat.id: the first update after your /start carries it.',
       'Add the channel, then send a test.',
     ],
     command: 'spendcap alerts add telegram --bot-token 123456:ABC… --chat-id 987654321 && spendcap alerts test telegram',
