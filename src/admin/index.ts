@@ -16,6 +16,8 @@ import { PROVIDER_IDS, usdToNanos } from '../pricing/index.js';
 import type { PriceBook, ProviderId } from '../pricing/index.js';
 import { SqliteStore, StoreError } from '../store/index.js';
 import { badgePath, badgeToken, renderBadge } from './badge.js';
+import type { AlertService } from '../alerts/index.js';
+import { alertFieldsSent, registerAlertRoutes } from './alerts-routes.js';
 import { allowedHosts, bearerToken, checkHostAndOrigin, CSRF_HEADER, tokenMatches } from './guard.js';
 import { readJsonBody, sendApiError, sendJson } from './http.js';
 import { LiveFeed } from './live.js';
@@ -53,6 +55,8 @@ export interface AdminDeps {
   host: string;
   /** Whether the request carries a live dashboard session cookie: then it may stand in for the admin token (channel "web"). */
   webSession?: (req: IncomingMessage) => boolean;
+  /** The alert dispatcher (channels, tests, held requests); absent, the alert routes are not served. */
+  alerts?: () => AlertService;
 }
 
 export interface Admin {
@@ -334,10 +338,12 @@ export function createAdmin(deps: AdminDeps): Admin {
       hashed: ['spendcap keys (SHA-256; shown once at creation)', 'dashboard sign-in links and sessions (SHA-256)'],
       plaintext: ['budgets, caps and settings', 'ledger: model, token counts and cost of each request (no prompts or outputs)', 'audit events', 'price overrides', 'admin-token (owner-only file)'],
       neverStored: ['prompts and completions', 'request and response bodies'],
-      alertChannels: ALERT_CHANNELS.map((c) => ({ ...c, fields: [...c.fields], configured: false })),
+      alertChannels: alertFieldsSent(deps.alerts?.() ?? null),
       tokenStorage: 'spendcap keys and dashboard sessions are stored as SHA-256 hashes; the admin token is a file readable by its owner only',
     });
   });
+
+  if (deps.alerts) registerAlertRoutes(route, deps.alerts, () => feed.notify());
 
   route('GET', '/api/usage', ({ res, query }) => {
     const q = parseWith(usageQuerySchema, query, 'query');
@@ -497,15 +503,6 @@ const TRUST_FILES: readonly [name: string, what: string][] = [
   [ADMIN_TOKEN_FILE, 'admin API token (Authorization: Bearer)'],
   ['server.pid', 'the pid of the running server (for messages)'],
   ['server.lock', 'lock: one server per data dir (an exclusive SQLite lock the OS frees when the server exits)'],
-];
-
-/** The alert channels planned, and what setting each up asks for; none can be configured yet, so all say configured: false. */
-const ALERT_CHANNELS: ReadonlyArray<{ id: string; name: string; fields: readonly string[] }> = [
-  { id: 'webhook', name: 'Webhook', fields: ['URL that receives JSON'] },
-  { id: 'slack', name: 'Slack', fields: ['incoming webhook URL'] },
-  { id: 'telegram', name: 'Telegram', fields: ['bot token', 'chat id'] },
-  { id: 'email', name: 'Email', fields: ['SMTP server', 'from address', 'to address'] },
-  { id: 'desktop', name: 'Desktop notifications', fields: [] },
 ];
 
 function settingsView(s: Settings) {

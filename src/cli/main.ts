@@ -21,6 +21,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   events: async () => (await import('./commands/events.js')).events,
   settings: async () => (await import('./commands/settings.js')).settings,
   dashboard: async () => (await import('./commands/dashboard.js')).dashboard,
+  alerts: async () => (await import('./commands/alerts.js')).alerts,
+  approve: async () => (await import('./commands/alerts.js')).approve,
+  deny: async () => (await import('./commands/alerts.js')).deny,
 };
 
 export const HELP = `spendcap: a local proxy with hard dollar caps for LLM APIs
@@ -30,13 +33,13 @@ Usage: spendcap <command> [options]      (every command takes --data-dir DIR)
   start [--port 8787] [--host 127.0.0.1] [--no-open]   run the proxy (the default command)
         [--tz ZONE] [--default-session-cap USD] [--thresholds 50,80,100] [--retain-days 90]   (saved in the data dir)
   key add NAME --provider anthropic --provider-key K --cap USD [--period day|week|month|total]
-          [--session-cap USD] [--ceiling USD] [--mode hard|soft] [--clamp] [--json]   create a key (printed once)
+          [--session-cap USD] [--ceiling USD] [--mode hard|soft|ask] [--ask-timeout S] [--clamp] [--json]   create a key (printed once)
   key list [--json] | key rm NAME
-  budget add NAME --scope global|tag --cap USD [--period P] [--mode hard|soft] [--ceiling USD] [--clamp]
+  budget add NAME --scope global|tag --cap USD [--period P] [--mode hard|soft|ask] [--ceiling USD] [--clamp]
           [--autotune off|suggest|creep]   a cap on everything (global) or on requests sending x-spendcap-budget: NAME (tag)
   budget list [--json] | budget rm NAME | budget autotune NAME off|suggest|creep
   budget badge NAME [--json]              the URL of NAME's status badge, with its own read-only token
-  cap set NAME [USD] [--period P] [--ceiling USD] [--session-cap USD] [--mode hard|soft] [--clamp|--no-clamp]
+  cap set NAME [USD] [--period P] [--ceiling USD] [--session-cap USD] [--mode hard|soft|ask] [--clamp|--no-clamp]
   kill NAME | unkill NAME                 stop a key or budget now (open streams are cut) / re-open it
   lift NAME… --add USD | --double | --to-ceiling
   status [--json]                         every budget: spent, held, cap, remaining, reset
@@ -46,6 +49,9 @@ Usage: spendcap <command> [options]      (every command takes --data-dir DIR)
   price set MODEL --input USD --output USD [--cache-read USD] [--cache-write USD]   (USD per million tokens)
   price list [--json] | price rm MODEL
   dashboard [--no-open] [--json]          print (and open) a one-time sign-in link to the web dashboard
+  alerts add webhook|telegram|slack|email|desktop … [--name NAME] [--budget NAME]… [--events threshold,block,cut,kill,lift]
+  alerts list [--json] | alerts test NAME | alerts rm NAME | alerts thresholds BUDGET 50,80,100|default | alerts slack-manifest
+  approve NAME [--add USD] | deny NAME    answer a request held by a budget in --mode ask (docs/alerts.md)
 
 Data: --data-dir, else $SPENDCAP_HOME, else ~/.spendcap.
 `;

@@ -52,6 +52,14 @@ export interface ProxyContext {
   options: ProxyOptions;
   /** One line per finished request, for the terminal; never carries a key. */
   log: (line: string) => void;
+  /** Hold-and-approve (src/alerts/ask.ts): a refusal on a budget in ask mode waits for a person's answer. */
+  approval?: ApprovalGate;
+}
+
+/** A budget in ask mode keeps a refused request waiting; true means approved, try admission again. */
+export interface ApprovalGate {
+  applies(account: Account): boolean;
+  wait(w: { account: Account; key: KeyEntry; neededNanos: Nanos; model: string; stream: boolean; res: ServerResponse }): Promise<boolean>;
 }
 
 /** One request's way through spendcap, decided from its path and its key. */
@@ -82,7 +90,9 @@ function sessionOf(headers: IncomingHttpHeaders): string | null {
 export function sendError(res: ServerResponse, adapter: ProviderAdapter, code: ErrorCode, message: string): void {
   const reply = adapter.errorReply(code, message, res.req?.headers);
   if (res.headersSent) {
-    res.destroy();
+    // A stream held for approval already has its SSE headers: the refusal is its one event.
+    if (!res.writableEnded && String(res.getHeader('content-type') ?? '').startsWith('text/event-stream')) res.end(`event: error\ndata: ${reply.body}\n\n`);
+    else res.destroy();
     return;
   }
   res.writeHead(reply.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(reply.body), ...reply.headers });
@@ -208,11 +218,16 @@ export async function relayMetered(ctx: ProxyContext, route: Route, key: KeyEntr
   const firstNeed = model.inputEstimateNanos + tokensCostNanos(info.stream ? opts.marginTokens : info.maxTokens, model.outputRate);
   const smallestCap = Math.min(...accounts.filter((a) => a.mode === 'hard').map((a) => a.capNanos));
   const stepNanos = info.stream ? Math.min(tokensCostNanos(opts.stepTokens, model.outputRate), Math.floor(smallestCap / STEP_CAP_DIVISOR)) : 0;
-  const plan = planGrowth(0, firstNeed, stepNanos, commonRoom(accounts));
-  const opened =
-    plan.action === 'cut'
+  const admit = (): Hold | Refusal => {
+    const plan = planGrowth(0, firstNeed, stepNanos, commonRoom(accounts));
+    return plan.action === 'cut'
       ? (ctx.bank.check(accounts, firstNeed) ?? { code: 'E_CAP_REACHED' as const, account: accounts[0]!, neededNanos: firstNeed })
       : ctx.bank.open(key, session, accounts, info.model, plan.action === 'grow' ? plan.extraNanos : firstNeed, provider);
+  };
+  let opened = admit();
+  if (!('id' in opened) && opened.code === 'E_CAP_REACHED' && ctx.approval?.applies(opened.account)) {
+    if (await ctx.approval.wait({ account: opened.account, key, neededNanos: firstNeed, model: info.model, stream: info.stream, res })) opened = admit();
+  }
   if (!('id' in opened)) {
     const refusal = opened;
     let message = describeRefusal(refusal);
@@ -467,6 +482,12 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     });
     if (finished) return;
     const whole = Buffer.concat(chunks);
+    if (res.headersSent) {
+      // Held for approval, so the client already has SSE headers: the provider's error becomes an error event.
+      finish('error', null, 0, `upstream status ${status}`);
+      res.end(`event: error\ndata: ${whole.toString('utf8')}\n\n`);
+      return;
+    }
     res.writeHead(status, clientHeaders(upstreamRes.headers));
     if (status === 200) {
       let usage: Usage | null = null;
@@ -487,8 +508,10 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     return;
   }
 
-  res.writeHead(status, clientHeaders(upstreamRes.headers));
-  res.flushHeaders();
+  if (!res.headersSent) {
+    res.writeHead(status, clientHeaders(upstreamRes.headers));
+    res.flushHeaders();
+  }
   meter ??= adapter.newStreamMeter(info);
   const m = meter;
   /** Set once spendcap ended the client's stream itself (cut or kill): nothing more is forwarded. */

@@ -16,6 +16,7 @@ import { ensureDataDir, SqliteStore } from '../store/index.js';
 import type { Checkpointer, PriceRecord } from '../store/index.js';
 import { createAdmin } from '../admin/index.js';
 import { createDashboard, recordServer, sessionFromCookie } from '../dashboard/index.js';
+import { AlertService, AskGate } from '../alerts/index.js';
 import { acquireServerLock } from './lock.js';
 import { passAllowedFor, passThrough } from './passthrough.js';
 import { safeLogLine } from './log-line.js';
@@ -64,6 +65,8 @@ export interface ServerOptions {
    * end every other stream. `spendcap start` sets it; tests leave it off so their failures stay loud.
    */
   guardProcess?: boolean;
+  /** How often the alert dispatcher runs (ms); tests shorten it. */
+  alertTickMs?: number;
 }
 
 export interface RunningServer {
@@ -72,6 +75,7 @@ export interface RunningServer {
   bank: Bank;
   store: SqliteStore;
   recoveredHolds: number;
+  alerts: AlertService;
   close(): Promise<void>;
 }
 
@@ -101,7 +105,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const recoveredHolds = bank.recoverCrashedHolds();
     bank.refresh();
     // The port is known once listening; requests only arrive after that.
-    const admin = createAdmin({ dataDir, store: s, bank, prices, adminToken, port: () => (server.address() as AddressInfo).port, host: opts.host ?? DEFAULT_HOST, webSession: (req) => sessionFromCookie(s, req.headers.cookie) !== null });
+    const admin = createAdmin({ dataDir, store: s, bank, prices, adminToken, alerts: () => alerts, port: () => (server.address() as AddressInfo).port, host: opts.host ?? DEFAULT_HOST, webSession: (req) => sessionFromCookie(s, req.headers.cookie) !== null });
     const dashboard = createDashboard({ store: s, port: () => (server.address() as AddressInfo).port, host: opts.host ?? DEFAULT_HOST });
     // Spend changes reach /api/live as they happen, not at the next poll.
     bank.onChange = () => admin.notify();
@@ -121,6 +125,23 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const sink = opts.log ?? (() => {});
     // Every line is built from client and provider text: no credential and no control character reaches the terminal.
     const log = (line: string): void => sink(safeLogLine(line));
+    // Alerts run on their own timer and their own writer connection: nothing here is awaited by a request.
+    let alertWriter: SqliteStore | null = null;
+    const alerts = new AlertService({
+      store: s,
+      masterKey,
+      bank,
+      dashboardUrl: () => `http://${(opts.host ?? DEFAULT_HOST).includes(':') ? `[${opts.host ?? DEFAULT_HOST}]` : (opts.host ?? DEFAULT_HOST)}:${(server.address() as AddressInfo).port}/dashboard`,
+      writer: () => (alertWriter ??= new SqliteStore(dataDir)),
+      onChanged: () => {
+        bank.refresh();
+        admin.notify();
+      },
+      log,
+      ...(opts.alertTickMs !== undefined ? { tickMs: opts.alertTickMs } : {}),
+    });
+    const askGate = new AskGate({ store: s, bank, service: alerts });
+    askGate.onChange = () => admin.notify();
     const ctx: ProxyContext = {
       bank,
       prices,
@@ -128,6 +149,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       dispatcher: new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: null }),
       options: { ...DEFAULT_PROXY_OPTIONS, ...opts.proxy },
       log,
+      approval: askGate,
     };
 
     const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -225,6 +247,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       server.once('error', reject);
       server.listen(opts.port ?? DEFAULT_PORT, opts.host ?? DEFAULT_HOST, () => resolve());
     });
+    alerts.start();
     const port = (server.address() as AddressInfo).port;
     const host = opts.host ?? DEFAULT_HOST;
     const shownHost = host.includes(':') ? `[${host}]` : host;
@@ -236,10 +259,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       bank,
       store: s,
       recoveredHolds,
+      alerts,
       close: async () => {
         clearInterval(poll);
         process.off('uncaughtException', onUncaught);
         process.off('unhandledRejection', onUncaught);
+        await alerts.stop();
+        alertWriter?.close();
         admin.close();
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -158,7 +158,7 @@ export interface AlertChannel {
   id: string;
   name: string;
   configured: boolean;
-  /** What setting it up asks for. */
+  /** Exactly the fields this channel receives, from the code that builds its messages. */
   fields: string[];
 }
 

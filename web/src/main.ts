@@ -3,6 +3,7 @@
 import './style.css';
 import { h, mount } from './dom.js';
 import { loadSettings, onLiveState, reloadBudgets, startLive } from './state.js';
+import { alertsView } from './views/alerts.js';
 import { history as historyView } from './views/history.js';
 import { keysView } from './views/onboarding.js';
 import { overview } from './views/overview.js';
@@ -19,6 +20,7 @@ const ROUTES: Array<{ path: string; label: string; view: View; title: string }> 
   { path: '/dashboard/history', label: 'History', view: historyView, title: 'History' },
   { path: '/dashboard/usage', label: 'Usage', view: usage, title: 'Usage' },
   { path: '/dashboard/pricing', label: 'Pricing', view: pricing, title: 'Pricing' },
+  { path: '/dashboard/alerts', label: 'Alerts', view: alertsView, title: 'Alerts' },
   { path: '/dashboard/settings', label: 'Settings', view: settings, title: 'Settings' },
   { path: '/dashboard/trust', label: 'Trust', view: trust, title: 'Trust' },
 ];

@@ -7,6 +7,7 @@ import { openStore } from '../context.js';
 import type { Io } from '../context.js';
 import { UsageError } from '../errors.js';
 import { printable, usd as fmt } from '../format.js';
+import { applyAsk, askChoice, ASK_OPTIONS } from './ask-mode.js';
 
 /** The CLI side of src/budgets/actions.ts: parse, call the action with channel "cli", print. */
 function run(dataDir: unknown, io: Io, json: unknown, kind: string, action: (store: Parameters<typeof killBudget>[0]) => ActionResult): number {
@@ -56,7 +57,7 @@ export function clampFlag(values: Record<string, unknown>): boolean | undefined 
   return undefined;
 }
 
-const CAP_USAGE = 'spendcap cap set NAME [USD] [--period day|week|month|total] [--ceiling USD|none] [--session-cap USD|none] [--mode hard|soft] [--clamp|--no-clamp] [--autotune off|suggest|creep]';
+const CAP_USAGE = 'spendcap cap set NAME [USD] [--period day|week|month|total] [--ceiling USD|none] [--session-cap USD|none] [--mode hard|soft|ask] [--ask-timeout S] [--clamp|--no-clamp] [--autotune off|suggest|creep]';
 
 /** A dollar flag that also accepts "none" to remove the limit. */
 function usdOrNone(v: unknown, flag: string): number | null | undefined {
@@ -76,7 +77,9 @@ export async function cap(argv: string[], io: Io): Promise<number> {
     clamp: { type: 'boolean' },
     'no-clamp': { type: 'boolean' },
     autotune: { type: 'string' },
+    ...ASK_OPTIONS,
   });
+  const ask = askChoice(values);
   const name = requireName(positionals, 'key or budget name', CAP_USAGE);
   const changes: CapChanges = {};
   if (positionals[1] !== undefined) changes.capNanos = usd(positionals[1], 'USD');
@@ -85,12 +88,16 @@ export async function cap(argv: string[], io: Io): Promise<number> {
   if (ceiling !== undefined) changes.ceilingNanos = ceiling;
   const session = usdOrNone(values['session-cap'], '--session-cap');
   if (session !== undefined) changes.sessionCapNanos = session;
-  if (values.mode !== undefined) changes.mode = mode(values.mode);
+  if (ask.mode !== undefined) changes.mode = mode(ask.mode);
   const clamp = clampFlag(values);
   if (clamp !== undefined) changes.clamp = clamp;
   if (values.autotune !== undefined) changes.autotune = autotuneMode(values.autotune);
-  if (Object.keys(changes).length === 0) throw new UsageError(`nothing to change. Usage: ${CAP_USAGE}`);
-  return run(values['data-dir'], io, values.json, 'cap-set', (store) => setCap(store, name, changes, 'cli'));
+  if (Object.keys(changes).length === 0 && ask.timeoutS === undefined) throw new UsageError(`nothing to change. Usage: ${CAP_USAGE}`);
+  return run(values['data-dir'], io, values.json, 'cap-set', (store) => {
+    const result = setCap(store, name, changes, 'cli', ask.ask === true ? { detail: `ask mode${ask.timeoutS !== undefined ? `, ${ask.timeoutS} s` : ''}` } : {});
+    applyAsk(store, name, ask);
+    return result;
+  });
 }
 
 export async function kill(argv: string[], io: Io): Promise<number> {

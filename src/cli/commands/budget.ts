@@ -10,9 +10,10 @@ import type { Io } from '../context.js';
 import { UsageError } from '../errors.js';
 import { printable, table, usd as fmt } from '../format.js';
 import { autotuneMode, mode } from './budget-actions.js';
+import { applyAsk, askChoice, ASK_OPTIONS } from './ask-mode.js';
 import { statusJson } from './status.js';
 
-const ADD_USAGE = 'spendcap budget add NAME --scope global|tag --cap USD [--period day|week|month|total] [--mode hard|soft] [--ceiling USD] [--clamp] [--autotune off|suggest|creep]';
+const ADD_USAGE = 'spendcap budget add NAME --scope global|tag --cap USD [--period day|week|month|total] [--mode hard|soft|ask] [--ask-timeout S] [--ceiling USD] [--clamp] [--autotune off|suggest|creep]';
 
 export async function budget(argv: string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
@@ -43,7 +44,9 @@ async function add(argv: string[], io: Io): Promise<number> {
     ceiling: { type: 'string' },
     clamp: { type: 'boolean' },
     autotune: { type: 'string' },
+    ...ASK_OPTIONS,
   });
+  const ask = askChoice(values);
   const name = requireName(positionals, 'budget name', ADD_USAGE);
   const scope = values.scope;
   if (scope !== 'global' && scope !== 'tag') throw new UsageError(`--scope must be global or tag (a key's budget comes with key add). Usage: ${ADD_USAGE}`);
@@ -57,7 +60,7 @@ async function add(argv: string[], io: Io): Promise<number> {
         scope,
         capNanos,
         period: period(values.period),
-        mode: values.mode === undefined ? 'hard' : mode(values.mode),
+        mode: ask.mode === undefined ? 'hard' : mode(ask.mode),
         ceilingNanos: optionalUsd(values.ceiling, '--ceiling'),
         clamp: values.clamp === true,
         autotune: values.autotune === undefined ? 'off' : autotuneMode(values.autotune),
@@ -65,6 +68,7 @@ async function add(argv: string[], io: Io): Promise<number> {
       'cli',
     );
     const b = after!;
+    applyAsk(store, b.name, ask);
     if (values.json) io.out(JSON.stringify({ name: b.name, scope: b.scope, capUsd: b.capNanos / 1e9, period: b.period, mode: b.mode, clamp: b.clamp, ceilingUsd: b.ceilingNanos === null ? null : b.ceilingNanos / 1e9, autotune: b.autotune, eventId: event.id }) + '\n');
     else {
       io.out(`Created ${b.scope} budget "${printable(b.name)}": ${fmt(b.capNanos)} per ${b.period}, ${b.mode}.\n`);

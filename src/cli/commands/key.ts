@@ -3,6 +3,7 @@ import { createKey, howToPoint, KeySpecError, removeKey } from '../../keys/index
 import type { KeyField } from '../../keys/index.js';
 import { optionalUsd, parse, period, requireName, str, usd } from '../args.js';
 import { openStore } from '../context.js';
+import { applyAsk, askChoice, ASK_OPTIONS } from './ask-mode.js';
 import type { Io } from '../context.js';
 import { UsageError } from '../errors.js';
 import { printable, table, usd as fmt, when } from '../format.js';
@@ -38,7 +39,9 @@ async function add(argv: string[], io: Io): Promise<number> {
     mode: { type: 'string' },
     clamp: { type: 'boolean' },
     'base-url': { type: 'string' },
+    ...ASK_OPTIONS,
   });
+  const ask = askChoice(values);
   const name = requireName(positionals, 'key name', 'spendcap key add NAME --provider anthropic --provider-key K --cap USD');
   let providerKey = str(values['provider-key']) ?? io.env.SPENDCAP_PROVIDER_KEY;
   // "-" reads the key from stdin, so it stays out of shell history and the process list.
@@ -52,7 +55,7 @@ async function add(argv: string[], io: Io): Promise<number> {
     period: period(values.period),
     sessionCapNanos: optionalUsd(values['session-cap'], '--session-cap'),
     ceilingNanos: optionalUsd(values.ceiling, '--ceiling'),
-    mode: str(values.mode) ?? 'hard',
+    mode: ask.mode ?? 'hard',
     clamp: values.clamp === true,
     baseUrl: str(values['base-url']),
   };
@@ -67,6 +70,7 @@ async function add(argv: string[], io: Io): Promise<number> {
       throw err;
     }
     const { token, provider, mode } = created;
+    applyAsk(store, name, ask);
     if (values.json) {
       io.out(JSON.stringify({ name, provider, token, capUsd: capNanos / 1e9, period: spec.period, mode, clamp: spec.clamp }) + '\n');
     } else {

@@ -80,7 +80,7 @@ export async function settings(root: HTMLElement, signal: AbortSignal): Promise<
     root,
     h('h1', null, 'Settings'),
     form,
-    h('section', { 'aria-labelledby': 'h-alerts' }, h('h2', { id: 'h-alerts' }, 'Alert channels'), h('p', { class: 'hint' }, 'Rows turn green once a channel is set up. Channels arrive in a later release; until then alerts show here and in History only.'), checklist),
+    h('section', { 'aria-labelledby': 'h-alerts' }, h('h2', { id: 'h-alerts' }, 'Alert channels'), h('p', { class: 'hint' }, 'Rows turn green once a channel is set up. Set channels up, send tests and answer held requests on the Alerts page.'), checklist),
     h('section', null, h('h2', null, 'Session'), h('button', { type: 'button', class: 'btn', onclick: () => void logout() }, 'Sign out of this browser')),
   );
 }

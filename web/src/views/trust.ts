@@ -6,14 +6,6 @@ import { h, mount } from '../dom.js';
 import { int } from '../format.js';
 
 /** What a budget alert carries, field by field, on every channel. */
-const ALERT_FIELDS: Array<[string, string, string]> = [
-  ['budget', 'the budget’s name', 'work'],
-  ['scope, period', 'key / global / tag; day / week / month / total', 'key, day'],
-  ['event', 'threshold passed, cap reached, killed, cut', 'threshold 80 %'],
-  ['spent, cap', 'dollar figures of this period', '$12.04 of $15.00'],
-  ['resets', 'when the period ends', 'in 5 h 12 m'],
-  ['actions', 'links or buttons: lift, kill (Slack / Telegram)', '+$5, Kill'],
-];
 
 export async function trust(root: HTMLElement, signal: AbortSignal): Promise<void> {
   const t = await get<Trust>('/api/trust').catch(() => null);
@@ -58,17 +50,21 @@ export async function trust(root: HTMLElement, signal: AbortSignal): Promise<voi
     h(
       'section',
       { 'aria-labelledby': 'h-alerts' },
-      h('h2', { id: 'h-alerts' }, 'What each alert channel would receive'),
-      h('p', null, 'Alert channels come in a later release; none can be set up yet, so nothing is sent. What they are designed to carry, and nothing more: no prompt, response, provider key, spendcap key or session id.'),
+      h('h2', { id: 'h-alerts' }, 'What each alert channel receives'),
+      h('p', null, 'Exactly these fields, listed by the code that builds each channel’s messages, and nothing more: no prompt, response, provider key, spendcap key or session id.'),
       h(
-        'div',
-        { class: 'table-wrap' },
-        h(
-          'table',
-          null,
-          h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Field'), h('th', { scope: 'col' }, 'What'), h('th', { scope: 'col' }, 'Example'), ...channels.map((c) => h('th', { scope: 'col' }, c.name)))),
-          h('tbody', null, ...ALERT_FIELDS.map(([f, what, ex]) => h('tr', null, h('td', { class: 'mono' }, f), h('td', null, what), h('td', null, ex), ...channels.map((c) => h('td', null, f === 'actions' ? (c.id === 'slack' || c.id === 'telegram' ? '✓' : 'links') : '✓'))))),
-          h('tfoot', null, h('tr', null, h('th', { scope: 'row', colspan: '3' }, 'Set up?'), ...channels.map((c) => h('td', null, h('span', { class: c.configured ? 'pill ok' : 'pill' }, c.configured ? 'yes' : 'not set'))))),
+        'ul',
+        { class: 'facts channel-fields' },
+        ...channels.map((c) =>
+          h(
+            'li',
+            { 'data-channel': c.id },
+            h('strong', null, c.name),
+            ' ',
+            h('span', { class: c.configured ? 'pill ok' : 'pill' }, c.configured ? 'set up' : 'not set'),
+            ': ',
+            c.fields.length === 0 ? 'set it up to see its fields' : c.fields.map((f, i) => [i > 0 ? ', ' : '', h('code', null, f)]),
+          ),
         ),
       ),
     ),
@@ -78,7 +74,7 @@ export async function trust(root: HTMLElement, signal: AbortSignal): Promise<voi
       h('h2', { id: 'h-leaves' }, 'What leaves the machine'),
       list([
         'Your agents’ requests, to the provider each key names (Anthropic, OpenAI, Gemini, OpenRouter or the base URL you gave), with the provider key swapped in for the spendcap key.',
-        'Alerts, to the channels you set up, and only the fields above. None are set up, so none are sent.',
+        'Alerts, to the channels you set up, and only the fields above.',
         'Nothing else: no telemetry, no update checks, no price downloads (the price catalogue ships with spendcap). This page loads no outside script, font or image.',
         t ? `spendcap listens on ${t.listen}: reachable from this machine${/127\.0\.0\.1|localhost|\[::1\]/.test(t.listen) ? ' only' : ' and from the network it is bound to'}.` : 'spendcap listens on 127.0.0.1 unless started with --host.',
       ]),

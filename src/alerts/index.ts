@@ -1,0 +1,10 @@
+export type * from './types.js';
+export { AlertService, sendTestThrough, DELIVERY_TIMEOUT_MS, MAX_ATTEMPTS } from './dispatcher.js';
+export type { AlertServiceDeps } from './dispatcher.js';
+export { createActionHandler, answerAsk, bump } from './actions.js';
+export { AskGate, suggestedAdd, DEFAULT_ASK_TIMEOUT_S } from './ask.js';
+export { createChannel, registerChannel, CHANNEL_KINDS } from './registry.js';
+export type { ChannelFactory, ChannelKind } from './registry.js';
+export { saveChannel, channelConfig, publicSettings, SECRET_SETTINGS } from './config.js';
+export { buildAlert, routes, parseEvents, DEFAULT_EVENTS, EVENT_NAMES, shortUsd } from './render.js';
+export type { AlertFacts } from './render.js';

@@ -1,0 +1,31 @@
+// Channel factories by kind: the dispatcher, the CLI's `alerts test` and the contract test build
+// channels only through here, so a new kind plugs in with one line.
+import type { AlertChannel, ChannelConfig } from './types.js';
+import { createWebhookChannel } from './channels/webhook/index.js';
+import { createEmailChannel } from './channels/email/index.js';
+import { createDesktopChannel } from './channels/desktop/index.js';
+import { factory as slackFactory } from './channels/slack/index.js';
+import { factory as telegramFactory } from './channels/telegram/index.js';
+
+export type ChannelFactory = (config: ChannelConfig) => AlertChannel;
+export type ChannelKind = AlertChannel['kind'];
+export const CHANNEL_KINDS: readonly ChannelKind[] = ['webhook', 'slack', 'telegram', 'email', 'desktop'];
+
+const factories = new Map<ChannelKind, ChannelFactory>([
+  ['webhook', createWebhookChannel],
+  ['email', createEmailChannel],
+  ['desktop', createDesktopChannel],
+  ['slack', slackFactory],
+  ['telegram', telegramFactory],
+]);
+
+/** Replaces the factory of a kind (the chat channels, or a fake in a test). */
+export function registerChannel(kind: ChannelKind, factory: ChannelFactory): void {
+  factories.set(kind, factory);
+}
+
+export function createChannel(config: ChannelConfig): AlertChannel {
+  const f = factories.get(config.kind);
+  if (f === undefined) throw new Error(`no alert channel of kind "${config.kind}"`);
+  return f(config);
+}
