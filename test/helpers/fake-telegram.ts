@@ -37,6 +37,17 @@ export interface FakeTelegram {
   close(): Promise<void>;
 }
 
+/** What Telegram hands back for a parse_mode HTML text: the text without markup (entities not modelled). */
+export function plainText(m: Pick<FakeMessage, 'text' | 'parse_mode'>): string {
+  if (m.parse_mode !== 'HTML') return m.text;
+  return m.text.replace(/<[^>]*>/g, '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&amp;/g, '&');
+}
+
+/** A message as the Bot API returns it. */
+function wire(m: FakeMessage): Record<string, unknown> {
+  return { message_id: m.message_id, chat: m.chat, date: m.date, text: plainText(m), ...(m.reply_markup ? { reply_markup: m.reply_markup } : {}) };
+}
+
 function tgError(res: ServerResponse, code: number, description: string): void {
   res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: false, error_code: code, description }));
 }
@@ -92,7 +103,7 @@ export async function startFakeTelegram(token = '123456:TEST-token_abc'): Promis
 
   function sendMessage(p: Record<string, unknown>, res: ServerResponse): void {
     const chatId = Number(p.chat_id);
-    const text = String(p.text ?? '');
+    const text = typeof p.text === 'string' ? p.text : '';
     if (!Number.isFinite(chatId)) return tgError(res, 400, 'Bad Request: chat not found');
     if (text === '') return tgError(res, 400, 'Bad Request: message text is empty');
     const m: FakeMessage = { message_id: nextMessage++, chat: { id: chatId, type: chatId < 0 ? 'group' : 'private' }, date: Math.floor(Date.now() / 1000), text, history: [text] };
@@ -100,13 +111,13 @@ export async function startFakeTelegram(token = '123456:TEST-token_abc'): Promis
     const kb = p.reply_markup as FakeMessage['reply_markup'] | undefined;
     if (kb && kb.inline_keyboard.length > 0) m.reply_markup = kb;
     messages.set(m.message_id, m);
-    tgOk(res, { message_id: m.message_id, chat: m.chat, date: m.date, text: m.text, ...(m.reply_markup ? { reply_markup: m.reply_markup } : {}) });
+    tgOk(res, wire(m));
   }
 
   function editMessageText(p: Record<string, unknown>, res: ServerResponse): void {
     const m = messages.get(Number(p.message_id));
     if (!m || m.chat.id !== Number(p.chat_id)) return tgError(res, 400, 'Bad Request: message to edit not found');
-    const text = String(p.text ?? '');
+    const text = typeof p.text === 'string' ? p.text : '';
     const kb = p.reply_markup as FakeMessage['reply_markup'] | undefined;
     const nextKb = kb && kb.inline_keyboard.length > 0 ? kb : undefined;
     if (text === m.text && JSON.stringify(nextKb) === JSON.stringify(m.reply_markup)) return tgError(res, 400, 'Bad Request: message is not modified: specified new message content and reply markup are exactly the same');
@@ -115,7 +126,7 @@ export async function startFakeTelegram(token = '123456:TEST-token_abc'): Promis
     if (typeof p.parse_mode === 'string') m.parse_mode = p.parse_mode;
     if (nextKb) m.reply_markup = nextKb;
     else delete m.reply_markup;
-    tgOk(res, { message_id: m.message_id, chat: m.chat, date: m.date, text: m.text, ...(m.reply_markup ? { reply_markup: m.reply_markup } : {}) });
+    tgOk(res, wire(m));
   }
 
   const server: Server = createServer((req, res) => {
@@ -153,8 +164,7 @@ export async function startFakeTelegram(token = '123456:TEST-token_abc'): Promis
       const button = m?.reply_markup?.inline_keyboard.flat().find((b) => b.text === label);
       if (!m || !button) throw new Error(`fake telegram: no button ${label} on message ${messageId}`);
       const id = String(nextQuery++);
-      const { history: _h, ...wire } = m;
-      push({ callback_query: { id, from: { id: from.userId, is_bot: false, first_name: `user${from.userId}` }, message: { ...wire, chat: { ...m.chat, id: from.chatId } }, chat_instance: `ci${from.chatId}`, data: button.callback_data } });
+      push({ callback_query: { id, from: { id: from.userId, is_bot: false, first_name: `user${from.userId}` }, message: { ...wire(m), chat: { ...m.chat, id: from.chatId } }, chat_instance: `ci${from.chatId}`, data: button.callback_data } });
       return id;
     },
     say(chatId, userId, text) {
