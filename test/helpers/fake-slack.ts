@@ -40,6 +40,11 @@ export interface FakeSlack {
   close(): Promise<void>;
 }
 
+/** A form or JSON field as a string ('' when absent or not a string). */
+function str(v: unknown): string {
+  return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '';
+}
+
 async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
@@ -76,7 +81,7 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
   let port = 0;
 
   const resolveChannel = (c: unknown): string | null => {
-    const s = String(c ?? '');
+    const s = str(c);
     if (s === channelId || s === `#${channelName}` || s === channelName) return channelId;
     return /^[CDG][A-Z0-9]{8,}$/.test(s) ? s : null;
   };
@@ -95,7 +100,7 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
         const channel = resolveChannel(p.channel);
         if (!channel) return { ok: false, error: 'channel_not_found' };
         const ts = `${tsClock++}.000${String(seq++).padStart(3, '0')}`;
-        const m: FakeSlackMessage = { channel, ts, text: String(p.text ?? ''), blocks: (p.blocks as SlackBlock[] | undefined) ?? [], history: [] };
+        const m: FakeSlackMessage = { channel, ts, text: str(p.text), blocks: (p.blocks as SlackBlock[] | undefined) ?? [], history: [] };
         m.history.push({ text: m.text, blocks: m.blocks });
         messages.set(ts, m);
         return { ok: true, channel, ts, message: { type: 'message', text: m.text, blocks: m.blocks, bot_id: 'B0BOT', ts } };
@@ -103,13 +108,13 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
       case 'chat.update': {
         const m = messages.get(String(p.ts));
         if (!m || m.channel !== p.channel) return { ok: false, error: 'message_not_found' };
-        m.text = String(p.text ?? '');
+        m.text = str(p.text);
         m.blocks = (p.blocks as SlackBlock[] | undefined) ?? [];
         m.history.push({ text: m.text, blocks: m.blocks });
         return { ok: true, channel: m.channel, ts: m.ts, text: m.text };
       }
       case 'chat.postEphemeral':
-        ephemerals.push({ channel: String(p.channel), user: String(p.user), text: String(p.text ?? '') });
+        ephemerals.push({ channel: String(p.channel), user: String(p.user), text: str(p.text) });
         return { ok: true, message_ts: `${tsClock++}.000000` };
       default: return { ok: false, error: 'unknown_method' };
     }
@@ -125,7 +130,7 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
       }
       const m = /^\/api\/([\w.]+)$/.exec(path);
       if (!m || req.method !== 'POST') return json(res, { ok: false, error: 'unknown_method' }, 404);
-      const token = (req.headers.authorization ?? '').replace(/^Bearer\s+/i, '') || String(body.token ?? '');
+      const token = (req.headers.authorization ?? '').replace(/^Bearer\s+/i, '') || str(body.token);
       const method = m[1] ?? '';
       calls.push({ method, token, params: body });
       return json(res, webApi(method, token, body));

@@ -2,7 +2,7 @@
 // (@slack/bolt, xapp- app token + xoxb- bot token): messages with Block Kit buttons, taps over the
 // app's WebSocket (no public URL), the message updated in place with chat.update. Only the configured
 // channel (and, when listed, users) may act; anyone else gets an ephemeral refusal.
-import { App, LogLevel, webApi } from '@slack/bolt';
+import { App, LogLevel, SocketModeReceiver, webApi } from '@slack/bolt';
 import type { ActionHandler, ActionOutcome, Alert, AlertButton, AlertChannel, ChannelConfig, DeliveryResult, MessageRef } from '../../types.js';
 import { SlackChannelError } from './errors.js';
 import { ACTION_ID_PREFIX, actionsBlock, decodeValue, fieldsSent, keepsButtons, outcomeMessage, slackMessage, unescapeMrkdwn, webhookMessage } from './format.js';
@@ -47,6 +47,7 @@ interface AppState {
   readonly settings: AppSettings;
   readonly web: webApi.WebClient;
   app: App | null;
+  receiver: SocketModeReceiver | null;
   onAction: ActionHandler | null;
 }
 
@@ -168,14 +169,10 @@ async function start(state: AppState, name: string, opts: SlackChannelOptions, o
   if (state.app) return;
   const report = opts.onError ?? ((m: string) => process.stderr.write(`spendcap: slack channel "${name}": ${m}\n`));
   const { botToken, appToken, apiUrl } = state.settings;
-  const app = new App({
-    token: botToken,
-    appToken,
-    socketMode: true,
-    logLevel: LogLevel.ERROR,
-    // Both the app's Web API client and the Socket Mode client (apps.connections.open) use this base.
-    clientOptions: { slackApiUrl: apiUrl },
-  });
+  // Our own receiver, so stop() can wait for the socket to close (Bolt's stop() does not).
+  // Its client calls apps.connections.open on the configured base for the WebSocket URL.
+  const receiver = new SocketModeReceiver({ appToken, logLevel: LogLevel.ERROR, installerOptions: { clientOptions: { slackApiUrl: apiUrl } } });
+  const app = new App({ token: botToken, socketMode: true, receiver, logLevel: LogLevel.ERROR, clientOptions: { slackApiUrl: apiUrl } });
   app.action(new RegExp(`^${ACTION_ID_PREFIX}`), async ({ ack, body }) => {
     // Ack first: Slack wants it within 3 s, and the handler may take longer.
     await ack();
@@ -183,18 +180,24 @@ async function start(state: AppState, name: string, opts: SlackChannelOptions, o
   });
   app.error(async (err) => report(err.message));
   state.app = app;
+  state.receiver = receiver;
   try {
     await app.start();
   } catch (err) {
     state.app = null;
-    throw err;
+    state.receiver = null;
+    await receiver.client.disconnect();
+    const why = deliveryError(err).error ?? 'Slack: unknown error';
+    throw new SlackChannelError('E_SLACK_CONNECT', `${why}: Socket Mode did not connect; check --app-token (xapp-…, with the connections:write scope) and that Socket Mode is on for the app`);
   }
 }
 
 async function stop(state: AppState): Promise<void> {
-  const app = state.app;
+  const receiver = state.receiver;
   state.app = null;
-  if (app) await app.stop();
+  state.receiver = null;
+  // Resolves once the close handshake is done (or Slack's client gave up on it).
+  if (receiver) await receiver.client.disconnect();
 }
 
 export function createSlackChannel(config: ChannelConfig, opts: SlackChannelOptions = {}): AlertChannel {
@@ -204,7 +207,7 @@ export function createSlackChannel(config: ChannelConfig, opts: SlackChannelOpti
   }
   // The channel's own client sends: no retries here (the outbox retries with backoff), nothing logged below errors.
   const web = new webApi.WebClient(settings.botToken, { slackApiUrl: settings.apiUrl, retryConfig: { retries: 0 }, logLevel: webApi.LogLevel.ERROR, timeout: 10_000 });
-  const state: AppState = { settings, web, app: null, onAction: null };
+  const state: AppState = { settings, web, app: null, receiver: null, onAction: null };
   return {
     kind: 'slack',
     name: config.name,

@@ -1,5 +1,5 @@
 // Typed errors of the Slack channel: a stable code and a message a user can act on (never a token).
-export type SlackErrorCode = 'E_SLACK_CONFIG';
+export type SlackErrorCode = 'E_SLACK_CONFIG' | 'E_SLACK_CONNECT';
 
 export class SlackChannelError extends Error {
   override readonly name = 'SlackChannelError';

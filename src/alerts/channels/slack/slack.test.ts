@@ -167,6 +167,12 @@ describe('slack app channel (Bolt in Socket Mode against a fake Slack)', () => {
     assert.match(fake.messages.get(r.ref.ts ?? '')?.text ?? '', /12 requests blocked/);
   });
 
+  test('a wrong app token fails start() quickly with a typed error', async () => {
+    const wrong = createSlackChannel(appConfig(fake, { appToken: 'xapp-wrong' }));
+    await assert.rejects(wrong.start!((a) => bank.handle(a)), (e: unknown) => e instanceof SlackChannelError && e.code === 'E_SLACK_CONNECT' && /invalid_auth/.test(e.message) && !e.message.includes('xapp-wrong'));
+    await wrong.stop();
+  });
+
   test('a channel name (#name) works as the configured channel', async () => {
     const named = createSlackChannel(appConfig(fake, { channel: `#${fake.channelName}` }));
     const r = await named.send(recoveryAlert());
@@ -218,8 +224,8 @@ describe('slack incoming webhook (plain alerts)', () => {
     assert.match(body.text, /reached \$15\.00 of \$15\.00/);
     assert.match(body.blocks[0]?.text?.text ?? '', /^\*key "work" reached/);
     assert.deepEqual(labels(body.blocks), []);
-    assert.equal(channel.start, undefined);
-    assert.equal(channel.update, undefined);
+    assert.equal('start' in channel, false);
+    assert.equal('update' in channel, false);
     await channel.stop();
   });
 
