@@ -193,7 +193,10 @@ describe('slack app channel (Bolt in Socket Mode against a fake Slack)', () => {
   });
 
   test('the messages as a person sees them (rendered and screenshotted)', async () => {
-    const shown = [...fake.messages.values()].filter((m) => m.blocks.some((b) => b.type === 'actions') || /Bumped|Allowed/.test(m.text)).filter((m) => !/blocked/.test(m.text)).slice(-3);
+    // As it arrives, after a +$5 tap, and a held request answered.
+    const all = [...fake.messages.values()];
+    const shown = [all.find((m) => m.history.length === 1 && labels(m.blocks).length === 4), all.find((m) => /Bumped/.test(m.text)), all.find((m) => /Allowed/.test(m.text))].filter((m) => m !== undefined);
+    assert.equal(shown.length, 3);
     const browser = await launchBrowser();
     try {
       const page = await browser.newPage({ viewport: { width: 560, height: 300 }, deviceScaleFactor: 2 });

@@ -184,7 +184,10 @@ describe('telegram channel (grammY against a fake Bot API)', () => {
   });
 
   test('the messages as a person sees them (rendered and screenshotted)', async () => {
-    const messages = [...fake.messages.values()].filter((m) => m.chat.id === CHAT && !/blocked/.test(m.text) && (m.reply_markup !== undefined || /Bumped|Allowed/.test(m.text))).slice(-3);
+    // As it arrives, after a +$5 tap, and a held request answered.
+    const all = [...fake.messages.values()].filter((m) => m.chat.id === CHAT);
+    const messages = [all.find((m) => m.history.length === 1 && m.reply_markup?.inline_keyboard.flat().length === 4), all.find((m) => /Bumped/.test(m.text)), all.find((m) => /Allowed/.test(m.text))].filter((m) => m !== undefined);
+    assert.equal(messages.length, 3);
     const browser = await launchBrowser();
     try {
       const page = await browser.newPage({ viewport: { width: 420, height: 300 }, deviceScaleFactor: 2 });
