@@ -203,6 +203,31 @@ describe('telegram channel (grammY against a fake Bot API)', () => {
   });
 });
 
+describe('telegram channel in a group chat with allowedUsers', () => {
+  test('a member not on the list is refused; a listed one acts', async () => {
+    const fake = await startFakeTelegram();
+    const GROUP = -1001234;
+    const refusals: TelegramRefusal[] = [];
+    const bank = fakeBank();
+    const channel = createTelegramChannel(config(fake, { chatId: String(GROUP), allowedUsers: '11, 12' }), { onRefused: (r) => refusals.push(r), pollTimeoutSeconds: 1 });
+    try {
+      await channel.start?.((a) => bank.handle(a));
+      const r = await channel.send(recoveryAlert());
+      const id = Number(r.ref?.messageId);
+      const q = fake.tap(id, '+$1', { chatId: GROUP, userId: 13 });
+      await fake.waitFor(() => fake.answers.find((a) => a.callback_query_id === q), 'the refusal');
+      assert.deepEqual(refusals, [{ channel: 'telegram', channelName: 'phone', chatId: String(GROUP), user: '13', reason: 'user', budget: 'work', action: 'add' }]);
+      assert.equal(bank.calls.length, 0);
+      fake.tap(id, '+$1', { chatId: GROUP, userId: 12 });
+      await fake.waitFor(() => bank.calls.length === 1, 'the listed user acting');
+      assert.equal(bank.calls[0]?.user, '12');
+    } finally {
+      await channel.stop();
+      await fake.close();
+    }
+  });
+});
+
 describe('discoverTelegramChatId', () => {
   test('returns the chat of the first /start and confirms it, replying in that chat', async () => {
     const fake = await startFakeTelegram();
