@@ -4,7 +4,7 @@
 // SPENDCAP_SCREENSHOTS=1 also saves the rendered messages to docs/screenshots/alerts-slack.png.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatUsd, usdToMicros } from '../../../pricing/index.js';
@@ -256,5 +256,10 @@ describe('slack settings and manifest', () => {
     assert.equal(m.settings.socket_mode_enabled, true);
     assert.equal(m.settings.interactivity.is_enabled, true);
     assert.deepEqual(m.oauth_config.scopes.bot, ['chat:write']);
+  });
+
+  test('the setup walkthrough shows the manifest the code prints', () => {
+    const doc = readFileSync(join(ROOT, 'docs', 'alerts-slack-telegram.md'), 'utf8');
+    assert.ok(doc.includes('```json\n' + formatSlackAppManifest() + '```'), 'docs/alerts-slack-telegram.md: paste formatSlackAppManifest() output');
   });
 });
