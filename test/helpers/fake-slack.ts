@@ -35,6 +35,8 @@ export interface FakeSlack {
   /** Socket Mode connections opened so far, pongs received. */
   readonly sockets: { opened: number; pongs: number };
   /** A tap on the button labelled `label` of message `ts`, by `userId`, seen from channel `channelId`. Returns the envelope id. */
+  /** Slack's periodic "disconnect" (refresh_requested): the client must open a new connection. */
+  refresh(): void;
   tap(ts: string, label: string, from: { userId: string; channelId: string; channelName?: string }): string;
   waitFor<T>(probe: () => T | undefined | false, what: string, timeoutMs?: number): Promise<T>;
   close(): Promise<void>;
@@ -178,12 +180,16 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     webhookStatus: 200,
     webhookUrl: (path = 'T0FAKE/B0HOOK/secretpart') => `http://127.0.0.1:${port}/hooks/${path}`,
     sockets,
+    refresh() {
+      for (const ws of open) ws.send(JSON.stringify({ type: 'disconnect', reason: 'refresh_requested', debug_info: { host: 'fake-slack' } }));
+    },
     tap(ts, label, from) {
       const m = messages.get(ts);
       const block = m?.blocks.find((b) => b.type === 'actions' && b.elements?.some((e) => labelOf(e) === label));
       const button = block?.elements?.find((e) => labelOf(e) === label);
       if (!m || !block || !button) throw new Error(`fake slack: no button ${label} on message ${ts}`);
-      const ws = [...open][0];
+      // The newest open socket: during a refresh the old one may still be closing.
+      const ws = [...open].filter((w) => w.readyState === w.OPEN).at(-1);
       if (!ws) throw new Error('fake slack: no Socket Mode connection');
       const envelopeId = `env-${seq++}`;
       const payload = {

@@ -157,6 +157,24 @@ describe('slack app channel (Bolt in Socket Mode against a fake Slack)', () => {
     assert.deepEqual(labels(m.blocks), []);
   });
 
+  test('after Slack asks for a refresh (disconnect message), the app reconnects and taps still work', async () => {
+    const opened = fake.sockets.opened;
+    fake.refresh();
+    await fake.waitFor(() => fake.sockets.opened > opened, 'a new Socket Mode connection', 15_000);
+    const r = await channel.send(recoveryAlert());
+    const calls = bank.calls.length;
+    await fake.waitFor(() => {
+      try {
+        fake.tap(r.ref?.ts ?? '', '+$1', { userId: OWNER, channelId: fake.channelId });
+        return true;
+      } catch {
+        return false; // the old socket is closing and the new one not yet open
+      }
+    }, 'an open socket');
+    await fake.waitFor(() => bank.calls.length > calls, 'the tap over the new connection');
+    assert.equal(bank.calls.at(-1)?.button.label, '+$1');
+  });
+
   test('update() rewrites a sent message in place', async () => {
     const first = recoveryAlert({ kind: 'block', title: 'key "work": 1 request blocked' });
     const r = await channel.send(first);

@@ -142,13 +142,22 @@ async function onStartCommand(ctx: Context): Promise<void> {
   await ctx.reply(`spendcap: this chat's id is ${chatId}.\nConfigure it with:\nspendcap alerts add telegram --bot-token <token> --chat-id ${chatId}`);
 }
 
-async function start(state: State, name: string, opts: TelegramChannelOptions, onAction: ActionHandler): Promise<void> {
-  state.onAction = onAction;
-  if (state.polling) return;
-  const report = opts.onError ?? ((m: string) => process.stderr.write(`spendcap: telegram channel "${name}": ${m}\n`));
+function reporter(name: string, opts: TelegramChannelOptions): (message: string) => void {
+  return opts.onError ?? ((m: string) => process.stderr.write(`spendcap: telegram channel "${name}": ${m}\n`));
+}
+
+/** Handlers are registered once, at creation: a stop() and start() again must not double them. */
+function registerHandlers(state: State, name: string, opts: TelegramChannelOptions): void {
+  const report = reporter(name, opts);
   state.bot.command('start', onStartCommand);
   state.bot.on('callback_query:data', (ctx) => onCallback(state, name, opts, ctx));
   state.bot.catch((e) => report(e.error instanceof Error ? e.error.message : String(e.error)));
+}
+
+async function start(state: State, name: string, opts: TelegramChannelOptions, onAction: ActionHandler): Promise<void> {
+  state.onAction = onAction;
+  if (state.polling) return;
+  const report = reporter(name, opts);
   await new Promise<void>((resolve, reject) => {
     state.polling = state.bot
       .start({ allowed_updates: ['message', 'callback_query'], timeout: opts.pollTimeoutSeconds ?? 30, onStart: () => resolve() })
@@ -169,6 +178,7 @@ async function stop(state: State): Promise<void> {
 export function createTelegramChannel(config: ChannelConfig, opts: TelegramChannelOptions = {}): AlertChannel {
   const settings = readSettings(config);
   const state: State = { settings, bot: new Bot(settings.botToken, { client: { apiRoot: settings.apiRoot } }), overflow: new Map(), polling: null, onAction: null };
+  registerHandlers(state, config.name, opts);
   return {
     kind: 'telegram',
     name: config.name,

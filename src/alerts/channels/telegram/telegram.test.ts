@@ -221,6 +221,12 @@ describe('telegram channel in a group chat with allowedUsers', () => {
       fake.tap(id, '+$1', { chatId: GROUP, userId: 12 });
       await fake.waitFor(() => bank.calls.length === 1, 'the listed user acting');
       assert.equal(bank.calls[0]?.user, '12');
+      // Stopped and started again: one tap is still one call.
+      await channel.stop();
+      await channel.start?.((a) => bank.handle(a));
+      const q2 = fake.tap(id, '+$1', { chatId: GROUP, userId: 11 });
+      await fake.waitFor(() => fake.answers.find((a) => a.callback_query_id === q2), 'the answer after a restart');
+      assert.equal(bank.calls.length, 2);
     } finally {
       await channel.stop();
       await fake.close();
