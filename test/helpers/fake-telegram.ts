@@ -63,7 +63,13 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   return Object.fromEntries(new URLSearchParams(raw));
 }
 
-export async function startFakeTelegram(token = '123456:TEST-token_abc'): Promise<FakeTelegram> {
+export interface FakeTelegramOptions {
+  /** A callback query answered later than this is refused, as Telegram does (default: never). */
+  readonly queryTtlMs?: number;
+}
+
+export async function startFakeTelegram(token = '123456:TEST-token_abc', opts: FakeTelegramOptions = {}): Promise<FakeTelegram> {
+  const queryBorn = new Map<string, number>();
   const calls: FakeCall[] = [];
   const answers: CallbackAnswer[] = [];
   const messages = new Map<number, FakeMessage>();
@@ -144,6 +150,7 @@ export async function startFakeTelegram(token = '123456:TEST-token_abc'): Promis
         case 'sendMessage': return sendMessage(params, res);
         case 'editMessageText': return editMessageText(params, res);
         case 'answerCallbackQuery':
+          if (Date.now() - (queryBorn.get(String(params.callback_query_id)) ?? 0) > (opts.queryTtlMs ?? Infinity)) return tgError(res, 400, 'Bad Request: query is too old and response timeout expired or query ID is invalid');
           answers.push({ callback_query_id: String(params.callback_query_id), ...(typeof params.text === 'string' ? { text: params.text } : {}), ...(params.show_alert === true ? { show_alert: true } : {}) });
           return tgOk(res, true);
         default: return tgError(res, 404, 'Not Found: method not found');
@@ -164,6 +171,7 @@ export async function startFakeTelegram(token = '123456:TEST-token_abc'): Promis
       const button = m?.reply_markup?.inline_keyboard.flat().find((b) => b.text === label);
       if (!m || !button) throw new Error(`fake telegram: no button ${label} on message ${messageId}`);
       const id = String(nextQuery++);
+      queryBorn.set(id, Date.now());
       push({ callback_query: { id, from: { id: from.userId, is_bot: false, first_name: `user${from.userId}` }, message: { ...wire(m), chat: { ...m.chat, id: from.chatId } }, chat_instance: `ci${from.chatId}`, data: button.callback_data } });
       return id;
     },

@@ -129,7 +129,11 @@ async function onCallback(state: State, name: string, opts: TelegramChannelOptio
   } catch (err) {
     outcome = { ok: false, text: `spendcap could not do that: ${err instanceof Error ? err.message : String(err)}` };
   }
-  await ctx.answerCallbackQuery({ text: outcome.text.slice(0, 200) });
+  try {
+    await ctx.answerCallbackQuery({ text: outcome.text.slice(0, 200) });
+  } catch {
+    // A slow handler (a held request) can outlive the query ("query is too old"); the edit below still tells.
+  }
   // The title is the first line of what the message shows now (Telegram returns it without markup).
   const title = ('text' in message && typeof message.text === 'string' ? message.text : '').split('\n')[0] ?? '';
   await edit(state, { chatId, messageId: String(message.message_id) }, outcomeHtml(outcome.text, title), keepsButtons(decoded.action, outcome.ok) ? keyboard : undefined);

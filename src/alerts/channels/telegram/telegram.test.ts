@@ -234,6 +234,28 @@ describe('telegram channel in a group chat with allowedUsers', () => {
   });
 });
 
+describe('telegram channel with a slow handler', () => {
+  test('a handler slower than the callback query lives still rewrites the message', async () => {
+    const fake = await startFakeTelegram(undefined, { queryTtlMs: 200 });
+    const channel = createTelegramChannel(config(fake), { pollTimeoutSeconds: 1, onError: () => {} });
+    try {
+      await channel.start?.(async () => {
+        await new Promise((r) => setTimeout(r, 400));
+        return { ok: true, text: '✓ Allowed — +$5 for key work' };
+      });
+      const r = await channel.send(askAlert());
+      const id = Number(r.ref?.messageId);
+      fake.tap(id, 'Allow +$5', { chatId: CHAT, userId: CHAT });
+      const m = await fake.waitFor(() => { const x = fake.messages.get(id); return x && x.history.length > 1 ? x : undefined; }, 'the rewrite');
+      assert.match(m.text, /✓ Allowed/);
+      assert.equal(fake.answers.length, 0, 'the late answer was refused by the API');
+    } finally {
+      await channel.stop();
+      await fake.close();
+    }
+  });
+});
+
 describe('discoverTelegramChatId', () => {
   test('returns the chat of the first /start and confirms it, replying in that chat', async () => {
     const fake = await startFakeTelegram();
