@@ -174,7 +174,20 @@ export class AlertService {
       }
       try {
         const config = channelConfig(row, this.#d.masterKey);
-        const channel = createChannel(config);
+        const channel = createChannel(config, {
+          // A stranger's tap changes nothing, and is audited so the owner can see it.
+          onRefused: (r) =>
+            this.#d.store.insertEvent({
+              ts: this.#now(),
+              kind: 'alert-refused',
+              budget: r.budget ?? null,
+              channel: r.channel,
+              capBeforeNanos: null,
+              capAfterNanos: null,
+              detail: `${r.channel} user ${r.user} is not allowed to act (${r.reason})${r.action ? `: ${r.action}` : ''} on channel "${r.channelName}"`,
+            }),
+          onError: (message) => this.#d.log?.(`alerts: channel "${row.name}": ${message}`),
+        });
         next.set(row.name, { config, channel });
         if (channel.start) channel.start(this.onAction).catch((err: unknown) => this.#d.log?.(`alerts: channel "${row.name}" could not start: ${(err as Error).message}`));
       } catch (err) {

@@ -4,10 +4,23 @@ import type { AlertChannel, ChannelConfig } from './types.js';
 import { createWebhookChannel } from './channels/webhook/index.js';
 import { createEmailChannel } from './channels/email/index.js';
 import { createDesktopChannel } from './channels/desktop/index.js';
-import { factory as slackFactory } from './channels/slack/index.js';
-import { factory as telegramFactory } from './channels/telegram/index.js';
+import { createSlackChannel } from './channels/slack/index.js';
+import { createTelegramChannel } from './channels/telegram/index.js';
 
-export type ChannelFactory = (config: ChannelConfig) => AlertChannel;
+/** A tap a channel refused (a stranger's chat or user): the caller audits it. */
+export interface RefusedTap {
+  readonly channel: 'slack' | 'telegram';
+  readonly channelName: string;
+  readonly user: string;
+  readonly budget?: string;
+  readonly action?: string;
+  readonly reason: string;
+}
+export interface ChannelHooks {
+  readonly onRefused?: (r: RefusedTap) => void;
+  readonly onError?: (message: string) => void;
+}
+export type ChannelFactory = (config: ChannelConfig, hooks?: ChannelHooks) => AlertChannel;
 export type ChannelKind = AlertChannel['kind'];
 export const CHANNEL_KINDS: readonly ChannelKind[] = ['webhook', 'slack', 'telegram', 'email', 'desktop'];
 
@@ -15,8 +28,8 @@ const factories = new Map<ChannelKind, ChannelFactory>([
   ['webhook', createWebhookChannel],
   ['email', createEmailChannel],
   ['desktop', createDesktopChannel],
-  ['slack', slackFactory],
-  ['telegram', telegramFactory],
+  ['slack', (config, hooks = {}) => createSlackChannel(config, hooks)],
+  ['telegram', (config, hooks = {}) => createTelegramChannel(config, hooks)],
 ]);
 
 /** Replaces the factory of a kind (the chat channels, or a fake in a test). */
@@ -24,8 +37,8 @@ export function registerChannel(kind: ChannelKind, factory: ChannelFactory): voi
   factories.set(kind, factory);
 }
 
-export function createChannel(config: ChannelConfig): AlertChannel {
+export function createChannel(config: ChannelConfig, hooks?: ChannelHooks): AlertChannel {
   const f = factories.get(config.kind);
   if (f === undefined) throw new Error(`no alert channel of kind "${config.kind}"`);
-  return f(config);
+  return f(config, hooks);
 }

@@ -1,15 +1,11 @@
 // Setup help the CLI and the dashboard both show: the Slack app manifest and a copy-paste
 // walkthrough per channel kind.
 import type { ChannelKind } from './registry.js';
+import { slackAppManifest } from './channels/slack/index.js';
 
-/** A Slack app in Socket Mode (no public URL) with a bot that may post and update its messages. */
+/** A Slack app in Socket Mode (no public URL) with a bot that may post and update its messages: the Slack channel's own manifest. */
 export function slackManifest(appName = 'spendcap'): Record<string, unknown> {
-  return {
-    display_information: { name: appName, description: 'Spend caps for LLM APIs: alerts with +$1/+$5/+$10/Kill buttons' },
-    features: { bot_user: { display_name: appName, always_online: false } },
-    oauth_config: { scopes: { bot: ['chat:write', 'chat:write.public'] } },
-    settings: { interactivity: { is_enabled: true }, socket_mode_enabled: true, org_deploy_enabled: false, token_rotation_enabled: false },
-  };
+  return slackAppManifest(appName);
 }
 
 export interface Walkthrough {

@@ -3,6 +3,7 @@ import { answerAsk, channelConfig, createChannel, EVENT_NAMES, parseEvents, publ
 import type { AlertFacts, ChannelConfig, ChannelKind } from '../../alerts/index.js';
 import { parseSmtpUrl } from '../../alerts/channels/email/index.js';
 import { slackManifest } from '../../alerts/setup.js';
+import { discoverTelegramChatId } from '../../alerts/channels/telegram/index.js';
 import { filterOf } from '../../budgets/autotune.js';
 import { parseThresholds, periodWindow, readSettings, timeZoneOf, validateBudgetName } from '../../budgets/index.js';
 import { AlertStore } from '../../store/alerts.js';
@@ -16,7 +17,7 @@ import { table, when } from '../format.js';
 import { runningServerUrl } from '../../dashboard/sessions.js';
 
 const ADD_USAGE = `spendcap alerts add webhook --url URL [--secret S]
-       spendcap alerts add telegram --bot-token T --chat-id ID [--api-root URL]
+       spendcap alerts add telegram --bot-token T [--chat-id ID] [--api-root URL]   (no --chat-id: waits for /start)
        spendcap alerts add slack --bot-token xoxb-… --app-token xapp-… --channel C [--api-url URL] | --webhook-url URL
        spendcap alerts add email --smtp smtp[s]://user:pass@host:port --to ADDR [--from ADDR]
        spendcap alerts add desktop
@@ -90,6 +91,18 @@ function settingsFor(kind: ChannelKind, v: Record<string, unknown>): Record<stri
   }
 }
 
+/** Without --chat-id, the chat is the first one that writes /start to the bot. */
+async function waitForTelegramStart(botToken: string, apiRoot: string | undefined, io: Io): Promise<string> {
+  io.out('Waiting for /start: open your bot in Telegram and send it /start (2 minutes)…\n');
+  try {
+    const found = await discoverTelegramChatId(botToken, apiRoot, { timeoutMs: 120_000 });
+    io.out(`Found chat ${found.chatId} (${found.chatType}) of @${found.botUsername}.\n`);
+    return found.chatId;
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}; or give the chat id with --chat-id`);
+  }
+}
+
 async function add(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(argv, {
     name: { type: 'string' },
@@ -116,6 +129,9 @@ async function add(argv: string[], io: Io): Promise<number> {
     events = values.events === undefined ? [] : parseEvents(str(values.events)!);
   } catch (err) {
     throw new UsageError(`--events: ${(err as Error).message}`);
+  }
+  if (kind === 'telegram' && str(values['chat-id']) === undefined && str(values['bot-token']) !== undefined) {
+    values['chat-id'] = await waitForTelegramStart(str(values['bot-token'])!, str(values['api-root']), io);
   }
   const cfg: ChannelConfig = { name, kind, budgets: (values.budget as string[] | undefined) ?? [], events, settings: settingsFor(kind, values) };
   const { store, masterKey } = openStore(values['data-dir'], io);

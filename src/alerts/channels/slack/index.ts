@@ -1,7 +1,6 @@
-// Stub until the slack channel lands (built by the chat-channels helper, who replaces this file).
-import type { AlertChannel, ChannelConfig } from '../../types.js';
-
-export function factory(config: ChannelConfig): AlertChannel {
-  throw new Error(`the slack alert channel "${config.name}" is not built in this version of spendcap`);
-}
-export default factory;
+// Public face of the Slack alert channel.
+export { createSlackChannel, DEFAULT_SLACK_API_URL, REFUSAL_TEXT } from './channel.js';
+export type { SlackChannelOptions, SlackRefusal } from './channel.js';
+export { SlackChannelError } from './errors.js';
+export type { SlackErrorCode } from './errors.js';
+export { fieldsSent, formatSlackAppManifest, slackAppManifest, slackMessage, webhookMessage } from './format.js';

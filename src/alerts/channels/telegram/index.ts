@@ -1,7 +1,8 @@
-// Stub until the telegram channel lands (built by the chat-channels helper, who replaces this file).
-import type { AlertChannel, ChannelConfig } from '../../types.js';
-
-export function factory(config: ChannelConfig): AlertChannel {
-  throw new Error(`the telegram alert channel "${config.name}" is not built in this version of spendcap`);
-}
-export default factory;
+// Public face of the Telegram alert channel.
+export { createTelegramChannel, DEFAULT_TELEGRAM_API_ROOT, REFUSAL_TEXT } from './channel.js';
+export type { TelegramChannelOptions, TelegramRefusal } from './channel.js';
+export { discoverTelegramChatId } from './discover.js';
+export type { DiscoveredChat, DiscoverOptions } from './discover.js';
+export { TelegramChannelError } from './errors.js';
+export type { TelegramErrorCode } from './errors.js';
+export { fieldsSent, telegramMessage } from './format.js';
