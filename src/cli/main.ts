@@ -19,6 +19,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   events: async () => (await import('./commands/events.js')).events,
   settings: async () => (await import('./commands/settings.js')).settings,
   dashboard: async () => (await import('./commands/dashboard.js')).dashboard,
+  'provider-admin': async () => (await import('./commands/provider-admin.js')).providerAdmin,
+  'provider-key': async () => (await import('./commands/provider-key.js')).providerKey,
+  reconcile: async () => (await import('./commands/reconcile.js')).reconcile,
 };
 
 export const HELP = `spendcap: a local proxy with hard dollar caps for LLM APIs
@@ -43,6 +46,9 @@ Usage: spendcap <command> [options]      (every command takes --data-dir DIR)
   price set MODEL --input USD --output USD [--cache-read USD] [--cache-write USD]   (USD per million tokens)
   price list [--json] | price rm MODEL
   dashboard [--no-open] [--json]          print (and open) a one-time sign-in link to the web dashboard
+  provider-admin add openrouter --management-key K | add anthropic|openai --admin-key K | list | rm P   ("-" = stdin)
+  provider-key openrouter USD [--reset daily|weekly|monthly] [--agent AGENT] [--name N]   a key capped at OpenRouter too
+  reconcile [--since DATE] [--json]       compare the ledger with what providers report; correct OpenRouter rows
 
 Data: --data-dir, else $SPENDCAP_HOME, else ~/.spendcap.
 `;
