@@ -506,7 +506,7 @@ export class Bank {
  * The message a blocked or cut client sees: which budget, what it spent, when it resets, how to
  * lift it. `cut` says the response was ended here; a block says what the request would have needed.
  */
-export function describeRefusal(refusal: Refusal, context: 'block' | 'cut' = 'block'): string {
+export function describeRefusal(refusal: Refusal, context: 'block' | 'cut' | 'provider' = 'block'): string {
   const a = refusal.account;
   const cap = formatUsd(a.capMicros);
   const resets = a.periodEnd === null ? '' : `, resets ${new Date(a.periodEnd).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
@@ -514,6 +514,10 @@ export function describeRefusal(refusal: Refusal, context: 'block' | 'cut' = 'bl
   if (refusal.code === 'E_KILLED') {
     const what = context === 'cut' ? 'was killed; this response was cut here' : 'was killed';
     return `spendcap: ${a.label} ${what} (spent ${formatUsd(a.spentMicros)} of ${cap}, ${period}). Re-open it: spendcap unkill ${a.liftName}`;
+  }
+  if (context === 'provider') {
+    // The provider's own limit on the key (spendcap provider-key) refused it: the second wall held.
+    return `spendcap: ${a.label} reached its cap at the provider: the provider key's own limit refused this request (spendcap counts ${formatUsd(a.spentMicros)} of ${cap}, ${period}${resets}). Raise it: spendcap lift ${a.liftName} --add 5`;
   }
   if (context === 'cut') {
     return `spendcap: ${a.label} reached its cap of ${cap} (${period}${resets}); this response was cut here. Raise it: spendcap lift ${a.liftName} --add 5`;

@@ -222,6 +222,8 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
   let meter: StreamMeter | null = null;
 
   let providerCostMicros: Micros | null = null;
+  let bodyIdWins = false;
+  let bodyId: string | undefined;
   const finish = (outcome: Outcome, usage: Usage | null, chargeMicros: Micros, detail: string | null): void => {
     if (finished) return;
     finished = true;
@@ -229,7 +231,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     const u = usage ?? (meter ? { ...meter.usage, outputTokens: meter.outputTokensForHold() } : null);
     const reported = providerCostMicros ?? meter?.providerCostMicros ?? null;
     bank.settle(hold, {
-      requestId,
+      requestId: (bodyIdWins ? (meter?.responseId ?? bodyId) : undefined) ?? requestId,
       provider: route.provider,
       model: meter?.model ?? info.model,
       pricedAs: price.pricedAs,
@@ -341,8 +343,11 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
   }
   stopWaitClock();
   status = upstreamRes.statusCode;
-  const rid = upstreamRes.headers['request-id'] ?? upstreamRes.headers['x-request-id'];
+  // OpenRouter's generation id (header or body) is what GET /generation?id= answers for: spendcap reconcile.
+  const generationId = upstreamRes.headers['x-generation-id'];
+  const rid = generationId ?? upstreamRes.headers['request-id'] ?? upstreamRes.headers['x-request-id'];
   if (typeof rid === 'string') requestId = rid;
+  bodyIdWins = route.provider === 'openrouter' && typeof generationId !== 'string';
   if (finished) {
     upstreamRes.body.destroy();
     return;
@@ -364,6 +369,13 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     });
     if (finished) return;
     const whole = Buffer.concat(chunks);
+    if (status !== 200 && adapter.providerCapRefused?.(route.provider, status, whole) === true) {
+      // The provider's limit on the key (the second wall) refused it: the client sees a spendcap cap refusal; nothing is billed.
+      const account = hold.accounts.find((a) => a.scope === 'key') ?? hold.accounts[0]!;
+      finish('blocked', null, 0, `E_CAP_REACHED: the provider's limit on the key (upstream status ${status})`);
+      sendError(res, adapter, 'E_CAP_REACHED', describeRefusal({ code: 'E_CAP_REACHED', account, neededMicros: 0 }, 'provider'));
+      return;
+    }
     res.writeHead(status, clientHeaders(upstreamRes.headers));
     if (status === 200) {
       let usage: Usage | null = null;
@@ -371,6 +383,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
         const json: unknown = JSON.parse(whole.toString('utf8'));
         usage = adapter.usageFromJson(json);
         providerCostMicros = adapter.providerCostFromJson?.(json) ?? null;
+        bodyId = adapter.responseIdFromJson?.(json) ?? undefined;
       } catch {
         usage = null;
       }

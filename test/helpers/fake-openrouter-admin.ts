@@ -50,6 +50,8 @@ export interface FakeOpenRouterOptions {
   costUsd?: number;
   /** What GET /generation reports, when it differs from usage.cost (drift). */
   generationCostUsd?: (id: string) => number | undefined;
+  /** The account is out of credits: every completion gets OpenRouter's 402 with limit_source openrouter_credits. */
+  creditsExhausted?: boolean;
   /** How a key over its limit is refused. Default '402'. */
   limitRefusal?: '402' | '403';
 }
@@ -139,13 +141,15 @@ export async function startFakeOpenRouter(options: FakeOpenRouterOptions = {}): 
         return send(res, 200, { data: { id: g.id, total_cost: cost, cancelled: g.cancelled, model: g.model, streamed: false, finish_reason: 'stop', native_tokens_prompt: 10, native_tokens_completion: 5 } });
       }
 
-      if (path === '/chat/completions' && req.method === 'POST') {
+      if ((path === '/chat/completions' || path === '/responses') && req.method === 'POST') {
         if (!owner) return send(res, 401, { error: { code: 401, message: 'User not found.' } });
         const cost = fake.options.costUsd ?? 0.002;
+        if (fake.options.creditsExhausted) return send(res, 402, { error: { code: 402, message: 'Insufficient credits. Add more using https://openrouter.ai/credits', metadata: { limit_source: 'openrouter_credits' } } });
         if (owner.disabled || (owner.limit !== null && owner.usage + cost > owner.limit + 1e-12)) {
           if (fake.options.limitRefusal === '403') return send(res, 403, { error: { code: 403, message: 'Key limit exceeded' } });
           return send(res, 402, { error: { code: 402, message: 'This request requires more credits than the key has left: raise its limit at https://openrouter.ai/settings/keys', metadata: { limit_source: 'openrouter_key_limit' } } });
         }
+        if (path === '/responses') return send(res, 501, { error: { code: 501, message: 'the fake serves Responses refusals only' } });
         owner.usage += cost;
         const id = `gen-${String(fake.generations.size + 1).padStart(10, '0')}`;
         const model = typeof b['model'] === 'string' ? b['model'] : 'openai/gpt-4o-mini';

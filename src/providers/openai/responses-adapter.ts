@@ -1,6 +1,7 @@
 import { responsesOutputLimit } from '../output-limit.js';
 import type { ProviderAdapter } from '../types.js';
 import { openaiErrorReply } from './errors.js';
+import { isOpenRouterKeyLimit } from './openrouter-limit.js';
 import { parseResponsesRequest } from './responses-request.js';
 import { ResponsesStreamMeter } from './responses-meter.js';
 import { providerCostFromResponseJson, usageFromResponseJson } from './responses-usage.js';
@@ -16,6 +17,7 @@ export const openaiResponsesAdapter: ProviderAdapter = {
   newStreamMeter: (info) => new ResponsesStreamMeter(info),
   usageFromJson: usageFromResponseJson,
   providerCostFromJson: providerCostFromResponseJson,
+  providerCapRefused: (provider, status, body) => provider === 'openrouter' && isOpenRouterKeyLimit(status, body),
   errorReply: openaiErrorReply,
   withOutputLimit: responsesOutputLimit,
 };
