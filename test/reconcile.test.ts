@@ -1,0 +1,128 @@
+// `spendcap reconcile` against local fakes: OpenRouter's per-generation cost corrects ledger rows
+// (audited, and the running server's budgets count the corrected figure), OpenRouter key usage is
+// compared, and Anthropic's and OpenAI's cost reports are compared per UTC day.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { usdToMicros } from '../src/pricing/index.js';
+import { hashToken } from '../src/secrets/index.js';
+import { startFakeOpenRouter } from './helpers/fake-openrouter-admin.js';
+import { cli, ledgerRows, startSpendcap } from './helpers/spendcap.js';
+
+interface Row {
+  requestId: string;
+  costMicros: number;
+  providerCostMicros: number | null;
+  meteredCostMicros: number | null;
+}
+interface Report {
+  lines: Array<{ source: string; subject: string; day: string | null; ledgerMicros: number; providerMicros: number; driftMicros: number }>;
+  corrections: Array<{ requestId: string; fromMicros: number; toMicros: number; cancelled: boolean }>;
+  correctedMicros: number;
+  notes: string[];
+}
+
+const messages = [{ role: 'user', content: 'hi' }];
+
+test('reconcile corrects an OpenRouter row to the generation\'s cost (cancelled ones too), audits it, and budgets follow', async () => {
+  const fake = await startFakeOpenRouter({ costUsd: 0.002 });
+  const sc = await startSpendcap(null, { baseUrls: { openrouter: fake.base } });
+  const env = { SPENDCAP_OPENROUTER_BASE_URL: fake.base };
+  try {
+    assert.equal((await cli(sc.dataDir, ['provider-admin', 'add', 'openrouter', '--management-key', fake.managementKey])).code, 0);
+    const made = await cli(sc.dataDir, ['provider-key', 'openrouter', '1', '--reset', 'daily', '--name', 'router', '--json'], env);
+    const token = (JSON.parse(made.out) as { token: string }).token;
+    for (const stream of [false, true, false]) {
+      const r = await fetch(`${sc.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'openai/gpt-4o-mini', messages, stream }) });
+      await r.text();
+    }
+    const [g1, g2] = [...fake.generations.keys()];
+    // OpenRouter's final figures: the first cost more than usage.cost said; the second was cancelled, for less than the estimate charged.
+    fake.generations.get(g2!)!.cancelled = true;
+    const final = new Map([
+      [g1!, 0.0035],
+      [g2!, 0.001],
+    ]);
+    fake.options.generationCostUsd = (id) => final.get(id);
+    const before = await ledgerRows<Row>(sc);
+    assert.ok(before.every((r) => r.costMicros === usdToMicros(0.002)), 'each row was charged usage.cost');
+
+    const r = await cli(sc.dataDir, ['reconcile', '--json'], env);
+    assert.equal(r.code, 0, r.err);
+    const report = JSON.parse(r.out) as Report;
+    assert.deepEqual(
+      report.corrections.map((c) => [c.requestId, c.fromMicros, c.toMicros, c.cancelled]).sort(),
+      [
+        [g1, usdToMicros(0.002), usdToMicros(0.0035), false],
+        [g2, usdToMicros(0.002), usdToMicros(0.001), true],
+      ].sort(),
+    );
+    const gen = report.lines.find((l) => l.source === 'openrouter-generation')!;
+    assert.equal(gen.subject, 'router');
+    assert.equal(gen.driftMicros, usdToMicros(0.0035) + usdToMicros(0.001) - 2 * usdToMicros(0.002));
+
+    const after = new Map((await ledgerRows<Row>(sc)).map((x) => [x.requestId, x]));
+    assert.equal(after.get(g1!)!.costMicros, usdToMicros(0.0035));
+    assert.equal(after.get(g1!)!.meteredCostMicros !== null, true, 'spendcap\'s own figure is kept beside it');
+    assert.equal(after.get(g2!)!.costMicros, usdToMicros(0.001));
+    const events = JSON.parse((await cli(sc.dataDir, ['events', '--json'])).out) as Array<{ kind: string; budget: string; detail: string }>;
+    const audit = events.find((e) => e.kind === 'reconcile');
+    assert.ok(audit, 'the correction is an audited event');
+    assert.equal(audit.budget, 'router');
+    assert.match(audit.detail, /2 ledger row\(s\) set to OpenRouter's figure: \$0\.004 → \$0\.0045/);
+
+    const ledgerSum = [...after.values()].reduce((s, x) => s + x.costMicros, 0);
+    const status = JSON.parse((await cli(sc.dataDir, ['status', '--json'])).out) as Array<{ name: string; spentUsd: number }>;
+    assert.equal(usdToMicros(status.find((s) => s.name === 'router')!.spentUsd), ledgerSum);
+    sc.server.bank.refresh();
+    assert.equal(sc.server.bank.authenticate(hashToken(token))!.account.spentMicros, ledgerSum, 'the running server counts the corrected figures');
+
+    // OpenRouter key usage beside the ledger; a second run finds nothing left to correct.
+    const keyLine = report.lines.find((l) => l.source === 'openrouter-key')!;
+    assert.equal(keyLine.providerMicros, usdToMicros(0.006));
+    const again = JSON.parse((await cli(sc.dataDir, ['reconcile', '--json'], env)).out) as Report;
+    assert.equal(again.corrections.length, 0);
+    const human = await cli(sc.dataDir, ['reconcile'], env);
+    assert.match(human.out, /openrouter-generation\s+router\s+ledger\s+\$0\.006/);
+    assert.match(human.out, /No ledger row needed a correction/);
+  } finally {
+    await sc.close();
+    await fake.close();
+  }
+});
+
+test('Anthropic\'s and OpenAI\'s cost reports are compared with the ledger per UTC day', async () => {
+  const seen: string[] = [];
+  const today = new Date().toISOString().slice(0, 10);
+  const startSec = Math.floor(Date.parse(`${today}T00:00:00Z`) / 1000);
+  const server = http.createServer((req, res) => {
+    seen.push(`${req.url} ${String(req.headers['x-api-key'] ?? req.headers.authorization)}`);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    if (req.url?.startsWith('/v1/organizations/cost_report')) {
+      // Amounts in cents, as decimal strings; two pages.
+      const second = req.url.includes('page=p2');
+      res.end(JSON.stringify({ data: [{ starting_at: `${today}T00:00:00Z`, ending_at: 'x', results: [{ amount: second ? '25' : '100.5', currency: 'USD' }] }], has_more: !second, next_page: second ? null : 'p2' }));
+    } else res.end(JSON.stringify({ object: 'page', data: [{ object: 'bucket', start_time: startSec, end_time: startSec + 86400, results: [{ object: 'organization.costs.result', amount: { value: 0.42, currency: 'usd' } }] }], has_more: false, next_page: null }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const sc = await startSpendcap(null);
+  try {
+    assert.equal((await cli(sc.dataDir, ['provider-admin', 'add', 'anthropic', '--admin-key', 'sk-ant-admin01-test'])).code, 0);
+    assert.equal((await cli(sc.dataDir, ['provider-admin', 'add', 'openai', '--admin-key', 'sk-admin-test'])).code, 0);
+    const r = await cli(sc.dataDir, ['reconcile', '--json'], { SPENDCAP_ANTHROPIC_ADMIN_BASE_URL: base, SPENDCAP_OPENAI_ADMIN_BASE_URL: base });
+    assert.equal(r.code, 0, r.err);
+    const report = JSON.parse(r.out) as Report;
+    const a = report.lines.find((l) => l.source === 'anthropic' && l.day === today)!;
+    assert.equal(a.providerMicros, usdToMicros(1.255));
+    assert.equal(a.driftMicros, usdToMicros(1.255), 'nothing in the ledger: all of it was spent outside spendcap');
+    const o = report.lines.find((l) => l.source === 'openai' && l.day === today)!;
+    assert.equal(o.providerMicros, usdToMicros(0.42));
+    assert.ok(seen.some((s) => s.includes('/v1/organizations/cost_report') && s.endsWith('sk-ant-admin01-test')));
+    assert.ok(seen.some((s) => s.startsWith('/v1/organization/costs?start_time=') && s.endsWith('Bearer sk-admin-test')));
+  } finally {
+    await sc.close();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
