@@ -3,7 +3,9 @@
 // compared, and Anthropic's and OpenAI's cost reports are compared per UTC day.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { usdToMicros } from '../src/pricing/index.js';
 import { hashToken } from '../src/secrets/index.js';
@@ -77,6 +79,13 @@ test('reconcile corrects an OpenRouter row to the generation\'s cost (cancelled 
     assert.equal(usdToMicros(status.find((s) => s.name === 'router')!.spentUsd), ledgerSum);
     sc.server.bank.refresh();
     assert.equal(sc.server.bank.authenticate(hashToken(token))!.account.spentMicros, ledgerSum, 'the running server counts the corrected figures');
+
+    // The admin API (and so the dashboard) shows the last reconciliation.
+    const admin = readFileSync(join(sc.dataDir, 'admin-token'), 'utf8').trim();
+    const api = (await (await fetch(`${sc.url}/api/reconcile`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { last: { ranAt: string; corrections: number; correctedUsd: number; lines: Array<{ source: string; driftUsd: number }> } };
+    assert.equal(api.last.corrections, 2);
+    assert.equal(usdToMicros(api.last.correctedUsd), report.correctedMicros);
+    assert.ok(Date.now() - Date.parse(api.last.ranAt) < 60_000);
 
     // OpenRouter key usage beside the ledger; a second run finds nothing left to correct.
     const keyLine = report.lines.find((l) => l.source === 'openrouter-key')!;

@@ -15,6 +15,7 @@ import type { ActionResult, Bank, BudgetStatus, CapChanges, LiftHow } from '../b
 import { PROVIDER_IDS, usdToMicros } from '../pricing/index.js';
 import type { PriceBook, ProviderId } from '../pricing/index.js';
 import { SqliteStore, StoreError } from '../store/index.js';
+import { lastReconcile } from '../reconcile/index.js';
 import { renderBadge } from './badge.js';
 import { allowedHosts, bearerToken, checkHostAndOrigin, CSRF_HEADER, tokenMatches } from './guard.js';
 import { readJsonBody, sendApiError, sendJson } from './http.js';
@@ -38,7 +39,7 @@ import {
   updateBudgetSchema,
   usageQuerySchema,
 } from './schemas.js';
-import { budgetView, chartsView, eventView, inUseView, keyView, liveBudget, modelView, priceView, sessionView, statsView, suggestionView, usageView } from './views.js';
+import { budgetView, chartsView, eventView, inUseView, keyView, liveBudget, modelView, priceView, reconcileView, sessionView, statsView, suggestionView, usageView } from './views.js';
 
 export { LiveFeed } from './live.js';
 
@@ -317,6 +318,12 @@ export function createAdmin(deps: AdminDeps): Admin {
       alertChannels: ALERT_CHANNELS.map((c) => ({ ...c, fields: [...c.fields], configured: false })),
       tokenStorage: 'spendcap keys and dashboard sessions are stored as SHA-256 hashes; the admin token is a file readable by its owner only',
     });
+  });
+
+  // The last `spendcap reconcile`: when it ran and how far the ledger was from what providers report.
+  route('GET', '/api/reconcile', ({ res, query }) => {
+    parseWith(emptyQuerySchema, query, 'query');
+    sendJson(res, 200, { last: reconcileView(lastReconcile(store)) });
   });
 
   route('GET', '/api/usage', ({ res, query }) => {
