@@ -1,5 +1,6 @@
 import { responsesOutputLimit } from '../output-limit.js';
 import type { ProviderAdapter } from '../types.js';
+import { asRecord, str } from './chat-json.js';
 import { openaiErrorReply } from './errors.js';
 import { isOpenRouterKeyLimit } from './openrouter-limit.js';
 import { parseResponsesRequest } from './responses-request.js';
@@ -17,6 +18,7 @@ export const openaiResponsesAdapter: ProviderAdapter = {
   newStreamMeter: (info) => new ResponsesStreamMeter(info),
   usageFromJson: usageFromResponseJson,
   providerCostFromJson: providerCostFromResponseJson,
+  responseIdFromJson: (json) => str(asRecord(json)?.['id']) ?? null,
   providerCapRefused: (provider, status, body) => provider === 'openrouter' && isOpenRouterKeyLimit(status, body),
   errorReply: openaiErrorReply,
   withOutputLimit: responsesOutputLimit,
