@@ -135,3 +135,38 @@ test('Anthropic\'s and OpenAI\'s cost reports are compared with the ledger per U
     await new Promise<void>((r) => server.close(() => r()));
   }
 });
+
+test('a stream the client left mid-way keeps its generation id; reconcile sets it to the cancelled generation\'s cost', async () => {
+  const fake = await startFakeOpenRouter({ costUsd: 0.002, streamPauseMs: 2_000 });
+  const sc = await startSpendcap(null, { baseUrls: { openrouter: fake.base } });
+  const env = { SPENDCAP_OPENROUTER_BASE_URL: fake.base };
+  try {
+    assert.equal((await cli(sc.dataDir, ['provider-admin', 'add', 'openrouter', '--management-key', fake.managementKey])).code, 0);
+    const token = (JSON.parse((await cli(sc.dataDir, ['provider-key', 'openrouter', '1', '--name', 'router', '--json'], env)).out) as { token: string }).token;
+    const abort = new AbortController();
+    const r = await fetch(`${sc.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'openai/gpt-4o-mini', messages, stream: true }), signal: abort.signal });
+    const reader = r.body!.getReader();
+    let seen = '';
+    while (!seen.includes('hello')) seen += new TextDecoder().decode(((await reader.read()) as { value?: Uint8Array }).value);
+    abort.abort();
+    let rows: Array<Row & { outcome: string }> = [];
+    for (let i = 0; i < 50 && rows.length === 0; i++) {
+      await new Promise((res) => setTimeout(res, 50));
+      rows = await ledgerRows<Row & { outcome: string }>(sc);
+    }
+    const [gen] = [...fake.generations.keys()];
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]!.requestId, gen, 'the cut row keeps the generation id');
+    assert.equal(rows[0]!.outcome, 'error');
+    // OpenRouter bills the cancelled generation what it produced: less than spendcap's conservative estimate.
+    await new Promise((res) => setTimeout(res, 2_100));
+    assert.equal(fake.generations.get(gen!)!.cancelled, true);
+    fake.options.generationCostUsd = () => 0.0001;
+    const report = JSON.parse((await cli(sc.dataDir, ['reconcile', '--json'], env)).out) as Report;
+    assert.deepEqual(report.corrections.map((c) => [c.requestId, c.toMicros, c.cancelled]), [[gen, usdToMicros(0.0001), true]]);
+    assert.equal((await ledgerRows<Row>(sc))[0]!.costMicros, usdToMicros(0.0001));
+  } finally {
+    await sc.close();
+    await fake.close();
+  }
+});

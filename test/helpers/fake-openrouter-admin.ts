@@ -52,6 +52,8 @@ export interface FakeOpenRouterOptions {
   generationCostUsd?: (id: string) => number | undefined;
   /** The account is out of credits: every completion gets OpenRouter's 402 with limit_source openrouter_credits. */
   creditsExhausted?: boolean;
+  /** Streams wait this long after their first chunk (a client can leave mid-stream). Default 0. */
+  streamPauseMs?: number;
   /** How a key over its limit is refused. Default '402'. */
   limitRefusal?: '402' | '403';
 }
@@ -161,6 +163,12 @@ export async function startFakeOpenRouter(options: FakeOpenRouterOptions = {}): 
           res.write(': OPENROUTER PROCESSING\n\n');
           const chunk = (delta: unknown, finish: string | null, extra: Record<string, unknown> = {}) => `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish }], ...extra })}\n\n`;
           res.write(chunk({ role: 'assistant', content: 'hello' }, null));
+          if (fake.options.streamPauseMs) await new Promise((r) => setTimeout(r, fake.options.streamPauseMs));
+          if (res.destroyed) {
+            // The client left: OpenRouter records the generation as cancelled.
+            fake.generations.get(id)!.cancelled = true;
+            return;
+          }
           res.write(chunk({}, 'stop'));
           res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [], usage })}\n\n`);
           res.end('data: [DONE]\n\n');
