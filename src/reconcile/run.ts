@@ -180,5 +180,5 @@ async function accountReport(run: Run, provider: 'anthropic' | 'openai'): Promis
 /** One line of the human report. */
 export function describeLine(l: DriftLine): string {
   const sign = l.driftMicros > 0 ? '+' : '';
-  return `${l.day ?? 'all time'}  ${l.source.padEnd(21)} ${l.subject.padEnd(16)} ledger ${formatUsd(l.ledgerMicros).padStart(11)}  provider ${formatUsd(l.providerMicros).padStart(11)}  drift ${sign}${formatUsd(l.driftMicros)}${l.missing > 0 ? `  (${l.missing} of ${l.rows} unknown)` : ''}`;
+  return `${(l.day ?? 'all time').padEnd(10)}  ${l.source.padEnd(21)} ${l.subject.padEnd(16)} ledger ${formatUsd(l.ledgerMicros).padStart(11)}  provider ${formatUsd(l.providerMicros).padStart(11)}  drift ${sign}${formatUsd(l.driftMicros)}${l.missing > 0 ? `  (${l.missing} of ${l.rows} unknown)` : ''}`;
 }
