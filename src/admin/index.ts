@@ -311,7 +311,7 @@ export function createAdmin(deps: AdminDeps): Admin {
       dataDir: deps.dataDir,
       listen: proxyBase(),
       files,
-      encrypted: ['provider API keys (AES-256-GCM with secret.key)'],
+      encrypted: ['provider API keys (AES-256-GCM with secret.key)', 'provider admin and management keys (spendcap provider-admin; AES-256-GCM with secret.key)'],
       hashed: ['spendcap keys (SHA-256; shown once at creation)', 'dashboard sign-in links and sessions (SHA-256)'],
       plaintext: ['budgets, caps and settings', 'ledger: model, token counts and cost of each request (no prompts or outputs)', 'audit events', 'price overrides', 'admin-token (owner-only file)'],
       neverStored: ['prompts and completions', 'request and response bodies'],
