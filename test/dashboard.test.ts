@@ -225,6 +225,9 @@ describe('web dashboard', () => {
     await page.locator('table.usage tbody tr').first().waitFor();
     assert.ok((await page.locator('table.usage').textContent())?.includes(MODEL));
     assert.ok((await page.locator('table.usage').textContent())?.includes('cut'));
+    // The reconciliation panel says it has not run (GET /api/reconcile answers null before the first run).
+    await page.locator('#h-reconcile').waitFor();
+    assert.match((await page.locator('section[aria-labelledby="h-reconcile"]').textContent()) ?? '', /Not run yet/);
     await shot(page, 'usage');
 
     await page.goto(`${sc.url}/dashboard/pricing`);

@@ -32,7 +32,8 @@ interface LedgerJson {
 }
 
 async function rowFor(sc: TestSpendcap, bill: MockOpenAIBill): Promise<LedgerJson> {
-  const row = (await ledgerRows<LedgerJson>(sc)).find((r) => r.requestId === bill.id);
+  // OpenRouter rows keep the generation id (gen-…, what GET /generation answers for); others the request-id header.
+  const row = (await ledgerRows<LedgerJson>(sc)).find((r) => r.requestId === bill.id || r.requestId === bill.responseId);
   assert.ok(row, `a ledger row for ${bill.id}`);
   return row;
 }

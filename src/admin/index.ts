@@ -18,6 +18,7 @@ import { SqliteStore, StoreError } from '../store/index.js';
 import { badgePath, badgeToken, renderBadge } from './badge.js';
 import type { AlertService } from '../alerts/index.js';
 import { alertFieldsSent, registerAlertRoutes } from './alerts-routes.js';
+import { lastReconcile } from '../reconcile/index.js';
 import { allowedHosts, bearerToken, checkHostAndOrigin, CSRF_HEADER, tokenMatches } from './guard.js';
 import { readJsonBody, sendApiError, sendJson } from './http.js';
 import { LiveFeed } from './live.js';
@@ -40,7 +41,7 @@ import {
   updateBudgetSchema,
   usageQuerySchema,
 } from './schemas.js';
-import { budgetView, chartsView, eventView, inUseView, keyView, liveBudget, modelView, priceView, sessionView, statsView, suggestionView, usageView } from './views.js';
+import { budgetView, chartsView, eventView, inUseView, keyView, liveBudget, modelView, priceView, reconcileView, sessionView, statsView, suggestionView, usageView } from './views.js';
 
 export { LiveFeed } from './live.js';
 
@@ -334,7 +335,7 @@ export function createAdmin(deps: AdminDeps): Admin {
       dataDir: deps.dataDir,
       listen: proxyBase(),
       files,
-      encrypted: ['provider API keys (AES-256-GCM with secret.key)'],
+      encrypted: ['provider API keys (AES-256-GCM with secret.key)', 'provider admin and management keys (spendcap provider-admin; AES-256-GCM with secret.key)'],
       hashed: ['spendcap keys (SHA-256; shown once at creation)', 'dashboard sign-in links and sessions (SHA-256)'],
       plaintext: ['budgets, caps and settings', 'ledger: model, token counts and cost of each request (no prompts or outputs)', 'audit events', 'price overrides', 'admin-token (owner-only file)'],
       neverStored: ['prompts and completions', 'request and response bodies'],
@@ -344,6 +345,11 @@ export function createAdmin(deps: AdminDeps): Admin {
   });
 
   if (deps.alerts) registerAlertRoutes(route, deps.alerts, () => feed.notify());
+  // The last `spendcap reconcile`: when it ran and how far the ledger was from what providers report.
+  route('GET', '/api/reconcile', ({ res, query }) => {
+    parseWith(emptyQuerySchema, query, 'query');
+    sendJson(res, 200, { last: reconcileView(lastReconcile(store)) });
+  });
 
   route('GET', '/api/usage', ({ res, query }) => {
     const q = parseWith(usageQuerySchema, query, 'query');

@@ -3,6 +3,7 @@
 import type { BudgetStatus, Suggestion } from '../budgets/index.js';
 import type { ResolvedPrice, UnknownModelError } from '../pricing/index.js';
 import type { BudgetRecord, EventRecord, KeyRecord, PriceRecord, StoredLedgerRow } from '../store/index.js';
+import type { ReconcileReport } from '../reconcile/index.js';
 import type { LiveBudget } from './live.js';
 import type { Charts, KeySession, ModelSpend, Stats } from './queries.js';
 
@@ -100,5 +101,19 @@ export function chartsView(c: Charts) {
     byDayKey: c.byDayKey.map((d) => ({ day: d.day, key: d.key, costUsd: usd(d.costNanos) })),
     byDayModel: c.byDayModel.map((d) => ({ day: d.day, model: d.model, costUsd: usd(d.costNanos) })),
     byHour: c.byHour.map((d) => ({ hour: d.hour, costUsd: usd(d.costNanos) })),
+  };
+}
+
+/** The last reconciliation (spendcap reconcile), in USD; null before the first. */
+export function reconcileView(r: ReconcileReport | null) {
+  if (r === null) return null;
+  return {
+    ranAt: r.ranAt,
+    since: r.since,
+    absDriftUsd: usd(r.absDriftNanos),
+    correctedUsd: usd(r.correctedNanos),
+    corrections: r.corrections.length,
+    lines: r.lines.map((l) => ({ source: l.source, subject: l.subject, day: l.day, ledgerUsd: usd(l.ledgerNanos), providerUsd: usd(l.providerNanos), driftUsd: usd(l.driftNanos), rows: l.rows, missing: l.missing })),
+    notes: r.notes,
   };
 }

@@ -96,6 +96,8 @@ export class Bank {
   #lastAccounts: readonly Account[] = [];
   readonly #lastEvent = new Map<string, number>();
   #nextMaintenance = 0;
+  /** LEDGER_CORRECTED_META as last read: a change means ledger rows were corrected under the accounts. */
+  #correctedAt: string | null | undefined = undefined;
   /** Called after config was reloaded from the store (CLI changes), e.g. to refresh prices. */
   onReload: (() => void) | null = null;
   /** Called after money moved (a hold opened, grew, shrank or settled; a request was refused): the live feed listens. */
@@ -187,6 +189,10 @@ export class Bank {
     this.#settings = readSettings(this.#store);
     this.#tz = timeZoneOf(this.#settings);
     const tzChanged = previousTz !== this.#tz;
+    // `spendcap reconcile` set rows to the provider's figure: what each account has spent is summed again.
+    const corrected = this.#store.getMeta(LEDGER_CORRECTED_META);
+    const recount = this.#correctedAt !== undefined && corrected !== this.#correctedAt;
+    this.#correctedAt = corrected;
     const keyBudgets = new Map<number, BudgetRecord>();
     const shared = new Map<number, SharedEntry>();
     for (const b of this.#store.listBudgets()) {
@@ -197,6 +203,7 @@ export class Bank {
       const prev = this.#shared.get(b.id);
       if (prev) {
         this.#applyBudget(prev.account, prev.budget, b, tzChanged);
+        if (recount) this.#recount(prev.account, b);
         prev.budget = b;
         shared.set(b.id, prev);
       } else {
@@ -217,6 +224,7 @@ export class Bank {
       if (previous && previous.record.id === record.id) {
         entry = previous;
         this.#applyBudget(entry.account, entry.budget, budget, tzChanged);
+        if (recount) this.#recount(entry.account, budget);
         entry.budget = budget;
         this.#applySessions(entry);
       } else {
@@ -266,6 +274,10 @@ export class Bank {
     a.periodLabel = budget.period;
     a.exhausted = false;
     a.thresholdFired = this.#store.maxThresholdFired(budget.id, window.start);
+  }
+
+  #recount(a: Account, budget: BudgetRecord): void {
+    if (a.periodStart !== undefined) a.spentNanos = this.#store.spentSince(filterOf(budget), a.periodStart);
   }
 
   #applyBudget(a: Account, before: BudgetRecord, budget: BudgetRecord, tzChanged: boolean): void {
@@ -506,7 +518,10 @@ export class Bank {
  * The message a blocked or cut client sees: which budget, what it spent, when it resets, how to
  * lift it. `cut` says the response was ended here; a block says what the request would have needed.
  */
-export function describeRefusal(refusal: Refusal, context: 'block' | 'cut' = 'block'): string {
+/** Meta key `spendcap reconcile` sets when it corrects ledger rows: a running Bank then re-sums spent. */
+export const LEDGER_CORRECTED_META = 'ledger_corrected_at';
+
+export function describeRefusal(refusal: Refusal, context: 'block' | 'cut' | 'provider' = 'block'): string {
   const a = refusal.account;
   const cap = formatUsd(a.capNanos);
   const resets = a.periodEnd === null ? '' : `, resets ${new Date(a.periodEnd).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
@@ -514,6 +529,10 @@ export function describeRefusal(refusal: Refusal, context: 'block' | 'cut' = 'bl
   if (refusal.code === 'E_KILLED') {
     const what = context === 'cut' ? 'was killed; this response was cut here' : 'was killed';
     return `spendcap: ${a.label} ${what} (spent ${formatUsd(a.spentNanos)} of ${cap}, ${period}). Re-open it: spendcap unkill ${a.liftName}`;
+  }
+  if (context === 'provider') {
+    // The provider's own limit on the key (spendcap provider-key) refused it: the second wall held.
+    return `spendcap: ${a.label} reached its cap at the provider: the provider key's own limit refused this request (spendcap counts ${formatUsd(a.spentNanos)} of ${cap}, ${period}${resets}). Raise it: spendcap lift ${a.liftName} --add 5`;
   }
   if (context === 'cut') {
     return `spendcap: ${a.label} reached its cap of ${cap} (${period}${resets}); this response was cut here. Raise it: spendcap lift ${a.liftName} --add 5`;

@@ -24,6 +24,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   alerts: async () => (await import('./commands/alerts.js')).alerts,
   approve: async () => (await import('./commands/alerts.js')).approve,
   deny: async () => (await import('./commands/alerts.js')).deny,
+  'provider-admin': async () => (await import('./commands/provider-admin.js')).providerAdmin,
+  'provider-key': async () => (await import('./commands/provider-key.js')).providerKey,
+  reconcile: async () => (await import('./commands/reconcile.js')).reconcile,
 };
 
 export const HELP = `spendcap: a local proxy with hard dollar caps for LLM APIs
@@ -52,6 +55,9 @@ Usage: spendcap <command> [options]      (every command takes --data-dir DIR)
   alerts add webhook|telegram|slack|email|desktop … [--name NAME] [--budget NAME]… [--events threshold,block,cut,kill,lift]
   alerts list [--json] | alerts test NAME | alerts rm NAME | alerts thresholds BUDGET 50,80,100|default | alerts slack-manifest
   approve NAME [--add USD] | deny NAME    answer a request held by a budget in --mode ask (docs/alerts.md)
+  provider-admin add openrouter --management-key K | add anthropic|openai --admin-key K | list | rm P   ("-" = stdin)
+  provider-key openrouter USD [--reset daily|weekly|monthly] [--agent AGENT] [--name N]   a key capped at OpenRouter too
+  reconcile [--since DATE] [--json]       compare the ledger with what providers report; correct OpenRouter rows
 
 Data: --data-dir, else $SPENDCAP_HOME, else ~/.spendcap.
 `;

@@ -60,8 +60,10 @@ export interface StreamMeter {
    * the text to send for one event instead of its bytes ('' drops it). Absent = bytes pass untouched.
    */
   rewrite?(ev: SseEvent): string;
-  /** The provider's own figure for what the request cost, when it reports one (OpenRouter's usage.cost), in n$. */
+  /** The provider's own figure for what the request cost, when it reports one (OpenRouter's usage.cost), in µ$. */
   readonly providerCostNanos?: number | null;
+  /** The response's id as the stream gave it (OpenRouter's generation id, gen-…), for the ledger and reconcile. */
+  readonly responseId?: string | undefined;
 }
 
 export interface ErrorReply {
@@ -97,6 +99,13 @@ export interface ProviderAdapter {
   providerCostFromJson?(json: unknown): number | null;
   /** spendcap's own refusal in this protocol's shape; the client's headers let it suit a known client (Codex). */
   errorReply(code: ErrorCode, message: string, clientHeaders?: IncomingHttpHeaders): ErrorReply;
+  /** The response's id in a whole JSON body (OpenRouter's generation id, gen-…). */
+  responseIdFromJson?(json: unknown): string | null;
+  /**
+   * The provider refused because its own cap on the provider key was reached (OpenRouter's key limit,
+   * set by `spendcap provider-key`): the relay answers it as a spendcap cap refusal, uncharged.
+   */
+  providerCapRefused?(provider: ProviderId, status: number, body: Buffer): boolean;
   /** The upstream body with the output limit lowered to `tokens` (the budget clamp), or null when it cannot be. */
   withOutputLimit(body: Buffer, tokens: number): Buffer | null;
 }

@@ -277,6 +277,8 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     const t = inflight.tokens(now, out);
     return m.needsClock ? Math.max(t, HIDDEN_OUTPUT_MARGIN_TOKENS) : t;
   };
+  let bodyIdWins = false;
+  let bodyId: string | undefined;
   /** `estimated`: the charge is spendcap's, not the provider's usage priced (the usage was untrusted). */
   const finish = (outcome: Outcome, usage: Usage | null, chargeNanos: Nanos, detail: string | null, estimated = false): void => {
     if (finished) return;
@@ -286,7 +288,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     const u = raw === null ? null : safeUsage(raw);
     const reported = providerCostNanos ?? meter?.providerCostNanos ?? null;
     bank.settle(hold, {
-      requestId,
+      requestId: (bodyIdWins ? (meter?.responseId ?? bodyId) : undefined) ?? requestId,
       provider: route.provider,
       model: meter?.model ?? info.model,
       pricedAs: price.pricedAs,
@@ -459,8 +461,11 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
   stopWaitClock();
   inflight.latencyMs = Math.min(MAX_ABORT_LATENCY_MS, Math.max(MIN_ABORT_LATENCY_MS, Date.now() - sentAt));
   status = upstreamRes.statusCode;
-  const rid = upstreamRes.headers['request-id'] ?? upstreamRes.headers['x-request-id'];
+  // OpenRouter's generation id (header or body) is what GET /generation?id= answers for: spendcap reconcile.
+  const generationId = upstreamRes.headers['x-generation-id'];
+  const rid = generationId ?? upstreamRes.headers['request-id'] ?? upstreamRes.headers['x-request-id'];
   if (typeof rid === 'string') requestId = rid;
+  bodyIdWins = route.provider === 'openrouter' && typeof generationId !== 'string';
   if (finished) {
     upstreamRes.body.destroy();
     return;
@@ -482,6 +487,13 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     });
     if (finished) return;
     const whole = Buffer.concat(chunks);
+    if (status !== 200 && adapter.providerCapRefused?.(route.provider, status, whole) === true) {
+      // The provider's limit on the key (the second wall) refused it: the client sees a spendcap cap refusal; nothing is billed.
+      const account = hold.accounts.find((a) => a.scope === 'key') ?? hold.accounts[0]!;
+      finish('blocked', null, 0, `E_CAP_REACHED: the provider's limit on the key (upstream status ${status})`);
+      sendError(res, adapter, 'E_CAP_REACHED', describeRefusal({ code: 'E_CAP_REACHED', account, neededNanos: 0 }, 'provider'));
+      return;
+    }
     if (res.headersSent) {
       // Held for approval, so the client already has SSE headers: the provider's error becomes an error event.
       finish('error', null, 0, `upstream status ${status}`);
@@ -495,6 +507,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
         const json: unknown = JSON.parse(whole.toString('utf8'));
         usage = adapter.usageFromJson(json);
         providerCostNanos = adapter.providerCostFromJson?.(json) ?? null;
+        bodyId = adapter.responseIdFromJson?.(json) ?? undefined;
       } catch {
         usage = null;
       }

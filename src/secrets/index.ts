@@ -90,3 +90,8 @@ export function safeEqual(a: string, b: string): boolean {
   return ab.length === bb.length && timingSafeEqual(ab, bb);
 }
 
+
+/** A secret shown in a list: enough to tell two apart, never enough to use. */
+export function redactKey(key: string): string {
+  return key.length <= 8 ? '****' : `${key.slice(0, 6)}…${key.slice(-2)}`;
+}

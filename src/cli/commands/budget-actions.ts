@@ -8,6 +8,21 @@ import type { Io } from '../context.js';
 import { UsageError } from '../errors.js';
 import { printable, usd as fmt } from '../format.js';
 import { applyAsk, askChoice, ASK_OPTIONS } from './ask-mode.js';
+import { syncProviderLimit } from './provider-key.js';
+
+/** A key that owns an OpenRouter key has its limit follow the new cap (spendcap provider-key). */
+async function followAtProvider(dataDir: unknown, io: Io, json: unknown, name: string, code: number): Promise<number> {
+  if (code !== 0) return code;
+  const { store, masterKey } = openStore(dataDir, io);
+  try {
+    const line = await syncProviderLimit(store, masterKey, io, name);
+    // With --json stdout stays one JSON document.
+    if (line !== '') (line.startsWith('OpenRouter') && !json ? io.out : io.err)(line);
+    return 0;
+  } finally {
+    store.close();
+  }
+}
 
 /** The CLI side of src/budgets/actions.ts: parse, call the action with channel "cli", print. */
 function run(dataDir: unknown, io: Io, json: unknown, kind: string, action: (store: Parameters<typeof killBudget>[0]) => ActionResult): number {
@@ -93,11 +108,12 @@ export async function cap(argv: string[], io: Io): Promise<number> {
   if (clamp !== undefined) changes.clamp = clamp;
   if (values.autotune !== undefined) changes.autotune = autotuneMode(values.autotune);
   if (Object.keys(changes).length === 0 && ask.timeoutS === undefined) throw new UsageError(`nothing to change. Usage: ${CAP_USAGE}`);
-  return run(values['data-dir'], io, values.json, 'cap-set', (store) => {
+  const code = run(values['data-dir'], io, values.json, 'cap-set', (store) => {
     const result = setCap(store, name, changes, 'cli', ask.ask === true ? { detail: `ask mode${ask.timeoutS !== undefined ? `, ${ask.timeoutS} s` : ''}` } : {});
     applyAsk(store, name, ask);
     return result;
   });
+  return changes.capNanos !== undefined || changes.period !== undefined ? followAtProvider(values['data-dir'], io, values.json, name, code) : code;
 }
 
 export async function kill(argv: string[], io: Io): Promise<number> {
@@ -121,7 +137,7 @@ export async function lift(argv: string[], io: Io): Promise<number> {
   if (chosen !== 1) throw new UsageError('lift takes exactly one of --add USD, --double, --to-ceiling');
   const how: LiftHow = values.add !== undefined ? { add: usd(str(values.add), '--add') } : values.double === true ? { double: true } : { toCeiling: true };
   for (const name of positionals) {
-    const code = run(values['data-dir'], io, values.json, 'lift', (store) => liftBudget(store, name, how, 'cli'));
+    const code = await followAtProvider(values['data-dir'], io, values.json, name, run(values['data-dir'], io, values.json, 'lift', (store) => liftBudget(store, name, how, 'cli')));
     if (code !== 0) return code;
   }
   return 0;

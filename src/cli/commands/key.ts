@@ -7,6 +7,8 @@ import { applyAsk, askChoice, ASK_OPTIONS } from './ask-mode.js';
 import type { Io } from '../context.js';
 import { UsageError } from '../errors.js';
 import { printable, table, usd as fmt, when } from '../format.js';
+import { providerKeyOf } from '../../provider-keys/index.js';
+import { decideProviderDelete, deleteProviderSide, describeProviderSide, providerSides } from './provider-key.js';
 
 export { howToPoint } from '../../keys/index.js';
 
@@ -86,16 +88,17 @@ async function add(argv: string[], io: Io): Promise<number> {
 
 async function list(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, {}, false);
-  const { store } = openStore(values['data-dir'], io);
+  const { store, masterKey } = openStore(values['data-dir'], io);
   try {
     const budgets = new Map(store.listBudgets().map((b) => [b.keyId, b]));
+    const sides = await providerSides(store, masterKey, io);
     const keys = store.listKeys().map((k) => {
       const b = budgets.get(k.id);
-      return { name: k.name, provider: k.provider, ...(k.baseUrl ? { baseUrl: k.baseUrl } : {}), tokenHint: k.tokenHint, capUsd: (b?.capNanos ?? 0) / 1e9, period: b?.period ?? null, sessionCapUsd: b?.sessionCapNanos != null ? b.sessionCapNanos / 1e9 : null, mode: b?.mode ?? 'hard', clamp: b?.clamp ?? false, killed: b?.killed ?? false, createdAt: new Date(k.createdAt).toISOString() };
+      return { name: k.name, provider: k.provider, ...(k.baseUrl ? { baseUrl: k.baseUrl } : {}), tokenHint: k.tokenHint, capUsd: (b?.capNanos ?? 0) / 1e9, period: b?.period ?? null, sessionCapUsd: b?.sessionCapNanos != null ? b.sessionCapNanos / 1e9 : null, mode: b?.mode ?? 'hard', clamp: b?.clamp ?? false, killed: b?.killed ?? false, createdAt: new Date(k.createdAt).toISOString(), ...(sides.has(k.id) ? { providerSide: sides.get(k.id) } : {}) };
     });
     if (values.json) io.out(JSON.stringify(keys, null, 2) + '\n');
     else if (keys.length === 0) io.out('No keys yet. Create one: spendcap key add NAME --provider anthropic --provider-key sk-ant-… --cap 15\n');
-    else io.out(table([['NAME', 'PROVIDER', 'KEY', 'CAP', 'PERIOD', 'STATE', 'CREATED'], ...keys.map((k) => [k.name, k.provider, k.tokenHint, fmt(Math.round(k.capUsd * 1e9)), k.period ?? '', k.killed ? 'killed' : 'active', when(Date.parse(k.createdAt))])]));
+    else io.out(table([['NAME', 'PROVIDER', 'KEY', 'CAP', 'PERIOD', 'STATE', 'CREATED', ...(sides.size > 0 ? ['PROVIDER SIDE'] : [])], ...keys.map((k) => [k.name, k.provider, k.tokenHint, fmt(Math.round(k.capUsd * 1e9)), k.period ?? '', k.killed ? 'killed' : 'active', when(Date.parse(k.createdAt)), ...(sides.size > 0 ? [describeProviderSide(k.providerSide)] : [])])]));
     return 0;
   } finally {
     store.close();
@@ -103,12 +106,26 @@ async function list(argv: string[], io: Io): Promise<number> {
 }
 
 async function rm(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(argv, {});
-  const name = requireName(positionals, 'key name', 'spendcap key rm NAME');
-  const { store } = openStore(values['data-dir'], io);
+  const { values, positionals } = parse(argv, { 'provider-side': { type: 'boolean' }, 'keep-provider-key': { type: 'boolean' } });
+  const name = requireName(positionals, 'key name', 'spendcap key rm NAME [--provider-side|--keep-provider-key]');
+  const { store, masterKey } = openStore(values['data-dir'], io);
   try {
+    // A key made by `provider-key` owns an OpenRouter key: delete it there first, while its hash is known.
+    const owned = store.keyByName(name);
+    const side = owned ? providerKeyOf(store, owned.id) : null;
+    let deletedThere = false;
+    if (owned && side && (await decideProviderDelete(values, name))) {
+      const failed = await deleteProviderSide(store, masterKey, io, owned.id);
+      if (failed !== null) {
+        io.err(`spendcap key rm: the OpenRouter key was not deleted (${failed}); nothing was removed. Retry, or keep it there: spendcap key rm ${name} --keep-provider-key\n`);
+        return 1;
+      }
+      deletedThere = true;
+    }
     removeKey(store, name, 'cli');
     io.out(`Removed key "${printable(name)}". Requests with it are refused from now on; its ledger rows stay.\n`);
+    if (deletedThere) io.out('Its OpenRouter key was deleted at OpenRouter too.\n');
+    else if (side) io.out(`Its OpenRouter key (hash ${side.hash}) still exists, with its limit; delete it at https://openrouter.ai/settings/keys when you no longer need it.\n`);
     return 0;
   } finally {
     store.close();

@@ -5,7 +5,9 @@ import { parseChatRequest } from './chat-request.js';
 import type { ChatRequestInfo } from './chat-request.js';
 import { ChatStreamMeter } from './chat-stream-meter.js';
 import { providerCostFromChatJson, usageFromChatCompletionJson } from './chat-usage.js';
+import { asRecord, str } from '../json.js';
 import { openaiErrorReply } from './errors.js';
+import { isOpenRouterKeyLimit } from './openrouter-limit.js';
 
 /** POST /v1/chat/completions, for OpenAI, OpenRouter and any OpenAI-compatible endpoint (the key's provider). */
 export const openaiChatAdapter: ProviderAdapter = {
@@ -19,6 +21,8 @@ export const openaiChatAdapter: ProviderAdapter = {
   newStreamMeter: (info) => new ChatStreamMeter(info as ChatRequestInfo),
   usageFromJson: usageFromChatCompletionJson,
   providerCostFromJson: providerCostFromChatJson,
+  responseIdFromJson: (json) => str(asRecord(json)?.['id']) ?? null,
+  providerCapRefused: (provider, status, body) => provider === 'openrouter' && isOpenRouterKeyLimit(status, body),
   errorReply: openaiErrorReply,
   withOutputLimit: chatOutputLimit,
 };

@@ -91,6 +91,10 @@ export class ChatStreamMeter implements StreamMeter {
     return this.base.model;
   }
 
+  get responseId(): string | undefined {
+    return this.base.id;
+  }
+
   /** Chat Completions gives the prompt's count only with the final usage. */
   get inputKnown(): boolean {
     return this.hasFinalUsage;

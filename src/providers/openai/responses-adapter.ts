@@ -1,7 +1,9 @@
 import { responsesOutputLimit } from '../output-limit.js';
 import type { ProviderAdapter } from '../types.js';
+import { asRecord, str } from '../json.js';
 import { OPENAI_FORWARDED_HEADERS } from './headers.js';
 import { openaiErrorReply } from './errors.js';
+import { isOpenRouterKeyLimit } from './openrouter-limit.js';
 import { parseResponsesRequest } from './responses-request.js';
 import { ResponsesStreamMeter } from './responses-meter.js';
 import { providerCostFromResponseJson, usageFromResponseJson } from './responses-usage.js';
@@ -18,6 +20,8 @@ export const openaiResponsesAdapter: ProviderAdapter = {
   newStreamMeter: (info) => new ResponsesStreamMeter(info),
   usageFromJson: usageFromResponseJson,
   providerCostFromJson: providerCostFromResponseJson,
+  responseIdFromJson: (json) => str(asRecord(json)?.['id']) ?? null,
+  providerCapRefused: (provider, status, body) => provider === 'openrouter' && isOpenRouterKeyLimit(status, body),
   errorReply: openaiErrorReply,
   withOutputLimit: responsesOutputLimit,
 };

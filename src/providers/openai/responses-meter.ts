@@ -161,6 +161,11 @@ export class ResponsesStreamMeter implements StreamMeter {
     }
   }
 
+  /** The response's id (OpenRouter: its generation id), from response.created on. */
+  get responseId(): string | undefined {
+    return this.lastResponse === null ? undefined : str(this.lastResponse['id']);
+  }
+
   onEvent(ev: SseEvent): void {
     let parsed: unknown;
     try {

@@ -4,6 +4,7 @@ import type { Page, UsageRow } from '../api.js';
 import { h, mount } from '../dom.js';
 import { dateTime, int, short, usd } from '../format.js';
 import { state } from '../state.js';
+import { reconcilePanel } from './reconcile-panel.js';
 
 const PAGE = 50;
 
@@ -75,6 +76,9 @@ export async function usage(root: HTMLElement, signal: AbortSignal): Promise<voi
       offset = 0;
       void load();
     });
-  mount(root, h('h1', null, 'Usage'), h('div', { class: 'filters' }, keySel, outcomeSel), body);
+  const panel = h('div');
+  mount(root, h('h1', null, 'Usage'), h('div', { class: 'filters' }, keySel, outcomeSel), body, panel);
   await load();
+  const p = await reconcilePanel();
+  if (!signal.aborted) mount(panel, p);
 }
