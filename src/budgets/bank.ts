@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { formatUsd } from '../pricing/index.js';
 import type { Micros, ProviderId } from '../pricing/index.js';
 import { decryptSecret } from '../secrets/index.js';
+import { liveTokenHashes } from '../store/index.js';
 import type { BudgetRecord, KeyRecord, LedgerRow, SqliteStore } from '../store/index.js';
 import { findRefusal, reserve, release, settle } from './account.js';
 import type { Account, Refusal } from './account.js';
@@ -209,6 +210,7 @@ export class Bank {
 
     const byHash = new Map<string, KeyEntry>();
     const byName = new Map<string, KeyEntry>();
+    const byId = new Map<number, KeyEntry>();
     for (const record of this.#store.listKeys()) {
       const budget = keyBudgets.get(record.id);
       if (!budget) continue;
@@ -222,8 +224,13 @@ export class Bank {
       } else {
         entry = { record, providerKey: decryptSecret(this.#masterKey, record.providerKeyEnc), budget, account: this.#newAccount(budget, `key "${record.name}"`, record.name) };
       }
-      byHash.set(record.tokenHash, entry);
       byName.set(record.name, entry);
+      byId.set(record.id, entry);
+    }
+    // A key may have several tokens (one per connected agent): each live one authenticates as the key.
+    for (const { keyId, tokenHash } of liveTokenHashes(this.#store.db)) {
+      const entry = byId.get(keyId);
+      if (entry) byHash.set(tokenHash, entry);
     }
     this.#byHash = byHash;
     this.#byName = byName;

@@ -30,6 +30,7 @@ Usage: spendcap <command> [options]      (every command takes --data-dir DIR)
   key add NAME --provider anthropic --provider-key K --cap USD [--period day|week|month|total]
           [--session-cap USD] [--ceiling USD] [--mode hard|soft] [--clamp] [--json]   create a key (printed once)
   key list [--json] | key rm NAME
+  key tokens NAME [--json] | key revoke NAME TOKEN_ID_OR_LABEL   a key's tokens (one per connected agent)
   budget add NAME --scope global|tag --cap USD [--period P] [--mode hard|soft] [--ceiling USD] [--clamp]
           [--autotune off|suggest|creep]   a cap on everything (global) or on requests sending x-spendcap-budget: NAME (tag)
   budget list [--json] | budget rm NAME | budget autotune NAME off|suggest|creep
