@@ -19,6 +19,12 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   events: async () => (await import('./commands/events.js')).events,
   settings: async () => (await import('./commands/settings.js')).settings,
   dashboard: async () => (await import('./commands/dashboard.js')).dashboard,
+  connect: async () => (await import('./commands/connect.js')).connect,
+  disconnect: async () => (await import('./commands/disconnect.js')).disconnect,
+  agents: async () => (await import('./commands/agents.js')).agents,
+  run: async () => (await import('./commands/run.js')).run,
+  statusline: async () => (await import('./commands/statusline.js')).statusline,
+  watch: async () => (await import('./commands/watch.js')).watch,
 };
 
 export const HELP = `spendcap: a local proxy with hard dollar caps for LLM APIs
@@ -44,6 +50,12 @@ Usage: spendcap <command> [options]      (every command takes --data-dir DIR)
   price set MODEL --input USD --output USD [--cache-read USD] [--cache-write USD]   (USD per million tokens)
   price list [--json] | price rm MODEL
   dashboard [--no-open] [--json]          print (and open) a one-time sign-in link to the web dashboard
+  connect AGENT --key NAME [--url URL] [--statusline]   point an agent's own config at spendcap with a new token
+          (claude, codex, opencode, aider, gemini, roo); or --provider P --provider-key K --cap USD to create the key too
+  disconnect AGENT | agents [--json]      restore the agent's files byte for byte / what is connected
+  run --key NAME [--cap USD] [--url URL] -- CMD ARGS…   run a command as its own capped session
+  statusline                              one line for Claude Code's statusLine (reads its JSON on stdin)
+  watch [--url URL]                       live terminal view: bars, last requests, burn rate; +/k/u keys
 
 Data: --data-dir, else $SPENDCAP_HOME, else ~/.spendcap.
 `;

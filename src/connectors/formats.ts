@@ -21,7 +21,7 @@ function formattingOf(text: string): FormattingOptions {
 export function parseJsonc(text: string | null, path: string): Record<string, unknown> {
   if (text === null || text.trim() === '') return {};
   const errors: ParseError[] = [];
-  const value = parseJsoncText(text, errors, { allowTrailingComma: true, disallowComments: false });
+  const value: unknown = parseJsoncText(text, errors, { allowTrailingComma: true, disallowComments: false });
   if (errors.length > 0 || value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new ConnectorError('E_PARSE', `${path} is not a JSON object spendcap can edit (fix it or move it away, then connect again)`);
   }

@@ -66,3 +66,8 @@ export function sameUrl(a: unknown, b: string): boolean {
 }
 
 export const OPENAI_STYLE: readonly ProviderId[] = ['openai', 'openrouter', 'openai-compatible'];
+
+/** Whether a config value is a spendcap token (sc-…). */
+export function isToken(v: unknown): boolean {
+  return typeof v === 'string' && v.startsWith('sc-');
+}

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { editYaml, editYamlSeqItem, parseYaml } from '../formats.js';
-import { OPENAI_STYLE, sameUrl, v1 } from '../types.js';
+import { isToken, OPENAI_STYLE, sameUrl, v1 } from '../types.js';
 import type { AgentConnector } from '../types.js';
 
 const BASE_VAR = 'ANTHROPIC_BASE_URL';
@@ -30,9 +30,9 @@ export const aider: AgentConnector = {
   pointsAtSpendcap(current, url, h) {
     const path = join(h.home, '.aider.conf.yml');
     const doc = parseYaml(current.get(path) ?? null, path);
-    const openai = sameUrl(doc['openai-api-base'], v1(url)) && String(doc['openai-api-key'] ?? '').startsWith('sc-');
+    const openai = sameUrl(doc['openai-api-base'], v1(url)) && isToken(doc['openai-api-key']);
     const setEnv = Array.isArray(doc['set-env']) ? (doc['set-env'] as unknown[]) : [];
-    const anthropic = setEnv.some((e) => typeof e === 'string' && e.startsWith(`${BASE_VAR}=`) && sameUrl(e.slice(BASE_VAR.length + 1), url)) && String(doc['anthropic-api-key'] ?? '').startsWith('sc-');
+    const anthropic = setEnv.some((e) => typeof e === 'string' && e.startsWith(`${BASE_VAR}=`) && sameUrl(e.slice(BASE_VAR.length + 1), url)) && isToken(doc['anthropic-api-key']);
     return openai || anthropic;
   },
 };

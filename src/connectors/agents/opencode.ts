@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { editJsonc, parseJsonc } from '../formats.js';
-import { OPENAI_STYLE, sameUrl, v1 } from '../types.js';
+import { isToken, OPENAI_STYLE, sameUrl, v1 } from '../types.js';
 import type { AgentConnector, AgentHome, FileTexts } from '../types.js';
 import type { ProviderId } from '../../pricing/index.js';
 
@@ -45,7 +45,7 @@ export const opencode: AgentConnector = {
   pointsAtSpendcap(current, url, h) {
     const path = configOf(current, h);
     const providers = (parseJsonc(current.get(path) ?? null, path).provider ?? {}) as Record<string, { options?: Record<string, unknown> }>;
-    return Object.values(providers).some((p) => typeof p.options?.baseURL === 'string' && (sameUrl(p.options.baseURL, v1(url)) || sameUrl(p.options.baseURL, `${url.replace(/\/+$/, '')}/v1beta`)) && String(p.options.apiKey ?? '').startsWith('sc-'));
+    return Object.values(providers).some((p) => typeof p.options?.baseURL === 'string' && (sameUrl(p.options.baseURL, v1(url)) || sameUrl(p.options.baseURL, `${url.replace(/\/+$/, '')}/v1beta`)) && isToken(p.options.apiKey));
   },
   afterConnect: 'Pick a model of that provider in opencode (e.g. --model anthropic/claude-sonnet-4-5).',
 };
