@@ -13,6 +13,12 @@ import { pruneLedger } from './retention.js';
 import { readSettings, timeZoneOf } from './settings.js';
 import type { Settings } from './settings.js';
 
+/** A token made for one run: its requests are `session` and also charge the tag budget `budget`. */
+export interface TokenBinding {
+  session: string | null;
+  budget: string | null;
+}
+
 export interface KeyEntry {
   readonly record: KeyRecord;
   readonly providerKey: string;
@@ -83,6 +89,7 @@ export class Bank {
   readonly #masterKey: Buffer;
   readonly #now: () => number;
   #byHash = new Map<string, KeyEntry>();
+  #bindings = new Map<string, TokenBinding>();
   #byName = new Map<string, KeyEntry>();
   /** Global and tag budgets by budget id. */
   #shared = new Map<number, SharedEntry>();
@@ -228,10 +235,14 @@ export class Bank {
       byId.set(record.id, entry);
     }
     // A key may have several tokens (one per connected agent): each live one authenticates as the key.
-    for (const { keyId, tokenHash } of liveTokenHashes(this.#store.db)) {
+    const bindings = new Map<string, TokenBinding>();
+    for (const { keyId, tokenHash, session, budget } of liveTokenHashes(this.#store.db)) {
       const entry = byId.get(keyId);
-      if (entry) byHash.set(tokenHash, entry);
+      if (!entry) continue;
+      byHash.set(tokenHash, entry);
+      if (session !== null || budget !== null) bindings.set(tokenHash, { session, budget });
     }
+    this.#bindings = bindings;
     this.#byHash = byHash;
     this.#byName = byName;
     this.onReload?.();
@@ -305,6 +316,11 @@ export class Bank {
 
   authenticate(tokenHash: string): KeyEntry | undefined {
     return this.#byHash.get(tokenHash);
+  }
+
+  /** The session and tag budget a token of one run (spendcap run) is bound to; undefined for other tokens. */
+  bindingOf(tokenHash: string): TokenBinding | undefined {
+    return this.#bindings.get(tokenHash);
   }
 
   keyByName(name: string): KeyEntry | undefined {

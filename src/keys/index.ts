@@ -123,10 +123,10 @@ function keyNamed(store: SqliteStore, name: string): KeyRecord {
 }
 
 /** A further token for an existing key (one per connected agent); shown once, stored as a hash. */
-export function issueToken(store: SqliteStore, name: string, label: string, now: number = Date.now()): { token: string; record: TokenRecord; key: KeyRecord } {
+export function issueToken(store: SqliteStore, name: string, label: string, now: number = Date.now(), bind: { session?: string; budget?: string } = {}): { token: string; record: TokenRecord; key: KeyRecord } {
   const key = keyNamed(store, name);
   const token = newSpendcapToken();
-  const record = insertToken(store.db, { keyId: key.id, label, tokenHash: hashToken(token), tokenHint: `${token.slice(0, 7)}…`, createdAt: now });
+  const record = insertToken(store.db, { keyId: key.id, label, tokenHash: hashToken(token), tokenHint: `${token.slice(0, 7)}…`, createdAt: now, session: bind.session ?? null, budget: bind.budget ?? null });
   return { token, record, key };
 }
 

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { randomUUID } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import { budgetTagOf, clampTokens, describeRefusal, planGrowth } from '../budgets/index.js';
-import type { Account, Bank, Hold, KeyEntry, Refusal } from '../budgets/index.js';
+import type { Account, Bank, Hold, KeyEntry, Refusal, TokenBinding } from '../budgets/index.js';
 import { commonRoom } from '../budgets/index.js';
 import { costMicros, inputCostMicros, outputRateFor, tokensCostMicros, UnknownModelError } from '../pricing/index.js';
 import type { Micros, ModelRates, PriceBook, ResolvedPrice, Usage } from '../pricing/index.js';
@@ -112,6 +112,11 @@ export function authenticate(ctx: ProxyContext, req: IncomingMessage, query: URL
   return `spendcap: unknown spendcap key. It may have been removed; list keys with \`spendcap key list\` or create one with \`spendcap key add\`.`;
 }
 
+function boundTo(ctx: ProxyContext, req: IncomingMessage): TokenBinding | undefined {
+  const token = credentialFrom(req.headers, new URL(req.url ?? '/', 'http://spendcap.invalid').searchParams);
+  return token === undefined ? undefined : ctx.bank.bindingOf(hashToken(token));
+}
+
 /** The cost of what is known so far, and the output rate for what is still coming. */
 interface CostModel {
   rates: ModelRates;
@@ -153,7 +158,9 @@ export async function relayMetered(ctx: ProxyContext, route: Route, key: KeyEntr
     return;
   }
   let info: RequestInfo = parsed;
-  const session = sessionOf(req.headers);
+  // A token made by `spendcap run` names its run's session and cap; it wins over the headers.
+  const binding = boundTo(ctx, req);
+  const session = binding?.session ?? sessionOf(req.headers);
   const provider = route.provider;
   const price = ctx.prices.resolve(provider, info.model);
   if (price instanceof UnknownModelError) {
@@ -164,7 +171,7 @@ export async function relayMetered(ctx: ProxyContext, route: Route, key: KeyEntr
 
   const model = costModel(info, price);
   const opts = ctx.options;
-  const accounts = ctx.bank.accountsFor(key, session, budgetTagOf(req.headers));
+  const accounts = ctx.bank.accountsFor(key, session, binding?.budget ?? budgetTagOf(req.headers));
   if (typeof accounts === 'string') {
     ctx.bank.recordBlocked(key, session, provider, info.model, randomUUID(), accounts, 400);
     sendError(res, adapter, 'E_BAD_REQUEST', accounts);

@@ -12,7 +12,10 @@ CREATE TABLE IF NOT EXISTS key_tokens (
   token_hash TEXT NOT NULL UNIQUE,
   token_hint TEXT NOT NULL,
   created_at INTEGER NOT NULL,
-  revoked_at INTEGER
+  revoked_at INTEGER,
+  -- A token made for one run (spendcap run): its requests are this session and also charge this tag budget.
+  session TEXT,
+  budget TEXT
 );
 CREATE INDEX IF NOT EXISTS key_tokens_key ON key_tokens (key_id);
 CREATE TABLE IF NOT EXISTS agent_connections (
@@ -78,17 +81,25 @@ function hasTokenTable(db: Database.Database): boolean {
  * Every token hash that authenticates, with its key: each key's own token (keys.token_hash) unless it
  * was revoked, and every live row of key_tokens. Read-only, so the server can call it on reload.
  */
-export function liveTokenHashes(db: Database.Database): Array<{ keyId: number; tokenHash: string }> {
+export interface LiveToken {
+  keyId: number;
+  tokenHash: string;
+  /** Set for a token of one run: the session its requests belong to, and a tag budget they also charge. */
+  session: string | null;
+  budget: string | null;
+}
+
+export function liveTokenHashes(db: Database.Database): LiveToken[] {
   const rows = hasTokenTable(db)
     ? db
         .prepare(
-          `SELECT k.id AS keyId, k.token_hash AS tokenHash FROM keys k
-             WHERE NOT EXISTS (SELECT 1 FROM key_tokens t WHERE t.token_hash = k.token_hash AND t.revoked_at IS NOT NULL)
-           UNION SELECT key_id AS keyId, token_hash AS tokenHash FROM key_tokens WHERE revoked_at IS NULL`,
+          `SELECT k.id AS keyId, k.token_hash AS tokenHash, NULL AS session, NULL AS budget FROM keys k
+             WHERE NOT EXISTS (SELECT 1 FROM key_tokens t WHERE t.token_hash = k.token_hash)
+           UNION ALL SELECT key_id AS keyId, token_hash AS tokenHash, session, budget FROM key_tokens WHERE revoked_at IS NULL`,
         )
         .all()
-    : db.prepare('SELECT id AS keyId, token_hash AS tokenHash FROM keys').all();
-  return rows as Array<{ keyId: number; tokenHash: string }>;
+    : db.prepare('SELECT id AS keyId, token_hash AS tokenHash, NULL AS session, NULL AS budget FROM keys').all();
+  return rows as LiveToken[];
 }
 
 /** The key's own token becomes a key_tokens row (label "primary"), so it can be listed and revoked like the others. */
@@ -99,11 +110,11 @@ function adoptPrimary(db: Database.Database, keyId: number): void {
   ).run(PRIMARY_LABEL, keyId);
 }
 
-export function insertToken(db: Database.Database, t: { keyId: number; label: string; tokenHash: string; tokenHint: string; createdAt: number }): TokenRecord {
+export function insertToken(db: Database.Database, t: { keyId: number; label: string; tokenHash: string; tokenHint: string; createdAt: number; session?: string | null; budget?: string | null }): TokenRecord {
   ensureTokenTables(db);
   const row = db
-    .prepare('INSERT INTO key_tokens (key_id, label, token_hash, token_hint, created_at) VALUES (?, ?, ?, ?, ?) RETURNING *')
-    .get(t.keyId, t.label, t.tokenHash, t.tokenHint, t.createdAt) as TokenRow;
+    .prepare('INSERT INTO key_tokens (key_id, label, token_hash, token_hint, created_at, session, budget) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *')
+    .get(t.keyId, t.label, t.tokenHash, t.tokenHint, t.createdAt, t.session ?? null, t.budget ?? null) as TokenRow;
   return toToken(row);
 }
 
