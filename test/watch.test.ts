@@ -10,7 +10,7 @@ import { addKey, budgetStatus, cli, startSpendcap } from './helpers/spendcap.js'
 
 const BIN = fileURLToPath(new URL('../../bin/spendcap.js', import.meta.url));
 const SOCKET = `spendcap-watch-test-${process.pid}`;
-const tmux = (...args: string[]) => execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const tmux = (...args: string[]) => execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
 const screen = () => tmux('capture-pane', '-p', '-t', 'w');
 
 async function until(what: string, ok: (s: string) => boolean, ms = 15_000): Promise<string> {
@@ -58,14 +58,17 @@ test('watch: live bars and requests, lift/kill/unkill keys, redraw on resize', a
     assert.ok(narrow.split('\n').every((l) => [...l].length <= 60), narrow);
 
     tmux('send-keys', '-t', 'w', 'q');
-    await until('watch quits', () => {
+    const end = Date.now() + 10_000;
+    let gone = false;
+    while (!gone && Date.now() < end) {
       try {
         tmux('has-session', '-t', 'w');
-        return false;
+        await new Promise((r) => setTimeout(r, 100));
       } catch {
-        return true;
+        gone = true; // q ended watch, and with it the only session
       }
-    });
+    }
+    assert.ok(gone, 'q quits watch');
   } finally {
     try {
       tmux('kill-server');
