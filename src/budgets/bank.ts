@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { formatUsd } from '../pricing/index.js';
 import type { Nanos, ProviderId } from '../pricing/index.js';
 import { decryptSecret } from '../secrets/index.js';
+import { liveTokenHashes } from '../store/index.js';
 import type { BudgetRecord, KeyRecord, LedgerRow, SqliteStore } from '../store/index.js';
 import { findRefusal, reserve, release, settle } from './account.js';
 import type { Account, Refusal } from './account.js';
@@ -11,6 +12,12 @@ import { machineTimeZone, periodWindow } from './period.js';
 import { pruneLedger } from './retention.js';
 import { readSettings, timeZoneOf } from './settings.js';
 import type { Settings } from './settings.js';
+
+/** A token made for one run: its requests are `session` and also charge the tag budget `budget`. */
+export interface TokenBinding {
+  session: string | null;
+  budget: string | null;
+}
 
 export interface KeyEntry {
   readonly record: KeyRecord;
@@ -82,6 +89,7 @@ export class Bank {
   readonly #masterKey: Buffer;
   readonly #now: () => number;
   #byHash = new Map<string, KeyEntry>();
+  #bindings = new Map<string, TokenBinding>();
   #byName = new Map<string, KeyEntry>();
   /** Global and tag budgets by budget id. */
   #shared = new Map<number, SharedEntry>();
@@ -216,6 +224,7 @@ export class Bank {
 
     const byHash = new Map<string, KeyEntry>();
     const byName = new Map<string, KeyEntry>();
+    const byId = new Map<number, KeyEntry>();
     for (const record of this.#store.listKeys()) {
       const budget = keyBudgets.get(record.id);
       if (!budget) continue;
@@ -230,9 +239,18 @@ export class Bank {
       } else {
         entry = { record, providerKey: decryptSecret(this.#masterKey, record.providerKeyEnc), budget, account: this.#newAccount(budget, `key "${record.name}"`, record.name) };
       }
-      byHash.set(record.tokenHash, entry);
       byName.set(record.name, entry);
+      byId.set(record.id, entry);
     }
+    // A key may have several tokens (one per connected agent): each live one authenticates as the key.
+    const bindings = new Map<string, TokenBinding>();
+    for (const { keyId, tokenHash, session, budget } of liveTokenHashes(this.#store.db)) {
+      const entry = byId.get(keyId);
+      if (!entry) continue;
+      byHash.set(tokenHash, entry);
+      if (session !== null || budget !== null) bindings.set(tokenHash, { session, budget });
+    }
+    this.#bindings = bindings;
     this.#byHash = byHash;
     this.#byName = byName;
     this.onReload?.();
@@ -310,6 +328,11 @@ export class Bank {
 
   authenticate(tokenHash: string): KeyEntry | undefined {
     return this.#byHash.get(tokenHash);
+  }
+
+  /** The session and tag budget a token of one run (spendcap run) is bound to; undefined for other tokens. */
+  bindingOf(tokenHash: string): TokenBinding | undefined {
+    return this.#bindings.get(tokenHash);
   }
 
   keyByName(name: string): KeyEntry | undefined {

@@ -7,7 +7,7 @@ export { InflightMargin } from './inflight.js';
 export { clampTokens, MIN_CLAMP_TOKENS } from './clamp.js';
 export type { GrowthPlan } from './growth.js';
 export { Bank, describeRefusal, LEDGER_CORRECTED_META, budgetTagOf, BUDGET_HEADERS } from './bank.js';
-export type { Hold, KeyEntry } from './bank.js';
+export type { Hold, KeyEntry, TokenBinding } from './bank.js';
 export { budgetReport } from './report.js';
 export type { BudgetStatus, SessionStatus } from './report.js';
 export { killBudget, unkillBudget, liftBudget, setCap, setAutotune, createBudget, deleteBudget, validateBudgetName, BUDGET_NAME_RE } from './actions.js';

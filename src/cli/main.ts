@@ -27,6 +27,12 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   'provider-admin': async () => (await import('./commands/provider-admin.js')).providerAdmin,
   'provider-key': async () => (await import('./commands/provider-key.js')).providerKey,
   reconcile: async () => (await import('./commands/reconcile.js')).reconcile,
+  connect: async () => (await import('./commands/connect.js')).connect,
+  disconnect: async () => (await import('./commands/disconnect.js')).disconnect,
+  agents: async () => (await import('./commands/agents.js')).agents,
+  run: async () => (await import('./commands/run.js')).run,
+  statusline: async () => (await import('./commands/statusline.js')).statusline,
+  watch: async () => (await import('./commands/watch.js')).watch,
 };
 
 export const HELP = `spendcap: a local proxy with hard dollar caps for LLM APIs
@@ -39,6 +45,7 @@ Usage: spendcap <command> [options]      (every command takes --data-dir DIR)
           [--session-cap USD] [--ceiling USD] [--mode hard|soft|ask] [--ask-timeout S] [--clamp] [--json]   create a key (printed once)
   key list [--json] | key rm NAME
   budget add NAME --scope global|tag --cap USD [--period P] [--mode hard|soft|ask] [--ceiling USD] [--clamp]
+  key tokens NAME [--json] | key revoke NAME TOKEN_ID_OR_LABEL   a key's tokens (one per connected agent)
           [--autotune off|suggest|creep]   a cap on everything (global) or on requests sending x-spendcap-budget: NAME (tag)
   budget list [--json] | budget rm NAME | budget autotune NAME off|suggest|creep
   budget badge NAME [--json]              the URL of NAME's status badge, with its own read-only token
@@ -58,6 +65,12 @@ Usage: spendcap <command> [options]      (every command takes --data-dir DIR)
   provider-admin add openrouter --management-key K | add anthropic|openai --admin-key K | list | rm P   ("-" = stdin)
   provider-key openrouter USD [--reset daily|weekly|monthly] [--agent AGENT] [--name N]   a key capped at OpenRouter too
   reconcile [--since DATE] [--json]       compare the ledger with what providers report; correct OpenRouter rows
+  connect AGENT --key NAME [--url URL] [--statusline]   point an agent's own config at spendcap with a new token
+          (claude, codex, opencode, aider, gemini, roo); or --provider P --provider-key K --cap USD to create the key too
+  disconnect AGENT | agents [--json]      restore the agent's files byte for byte / what is connected
+  run --key NAME [--cap USD] [--url URL] -- CMD ARGS…   run a command as its own capped session
+  statusline                              one line for Claude Code's statusLine (reads its JSON on stdin)
+  watch [--url URL]                       live terminal view: bars, last requests, burn rate; +/k/u keys
 
 Data: --data-dir, else $SPENDCAP_HOME, else ~/.spendcap.
 `;

@@ -3,8 +3,8 @@
 import { PROVIDER_IDS } from '../pricing/index.js';
 import type { Nanos, ProviderId } from '../pricing/index.js';
 import { encryptSecret, hashToken, newSpendcapToken } from '../secrets/index.js';
-import { StoreError } from '../store/index.js';
-import type { BudgetMode, EventChannel, EventRecord, KeyRecord, Period, SqliteStore } from '../store/index.js';
+import { insertToken, listTokens, revokeToken, StoreError } from '../store/index.js';
+import type { BudgetMode, EventChannel, EventRecord, KeyRecord, Period, SqliteStore, TokenRecord } from '../store/index.js';
 
 /** The fields a caller can get wrong; each front end names them its own way (--provider-key, providerKey). */
 export type KeyField = 'name' | 'provider' | 'providerKey' | 'baseUrl' | 'mode' | 'ceiling';
@@ -114,4 +114,27 @@ export function howToPoint(provider: ProviderId, token: string, base = 'http://1
     default:
       return `OPENAI_BASE_URL=${base}/v1 OPENAI_API_KEY=${token}   (OpenAI SDKs; Codex CLI needs a provider in ~/.codex/config.toml: docs/agents.md)`;
   }
+}
+
+function keyNamed(store: SqliteStore, name: string): KeyRecord {
+  const key = store.keyByName(name);
+  if (!key) throw new StoreError('E_NOT_FOUND', `no key named "${name}" (see: spendcap key list)`);
+  return key;
+}
+
+/** A further token for an existing key (one per connected agent); shown once, stored as a hash. */
+export function issueToken(store: SqliteStore, name: string, label: string, now: number = Date.now(), bind: { session?: string; budget?: string } = {}): { token: string; record: TokenRecord; key: KeyRecord } {
+  const key = keyNamed(store, name);
+  const token = newSpendcapToken();
+  const record = insertToken(store.db, { keyId: key.id, label, tokenHash: hashToken(token), tokenHint: `${token.slice(0, 7)}…`, createdAt: now, session: bind.session ?? null, budget: bind.budget ?? null });
+  return { token, record, key };
+}
+
+export function tokensOf(store: SqliteStore, name: string): TokenRecord[] {
+  return listTokens(store.db, keyNamed(store, name).id);
+}
+
+/** Revokes one token of a key (by id or label); the key's other tokens keep working. */
+export function revokeKeyToken(store: SqliteStore, name: string, idOrLabel: string, now: number = Date.now()): TokenRecord {
+  return revokeToken(store.db, keyNamed(store, name).id, idOrLabel, now);
 }

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { randomUUID } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import { budgetTagOf, clampTokens, describeRefusal, planGrowth } from '../budgets/index.js';
-import type { Account, Bank, Hold, KeyEntry, Refusal } from '../budgets/index.js';
+import type { Account, Bank, Hold, KeyEntry, Refusal, TokenBinding } from '../budgets/index.js';
 import { commonRoom, InflightMargin } from '../budgets/index.js';
 import { costNanos, inputCostNanos, outputRateFor, tokensCostNanos, UnknownModelError } from '../pricing/index.js';
 import type { Nanos, ModelRates, PriceBook, ResolvedPrice, Usage } from '../pricing/index.js';
@@ -152,6 +152,11 @@ export function sentNothing(code: string): boolean {
   return SENT_NOTHING.has(code);
 }
 
+function boundTo(ctx: ProxyContext, req: IncomingMessage): TokenBinding | undefined {
+  const token = credentialFrom(req.headers, new URL(req.url ?? '/', 'http://spendcap.invalid').searchParams);
+  return token === undefined ? undefined : ctx.bank.bindingOf(hashToken(token));
+}
+
 /** The cost of what is known so far, and the output rate for what is still coming. */
 interface CostModel {
   rates: ModelRates;
@@ -193,7 +198,9 @@ export async function relayMetered(ctx: ProxyContext, route: Route, key: KeyEntr
     return;
   }
   let info: RequestInfo = parsed;
-  const session = sessionOf(req.headers);
+  // A token made by `spendcap run` names its run's session and cap; it wins over the headers.
+  const binding = boundTo(ctx, req);
+  const session = binding?.session ?? sessionOf(req.headers);
   const provider = route.provider;
   const price = ctx.prices.resolve(provider, info.model);
   if (price instanceof UnknownModelError) {
@@ -204,7 +211,7 @@ export async function relayMetered(ctx: ProxyContext, route: Route, key: KeyEntr
 
   const model = costModel(info, price);
   const opts = ctx.options;
-  const accounts = ctx.bank.accountsFor(key, session, budgetTagOf(req.headers));
+  const accounts = ctx.bank.accountsFor(key, session, binding?.budget ?? budgetTagOf(req.headers));
   if (typeof accounts === 'string') {
     ctx.bank.recordBlocked(key, session, provider, info.model, randomUUID(), accounts, 400);
     sendError(res, adapter, 'E_BAD_REQUEST', accounts);

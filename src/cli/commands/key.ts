@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createKey, howToPoint, KeySpecError, removeKey } from '../../keys/index.js';
+import { checkKeyName, createKey, howToPoint, KeySpecError, removeKey, revokeKeyToken, tokensOf } from '../../keys/index.js';
 import type { KeyField } from '../../keys/index.js';
 import { optionalUsd, parse, period, requireName, str, usd } from '../args.js';
 import { openStore } from '../context.js';
@@ -25,8 +25,12 @@ export async function key(argv: string[], io: Io): Promise<number> {
     case 'rm':
     case 'remove':
       return rm(rest, io);
+    case 'tokens':
+      return tokens(rest, io);
+    case 'revoke':
+      return revoke(rest, io);
     default:
-      throw new UsageError('usage: spendcap key add|list|rm …  (see spendcap --help)');
+      throw new UsageError('usage: spendcap key add|list|rm|tokens|revoke …  (see spendcap --help)');
   }
 }
 
@@ -126,6 +130,36 @@ async function rm(argv: string[], io: Io): Promise<number> {
     io.out(`Removed key "${printable(name)}". Requests with it are refused from now on; its ledger rows stay.\n`);
     if (deletedThere) io.out('Its OpenRouter key was deleted at OpenRouter too.\n');
     else if (side) io.out(`Its OpenRouter key (hash ${side.hash}) still exists, with its limit; delete it at https://openrouter.ai/settings/keys when you no longer need it.\n`);
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+async function tokens(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(argv, {});
+  const name = requireName(positionals, 'key name', 'spendcap key tokens NAME [--json]');
+  const { store } = openStore(values['data-dir'], io);
+  try {
+    const list = tokensOf(store, name).map((t) => ({ id: t.id, label: t.label, tokenHint: t.tokenHint, createdAt: new Date(t.createdAt).toISOString(), revokedAt: t.revokedAt === null ? null : new Date(t.revokedAt).toISOString() }));
+    if (values.json) io.out(JSON.stringify(list, null, 2) + '\n');
+    else io.out(table([['ID', 'LABEL', 'TOKEN', 'CREATED', 'STATE'], ...list.map((t) => [String(t.id), t.label, t.tokenHint, when(Date.parse(t.createdAt)), t.revokedAt === null ? 'live' : `revoked ${when(Date.parse(t.revokedAt))}`])]));
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+async function revoke(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(argv, {});
+  const name = requireName(positionals, 'key name', 'spendcap key revoke NAME TOKEN_ID_OR_LABEL');
+  const which = positionals[1];
+  if (!which) throw new UsageError('missing token id or label. Usage: spendcap key revoke NAME TOKEN_ID_OR_LABEL (ids: spendcap key tokens NAME)');
+  const { store } = openStore(values['data-dir'], io);
+  try {
+    const t = revokeKeyToken(store, name, which);
+    if (values.json) io.out(JSON.stringify({ key: name, id: t.id, label: t.label, revoked: true }) + '\n');
+    else io.out(`Revoked token ${t.id} ("${t.label}", ${t.tokenHint}) of key "${name}". Requests with it are refused from now on; the key's other tokens keep working.\n`);
     return 0;
   } finally {
     store.close();
