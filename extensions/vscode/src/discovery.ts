@@ -60,9 +60,10 @@ export function shellQuote(word: string): string {
   return /^[A-Za-z0-9_./:=@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-/** What "start it in a terminal" types: `spendcap start --data-dir DIR [--port N]`. */
+/** What "start it in a terminal" types: `spendcap start --no-open [--data-dir DIR] [--port N]`. */
 export function startCommandLine(command: string, place: Place, defaultDataDir: string): string {
-  const words = commandWords(command).concat(['start']);
+  // --no-open: the editor has its own "Open the dashboard"; a browser tab at every start would be noise.
+  const words = commandWords(command).concat(['start', '--no-open']);
   if (place.dataDir !== defaultDataDir) words.push('--data-dir', place.dataDir);
   const port = /:(\d+)$/.exec(place.url)?.[1];
   if (port !== undefined && port !== '8787') words.push('--port', port);
