@@ -357,11 +357,20 @@ export class Controller {
     const env = this.#opts.env ?? process.env;
     const defaultDir = env.SPENDCAP_HOME ? resolvePlace({ url: '', dataDir: '' }, env, home).dataDir : join(home, '.spendcap');
     this.#host.runInTerminal('spendcap', startCommandLine(this.#host.settings().command, place, defaultDir));
-    // The server needs a moment; then look for its token and connect without waiting out the backoff.
-    setTimeout(() => {
-      if (this.#s.live === 'no-token') void this.start();
-      else this.#s.follower?.reconnectNow();
-    }, 2_000).unref?.();
+    // The server needs a moment: look for its token (written at its first start) once a second for
+    // a minute, then connect without waiting out the stream's backoff.
+    this.#awaitStart(Date.now() + 60_000);
+  }
+
+  #awaitStart(until: number): void {
+    const t = setTimeout(() => {
+      if (this.#s.live === 'no-token') {
+        void this.start().then(() => {
+          if (this.#s.live === 'no-token' && Date.now() < until) this.#awaitStart(until);
+        });
+      } else this.#s.follower?.reconnectNow();
+    }, 1_000);
+    t.unref?.();
   }
 
   async setToken(): Promise<void> {

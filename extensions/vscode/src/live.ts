@@ -163,8 +163,8 @@ export class LiveFollower {
     }
     if (ev.event === 'snapshot') {
       this.#s.attempt = 0; // a good connection resets the backoff
-      this.#h.status('live');
       this.#h.snapshot(parseBudgets(data.budgets));
+      this.#h.status('live');
     } else if (ev.event === 'spend') {
       const removed = Array.isArray(data.removed) ? data.removed.filter((n): n is string => typeof n === 'string') : [];
       this.#h.spend(parseBudgets(data.budgets), removed);
