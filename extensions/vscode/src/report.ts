@@ -100,9 +100,9 @@ export async function buildReport(client: AdminClient, now: Date = new Date()): 
   const today = dayName(now, stats.timeZone);
   const byKey = rows(
     stats.byDayKey.filter((r) => r.day === today),
-    (r) => String(r.key ?? '(none)'),
+    (r) => (typeof r.key === 'string' ? r.key : '(none)'),
   );
-  const byModel = rows(stats.byModel, (r) => String(r.model ?? '?'));
+  const byModel = rows(stats.byModel, (r) => (typeof r.model === 'string' ? r.model : '?'));
   const lines = budgets.map((b) => {
     const rate = burnPerHour(b, recent.items);
     return { budget: b, state: budgetState(b), burnPerHour: rate, capReachedAt: capReachedAt(b, rate, now) };

@@ -21,7 +21,7 @@ let fetches = 0;
 globalThis.fetch = ((...args: Parameters<typeof fetch>) => {
   fetches++;
   return realFetch(...args);
-}) as typeof fetch;
+});
 
 const settings = (url: string, dataDir: string) => ({ url, dataDir, command: COMMAND, budget: '', notifications: true });
 const fast = { live: { backoff: () => 100 }, settleMs: 100 };

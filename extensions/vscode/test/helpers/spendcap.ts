@@ -63,8 +63,8 @@ export function startServer(dataDir: string, upstream: string, port = 0): Promis
     let out = '';
     let err = '';
     const timer = setTimeout(() => rej(new Error(`spendcap did not start in 20 s: ${out}${err}`)), 20_000);
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /spendcap is running on (http:\/\/\S+)/.exec(out);
       if (m) {
