@@ -491,3 +491,49 @@ describe('Expect: 100-continue', () => {
     for (const code of ['ECONNRESET', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT', '']) assert.equal(sentNothing(code), false, code);
   });
 });
+
+describe('whole (JSON) replies', () => {
+  let up: RawUpstream;
+  let sc: TestSpendcap;
+  let reply: string;
+  before(async () => {
+    up = await startRawUpstream((_q, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(reply);
+    });
+    sc = await startSpendcap(up.url, { proxy: { maxReplyBytes: 1024 * 1024 } });
+  });
+  after(async () => {
+    await sc.close();
+    await up.close();
+  });
+
+  test('a reply past the limit is not buffered whole: the client gets a 502 in the provider\'s shape, the request is charged', async () => {
+    const key = await addKey(sc.dataDir, 'huge', 1);
+    reply = anthropicMessage({ input_tokens: 10, output_tokens: 5, padding: 'x'.repeat(3 * 1024 * 1024) });
+    const r = await rawRequest(sc.url, 'POST', '/v1/messages', { 'x-api-key': key, 'content-type': 'application/json' }, MESSAGES_BODY);
+    assert.equal(r.status, 502);
+    const err = JSON.parse(r.body) as { type: string; error: { type: string; message: string } };
+    assert.equal(err.type, 'error');
+    assert.match(err.error.message, /larger than 1048576 bytes/);
+    const row = (await ledgerRows<Row>(sc)).find((x) => x.keyName === 'huge')!;
+    assert.equal(row.outcome, 'error');
+    assert.ok(row.costUsd > 0, 'the provider produced the reply, so it may bill it');
+    assert.match(row.detail ?? '', /larger than/);
+  });
+
+  test('a JSON 200 to a stream request is settled whole, and a charge past the cap says so and stops the key', async () => {
+    const key = await addKey(sc.dataDir, 'tiny', 0.05);
+    // 33,334 output tokens of claude-sonnet-4-5: about $0.50, ten times the cap; max_tokens allows it.
+    reply = anthropicMessage({ input_tokens: 10, output_tokens: 33_334 });
+    const body = JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 64_000, stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    const r = await rawRequest(sc.url, 'POST', '/v1/messages', { 'x-api-key': key, 'content-type': 'application/json' }, body);
+    assert.equal(r.status, 200);
+    const row = (await ledgerRows<Row>(sc)).find((x) => x.keyName === 'tiny')!;
+    assert.ok(row.costUsd > 0.05, JSON.stringify(row));
+    assert.match(row.detail ?? '', /whole \(JSON\) reply to a stream request.*past the cap/);
+    const next = await rawRequest(sc.url, 'POST', '/v1/messages', { 'x-api-key': key, 'content-type': 'application/json' }, MESSAGES_BODY);
+    assert.equal(next.status, 429);
+    assert.equal(up.seen.filter((s) => s.headers['x-api-key'] === 'sk-test-anthropic-tiny').length, 1);
+  });
+});

@@ -4,7 +4,7 @@ import type { Dispatcher } from 'undici';
 import { budgetTagOf, clampTokens, describeRefusal, planGrowth } from '../budgets/index.js';
 import type { Account, Bank, Hold, KeyEntry, Refusal } from '../budgets/index.js';
 import { commonRoom } from '../budgets/index.js';
-import { costMicros, inputCostMicros, outputRateFor, tokensCostMicros, UnknownModelError } from '../pricing/index.js';
+import { costMicros, formatUsd, inputCostMicros, outputRateFor, tokensCostMicros, UnknownModelError } from '../pricing/index.js';
 import type { Micros, ModelRates, PriceBook, ResolvedPrice, Usage } from '../pricing/index.js';
 import { hashToken } from '../secrets/index.js';
 import type { Outcome } from '../store/index.js';
@@ -23,9 +23,11 @@ export interface ProxyOptions {
   /** How far a hold grows ahead at once, so the store is written once per step, not per token. */
   stepTokens: number;
   maxBodyBytes: number;
+  /** A whole (JSON) reply is buffered to be settled before the client sees it; past this it is refused with a 502. */
+  maxReplyBytes: number;
 }
 
-export const DEFAULT_PROXY_OPTIONS: ProxyOptions = { marginTokens: 128, stepTokens: 256, maxBodyBytes: 32 * 1024 * 1024 };
+export const DEFAULT_PROXY_OPTIONS: ProxyOptions = { marginTokens: 128, stepTokens: 256, maxBodyBytes: 32 * 1024 * 1024, maxReplyBytes: 64 * 1024 * 1024 };
 
 export interface ProxyContext {
   bank: Bank;
@@ -290,8 +292,25 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
       finish(outcome, usage, ceiling, `provider reported usage past the request's limits (${usage.inputTokens} in, ${usage.outputTokens} out); charged the most it could cost${detail ? `; ${detail}` : ''}`, true);
       return;
     }
-    finish(outcome, usage, charge, detail);
+    if (charge > hold.amountMicros && detail !== null) finishPastHold(outcome, usage, charge, detail);
+    else finish(outcome, usage, charge, detail);
   };
+
+  /**
+   * A charge past the hold (a whole reply the hold did not cover): the hold grows to it when the
+   * budgets have room; when they do not, it is still booked (the provider bills it), the budget is
+   * marked exhausted and the row says by how much it went past.
+   */
+  const finishPastHold = (outcome: Outcome, usage: Usage | null, charge: Micros, detail: string): void => {
+    if (charge <= hold.amountMicros) return finish(outcome, usage, charge, detail);
+    const refusal = bank.grow(hold, charge - hold.amountMicros);
+    if (refusal === null) return finish(outcome, usage, charge, detail);
+    bank.markExhausted(refusal);
+    finish(outcome, usage, charge, `${detail}; cost past the cap of ${refusal.account.label} by ${formatUsd(charge - hold.amountMicros)} over its hold`, usage === null);
+  };
+
+  /** What a whole reply may cost at most: the prompt's upper estimate and the whole output limit (a non-streamed request's hold). */
+  const wholeReplyMicros: Micros = model.inputEstimateMicros + tokensCostMicros(safeTokens(info.maxTokens), model.outputRate);
 
   /** Cost the provider may bill when spendcap has not seen the final usage: everything seen plus what may be in flight. */
   const estimatedCharge = (): Micros => {
@@ -428,14 +447,29 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
 
   if (!isSse) {
     // A JSON reply is only usable whole: it is settled before its last byte reaches the client,
-    // so a finished request always has its ledger row.
+    // so a finished request always has its ledger row. It is buffered up to a limit.
     const chunks: Buffer[] = [];
-    upstreamRes.body.on('data', (c: Buffer) => chunks.push(c));
-    await new Promise<void>((resolve) => {
-      upstreamRes.body.on('end', resolve);
-      upstreamRes.body.on('error', () => resolve());
+    let size = 0;
+    const tooLarge = await new Promise<boolean>((resolve) => {
+      upstreamRes.body.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size <= options.maxReplyBytes) return void chunks.push(c);
+        chunks.length = 0;
+        upstreamRes.body.destroy();
+        resolve(true);
+      });
+      upstreamRes.body.on('end', () => resolve(false));
+      upstreamRes.body.on('error', () => resolve(false));
     });
     if (finished) return;
+    if (tooLarge) {
+      abort.abort();
+      // The provider produced the whole reply, so it may bill it: the most the request could cost.
+      const charge = status === 200 ? Math.max(hold.amountMicros, wholeReplyMicros) : 0;
+      finishPastHold('error', null, charge, `reply larger than ${options.maxReplyBytes} bytes, not forwarded`);
+      sendError(res, adapter, 'E_UPSTREAM', `spendcap: the provider's reply is larger than ${options.maxReplyBytes} bytes; spendcap does not forward it. Lower the output limit or stream the reply.`);
+      return;
+    }
     const whole = Buffer.concat(chunks);
     res.writeHead(status, clientHeaders(upstreamRes.headers));
     if (status === 200) {
@@ -447,8 +481,11 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
       } catch {
         usage = null;
       }
-      if (usage) settleFromUsage('ok', usage, providerCostMicros, null);
-      else finish('error', null, hold.amountMicros, 'response without usage; charged the whole hold');
+      // A whole reply to a stream request (backends that ignore `stream`) held only a stream's
+      // margin: it settles like a non-streamed one, and says so when it costs past the cap.
+      const jsonToStream = info.stream ? 'a whole (JSON) reply to a stream request' : null;
+      if (usage) settleFromUsage('ok', usage, providerCostMicros, jsonToStream);
+      else finishPastHold('error', null, info.stream ? Math.max(hold.amountMicros, wholeReplyMicros) : hold.amountMicros, 'response without usage; charged the most it could cost');
     } else {
       // Providers do not bill requests they reject.
       finish('error', null, 0, `upstream status ${status}`);
