@@ -537,3 +537,75 @@ describe('whole (JSON) replies', () => {
     assert.equal(up.seen.filter((s) => s.headers['x-api-key'] === 'sk-test-anthropic-tiny').length, 1);
   });
 });
+
+describe('huge SSE events', () => {
+  let up: RawUpstream;
+  let sc: TestSpendcap;
+  let ant: string;
+  let eventBytes = 0;
+  before(async () => {
+    up = await startRawUpstream(async (_q, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const full = anthropicStream({ output_tokens: 3 });
+      const cut = full.indexOf('event: content_block_delta');
+      res.write(full.slice(0, cut));
+      // One delta event whose text is eventBytes long, sent in 64 KB chunks before its end arrives.
+      res.write('event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"');
+      const piece = 'a'.repeat(64 * 1024);
+      for (let sent = 0; sent < eventBytes && !res.destroyed; sent += piece.length) {
+        if (!res.write(piece)) await new Promise<void>((resolve) => {
+          res.once('drain', resolve);
+          res.once('close', resolve);
+        });
+      }
+      res.end('"}}\n\n' + full.slice(full.indexOf('event: content_block_stop')));
+    });
+    sc = await startSpendcap(up.url, { proxy: { maxEventBytes: 40 * 1024 * 1024 } });
+    ant = await addKey(sc.dataDir, 'ant', 100);
+  });
+  after(async () => {
+    await sc.close();
+    await up.close();
+  });
+
+  const streamBody = JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 64_000, stream: true, messages: [{ role: 'user', content: 'hi' }] });
+
+  test('a 30 MB event arriving in pieces is relayed whole while /healthz stays fast', async (t) => {
+    eventBytes = 30 * 1024 * 1024;
+    let worst = 0;
+    let done = false;
+    const probe = (async () => {
+      while (!done) {
+        const t0 = Date.now();
+        await fetch(`${sc.url}/healthz`);
+        worst = Math.max(worst, Date.now() - t0);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const t0 = Date.now();
+    const r = await rawRequest(sc.url, 'POST', '/v1/messages', { 'x-api-key': ant, 'content-type': 'application/json' }, streamBody);
+    const took = Date.now() - t0;
+    done = true;
+    await probe;
+    t.diagnostic(`30 MB event relayed in ${took} ms; slowest /healthz ${worst} ms`);
+    assert.equal(r.status, 200);
+    assert.ok(r.body.length > eventBytes);
+    assert.match(r.body, /message_stop/);
+    assert.ok(worst < 1000, `/healthz took ${worst} ms during the event`);
+  });
+
+  test('an event past the limit ends the stream cleanly; the request is settled', async () => {
+    await sc.close();
+    sc = await startSpendcap(up.url, { proxy: { maxEventBytes: 4 * 1024 * 1024 } });
+    ant = await addKey(sc.dataDir, 'ant', 100);
+    eventBytes = 16 * 1024 * 1024;
+    const r = await rawRequest(sc.url, 'POST', '/v1/messages', { 'x-api-key': ant, 'content-type': 'application/json' }, streamBody);
+    assert.equal(r.status, 200);
+    assert.ok(r.body.length < 5 * 1024 * 1024, `${r.body.length} bytes reached the client`);
+    assert.match(r.body, /larger than 4194304 bytes/);
+    const row = (await ledgerRows<Row>(sc))[0]!;
+    assert.equal(row.outcome, 'error');
+    assert.match(row.detail ?? '', /larger than/);
+    assert.equal((await fetch(`${sc.url}/healthz`)).status, 200);
+  });
+});

@@ -12,6 +12,7 @@ import type { ProviderId } from '../pricing/index.js';
 import type { Upstream } from '../providers/registry.js';
 import type { ErrorCode, ProviderAdapter, RequestInfo, StreamMeter } from '../providers/types.js';
 import { credentialFrom } from './credentials.js';
+import { ByteQueue } from './byte-queue.js';
 import { SseParser } from './sse.js';
 import type { SseEvent } from './sse-types.js';
 import { requestHeadersForUpstream, responseHeadersForClient } from './headers.js';
@@ -25,9 +26,11 @@ export interface ProxyOptions {
   maxBodyBytes: number;
   /** A whole (JSON) reply is buffered to be settled before the client sees it; past this it is refused with a 502. */
   maxReplyBytes: number;
+  /** One SSE event is held whole until it ends (so a cut lands on a boundary); past this the stream is ended. */
+  maxEventBytes: number;
 }
 
-export const DEFAULT_PROXY_OPTIONS: ProxyOptions = { marginTokens: 128, stepTokens: 256, maxBodyBytes: 32 * 1024 * 1024, maxReplyBytes: 64 * 1024 * 1024 };
+export const DEFAULT_PROXY_OPTIONS: ProxyOptions = { marginTokens: 128, stepTokens: 256, maxBodyBytes: 32 * 1024 * 1024, maxReplyBytes: 64 * 1024 * 1024, maxEventBytes: 32 * 1024 * 1024 };
 
 export interface ProxyContext {
   bank: Bank;
@@ -504,7 +507,8 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
   const parser = new SseParser(rewrite !== undefined);
   let received = 0;
   let forwarded = 0;
-  let pending: Buffer | null = null;
+  /** Bytes of the event not yet complete, forwarded once it is. */
+  const pending = new ByteQueue();
 
   // Backpressure: when the client reads slower than the provider sends, the provider's stream waits
   // (its TCP window fills) instead of spendcap buffering it in memory.
@@ -522,16 +526,16 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
   /** Forwards bytes up to the last complete event; a partial event waits for its end so a cut always lands on a boundary. */
   const forwardComplete = (chunk: Buffer): void => {
     const upTo = received - parser.pendingBytes;
-    if (pending === null && upTo === received) {
+    if (pending.length === 0 && upTo === received) {
       send(chunk);
       forwarded = received;
       return;
     }
-    const all: Buffer = pending === null ? chunk : Buffer.concat([pending, chunk]);
+    pending.push(chunk);
     const n = upTo - forwarded;
-    if (n > 0) send(all.subarray(0, n));
-    forwarded += Math.max(0, n);
-    pending = all.length > n ? all.subarray(Math.max(0, n)) : null;
+    if (n <= 0) return;
+    pending.take(n, send);
+    forwarded += n;
   };
 
   /** What the client gets for a chunk: its complete events' bytes, or their rewrites when the meter must change them. */
@@ -554,6 +558,8 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     if (ended) return;
     received += chunk.length;
     const events = parser.push(chunk);
+    // One event is held whole until its end: past the limit the stream is cut rather than the memory spent.
+    if (parser.pendingBytes > options.maxEventBytes) return overlong(chunk, events);
     if (events.length === 0 || finished) {
       relayOut(chunk, events);
       return;
@@ -591,6 +597,16 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
   };
   res.on('close', stopClock);
 
+  const overlong = (chunk: Buffer, events: readonly SseEvent[]): void => {
+    for (const ev of events) if (ev.comment === undefined) m.onEvent(ev);
+    relayOut(chunk, events);
+    ended = true;
+    abort.abort();
+    const notice = `spendcap: the provider sent an event larger than ${options.maxEventBytes} bytes; the stream was ended there`;
+    finish('error', null, estimatedCharge(), notice);
+    res.end(m.cutTail(notice));
+  };
+
   const cutAt = (chunk: Buffer, events: readonly SseEvent[], refusal: Refusal): void => {
     // The events already read are paid for by the margin held before them: the client gets them, then the tail.
     relayOut(chunk, events);
@@ -613,7 +629,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
       }
       if (!res.writableEnded && !res.destroyed) {
         // A last event without its blank line is passed on as it came (a rewritten stream drops it: it was never whole).
-        if (rewrite === undefined && pending !== null) res.write(pending);
+        if (rewrite === undefined) pending.take(pending.length, (b) => res.write(b));
         res.end();
       }
     };
