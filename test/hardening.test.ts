@@ -609,3 +609,47 @@ describe('huge SSE events', () => {
     assert.equal((await fetch(`${sc.url}/healthz`)).status, 200);
   });
 });
+
+describe('compressed request bodies', () => {
+  let up: RawUpstream;
+  let sc: TestSpendcap;
+  let ant: string;
+  before(async () => {
+    up = await startRawUpstream((_q, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(anthropicMessage({ input_tokens: 10, output_tokens: 5 }));
+    });
+    sc = await startSpendcap(up.url, { proxy: { maxBodyBytes: 1024 * 1024 } });
+    ant = await addKey(sc.dataDir, 'ant', 1);
+  });
+  after(async () => {
+    await sc.close();
+    await up.close();
+  });
+
+  test('gzip, deflate and br bodies are decoded, metered and sent on plain', async () => {
+    const { gzipSync, deflateSync, brotliCompressSync } = await import('node:zlib');
+    for (const [encoding, encode] of [['gzip', gzipSync], ['deflate', deflateSync], ['br', brotliCompressSync]] as const) {
+      const r = await rawRequest(sc.url, 'POST', '/v1/messages', { 'x-api-key': ant, 'content-type': 'application/json', 'content-encoding': encoding }, encode(Buffer.from(MESSAGES_BODY)));
+      assert.equal(r.status, 200, `${encoding}: ${r.body}`);
+      const seen = up.seen.at(-1)!;
+      assert.equal(seen.body.toString(), MESSAGES_BODY);
+      assert.equal(seen.headers['content-encoding'], undefined);
+    }
+  });
+
+  test('a bad or unknown encoding is a 400, a body that inflates past the limit a 413, nothing sent', async () => {
+    const { gzipSync } = await import('node:zlib');
+    const before = up.seen.length;
+    const bad = await rawRequest(sc.url, 'POST', '/v1/messages', { 'x-api-key': ant, 'content-type': 'application/json', 'content-encoding': 'gzip' }, MESSAGES_BODY);
+    assert.equal(bad.status, 400);
+    assert.match(bad.body, /not valid gzip/);
+    const unknown = await rawRequest(sc.url, 'POST', '/v1/messages', { 'x-api-key': ant, 'content-type': 'application/json', 'content-encoding': 'zstd' }, MESSAGES_BODY);
+    assert.equal(unknown.status, 400);
+    // 8 MB of prompt in a few KB of gzip: refused at the 1 MB limit, not inflated whole.
+    const bomb = gzipSync(Buffer.from(JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 10, messages: [{ role: 'user', content: ' '.repeat(8 * 1024 * 1024) }] })));
+    const big = await rawRequest(sc.url, 'POST', '/v1/messages', { 'x-api-key': ant, 'content-type': 'application/json', 'content-encoding': 'gzip' }, bomb);
+    assert.equal(big.status, 413);
+    assert.equal(up.seen.length, before);
+  });
+});

@@ -1,5 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import { brotliDecompress, gunzip, inflate } from 'node:zlib';
+import type { BrotliOptions, ZlibOptions } from 'node:zlib';
 import type { Dispatcher } from 'undici';
 import { budgetTagOf, clampTokens, describeRefusal, planGrowth } from '../budgets/index.js';
 import type { Account, Bank, Hold, KeyEntry, Refusal } from '../budgets/index.js';
@@ -76,8 +78,38 @@ export function sendError(res: ServerResponse, adapter: ProviderAdapter, code: E
   res.end(reply.body);
 }
 
-/** Reads the whole request body, refusing past the limit without buffering the excess. */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
+const DECODERS: Readonly<Record<string, (b: Buffer, o: ZlibOptions & BrotliOptions, cb: (err: Error | null, out: Buffer) => void) => void>> = {
+  gzip: gunzip,
+  'x-gzip': gunzip,
+  deflate: inflate,
+  br: brotliDecompress,
+};
+
+/** A body the client could not have meant: an encoding spendcap does not decode, or bytes that are not in it. */
+export class BodyEncodingError extends Error {
+  readonly code = 'E_BAD_REQUEST';
+}
+
+/**
+ * The whole request body, decoded when the client compressed it (content-encoding gzip, deflate or
+ * br), refusing past the limit (compressed or not) without buffering the excess.
+ */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large' | BodyEncodingError> {
+  const raw = await readRawBody(req, limit);
+  const encoding = String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  if (raw === 'too-large' || encoding === 'identity' || encoding === '') return raw;
+  const decode = DECODERS[encoding];
+  if (decode === undefined) return new BodyEncodingError(`content-encoding "${encoding.slice(0, 40)}" is not supported; send the body as it is, or gzip, deflate or br`);
+  return new Promise((resolve) => {
+    decode(raw, { maxOutputLength: limit }, (err, out) => {
+      if (err === null) resolve(out);
+      else if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') resolve('too-large');
+      else resolve(new BodyEncodingError(`the body is not valid ${encoding}: ${err.message}`));
+    });
+  });
+}
+
+function readRawBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limit) {
@@ -162,6 +194,10 @@ export async function relayMetered(ctx: ProxyContext, route: Route, key: KeyEntr
   const body = await readBody(req, ctx.options.maxBodyBytes);
   if (body === 'too-large') {
     sendError(res, adapter, 'E_TOO_LARGE', `spendcap: request body is larger than ${ctx.options.maxBodyBytes} bytes`);
+    return;
+  }
+  if (body instanceof BodyEncodingError) {
+    sendError(res, adapter, 'E_BAD_REQUEST', `spendcap: ${body.message}`);
     return;
   }
   const parsed = adapter.parseRequest(body, route.path, new URLSearchParams(route.query));
