@@ -491,3 +491,165 @@ describe('Expect: 100-continue', () => {
     for (const code of ['ECONNRESET', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT', '']) assert.equal(sentNothing(code), false, code);
   });
 });
+
+describe('whole (JSON) replies', () => {
+  let up: RawUpstream;
+  let sc: TestSpendcap;
+  let reply: string;
+  before(async () => {
+    up = await startRawUpstream((_q, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(reply);
+    });
+    sc = await startSpendcap(up.url, { proxy: { maxReplyBytes: 1024 * 1024 } });
+  });
+  after(async () => {
+    await sc.close();
+    await up.close();
+  });
+
+  test('a reply past the limit is not buffered whole: the client gets a 502 in the provider\'s shape, the request is charged', async () => {
+    const key = await addKey(sc.dataDir, 'huge', 1);
+    reply = anthropicMessage({ input_tokens: 10, output_tokens: 5, padding: 'x'.repeat(3 * 1024 * 1024) });
+    const r = await rawRequest(sc.url, 'POST', '/v1/messages', { 'x-api-key': key, 'content-type': 'application/json' }, MESSAGES_BODY);
+    assert.equal(r.status, 502);
+    const err = JSON.parse(r.body) as { type: string; error: { type: string; message: string } };
+    assert.equal(err.type, 'error');
+    assert.match(err.error.message, /larger than 1048576 bytes/);
+    const row = (await ledgerRows<Row>(sc)).find((x) => x.keyName === 'huge')!;
+    assert.equal(row.outcome, 'error');
+    assert.ok(row.costUsd > 0, 'the provider produced the reply, so it may bill it');
+    assert.match(row.detail ?? '', /larger than/);
+  });
+
+  test('a JSON 200 to a stream request is settled whole, and a charge past the cap says so and stops the key', async () => {
+    const key = await addKey(sc.dataDir, 'tiny', 0.05);
+    // 33,334 output tokens of claude-sonnet-4-5: about $0.50, ten times the cap; max_tokens allows it.
+    reply = anthropicMessage({ input_tokens: 10, output_tokens: 33_334 });
+    const body = JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 64_000, stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    const r = await rawRequest(sc.url, 'POST', '/v1/messages', { 'x-api-key': key, 'content-type': 'application/json' }, body);
+    assert.equal(r.status, 200);
+    const row = (await ledgerRows<Row>(sc)).find((x) => x.keyName === 'tiny')!;
+    assert.ok(row.costUsd > 0.05, JSON.stringify(row));
+    assert.match(row.detail ?? '', /whole \(JSON\) reply to a stream request.*past the cap/);
+    const next = await rawRequest(sc.url, 'POST', '/v1/messages', { 'x-api-key': key, 'content-type': 'application/json' }, MESSAGES_BODY);
+    assert.equal(next.status, 429);
+    assert.equal(up.seen.filter((s) => s.headers['x-api-key'] === 'sk-test-anthropic-tiny').length, 1);
+  });
+});
+
+describe('huge SSE events', () => {
+  let up: RawUpstream;
+  let sc: TestSpendcap;
+  let ant: string;
+  let eventBytes = 0;
+  before(async () => {
+    up = await startRawUpstream(async (_q, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const full = anthropicStream({ output_tokens: 3 });
+      const cut = full.indexOf('event: content_block_delta');
+      res.write(full.slice(0, cut));
+      // One delta event whose text is eventBytes long, sent in 64 KB chunks before its end arrives.
+      res.write('event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"');
+      const piece = 'a'.repeat(64 * 1024);
+      for (let sent = 0; sent < eventBytes && !res.destroyed; sent += piece.length) {
+        if (!res.write(piece)) await new Promise<void>((resolve) => {
+          res.once('drain', resolve);
+          res.once('close', resolve);
+        });
+      }
+      res.end('"}}\n\n' + full.slice(full.indexOf('event: content_block_stop')));
+    });
+    sc = await startSpendcap(up.url, { proxy: { maxEventBytes: 40 * 1024 * 1024 } });
+    ant = await addKey(sc.dataDir, 'ant', 100);
+  });
+  after(async () => {
+    await sc.close();
+    await up.close();
+  });
+
+  const streamBody = JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 64_000, stream: true, messages: [{ role: 'user', content: 'hi' }] });
+
+  test('a 30 MB event arriving in pieces is relayed whole while /healthz stays fast', async (t) => {
+    eventBytes = 30 * 1024 * 1024;
+    let worst = 0;
+    let done = false;
+    const probe = (async () => {
+      while (!done) {
+        const t0 = Date.now();
+        await fetch(`${sc.url}/healthz`);
+        worst = Math.max(worst, Date.now() - t0);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const t0 = Date.now();
+    const r = await rawRequest(sc.url, 'POST', '/v1/messages', { 'x-api-key': ant, 'content-type': 'application/json' }, streamBody);
+    const took = Date.now() - t0;
+    done = true;
+    await probe;
+    t.diagnostic(`30 MB event relayed in ${took} ms; slowest /healthz ${worst} ms`);
+    assert.equal(r.status, 200);
+    assert.ok(r.body.length > eventBytes);
+    assert.match(r.body, /message_stop/);
+    assert.ok(worst < 1000, `/healthz took ${worst} ms during the event`);
+  });
+
+  test('an event past the limit ends the stream cleanly; the request is settled', async () => {
+    await sc.close();
+    sc = await startSpendcap(up.url, { proxy: { maxEventBytes: 4 * 1024 * 1024 } });
+    ant = await addKey(sc.dataDir, 'ant', 100);
+    eventBytes = 16 * 1024 * 1024;
+    const r = await rawRequest(sc.url, 'POST', '/v1/messages', { 'x-api-key': ant, 'content-type': 'application/json' }, streamBody);
+    assert.equal(r.status, 200);
+    assert.ok(r.body.length < 5 * 1024 * 1024, `${r.body.length} bytes reached the client`);
+    assert.match(r.body, /larger than 4194304 bytes/);
+    const row = (await ledgerRows<Row>(sc))[0]!;
+    assert.equal(row.outcome, 'error');
+    assert.match(row.detail ?? '', /larger than/);
+    assert.equal((await fetch(`${sc.url}/healthz`)).status, 200);
+  });
+});
+
+describe('compressed request bodies', () => {
+  let up: RawUpstream;
+  let sc: TestSpendcap;
+  let ant: string;
+  before(async () => {
+    up = await startRawUpstream((_q, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(anthropicMessage({ input_tokens: 10, output_tokens: 5 }));
+    });
+    sc = await startSpendcap(up.url, { proxy: { maxBodyBytes: 1024 * 1024 } });
+    ant = await addKey(sc.dataDir, 'ant', 1);
+  });
+  after(async () => {
+    await sc.close();
+    await up.close();
+  });
+
+  test('gzip, deflate and br bodies are decoded, metered and sent on plain', async () => {
+    const { gzipSync, deflateSync, brotliCompressSync } = await import('node:zlib');
+    for (const [encoding, encode] of [['gzip', gzipSync], ['deflate', deflateSync], ['br', brotliCompressSync]] as const) {
+      const r = await rawRequest(sc.url, 'POST', '/v1/messages', { 'x-api-key': ant, 'content-type': 'application/json', 'content-encoding': encoding }, encode(Buffer.from(MESSAGES_BODY)));
+      assert.equal(r.status, 200, `${encoding}: ${r.body}`);
+      const seen = up.seen.at(-1)!;
+      assert.equal(seen.body.toString(), MESSAGES_BODY);
+      assert.equal(seen.headers['content-encoding'], undefined);
+    }
+  });
+
+  test('a bad or unknown encoding is a 400, a body that inflates past the limit a 413, nothing sent', async () => {
+    const { gzipSync } = await import('node:zlib');
+    const before = up.seen.length;
+    const bad = await rawRequest(sc.url, 'POST', '/v1/messages', { 'x-api-key': ant, 'content-type': 'application/json', 'content-encoding': 'gzip' }, MESSAGES_BODY);
+    assert.equal(bad.status, 400);
+    assert.match(bad.body, /not valid gzip/);
+    const unknown = await rawRequest(sc.url, 'POST', '/v1/messages', { 'x-api-key': ant, 'content-type': 'application/json', 'content-encoding': 'zstd' }, MESSAGES_BODY);
+    assert.equal(unknown.status, 400);
+    // 8 MB of prompt in a few KB of gzip: refused at the 1 MB limit, not inflated whole.
+    const bomb = gzipSync(Buffer.from(JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 10, messages: [{ role: 'user', content: ' '.repeat(8 * 1024 * 1024) }] })));
+    const big = await rawRequest(sc.url, 'POST', '/v1/messages', { 'x-api-key': ant, 'content-type': 'application/json', 'content-encoding': 'gzip' }, bomb);
+    assert.equal(big.status, 413);
+    assert.equal(up.seen.length, before);
+  });
+});

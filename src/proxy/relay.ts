@@ -1,10 +1,12 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import { brotliDecompress, gunzip, inflate } from 'node:zlib';
+import type { BrotliOptions, ZlibOptions } from 'node:zlib';
 import type { Dispatcher } from 'undici';
 import { budgetTagOf, clampTokens, describeRefusal, planGrowth } from '../budgets/index.js';
 import type { Account, Bank, Hold, KeyEntry, Refusal, TokenBinding } from '../budgets/index.js';
 import { commonRoom, InflightMargin } from '../budgets/index.js';
-import { costNanos, inputCostNanos, outputRateFor, tokensCostNanos, UnknownModelError } from '../pricing/index.js';
+import { costNanos, formatUsd, inputCostNanos, outputRateFor, tokensCostNanos, UnknownModelError } from '../pricing/index.js';
 import type { Nanos, ModelRates, PriceBook, ResolvedPrice, Usage } from '../pricing/index.js';
 import { hashToken } from '../secrets/index.js';
 import type { Outcome } from '../store/index.js';
@@ -12,6 +14,7 @@ import type { ProviderId } from '../pricing/index.js';
 import type { Upstream } from '../providers/registry.js';
 import type { ErrorCode, ProviderAdapter, RequestInfo, StreamMeter } from '../providers/types.js';
 import { credentialFrom } from './credentials.js';
+import { ByteQueue } from './byte-queue.js';
 import { SseParser } from './sse.js';
 import type { SseEvent } from './sse-types.js';
 import { requestHeadersForUpstream, responseHeadersForClient } from './headers.js';
@@ -26,9 +29,13 @@ export interface ProxyOptions {
   /** How far a hold grows ahead at once, so the store is written once per step, not per token (at most 1/64 of the smallest cap). */
   stepTokens: number;
   maxBodyBytes: number;
+  /** A whole (JSON) reply is buffered to be settled before the client sees it; past this it is refused with a 502. */
+  maxReplyBytes: number;
+  /** One SSE event is held whole until it ends (so a cut lands on a boundary); past this the stream is ended. */
+  maxEventBytes: number;
 }
 
-export const DEFAULT_PROXY_OPTIONS: ProxyOptions = { marginTokens: 8, stepTokens: 256, maxBodyBytes: 32 * 1024 * 1024 };
+export const DEFAULT_PROXY_OPTIONS: ProxyOptions = { marginTokens: 8, stepTokens: 256, maxBodyBytes: 32 * 1024 * 1024, maxReplyBytes: 64 * 1024 * 1024, maxEventBytes: 32 * 1024 * 1024 };
 
 /**
  * How long an abort may take to stop the provider: the stream's own time to response headers (one
@@ -99,8 +106,38 @@ export function sendError(res: ServerResponse, adapter: ProviderAdapter, code: E
   res.end(reply.body);
 }
 
-/** Reads the whole request body, refusing past the limit without buffering the excess. */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
+const DECODERS: Readonly<Record<string, (b: Buffer, o: ZlibOptions & BrotliOptions, cb: (err: Error | null, out: Buffer) => void) => void>> = {
+  gzip: gunzip,
+  'x-gzip': gunzip,
+  deflate: inflate,
+  br: brotliDecompress,
+};
+
+/** A body the client could not have meant: an encoding spendcap does not decode, or bytes that are not in it. */
+export class BodyEncodingError extends Error {
+  readonly code = 'E_BAD_REQUEST';
+}
+
+/**
+ * The whole request body, decoded when the client compressed it (content-encoding gzip, deflate or
+ * br), refusing past the limit (compressed or not) without buffering the excess.
+ */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large' | BodyEncodingError> {
+  const raw = await readRawBody(req, limit);
+  const encoding = String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  if (raw === 'too-large' || encoding === 'identity' || encoding === '') return raw;
+  const decode = DECODERS[encoding];
+  if (decode === undefined) return new BodyEncodingError(`content-encoding "${encoding.slice(0, 40)}" is not supported; send the body as it is, or gzip, deflate or br`);
+  return new Promise((resolve) => {
+    decode(raw, { maxOutputLength: limit }, (err, out) => {
+      if (err === null) resolve(out);
+      else if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') resolve('too-large');
+      else resolve(new BodyEncodingError(`the body is not valid ${encoding}: ${err.message}`));
+    });
+  });
+}
+
+function readRawBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limit) {
@@ -190,6 +227,10 @@ export async function relayMetered(ctx: ProxyContext, route: Route, key: KeyEntr
   const body = await readBody(req, ctx.options.maxBodyBytes);
   if (body === 'too-large') {
     sendError(res, adapter, 'E_TOO_LARGE', `spendcap: request body is larger than ${ctx.options.maxBodyBytes} bytes`);
+    return;
+  }
+  if (body instanceof BodyEncodingError) {
+    sendError(res, adapter, 'E_BAD_REQUEST', `spendcap: ${body.message}`);
     return;
   }
   const parsed = adapter.parseRequest(body, route.path, new URLSearchParams(route.query));
@@ -342,8 +383,25 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
       finish(outcome, usage, ceiling, `provider reported usage past the request's limits (${usage.inputTokens} in, ${usage.outputTokens} out); charged the most it could cost${detail ? `; ${detail}` : ''}`, true);
       return;
     }
-    finish(outcome, usage, charge, detail);
+    if (charge > hold.amountNanos && detail !== null) finishPastHold(outcome, usage, charge, detail);
+    else finish(outcome, usage, charge, detail);
   };
+
+  /**
+   * A charge past the hold (a whole reply the hold did not cover): the hold grows to it when the
+   * budgets have room; when they do not, it is still booked (the provider bills it), the budget is
+   * marked exhausted and the row says by how much it went past.
+   */
+  const finishPastHold = (outcome: Outcome, usage: Usage | null, charge: Nanos, detail: string): void => {
+    if (charge <= hold.amountNanos) return finish(outcome, usage, charge, detail);
+    const refusal = bank.grow(hold, charge - hold.amountNanos);
+    if (refusal === null) return finish(outcome, usage, charge, detail);
+    bank.markExhausted(refusal);
+    finish(outcome, usage, charge, `${detail}; cost past the cap of ${refusal.account.label} by ${formatUsd(charge - hold.amountNanos)} over its hold`, usage === null);
+  };
+
+  /** What a whole reply may cost at most: the prompt's upper estimate and the whole output limit (a non-streamed request's hold). */
+  const wholeReplyNanos: Nanos = model.inputEstimateNanos + tokensCostNanos(safeTokens(info.maxTokens), model.outputRate);
 
   /** Cost the provider may bill when spendcap has not seen the final usage: everything seen plus what may be in flight. */
   const estimatedCharge = (): Nanos => {
@@ -485,14 +543,29 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
 
   if (!isSse) {
     // A JSON reply is only usable whole: it is settled before its last byte reaches the client,
-    // so a finished request always has its ledger row.
+    // so a finished request always has its ledger row. It is buffered up to a limit.
     const chunks: Buffer[] = [];
-    upstreamRes.body.on('data', (c: Buffer) => chunks.push(c));
-    await new Promise<void>((resolve) => {
-      upstreamRes.body.on('end', resolve);
-      upstreamRes.body.on('error', () => resolve());
+    let size = 0;
+    const tooLarge = await new Promise<boolean>((resolve) => {
+      upstreamRes.body.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size <= options.maxReplyBytes) return void chunks.push(c);
+        chunks.length = 0;
+        upstreamRes.body.destroy();
+        resolve(true);
+      });
+      upstreamRes.body.on('end', () => resolve(false));
+      upstreamRes.body.on('error', () => resolve(false));
     });
     if (finished) return;
+    if (tooLarge) {
+      abort.abort();
+      // The provider produced the whole reply, so it may bill it: the most the request could cost.
+      const charge = status === 200 ? Math.max(hold.amountNanos, wholeReplyNanos) : 0;
+      finishPastHold('error', null, charge, `reply larger than ${options.maxReplyBytes} bytes, not forwarded`);
+      sendError(res, adapter, 'E_UPSTREAM', `spendcap: the provider's reply is larger than ${options.maxReplyBytes} bytes; spendcap does not forward it. Lower the output limit or stream the reply.`);
+      return;
+    }
     const whole = Buffer.concat(chunks);
     if (status !== 200 && adapter.providerCapRefused?.(route.provider, status, whole) === true) {
       // The provider's limit on the key (the second wall) refused it: the client sees a spendcap cap refusal; nothing is billed.
@@ -518,8 +591,11 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
       } catch {
         usage = null;
       }
-      if (usage) settleFromUsage('ok', usage, providerCostNanos, null);
-      else finish('error', null, hold.amountNanos, 'response without usage; charged the whole hold');
+      // A whole reply to a stream request (backends that ignore `stream`) held only a stream's
+      // margin: it settles like a non-streamed one, and says so when it costs past the cap.
+      const jsonToStream = info.stream ? 'a whole (JSON) reply to a stream request' : null;
+      if (usage) settleFromUsage('ok', usage, providerCostNanos, jsonToStream);
+      else finishPastHold('error', null, info.stream ? Math.max(hold.amountNanos, wholeReplyNanos) : hold.amountNanos, 'response without usage; charged the most it could cost');
     } else {
       // Providers do not bill requests they reject.
       finish('error', null, 0, `upstream status ${status}`);
@@ -540,7 +616,8 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
   const parser = new SseParser(rewrite !== undefined);
   let received = 0;
   let forwarded = 0;
-  let pending: Buffer | null = null;
+  /** Bytes of the event not yet complete, forwarded once it is. */
+  const pending = new ByteQueue();
 
   // Backpressure: when the client reads slower than the provider sends, the provider's stream waits
   // (its TCP window fills) instead of spendcap buffering it in memory.
@@ -558,16 +635,16 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
   /** Forwards bytes up to the last complete event; a partial event waits for its end so a cut always lands on a boundary. */
   const forwardComplete = (chunk: Buffer): void => {
     const upTo = received - parser.pendingBytes;
-    if (pending === null && upTo === received) {
+    if (pending.length === 0 && upTo === received) {
       send(chunk);
       forwarded = received;
       return;
     }
-    const all: Buffer = pending === null ? chunk : Buffer.concat([pending, chunk]);
+    pending.push(chunk);
     const n = upTo - forwarded;
-    if (n > 0) send(all.subarray(0, n));
-    forwarded += Math.max(0, n);
-    pending = all.length > n ? all.subarray(Math.max(0, n)) : null;
+    if (n <= 0) return;
+    pending.take(n, send);
+    forwarded += n;
   };
 
   /** What the client gets for a chunk: its complete events' bytes, or their rewrites when the meter must change them. */
@@ -590,6 +667,8 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     if (ended) return;
     received += chunk.length;
     const events = parser.push(chunk);
+    // One event is held whole until its end: past the limit the stream is cut rather than the memory spent.
+    if (parser.pendingBytes > options.maxEventBytes) return overlong(chunk, events);
     if (events.length === 0 || finished) {
       relayOut(chunk, events);
       return;
@@ -627,6 +706,16 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
   };
   res.on('close', stopClock);
 
+  const overlong = (chunk: Buffer, events: readonly SseEvent[]): void => {
+    for (const ev of events) if (ev.comment === undefined) m.onEvent(ev);
+    relayOut(chunk, events);
+    ended = true;
+    abort.abort();
+    const notice = `spendcap: the provider sent an event larger than ${options.maxEventBytes} bytes; the stream was ended there`;
+    finish('error', null, estimatedCharge(), notice);
+    res.end(m.cutTail(notice));
+  };
+
   const cutAt = (chunk: Buffer, events: readonly SseEvent[], refusal: Refusal): void => {
     // The events already read are paid for by the margin held before them: the client gets them, then the tail.
     relayOut(chunk, events);
@@ -649,7 +738,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
       }
       if (!res.writableEnded && !res.destroyed) {
         // A last event without its blank line is passed on as it came (a rewritten stream drops it: it was never whole).
-        if (rewrite === undefined && pending !== null) res.write(pending);
+        if (rewrite === undefined) pending.take(pending.length, (b) => res.write(b));
         res.end();
       }
     };

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KeyEntry } from '../budgets/index.js';
 import type { ProviderId } from '../pricing/index.js';
-import { readBody, sendError } from '../proxy/relay.js';
+import { BodyEncodingError, readBody, sendError } from '../proxy/relay.js';
 import type { ProxyContext, Route } from '../proxy/relay.js';
 import { requestHeadersForUpstream, responseHeadersForClient } from '../proxy/headers.js';
 
@@ -19,6 +19,10 @@ export async function passThrough(ctx: ProxyContext, route: Route, key: KeyEntry
   const body = req.method === 'GET' || req.method === 'HEAD' ? null : await readBody(req, ctx.options.maxBodyBytes);
   if (body === 'too-large') {
     sendError(res, adapter, 'E_TOO_LARGE', `spendcap: request body is larger than ${ctx.options.maxBodyBytes} bytes`);
+    return;
+  }
+  if (body instanceof BodyEncodingError) {
+    sendError(res, adapter, 'E_BAD_REQUEST', `spendcap: ${body.message}`);
     return;
   }
   const abort = new AbortController();
