@@ -482,6 +482,8 @@ export function createAdmin(deps: AdminDeps): Admin {
         else {
           const extra: Record<string, string> = {};
           if (err.status === 401) extra['www-authenticate'] = 'Bearer realm="spendcap"';
+          // The rest of an oversized body is not read: the connection cannot carry another request.
+          if (err.status === 413) extra.connection = 'close';
           const allow = (err as ApiError & { allow?: string }).allow;
           if (allow !== undefined) extra.allow = allow;
           sendApiError(res, err, extra);
