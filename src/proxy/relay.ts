@@ -13,6 +13,7 @@ import type { Upstream } from '../providers/registry.js';
 import type { ErrorCode, ProviderAdapter, RequestInfo, StreamMeter } from '../providers/types.js';
 import { credentialFrom, CREDENTIAL_HEADERS } from './credentials.js';
 import { SseParser } from './sse.js';
+import { digestPrompt, PromptMemory } from './prompt-memory.js';
 import type { SseEvent } from './sse-types.js';
 import { requestHeadersForUpstream, responseHeadersForClient } from './headers.js';
 
@@ -51,6 +52,8 @@ export interface ProxyContext {
   options: ProxyOptions;
   /** One line per finished request, for the terminal; never carries a key. */
   log: (line: string) => void;
+  /** Exact input counts of earlier turns of the same conversations (made on first use). */
+  promptMemory?: PromptMemory;
 }
 
 /** One request's way through spendcap, decided from its path and its key. */
@@ -173,6 +176,12 @@ export async function relayMetered(ctx: ProxyContext, route: Route, key: KeyEntr
   let info: RequestInfo = parsed;
   const session = sessionOf(req.headers);
   const provider = route.provider;
+  // A later turn of a conversation: the previous turn's exact count plus what changed, when tighter.
+  const memory = (ctx.promptMemory ??= new PromptMemory());
+  const promptScope = `${key.record.id}\u0000${provider}\u0000${info.model}`;
+  const promptDigest = digestPrompt(body);
+  const warmInput = memory.estimate(promptScope, promptDigest, body, info.estimatedInputTokens);
+  if (warmInput < info.estimatedInputTokens) info = { ...info, estimatedInputTokens: warmInput };
   const price = ctx.prices.resolve(provider, info.model);
   if (price instanceof UnknownModelError) {
     ctx.bank.recordBlocked(key, session, provider, info.model, randomUUID(), price.code, 400);
@@ -212,7 +221,8 @@ export async function relayMetered(ctx: ProxyContext, route: Route, key: KeyEntr
     sendError(res, adapter, refusal.code, message);
     return;
   }
-  await forward(ctx, route, req, res, { body: info.upstreamBody ?? body, info, price, model, hold: opened, stepNanos, startedAt, clampedTo: clampedBody === null ? null : clampedTo });
+  const remember = (u: Usage): void => memory.remember(promptScope, promptDigest, totalInputTokens(u));
+  await forward(ctx, route, req, res, { body: info.upstreamBody ?? body, info, price, model, hold: opened, stepNanos, startedAt, clampedTo: clampedBody === null ? null : clampedTo, remember });
 }
 
 /** A request that passed admission: what forward needs to relay, meter and settle it. */
@@ -226,12 +236,14 @@ interface Admitted {
   startedAt: number;
   /** The output limit spendcap lowered the request to (budget clamp), told to the client in a header. */
   clampedTo: number | null;
+  /** Keeps the provider's exact input count for the next turn of the conversation. */
+  remember: (usage: Usage) => void;
 }
 
 async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, res: ServerResponse, admitted: Admitted): Promise<void> {
   const { bank, options } = ctx;
   const { adapter, upstream } = route;
-  const { body, info, price, model, hold, stepNanos, startedAt, clampedTo } = admitted;
+  const { body, info, price, model, hold, stepNanos, startedAt, clampedTo, remember } = admitted;
   const clientHeaders = (h: Record<string, string | string[] | undefined>): Record<string, string | string[]> =>
     clampedTo === null ? responseHeadersForClient(h) : { ...responseHeadersForClient(h), 'x-spendcap-clamped-max-tokens': String(clampedTo) };
   const abort = new AbortController();
@@ -255,6 +267,8 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     finished = true;
     // Without the provider's final count, the row shows the output tokens spendcap charged for.
     const u = usage ?? (meter ? { ...meter.usage, outputTokens: meter.outputTokensForHold() } : null);
+    if (usage !== null) remember(usage);
+    else if (meter?.inputKnown) remember(meter.usage);
     const reported = providerCostNanos ?? meter?.providerCostNanos ?? null;
     bank.settle(hold, {
       requestId,
