@@ -50,7 +50,12 @@ describe('caps that use the whole budget (Anthropic)', () => {
     const billed = mock.bills.slice(first).reduce((s, b) => s + Math.ceil((b.usage.input_tokens * SONNET.input + b.usage.output_tokens * SONNET.output) / 1e6), 0);
     const cap = usdToNanos(capUsd);
     const row = sc.server.store.listLedger(1)[0]!;
-    console.log(`# row: charged ${row.costNanos} est output ${row.outputTokens} input ${row.inputTokens}; bill input ${mock.bills[first]!.usage.input_tokens}`);
+    console.log(`# FIGURE cut row: charged/billed ${(row.costNanos / billed).toFixed(3)}, best estimate/billed ${((row.meteredCostNanos ?? 0) / billed).toFixed(3)}`);
+    assert.equal(row.outcome, 'cut');
+    assert.ok(row.costNanos >= billed, 'the charge counted against the cap covers the bill');
+    const best = row.meteredCostNanos ?? Number.NaN;
+    assert.ok(best <= row.costNanos, 'the best estimate sits beside the charge, below it');
+    assert.ok(Math.abs(best - billed) / billed < 0.2, `best estimate ${best} n$ vs billed ${billed} n$`);
     console.log(`# FIGURE one-stream sonnet $0.01: billed/cap = ${(billed / cap).toFixed(3)} (${mock.bills[first]!.usage.output_tokens} output tokens)`);
     assert.ok(billed <= cap, `billed ${billed} n$ > cap ${cap} n$`);
     assert.ok(billed / cap >= MIN_USE, `billed only ${(billed / cap).toFixed(3)} of the cap`);

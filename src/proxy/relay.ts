@@ -288,7 +288,9 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
       durationMs: Date.now() - startedAt,
       detail,
       providerCostNanos: reported,
-      meteredCostNanos: reported !== null && usage !== null ? costNanos(usage, model.rates) : null,
+      // Beside the provider's own figure: spendcap's price of the same usage. Beside a cut's charge (the
+      // safe upper bound, margin included): spendcap's best estimate of the bill, what it read without the margin.
+      meteredCostNanos: reported !== null && usage !== null ? costNanos(usage, model.rates) : usage === null && u !== null && meter?.inputKnown ? costNanos(u, model.rates) : null,
     });
     ctx.log(`${outcome} ${hold.key.record.name}${hold.session ? `/${hold.session.slice(0, 8)}` : ''} ${info.model} $${(chargeNanos / 1e9).toFixed(9)}${detail ? ` (${detail})` : ''}`);
   };
