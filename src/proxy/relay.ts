@@ -16,6 +16,7 @@ import type { ErrorCode, ProviderAdapter, RequestInfo, StreamMeter } from '../pr
 import { credentialFrom } from './credentials.js';
 import { ByteQueue } from './byte-queue.js';
 import { SseParser } from './sse.js';
+import { digestPrompt, PromptMemory } from './prompt-memory.js';
 import type { SseEvent } from './sse-types.js';
 import { requestHeadersForUpstream, responseHeadersForClient } from './headers.js';
 import { safeTokens, safeUsage, usageFlaw } from './usage-guard.js';
@@ -59,6 +60,8 @@ export interface ProxyContext {
   options: ProxyOptions;
   /** One line per finished request, for the terminal; never carries a key. */
   log: (line: string) => void;
+  /** Exact input counts of earlier turns of the same conversations (made on first use). */
+  promptMemory?: PromptMemory;
   /** Hold-and-approve (src/alerts/ask.ts): a refusal on a budget in ask mode waits for a person's answer. */
   approval?: ApprovalGate;
 }
@@ -243,6 +246,12 @@ export async function relayMetered(ctx: ProxyContext, route: Route, key: KeyEntr
   const binding = boundTo(ctx, req);
   const session = binding?.session ?? sessionOf(req.headers);
   const provider = route.provider;
+  // A later turn of a conversation: the previous turn's exact count plus what changed, when tighter.
+  const memory = (ctx.promptMemory ??= new PromptMemory());
+  const promptScope = `${key.record.id}\u0000${provider}\u0000${info.model}`;
+  const promptDigest = digestPrompt(body);
+  const warmInput = memory.estimate(promptScope, promptDigest, body, info.estimatedInputTokens);
+  if (warmInput < info.estimatedInputTokens) info = { ...info, estimatedInputTokens: warmInput };
   const price = ctx.prices.resolve(provider, info.model);
   if (price instanceof UnknownModelError) {
     ctx.bank.recordBlocked(key, session, provider, info.model, randomUUID(), price.code, 400);
@@ -287,7 +296,8 @@ export async function relayMetered(ctx: ProxyContext, route: Route, key: KeyEntr
     sendError(res, adapter, refusal.code, message);
     return;
   }
-  await forward(ctx, route, req, res, { body: info.upstreamBody ?? body, info, price, model, hold: opened, stepNanos, startedAt, clampedTo: clampedBody === null ? null : clampedTo });
+  const remember = (u: Usage): void => memory.remember(promptScope, promptDigest, totalInputTokens(u));
+  await forward(ctx, route, req, res, { body: info.upstreamBody ?? body, info, price, model, hold: opened, stepNanos, startedAt, clampedTo: clampedBody === null ? null : clampedTo, remember });
 }
 
 /** A request that passed admission: what forward needs to relay, meter and settle it. */
@@ -301,12 +311,14 @@ interface Admitted {
   startedAt: number;
   /** The output limit spendcap lowered the request to (budget clamp), told to the client in a header. */
   clampedTo: number | null;
+  /** Keeps the provider's exact input count for the next turn of the conversation. */
+  remember: (usage: Usage) => void;
 }
 
 async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, res: ServerResponse, admitted: Admitted): Promise<void> {
   const { bank, options } = ctx;
   const { adapter, upstream } = route;
-  const { body, info, price, model, hold, stepNanos, startedAt, clampedTo } = admitted;
+  const { body, info, price, model, hold, stepNanos, startedAt, clampedTo, remember } = admitted;
   const clientHeaders = (h: Record<string, string | string[] | undefined>): Record<string, string | string[]> =>
     clampedTo === null ? responseHeadersForClient(h) : { ...responseHeadersForClient(h), 'x-spendcap-clamped-max-tokens': String(clampedTo) };
   const abort = new AbortController();
@@ -334,6 +346,9 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     // Without the provider's final count, the row shows the output tokens spendcap charged for.
     const raw = usage ?? (meter ? { ...meter.usage, outputTokens: meter.outputTokensForHold() } : null);
     const u = raw === null ? null : safeUsage(raw);
+    // Untrusted usage is never remembered: the next turn's estimate stands on the provider's valid counts only.
+    if (usage !== null && usageFlaw(usage) === null) remember(usage);
+    else if (usage === null && meter?.inputKnown && usageFlaw(meter.usage) === null) remember(meter.usage);
     const reported = providerCostNanos ?? meter?.providerCostNanos ?? null;
     bank.settle(hold, {
       requestId: (bodyIdWins ? (meter?.responseId ?? bodyId) : undefined) ?? requestId,
@@ -353,7 +368,9 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
       durationMs: Date.now() - startedAt,
       detail,
       providerCostNanos: reported,
-      meteredCostNanos: reported !== null && u !== null && usage !== null ? costNanos(u, model.rates) : null,
+      // Beside the provider's own figure: spendcap's price of the same usage. Beside a cut's charge (the
+      // safe upper bound, margin included): spendcap's best estimate of the bill, what it read without the margin.
+      meteredCostNanos: reported !== null && usage !== null && u !== null ? costNanos(u, model.rates) : usage === null && u !== null && meter?.inputKnown ? costNanos(u, model.rates) : null,
     });
     ctx.log(`${outcome} ${hold.key.record.name}${hold.session ? `/${hold.session.slice(0, 8)}` : ''} ${info.model} $${(chargeNanos / 1e9).toFixed(9)}${detail ? ` (${detail})` : ''}`);
   };

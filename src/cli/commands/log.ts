@@ -136,10 +136,10 @@ export async function log(argv: string[], io: Io): Promise<number> {
           String(r.inputTokens),
           String(r.outputTokens),
           `${r.cacheReadTokens}/${r.cacheWrite5mTokens + r.cacheWrite1hTokens}`,
-          usd(r.costNanos) + (r.usageSource === 'estimate' ? '~' : ''),
+          usd(r.costNanos) + (r.usageSource === 'estimate' ? '~' : '') + (r.usageSource === 'estimate' && r.meteredCostNanos != null ? ` (billed ~${usd(r.meteredCostNanos)})` : ''),
           r.outcome + (r.detail && r.outcome !== 'ok' ? `: ${r.detail.slice(0, 60)}` : ''),
         ]),
-      ]) + '* priced at a fallback model   ~ estimated usage (cut or interrupted)\n',
+      ]) + '* priced at a fallback model   ~ estimated usage (cut or interrupted): counted against the cap, (billed ~) spendcap\'s best estimate of the bill\n',
     );
     return 0;
   } finally {
