@@ -2,7 +2,8 @@
 // encrypted as a spendcap key's provider key, shown, re-capped and removed on both sides.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFakeOpenRouter } from './helpers/fake-openrouter-admin.js';
 import { cli, tempDataDir } from './helpers/spendcap.js';
@@ -35,21 +36,27 @@ test('provider-admin stores the management key encrypted, lists it redacted, and
 test('provider-key creates an OpenRouter key with the limit, stores it as the provider key, and key list shows the provider side', async () => {
   const fake = await startFakeOpenRouter();
   const dir = tempDataDir();
-  const env = { SPENDCAP_OPENROUTER_BASE_URL: fake.base };
+  // --agent claude writes Claude Code's settings: into a home of the test's own, never the machine's.
+  const home = mkdtempSync(join(tmpdir(), 'spendcap-home-'));
+  const env = { SPENDCAP_OPENROUTER_BASE_URL: fake.base, HOME: home };
   try {
     const none = await cli(dir, ['provider-key', 'openrouter', '5'], env);
     assert.equal(none.code, 1);
     assert.match(none.err, /provider-admin add openrouter --management-key/);
     assert.equal((await cli(dir, ['provider-admin', 'add', 'openrouter', '--management-key', fake.managementKey])).code, 0);
 
-    const r = await cli(dir, ['provider-key', 'openrouter', '5', '--reset', 'daily', '--name', 'router', '--agent', 'claude'], env);
+    const r = await cli(dir, ['provider-key', 'openrouter', '5', '--reset', 'daily', '--name', 'router', '--agent', 'codex'], env);
     assert.equal(r.code, 0, r.err);
     const post = fake.calls.find((c) => c.method === 'POST' && c.path === '/keys');
     assert.deepEqual(post?.body, { name: 'spendcap:router', limit: 5, limit_reset: 'daily', include_byok_in_limit: true });
     assert.equal(post?.auth, fake.managementKey);
     const token = /\b(sc-[A-Za-z0-9_-]{32})\b/.exec(r.out)?.[1];
     assert.ok(token, r.out);
-    assert.match(r.out, /spendcap connect claude --key router/);
+    // --agent connects Codex (it speaks Responses, which OpenRouter serves) with a token of its own.
+    assert.match(r.out, /Connected codex to "router"/);
+    assert.match(readFileSync(join(home, '.codex', 'config.toml'), 'utf8'), /base_url = "http:\/\/127\.0\.0\.1:\d+\/v1"/);
+    const codexToken = /SPENDCAP_API_KEY=(sc-\S+)/.exec(readFileSync(join(home, '.codex', '.env'), 'utf8'))?.[1];
+    assert.ok(codexToken !== undefined && codexToken !== token, 'Codex has a spendcap token of its own');
     const orKey = [...fake.keys.values()][0]!;
     assert.ok(!storedBytes(dir).includes(orKey.key), 'the OpenRouter key is stored encrypted');
 
@@ -91,5 +98,6 @@ test('provider-key creates an OpenRouter key with the limit, stores it as the pr
   } finally {
     await fake.close();
     rmSync(dir, { recursive: true, force: true });
+    rmSync(home, { recursive: true, force: true });
   }
 });

@@ -1,5 +1,5 @@
-// The one place where `provider-key --agent AGENT` meets the agent connectors (src/connectors/, built
-// on another branch). Until the lead wires it, it connects nothing and the CLI prints the command to run.
+// The one place where `provider-key --agent AGENT` meets the agent connectors (src/connectors/):
+// the same path as `spendcap connect AGENT --key NAME`, so the agent gets a token of its own.
 import type { Io } from '../cli/context.js';
 
 export interface ConnectRequest {
@@ -10,11 +10,14 @@ export interface ConnectRequest {
   io: Io;
 }
 
-/**
- * Connects AGENT to the spendcap key; true when it did. WIRE HERE: call the connector of
- * src/connectors/ (as `spendcap connect AGENT --key NAME` does) and return true.
- */
+/** Connects AGENT to the spendcap key; true when it did. What connect prints goes to stderr, so a --json stdout stays one document. */
 export async function connectAgent(req: ConnectRequest): Promise<boolean> {
-  void req;
-  return false;
+  const { connect } = await import('../cli/commands/connect.js');
+  const io: Io = { ...req.io, out: req.io.err };
+  try {
+    return (await connect([req.agent, '--key', req.keyName, '--data-dir', req.dataDir], io)) === 0;
+  } catch (err) {
+    req.io.err(`spendcap: could not connect ${req.agent}: ${(err as Error).message}\n`);
+    return false;
+  }
 }
