@@ -3,7 +3,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'extensions/*/dist/**', 'extensions/*/node_modules/**', 'extensions/*/*.vsix', 'bin/**', 'eslint.config.js', 'docs/**', 'web/build.mjs'] },
+  { ignores: ['dist/**', 'node_modules/**', 'extensions/*/dist/**', 'extensions/*/node_modules/**', 'extensions/*/*.vsix', 'bin/**', 'eslint.config.js', 'docs/**', 'web/build.mjs', 'test/fixtures/**'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },

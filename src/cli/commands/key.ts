@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { checkKeyName, createKey, howToPoint, KeySpecError, removeKey, revokeKeyToken, tokensOf } from '../../keys/index.js';
+import { createKey, howToPoint, KeySpecError, removeKey, revokeKeyToken, tokensOf } from '../../keys/index.js';
 import type { KeyField } from '../../keys/index.js';
 import { optionalUsd, parse, period, requireName, str, usd } from '../args.js';
 import { openStore } from '../context.js';
