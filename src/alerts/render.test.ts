@@ -50,12 +50,14 @@ test('routing: --budget and --events choose; asks go to every channel of the bud
   assert.throws(() => parseEvents('bogus'), /unknown event "bogus"/);
 });
 
-test('a backlog keeps the newest per budget; asks are never superseded', () => {
+test('a backlog keeps the newest per budget; asks and rows not tried yet are never superseded', () => {
   const rows = [
-    { id: 'a', budget: 'w', kind: 'threshold', updatedAt: 1 },
-    { id: 'b', budget: 'w', kind: 'block', updatedAt: 3 },
-    { id: 'c', budget: 'w', kind: 'ask', updatedAt: 2 },
-    { id: 'd', budget: 'z', kind: 'cut', updatedAt: 1 },
+    { id: 'a', budget: 'w', kind: 'threshold', updatedAt: 1, attempts: 3 },
+    { id: 'b', budget: 'w', kind: 'block', updatedAt: 3, attempts: 1 },
+    { id: 'c', budget: 'w', kind: 'ask', updatedAt: 2, attempts: 2 },
+    { id: 'd', budget: 'z', kind: 'cut', updatedAt: 1, attempts: 0 },
+    { id: 'e', budget: 'z', kind: 'threshold', updatedAt: 2, attempts: 0 },
+    { id: 'f', budget: 'w', kind: 'cut', updatedAt: 2, attempts: 0 },
   ];
   assert.deepEqual(supersededBy(rows), ['a']);
   assert.deepEqual([1, 2, 3, 10, 20].map(backoffMs), [1000, 2000, 4000, 300_000, 300_000]);

@@ -202,15 +202,17 @@ export function backoffMs(attempts: number): number {
 }
 
 /**
- * A channel that was down has several pending rows: it gets the newest per budget, the rest are
- * superseded (the latest state, not a flood). Questions (ask) are never superseded nor supersede.
+ * A channel that was down has several pending rows: it gets the newest per budget, and the rows it
+ * already failed to take are superseded (the latest state, not a flood). Rows not tried yet are
+ * news, never a backlog: a cut and a threshold queued in the same tick both go out. Questions
+ * (ask) are never superseded nor supersede.
  */
-export function supersededBy<T extends { id: string; budget: string; kind: string; updatedAt: number }>(pending: readonly T[]): string[] {
+export function supersededBy<T extends { id: string; budget: string; kind: string; updatedAt: number; attempts: number }>(pending: readonly T[]): string[] {
   const newest = new Map<string, T>();
   for (const r of pending) {
     if (r.kind === 'ask' || r.kind === 'test') continue;
     const n = newest.get(r.budget);
     if (n === undefined || r.updatedAt >= n.updatedAt) newest.set(r.budget, r);
   }
-  return pending.filter((r) => r.kind !== 'ask' && r.kind !== 'test' && newest.get(r.budget) !== r).map((r) => r.id);
+  return pending.filter((r) => r.kind !== 'ask' && r.kind !== 'test' && r.attempts > 0 && newest.get(r.budget) !== r).map((r) => r.id);
 }
