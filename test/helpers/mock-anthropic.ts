@@ -43,12 +43,34 @@ export interface MockMidStreamError {
   message?: string;
 }
 
+export interface MockScript {
+  text: string;
+  /** What the real model bills for one whole `text`. */
+  tokens: number;
+}
+
+/** Word-sized deltas of a text (a long run without spaces, as in CJK or base64, is cut every 8 code points). */
+export function scriptDeltas(text: string): string[] {
+  const out: string[] = [];
+  for (const piece of text.match(/\s*\S+|\s+/g) ?? []) {
+    const cps = Array.from(piece);
+    for (let i = 0; i < cps.length; i += 8) out.push(cps.slice(i, i + 8).join(''));
+  }
+  return out;
+}
+
 export interface MockAnthropicOptions {
   /**
    * Probability that a word of 4+ letters is billed as two tokens, to imitate a tokenizer finer than
    * cl100k (Claude's: about 16% more tokens on English up to 4.6, more from 4.7). Default 0.
    */
   tokenizerInflation?: number;
+  /**
+   * Stream this text (repeated as needed) as the answer, in word-sized deltas, and bill it the way a
+   * real tokenizer would: `tokens` per whole text, pro rata to the characters written (rounded up).
+   * The caller states `tokens` from an independent count, so the bill does not depend on the deltas.
+   */
+  script?: MockScript;
   /** Delay between two token deltas; 0 = as fast as possible (setImmediate between writes). Default 2. */
   tokenIntervalMs?: number;
   /** Planned output tokens per response, clamped to the request's max_tokens. Default 50. */
@@ -363,7 +385,10 @@ function makePlan(o: MockAnthropicOptions, body: ParsedBody, seed: number): Plan
   }
   const textN = tool ? Math.max(1, Math.min(8, target - reserved)) : Math.max(0, target - reserved);
   const text: string[] = [];
-  for (let i = 0; i < textN; i++) text.push(src.next());
+  if (o.script) {
+    const pieces = scriptDeltas(o.script.text);
+    for (let i = 0; i < textN && pieces.length > 0; i++) text.push(pieces[i % pieces.length] ?? '');
+  } else for (let i = 0; i < textN; i++) text.push(src.next());
   if (text.length > 0 || !tool) wanted.push({ kind: 'text', tokens: text });
   if (tool) wanted.push(tool);
 
@@ -629,6 +654,10 @@ export async function startMockAnthropic(opts: MockAnthropicOptions = {}): Promi
     chargeInput();
 
     let written = 0;
+    let scriptChars = 0;
+    const script = o.script;
+    // With a script, output tokens are what its tokenizer makes of the characters written so far.
+    const outputTokens = (): number => (script ? Math.ceil((scriptChars * script.tokens) / script.text.length) : written);
     const hiddenPerThinkingDelta = Math.max(0, Math.floor(o.hiddenThinkingPerDelta ?? 0));
     const sendError = async (e: MockMidStreamError): Promise<void> => {
       bill.errored = true;
@@ -665,7 +694,8 @@ export async function startMockAnthropic(opts: MockAnthropicOptions = {}): Promi
         const ok = await write(sse('content_block_delta', { type: 'content_block_delta', index: blockIndex, delta }));
         // res.write was called: the provider has generated and sent it (and, for summarized thinking, more it did not show)
         written += b.kind === 'thinking' ? 1 + hiddenPerThinkingDelta : 1;
-        bill.usage.output_tokens = written;
+        if (b.kind === 'text') scriptChars += tok.length;
+        bill.usage.output_tokens = outputTokens();
         if (!ok) return;
         if (pingEvery > 0 && written % pingEvery === 0 && !(await write(sse('ping', { type: 'ping' })))) return;
       }
@@ -687,7 +717,7 @@ export async function startMockAnthropic(opts: MockAnthropicOptions = {}): Promi
         type: 'message_delta',
         delta: { stop_reason: plan.stopReason, stop_sequence: null },
         usage: {
-          output_tokens: written,
+          output_tokens: outputTokens(),
           input_tokens: inputTokens,
           cache_creation_input_tokens: cache5m + cache1h,
           cache_read_input_tokens: cacheRead,
