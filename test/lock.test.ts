@@ -13,12 +13,15 @@ import { tempDataDir } from './helpers/spendcap.js';
 
 const LOCK_MODULE = fileURLToPath(new URL('../src/server/lock.js', import.meta.url));
 
-/** A process that tries to take the lock, prints "ok" or the error code, and holds what it got until killed. */
+/**
+ * A process that tries to take the lock, prints "ok" or the error code, and holds what it got until
+ * killed. It drops the release function and collects garbage first: a lock must outlive its handle.
+ */
 function locker(dir: string): { child: ChildProcess; said: Promise<string> } {
   const code = `import { acquireServerLock } from ${JSON.stringify(LOCK_MODULE)};
-try { acquireServerLock(${JSON.stringify(dir)}); console.log('ok'); } catch (e) { console.log(e.code ?? String(e)); }
+try { acquireServerLock(${JSON.stringify(dir)}); globalThis.gc(); console.log('ok'); } catch (e) { console.log(e.code ?? String(e)); }
 setInterval(() => {}, 1000);`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
   const said = new Promise<string>((resolve) => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => {

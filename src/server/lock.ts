@@ -8,6 +8,9 @@ const LOCK_DB = 'server.lock';
 /** How long a start waits for a lock held for an instant (a status probe), not for a running server. */
 const ACQUIRE_WAIT_MS = 250;
 
+/** Held locks stay referenced here: a lock whose handle the garbage collector closed would be a lock no more. */
+const HELD = new Set<Database.Database>();
+
 function isBusy(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
@@ -41,6 +44,7 @@ export function acquireServerLock(dataDir: string): () => void {
     const pid = pidInFile(dataDir);
     throw new StoreError('E_LOCKED', `another spendcap server${pid !== null ? ` (pid ${pid})` : ''} is already using ${dataDir}; stop it first or use --data-dir`);
   }
+  HELD.add(db);
   const pidPath = join(dataDir, PID_FILE);
   writeFileSync(pidPath, String(process.pid), { mode: 0o600 });
   let held = true;
@@ -52,6 +56,7 @@ export function acquireServerLock(dataDir: string): () => void {
     } catch {
       // already gone
     }
+    HELD.delete(db);
     db.close();
   };
 }
