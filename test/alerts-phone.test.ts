@@ -1,11 +1,13 @@
 // The phone flow end to end, through the real server and the real chat clients against local fakes:
-// a stream hits its cap and is cut → the phone message arrives with +$1 +$5 +$10 Kill → a tap on +$5
+// a stream hits its cap and is cut → the phone message arrives (the budget's latest state: the cut, or
+// the 80%/100% threshold of the same tick, all with buttons) with +$1 +$5 +$10 Kill → a tap on +$5
 // raises the cap, the message is rewritten in place, the next request passes; a stranger's tap
 // changes nothing, is refused, and is audited. Telegram through grammY, Slack through Bolt (Socket Mode).
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
+import { AlertStore } from '../src/store/alerts.js';
 import { startServer } from '../src/server/server.js';
 import type { RunningServer } from '../src/server/server.js';
 import { CUT_STOP_REASON } from '../src/providers/anthropic/index.js';
@@ -65,14 +67,23 @@ describe('alerts on the phone, end to end (real server, real grammY and Bolt, fa
   const client = (token: string) => new Anthropic({ apiKey: token, baseURL: server.url, maxRetries: 0 });
   const events = async (budget: string): Promise<EventJson[]> => JSON.parse((await cli(dataDir, ['events', '--json', '--budget', budget])).out) as EventJson[];
 
-  /** A stream that runs into the key's cap and is cut; the key is then blocked. */
+  /** A stream that runs into the key's cap and is cut. */
   async function cutStream(token: string): Promise<void> {
     mock.options = { ...mock.options, outputTokens: 2000 };
     const msg = await client(token).messages.stream({ model: MODEL, max_tokens: 8000, messages }).finalMessage();
     assert.equal(msg.stop_reason, CUT_STOP_REASON, 'cut cleanly at the cap');
     mock.options = { ...mock.options, outputTokens: 50 };
-    await assert.rejects(client(token).messages.create({ model: MODEL, max_tokens: 100, messages }), /reached its cap/);
   }
+  /**
+   * Waits until the dispatcher has delivered everything queued for `channel` (a channel gets the latest
+   * state per budget: the cut row and a threshold row of the same tick are one message, the newer).
+   */
+  const settled = (channel: string) => eventually(async () => {
+    const rows = new AlertStore(server.store).recentOutbox(50).filter((r) => r.channel === channel);
+    return rows.length > 0 && rows.every((r) => r.state === 'sent' || r.state === 'superseded') ? rows : undefined;
+  });
+  // Once the alert arrived: a block in the same dispatcher tick would supersede it.
+  const blocked = (token: string) => assert.rejects(client(token).messages.create({ model: MODEL, max_tokens: 100, messages }), /reached its cap/);
 
   test('telegram: cut → message with +$1 +$5 +$10 Kill; +$5 from the chat bumps, rewrites in place, next request passes; a stranger is refused and audited', async () => {
     const token = await addKey(dataDir, 'phone', 0.01);
@@ -82,8 +93,10 @@ describe('alerts on the phone, end to end (real server, real grammY and Bolt, fa
     await tg.waitFor(() => tg.calls.some((c) => c.method === 'getUpdates'), 'grammY long polling');
 
     await cutStream(token);
-    const alert = await tg.waitFor(() => [...tg.messages.values()].find((m) => m.chat.id === CHAT && /phone/.test(m.text) && JSON.stringify(m.reply_markup?.inline_keyboard.flat().map((b) => b.text)) === JSON.stringify(BUMP_LABELS)), 'the alert with buttons');
-    assert.match(plainText(alert), /key "phone" reached \$0\.01 of \$0\.01/);
+    await settled('tg');
+    const alert = await tg.waitFor(() => [...tg.messages.values()].reverse().find((m) => m.chat.id === CHAT && JSON.stringify(m.reply_markup?.inline_keyboard.flat().map((b) => b.text)) === JSON.stringify(BUMP_LABELS)), 'the alert with buttons');
+    assert.match(plainText(alert), /^key "phone" (reached \$0\.\d+ of \$0\.01|is at (80|100)%: \$0\.\d+ of \$0\.01)/);
+    await blocked(token);
     const capBefore = (await budgetStatus({ dataDir }, 'phone')).capUsd;
     assert.equal(capBefore, 0.01);
 
@@ -123,8 +136,10 @@ describe('alerts on the phone, end to end (real server, real grammY and Bolt, fa
     await slack.waitFor(() => slack.sockets.opened > 0, 'Bolt in Socket Mode');
 
     await cutStream(token);
-    const alert = await slack.waitFor(() => [...slack.messages.values()].find((m) => m.channel === slack.channelId && /team/.test(m.text) && JSON.stringify(slackLabels(m.blocks)) === JSON.stringify(BUMP_LABELS)), 'the alert with buttons');
-    assert.match(alert.text, /key "team" reached \$0\.01 of \$0\.01/);
+    await settled('sl');
+    const alert = await slack.waitFor(() => [...slack.messages.values()].reverse().find((m) => m.channel === slack.channelId && JSON.stringify(slackLabels(m.blocks)) === JSON.stringify(BUMP_LABELS)), 'the alert with buttons');
+    assert.match(alert.text, /^key "team" (reached \$0\.\d+ of \$0\.01|is at (80|100)%: \$0\.\d+ of \$0\.01)/);
+    await blocked(token);
 
     const env = slack.tap(alert.ts, '+$5', { userId: 'U0OWNER01', channelId: slack.channelId });
     await slack.waitFor(() => slack.acks.find((a) => a.envelope_id === env), 'the ack');
