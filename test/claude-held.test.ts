@@ -119,8 +119,11 @@ test('Claude Code on a held request: waits silently, then answers after `spendca
     console.log(`# held requests: ${JSON.stringify(no.asks)}`);
     assert.notEqual(no.r.code, 0, 'a denied request fails the run');
     assert.match(no.r.out + no.r.err, /reached its cap/);
-    // Claude Code falls back to a non-streamed request after the denied stream: that one is held too.
+    // Claude Code falls back to a non-streamed request after the denied stream: after a deny that
+    // retry is refused at once, so one "no" ends the run instead of a second wait.
     assert.equal(no.asks[0]?.state, 'denied');
+    assert.equal(no.asks.length, 1, `the retry after a deny is not held again: ${JSON.stringify(no.asks)}`);
+    assert.ok(no.r.ms - no.answeredAt < 10_000, `Claude Code ended ${no.r.ms - no.answeredAt} ms after the deny`);
 
     const noJson = await heldRun(sc, 'held-no-json', 'deny', ['--output-format', 'stream-json', '--verbose'], true);
     console.log(transcript(`claude -p --output-format stream-json --verbose, deny every held request (first held at ${(noJson.heldAt / 1000).toFixed(1)} s)`, noJson.r, noJson.answeredAt));

@@ -35,8 +35,16 @@ export function suggestedAdd(neededNanos: Nanos, roomLeft: Nanos): Nanos {
   return Math.max(usdToNanos(5), Math.ceil(shortfall / dollar) * dollar);
 }
 
+/**
+ * After a deny, the same budget's requests are refused at once for a while: clients retry a refused
+ * request (Claude Code retries it without streaming), and a person who said no should not be asked again.
+ */
+const DENIED_QUIET_MS = 15_000;
+
 export class AskGate {
   readonly #store: SqliteStore;
+  /** Budget name → until when its requests are refused without asking (after a deny). */
+  readonly #deniedUntil = new Map<string, number>();
   readonly #alerts: AlertStore;
   readonly #bank: Bank;
   readonly #service: AlertService | null;
@@ -55,6 +63,7 @@ export class AskGate {
   /** Only a stored budget in ask mode waits; a session cap or a kill refuses at once. */
   applies(account: Account): boolean {
     if (account.scope === 'session' || account.killed) return false;
+    if ((this.#deniedUntil.get(account.liftName) ?? 0) > this.#now()) return false;
     return this.#alerts.budgetSettings(account.liftName)?.ask === true;
   }
 
@@ -126,6 +135,7 @@ export class AskGate {
           this.#alerts.decideAsk(id, 'expired', 'client closed the connection', now);
           return finish(false);
         }
+        if (ask?.state === 'denied') this.#deniedUntil.set(ask.budget, now + DENIED_QUIET_MS);
         if (ask === undefined || ask.state === 'denied' || ask.state === 'expired') return finish(false);
         if (ask.state === 'approved') {
           // The lift was written by another connection (CLI, admin API, a channel's writer): reload it now.
