@@ -191,10 +191,17 @@ describe('alerts end to end', () => {
     }
     assert.match(rest, /^event: error\ndata: \{"type":"error","error":\{"type":"rate_limit_error","message":"spendcap: key \\"askstream\\" reached its cap/);
 
+    // Right after a deny, a retry (Claude Code sends one without streaming) is refused at once, not held again.
+    const t0 = Date.now();
+    await assert.rejects(client(token).messages.create({ model: MODEL, max_tokens: 100, messages }), /reached its cap/);
+    assert.ok(Date.now() - t0 < 2000, 'refused without waiting');
+    assert.equal(new AlertStore(server.store).pendingAsks(Date.now(), 'askstream').length, 0, 'nobody is asked again');
+
     // Approved through the SDK's own stream: it ignores the comments and reads the message.
-    const stream = client(token).messages.stream({ model: MODEL, max_tokens: 100, messages });
-    const ask2 = await until(() => new AlertStore(server.store).pendingAsks(Date.now(), 'askstream')[0]);
-    const allow = await server.alerts.onAction({ channel: 'telegram', user: '7', budget: 'askstream', button: { action: 'approve', label: 'Allow +$5', askId: ask2.id, addNanos: usdToNanos(5) } });
+    const token2 = await addKey(dataDir, 'askstream2', 0.0001, ['--mode', 'ask']);
+    const stream = client(token2).messages.stream({ model: MODEL, max_tokens: 100, messages });
+    const ask2 = await until(() => new AlertStore(server.store).pendingAsks(Date.now(), 'askstream2')[0]);
+    const allow = await server.alerts.onAction({ channel: 'telegram', user: '7', budget: 'askstream2', button: { action: 'approve', label: 'Allow +$5', askId: ask2.id, addNanos: usdToNanos(5) } });
     assert.equal(allow.text, '✓ Allowed +$5 — cap is now $5.0001');
     const msg = await stream.finalMessage();
     assert.equal(msg.stop_reason, 'end_turn');
