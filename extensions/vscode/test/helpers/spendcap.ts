@@ -101,17 +101,11 @@ export async function addKey(dataDir: string, name: string, capUsd: number, extr
 }
 
 /** One Anthropic Messages request through spendcap; its HTTP status (the body is read to the end). */
-/**
- * The mock reports a million input tokens a request (dollars of spend at once): the prompt is as long,
- * because spendcap does not believe a provider's count far past what the request could hold.
- */
-const PROMPT = 'word '.repeat(1_000_000);
-
 export async function send(url: string, token: string, opts: { stream?: boolean; maxTokens?: number } = {}): Promise<number> {
   const res = await fetch(`${url}/v1/messages`, {
     method: 'POST',
     headers: { 'x-api-key': token, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
-    body: JSON.stringify({ model: MODEL, max_tokens: opts.maxTokens ?? 100, stream: opts.stream ?? false, messages: [{ role: 'user', content: PROMPT }] }),
+    body: JSON.stringify({ model: MODEL, max_tokens: opts.maxTokens ?? 100, stream: opts.stream ?? false, messages: [{ role: 'user', content: 'Say hi.' }] }),
   });
   await res.text();
   return res.status;
