@@ -64,7 +64,10 @@ describe('hard caps', () => {
 
   test('a stream that reaches the cap is cut well-formed: finalMessage() resolves, the user reads why, the provider billed no more than the cap', async () => {
     const token = await addKey(sc.dataDir, 'cut', 0.05);
-    mock.options = { ...mock.options, outputTokens: 20_000, tokenIntervalMs: 0 };
+    // 1 ms a token: faster than any real model. The in-flight margin follows the stream's own rate, so a
+    // mock with no pause at all is covered by the safety bound (test/tokenizer-factor-cap.test.ts), not by
+    // how much of the cap it uses.
+    mock.options = { ...mock.options, outputTokens: 20_000, tokenIntervalMs: 1 };
     const first = mock.bills.length;
     const msg = await client(sc, token).messages.stream({ model: MODEL, max_tokens: 8000, messages }).finalMessage();
     assert.equal(msg.stop_reason, CUT_STOP_REASON);
