@@ -144,7 +144,7 @@ export function kindsOfText(): TokenSample[] {
  * facts, independent of the factors in src/providers (which these tests check by their effect):
  * - Claude 3.5–4.6: 1.15 (their tokenizer makes about 10–16% more tokens than cl100k on English).
  * - Claude 4.7 and later: 1.45 (Anthropic's pricing notes: "Claude 4.7+ uses a new tokenizer that
- *   produces about 30% more tokens", /work/shared/protocol/NOTES.md §5.1; 1.1 × 1.3 ≈ 1.43).
+ *   produces about 30% more tokens", the team's provider notes (NOTES.md §5.1); 1.1 × 1.3 ≈ 1.43).
  * - open-weight vocabularies (Llama, Mistral, Qwen): 1.3, the older SentencePiece vocabularies.
  * - Gemini: 1.15, plus one token per digit (its SentencePiece vocabulary splits every digit).
  * - OpenAI o200k models: 1 (the o200k count is measured).
