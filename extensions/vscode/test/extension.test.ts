@@ -12,7 +12,7 @@ import { LIFT_STEPS, fromUsd } from '../src/money';
 import { spendText } from '../src/model';
 import { buildReport } from '../src/report';
 import { TestHost } from './helpers/host';
-import { addKey, COMMAND, freePort, MODEL, removeDir, send, startMock, startServer, stopChild, tempDir, waitFor } from './helpers/spendcap';
+import { addKey, COMMAND, freePort, LONG_PROMPT, MODEL, removeDir, send, startMock, startServer, stopChild, tempDir, waitFor } from './helpers/spendcap';
 import type { MockAnthropic, Server } from './helpers/spendcap';
 
 /** Counts every fetch this process makes, to prove the extension does not poll when idle. */
@@ -26,6 +26,11 @@ globalThis.fetch = ((...args: Parameters<typeof fetch>) => {
 const settings = (url: string, dataDir: string) => ({ url, dataDir, command: COMMAND, budget: '', notifications: true });
 const fast = { live: { backoff: () => 100 }, settleMs: 100 };
 
+/** Output tokens of one "agent turn": with LONG_PROMPT about $0.09 on claude-sonnet-4-5, so the $1 cap is reached in a dozen. */
+const TURN_OUTPUT = 4_000;
+/** One agent turn on `token`: the long prompt and a whole 4k-token answer, billed by the mock as received and written. */
+const turn = (url: string, token: string) => send(url, token, { prompt: LONG_PROMPT, maxTokens: TURN_OUTPUT });
+
 describe('against a running spendcap', () => {
   let mock: MockAnthropic;
   let dir: string;
@@ -38,13 +43,15 @@ describe('against a running spendcap', () => {
   const budget = async (name: string) => (await api.budgets()).find((b) => b.name === name)!;
 
   before(async () => {
-    // 1M input tokens a request: a few dollars each on claude-sonnet-4-5, whatever the catalogue says exactly.
-    mock = await startMock({ inputTokens: 1_000_000, outputTokens: 50, tokenIntervalMs: 1 });
+    // Plausible usage only: input tokens counted from the prompt the mock received, output tokens as it
+    // writes them (the mock's defaults). A turn costs cents, so the caps are small enough for real spend
+    // to reach their thresholds.
+    mock = await startMock({ outputTokens: TURN_OUTPUT, tokenIntervalMs: 0 });
     dir = tempDir();
     server = await startServer(dir, mock.url);
-    work = await addKey(dir, 'work', 30, ['--ceiling', '100']);
+    work = await addKey(dir, 'work', 1, ['--ceiling', '100']);
     await addKey(dir, 'side', 200);
-    assert.equal(await send(server.url, work), 200);
+    assert.equal(await turn(server.url, work), 200);
     adminToken = readFileSync(join(dir, 'admin-token'), 'utf8').trim();
     api = new AdminClient({ url: server.url, token: adminToken });
     host = new TestHost(settings(server.url, dir));
@@ -58,61 +65,70 @@ describe('against a running spendcap', () => {
     removeDir(dir);
   });
 
-  test('the status bar shows the budget nearest its cap as "$6.01 / $30", then follows spend live', async () => {
+  test('the status bar shows the budget nearest its cap as "$0.10 / $1", then follows spend live', async () => {
     const first = await budget('work');
     assert.ok(first.spent > 0);
     await waitFor('the first figures', () => host.status?.text === spendText(first));
-    assert.match(host.status!.text, /^\$\d+\.\d\d \/ \$30$/);
+    assert.match(host.status!.text, /^\$0\.\d\d \/ \$1$/);
     assert.equal(host.status?.state, 'ok');
     assert.equal(host.status?.command, 'spendcap.showDetails');
     const t0 = Date.now();
-    assert.equal(await send(server.url, work), 200);
+    assert.equal(await turn(server.url, work), 200);
     const t1 = Date.now();
     const second = await budget('work');
     assert.ok(second.spent > first.spent);
-    await waitFor('the second request in the status bar', () => host.status?.text === spendText(second), 3_000);
+    await waitFor('the second request in the status bar', () => host.status?.text === spendText(second));
     console.log(`# status bar showed the new spend ${Date.now() - t1} ms after the response ended (request took ${t1 - t0} ms)`);
   });
 
   test('idle means silent: no request at all while nothing is spent', async () => {
-    await new Promise((r) => setTimeout(r, 500)); // the settle check after the last spend
+    // The one settle check after the last spend (cut responses, an open panel) may land late on a
+    // loaded machine: wait until nothing was fetched for a second, then watch three more.
+    let last = fetches;
+    let quietSince = Date.now();
+    await waitFor('the settle check after the last spend', () => {
+      if (fetches !== last) [last, quietSince] = [fetches, Date.now()];
+      return Date.now() - quietSince >= 1_000;
+    });
     const before = fetches;
-    await new Promise((r) => setTimeout(r, 2_000));
-    assert.equal(fetches, before, 'no fetch in 2 s of idle');
+    await new Promise((r) => setTimeout(r, 3_000));
+    assert.equal(fetches, before, 'no fetch in 3 s of idle');
     assert.equal(c.follower?.connects, 1, 'one stream, never reopened');
   });
 
   test('passing 80 % notifies with "+$5" and "Open dashboard"; "+$5" lifts the cap', async () => {
     host.answer = (s) => (s.message.includes('passed 80 %') ? PLUS_FIVE : undefined);
     let b = await budget('work');
-    for (let i = 0; i < 10 && b.spent + b.held <= b.cap * 0.8; i++) {
-      assert.equal(await send(server.url, work), 200);
+    // Real spend up to 80 % of the $1 cap, a turn at a time (a dozen at most: each costs about $0.09).
+    for (let i = 0; i < 20 && b.spent + b.held <= b.cap * 0.8; i++) {
+      assert.equal(await turn(server.url, work), 200);
       b = await budget('work');
     }
+    assert.ok(b.spent > b.cap * 0.8 && b.spent < b.cap, `spent ${b.spent} of ${b.cap}: past 80 %, under the cap`);
     await waitFor('the 80 % alert', () => c.alerts.some((a) => a.kind === 'threshold' && a.message.includes('passed 80 %')));
     const note = host.notes.find((n) => n.message.includes('passed 80 %'));
     assert.deepEqual(note?.buttons, ['+$5', 'Open dashboard']);
     assert.ok(host.statuses.some((s) => s.state === 'warn' && s.text === spendText(b)), 'the bar turned to warning');
-    await waitFor('the lift to $35', () => host.status?.text === spendText({ ...b, cap: fromUsd(35) }));
+    await waitFor('the lift to $6', () => host.status?.text === spendText({ ...b, cap: fromUsd(6) }));
     assert.equal(host.status?.state, 'ok');
-    assert.equal((await budget('work')).cap, fromUsd(35));
+    assert.equal((await budget('work')).cap, fromUsd(6));
   });
 
   test('lift +$1, +$10 and to the ceiling change the cap in spendcap, one audited event each', async () => {
     const [one, , ten] = LIFT_STEPS;
-    assert.equal((await c.lift(one!))?.cap, fromUsd(36));
-    assert.equal((await c.lift(ten!))?.cap, fromUsd(46));
+    assert.equal((await c.lift(one!))?.cap, fromUsd(7));
+    assert.equal((await c.lift(ten!))?.cap, fromUsd(17));
     assert.equal((await c.lift('ceiling'))?.cap, fromUsd(100));
     assert.match(host.status!.text, / \/ \$100$/);
     const ev = (await api.request('GET', '/api/events?budget=work&kind=lift')) as { items: Array<{ channel: string; capAfterUsd: number }> };
-    assert.deepEqual(ev.items.map((e) => [e.channel, e.capAfterUsd]), [['api', 100], ['api', 46], ['api', 36], ['api', 35]]);
+    assert.deepEqual(ev.items.map((e) => [e.channel, e.capAfterUsd]), [['api', 100], ['api', 17], ['api', 7], ['api', 6]]);
     assert.equal(await c.lift(ten!), null, 'past the ceiling: refused');
     assert.match(host.notes[host.notes.length - 1]!.message, /^spendcap: could not lift by \$10 "work": /);
     assert.equal((await budget('work')).cap, fromUsd(100));
   });
 
   test('kill cuts the open stream: the bar says killed, and the cut is notified', async () => {
-    mock.options = { inputTokens: 1000, outputTokens: 5000, tokenIntervalMs: 10 };
+    mock.options = { outputTokens: 5000, tokenIntervalMs: 10 };
     const streaming = send(server.url, work, { stream: true, maxTokens: 8000 });
     await waitFor('the stream to open', () => mock.openStreams === 1);
     await c.kill();
@@ -135,6 +151,12 @@ describe('against a running spendcap', () => {
     assert.deepEqual(r.byKey.map((k) => k.label), ['work']);
     assert.deepEqual(r.byModel.map((m) => m.label), [MODEL]);
     assert.equal(r.spentToday, w.budget.spent);
+    // The spend was real: every answered request charged from the mock's own (plausible) usage, none
+    // flagged by spendcap's usage guard and charged at a ceiling instead.
+    const rows = (await api.usage({ limit: 1000 })).items;
+    const ok = rows.filter((row) => row.outcome === 'ok');
+    assert.ok(ok.length >= 8, `${ok.length} answered requests reached 80 % of $1`);
+    for (const row of ok) assert.deepEqual([row.usageSource, row.detail, row.outputTokens], ['provider', null, TURN_OUTPUT], JSON.stringify(row));
     const side = r.budgets.find((l) => l.budget.name === 'side')!;
     assert.equal(side.burnPerHour, 0);
     assert.equal(side.capReachedAt, null);
@@ -211,7 +233,7 @@ describe('when spendcap is not running', () => {
   const dirs: string[] = [];
   const children: ChildProcess[] = [];
   before(async () => {
-    mock = await startMock({ inputTokens: 1000, outputTokens: 5, tokenIntervalMs: 1 });
+    mock = await startMock({ outputTokens: 5, tokenIntervalMs: 1 });
   });
   after(async () => {
     for (const ch of children) await stopChild(ch);

@@ -100,19 +100,26 @@ export async function addKey(dataDir: string, name: string, capUsd: number, extr
   return (JSON.parse(out) as { token: string }).token;
 }
 
+/**
+ * A long prompt (about 10k tokens, as an agent sends with a few files in context), so a request costs
+ * cents on claude-sonnet-4-5 by its real size: the mock bills input tokens counted from the prompt it
+ * received, and spendcap believes no count past what the request could hold.
+ */
+export const LONG_PROMPT = Array.from({ length: 400 }, (_, i) => `Line ${i} of the file under review: the function reads the config, checks the cap and returns the remaining budget.`).join('\n');
+
 /** One Anthropic Messages request through spendcap; its HTTP status (the body is read to the end). */
-export async function send(url: string, token: string, opts: { stream?: boolean; maxTokens?: number } = {}): Promise<number> {
+export async function send(url: string, token: string, opts: { stream?: boolean; maxTokens?: number; prompt?: string } = {}): Promise<number> {
   const res = await fetch(`${url}/v1/messages`, {
     method: 'POST',
     headers: { 'x-api-key': token, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
-    body: JSON.stringify({ model: MODEL, max_tokens: opts.maxTokens ?? 100, stream: opts.stream ?? false, messages: [{ role: 'user', content: 'Say hi.' }] }),
+    body: JSON.stringify({ model: MODEL, max_tokens: opts.maxTokens ?? 100, stream: opts.stream ?? false, messages: [{ role: 'user', content: opts.prompt ?? 'Say hi.' }] }),
   });
   await res.text();
   return res.status;
 }
 
-/** Polls `cond` every 20 ms until true or `ms` passed (then throws with `what`). */
-export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms = 5_000): Promise<void> {
+/** Polls `cond` every 20 ms until true or `ms` passed (then throws with `what`); generous, for a loaded machine. */
+export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
