@@ -12,7 +12,7 @@ import { LIFT_STEPS, fromUsd } from '../src/money';
 import { spendText } from '../src/model';
 import { buildReport } from '../src/report';
 import { TestHost } from './helpers/host';
-import { addKey, COMMAND, freePort, LONG_PROMPT, MODEL, removeDir, send, startMock, startServer, stopChild, tempDir, waitFor } from './helpers/spendcap';
+import { addKey, COMMAND, freePort, MODEL, removeDir, send, startMock, startServer, stopChild, tempDir, TURN_OUTPUT, turn, waitFor } from './helpers/spendcap';
 import type { MockAnthropic, Server } from './helpers/spendcap';
 
 /** Counts every fetch this process makes, to prove the extension does not poll when idle. */
@@ -25,11 +25,6 @@ globalThis.fetch = ((...args: Parameters<typeof fetch>) => {
 
 const settings = (url: string, dataDir: string) => ({ url, dataDir, command: COMMAND, budget: '', notifications: true });
 const fast = { live: { backoff: () => 100 }, settleMs: 100 };
-
-/** Output tokens of one "agent turn": with LONG_PROMPT about $0.09 on claude-sonnet-4-5, so the $1 cap is reached in a dozen. */
-const TURN_OUTPUT = 4_000;
-/** One agent turn on `token`: the long prompt and a whole 4k-token answer, billed by the mock as received and written. */
-const turn = (url: string, token: string) => send(url, token, { prompt: LONG_PROMPT, maxTokens: TURN_OUTPUT });
 
 describe('against a running spendcap', () => {
   let mock: MockAnthropic;

@@ -118,6 +118,14 @@ export async function send(url: string, token: string, opts: { stream?: boolean;
   return res.status;
 }
 
+/** Output tokens of one "agent turn": with LONG_PROMPT about $0.09 on claude-sonnet-4-5 (a $1 cap is reached in a dozen). */
+export const TURN_OUTPUT = 4_000;
+
+/** One agent turn on `token`: the long prompt and a whole 4k-token answer (start the mock with outputTokens: TURN_OUTPUT). */
+export function turn(url: string, token: string): Promise<number> {
+  return send(url, token, { prompt: LONG_PROMPT, maxTokens: TURN_OUTPUT });
+}
+
 /** Polls `cond` every 20 ms until true or `ms` passed (then throws with `what`); generous, for a loaded machine. */
 export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
   const end = Date.now() + ms;
