@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { alertsFor, cutAlerts } from './alerts';
 import type { Alert } from './alerts';
 import { AdminClient, SpendcapApiError } from './api';
-import { commandWords, envLines, findTokens, resolvePlace, SECRET_KEY, startCommandLine } from './discovery';
+import { commandWords, envLines, findTokens, resolvePlace, SECRET_KEY, shellKind, startCommandLine } from './discovery';
 import type { Place, TokenSource } from './discovery';
 import type { Host, StatusView } from './host';
 import { LiveFollower } from './live';
@@ -345,7 +345,7 @@ export class Controller {
 
   async copyEnv(): Promise<string> {
     const url = (this.#s.place ?? resolvePlace(this.#host.settings())).url;
-    const text = envLines(url, process.platform === 'win32' ? 'powershell' : 'posix');
+    const text = envLines(url, shellKind(this.#host.shell()));
     await this.#host.copy(text);
     void this.#host.notify('info', `spendcap: copied the base URLs for ${url}; add your spendcap key (sc-…), shown once when it was made.`, []);
     return text;

@@ -70,16 +70,35 @@ export function startCommandLine(command: string, place: Place, defaultDataDir: 
   return words.map(shellQuote).join(' ');
 }
 
+export type ShellKind = 'posix' | 'fish' | 'powershell' | 'cmd';
+
+/** The syntax family of a terminal's shell, from its path (VS Code's env.shell; "" when unknown). */
+export function shellKind(shellPath: string, platform: NodeJS.Platform = process.platform): ShellKind {
+  const name = (shellPath.split(/[\\/]/).pop() ?? '').toLowerCase().replace(/\.exe$/, '');
+  if (name === 'pwsh' || name === 'powershell') return 'powershell';
+  if (name === 'cmd') return 'cmd';
+  if (name === 'fish') return 'fish';
+  if (name === '') return platform === 'win32' ? 'powershell' : 'posix';
+  return 'posix';
+}
+
 /**
- * Lines to paste in a terminal so agents go through spendcap. The spendcap key (sc-…) is shown once
- * when it is made and spendcap keeps only its hash, so it is left for the user to fill in.
+ * Lines to paste in a terminal so agents go through spendcap, in that terminal's syntax. The
+ * spendcap key (sc-…) is shown once when it is made and spendcap keeps only its hash, so it is left
+ * for the user to fill in.
  */
-export function envLines(url: string, shell: 'posix' | 'powershell' = 'posix'): string {
+export function envLines(url: string, shell: ShellKind = 'posix'): string {
   const vars: Array<[string, string]> = [
     ['ANTHROPIC_BASE_URL', url],
     ['OPENAI_BASE_URL', `${url}/v1`],
     ['GOOGLE_GEMINI_BASE_URL', url],
   ];
-  if (shell === 'powershell') return vars.map(([k, v]) => `$env:${k} = "${v}"`).join('\n') + '\n# and your spendcap key: $env:ANTHROPIC_API_KEY = "sc-..." (or OPENAI_API_KEY / GEMINI_API_KEY)\n';
-  return vars.map(([k, v]) => `export ${k}=${v}`).join('\n') + '\n# and your spendcap key: export ANTHROPIC_API_KEY=sc-... (or OPENAI_API_KEY / GEMINI_API_KEY)\n';
+  const line: Record<ShellKind, (k: string, v: string) => string> = {
+    posix: (k, v) => `export ${k}=${v}`,
+    fish: (k, v) => `set -gx ${k} ${v}`,
+    powershell: (k, v) => `$env:${k} = "${v}"`,
+    cmd: (k, v) => `set ${k}=${v}`,
+  };
+  const comment = shell === 'cmd' ? 'rem' : '#';
+  return `${vars.map(([k, v]) => line[shell](k, v)).join('\n')}\n${comment} and your spendcap key: ${line[shell]('ANTHROPIC_API_KEY', 'sc-...')} (or OPENAI_API_KEY / GEMINI_API_KEY)\n`;
 }

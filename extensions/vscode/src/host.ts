@@ -30,6 +30,8 @@ export interface Host {
   copy(text: string): Promise<void>;
   openExternal(url: string): Promise<void>;
   settings(): ExtensionSettings;
+  /** The path of the terminal's default shell (VS Code's env.shell), "" when unknown. */
+  shell(): string;
   /** The output channel. Never given a token. */
   log(line: string): void;
 }

@@ -94,6 +94,10 @@ export class VscodeHost implements Host {
     };
   }
 
+  shell(): string {
+    return vscode.env.shell ?? '';
+  }
+
   log(line: string): void {
     this.#out.appendLine(`${new Date().toISOString().slice(11, 19)} ${line}`);
   }

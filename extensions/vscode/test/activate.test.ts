@@ -127,7 +127,13 @@ describe('the status bar item in the editor, against a running spendcap', () => 
       assert.equal(bg(), undefined, 'no colour when fine');
       assert.equal(item().command, 'spendcap.showDetails');
 
-      for (let i = 0; i < 20 && bg() === undefined; i++) assert.equal(await turn(server.url, work), 200);
+      // Real spend (about $0.09 a turn) until spendcap says more than 80 % of the $1 cap is used.
+      const used = async () => {
+        const list = ((await (await api('GET', '/api/budgets')).json()) as { budgets: Array<{ name: string; spentUsd: number; heldUsd: number }> }).budgets;
+        const w = list.find((x) => x.name === 'work')!;
+        return w.spentUsd + w.heldUsd;
+      };
+      for (let i = 0; i < 20 && (await used()) <= 0.8; i++) assert.equal(await turn(server.url, work), 200);
       await waitFor('the warning colour', () => bg() === 'statusBarItem.warningBackground');
       assert.match(item().text, /^\$\(warning\) \$0\.\d\d \/ \$1$/);
 

@@ -2,7 +2,7 @@
 // data dir) in front of the root's mock Anthropic upstream: only VS Code is replaced (TestHost).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -217,11 +217,20 @@ describe('against a running spendcap', () => {
     assert.equal((await exchange()).status, 401, 'used once');
   });
 
-  test('copy env vars puts the base URLs for this spendcap on the clipboard', async () => {
+  test('copy env vars puts the base URLs for this spendcap on the clipboard, in the terminal shell\'s syntax', async () => {
+    host.shellPath = '/bin/bash';
     const text = await c.copyEnv();
     assert.equal(host.clipboard, text);
-    assert.match(text, new RegExp(`^export ANTHROPIC_BASE_URL=${server.url}$`, 'm'));
-    assert.match(text, new RegExp(`^export OPENAI_BASE_URL=${server.url}/v1$`, 'm'));
+    // Pasted in a POSIX shell, the lines point an Anthropic client at this spendcap.
+    const env = await new Promise<string>((res, rej) => execFile('sh', ['-c', `${text}\nenv`], (err, out) => (err !== null ? rej(new Error(`sh: ${err.message}`)) : res(out))));
+    assert.match(env, new RegExp(`^ANTHROPIC_BASE_URL=${server.url}$`, 'm'));
+    assert.match(env, new RegExp(`^OPENAI_BASE_URL=${server.url}/v1$`, 'm'));
+    const base = /^ANTHROPIC_BASE_URL=(.*)$/m.exec(env)![1]!;
+    assert.equal(await send(base, work), 200, 'a request to that base URL with a spendcap key is answered');
+    host.shellPath = '/usr/bin/fish';
+    assert.match(await c.copyEnv(), new RegExp(`^set -gx ANTHROPIC_BASE_URL ${server.url}$`, 'm'));
+    host.shellPath = 'C:\\Program Files\\PowerShell\\7\\pwsh.exe';
+    assert.match(await c.copyEnv(), new RegExp(`^\\$env:OPENAI_BASE_URL = "${server.url}/v1"$`, 'm'));
   });
 
   test('the admin token appears in no log line and no notification', () => {

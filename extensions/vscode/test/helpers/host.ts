@@ -24,6 +24,8 @@ export class TestHost implements Host {
   /** What the user picks in a quick pick. */
   choose: (rows: PickRow[]) => PickRow | undefined = () => undefined;
   typed: string | undefined = undefined;
+  /** The terminal's default shell, as VS Code's env.shell says it. */
+  shellPath = '/bin/bash';
   onTerminal: (line: string) => void = () => {};
 
   constructor(public config: ExtensionSettings) {}
@@ -71,6 +73,9 @@ export class TestHost implements Host {
   }
   settings(): ExtensionSettings {
     return this.config;
+  }
+  shell(): string {
+    return this.shellPath;
   }
   log(line: string): void {
     this.logs.push(line);
