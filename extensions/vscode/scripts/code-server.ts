@@ -5,7 +5,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { addKey, freePort, removeDir, send, startMock, startServer, stopChild, tempDir, waitFor } from '../test/helpers/spendcap';
+import { addKey, freePort, removeDir, startMock, startServer, stopChild, tempDir, TURN_OUTPUT, turn, waitFor } from '../test/helpers/spendcap';
 
 interface Locator {
   textContent(): Promise<string | null>;
@@ -28,7 +28,7 @@ const HERE = join(__dirname, '../..');
 async function main(): Promise<void> {
   const cs = process.env.CODE_SERVER ?? '/tmp/cs/node_modules/code-server';
   const entry = join(cs, 'out/node/entry.js');
-  const mock = await startMock({ inputTokens: 1_000_000, outputTokens: 50, tokenIntervalMs: 1 });
+  const mock = await startMock({ outputTokens: TURN_OUTPUT, tokenIntervalMs: 0 });
   const dir = tempDir();
   const vs = tempDir();
   const server = await startServer(dir, mock.url);
@@ -44,8 +44,8 @@ async function main(): Promise<void> {
   code.stdout.on('data', (d: Buffer) => (log += d.toString()));
   code.stderr.on('data', (d: Buffer) => (log += d.toString()));
   try {
-    const work = await addKey(dir, 'work', 15);
-    await send(server.url, work);
+    const work = await addKey(dir, 'work', 1);
+    for (let i = 0; i < 8; i++) await turn(server.url, work);
     await waitFor('code-server to listen', () => log.includes('HTTP server listening'), 30_000);
     const pw = (await import('playwright-core')) as unknown as { chromium: { launch(o: { executablePath: string; args: string[] }): Promise<Browser> } };
     const browser = await pw.chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
@@ -54,10 +54,10 @@ async function main(): Promise<void> {
       await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(join(vs, 'ws'))}`);
       const item = page.locator('[id$="spendcap.status"]');
       const text = async () => ((await item.count()) > 0 ? ((await item.textContent()) ?? '') : '');
-      await waitFor('the spendcap status bar item', async () => /\$\d+\.\d\d \/ \$15/.test(await text()), 90_000);
+      await waitFor('the spendcap status bar item', async () => /\$\d+\.\d\d \/ \$1/.test(await text()), 90_000);
       console.log(`status bar in VS Code: "${(await text()).trim()}"`);
       const before = await text();
-      await send(server.url, work);
+      await turn(server.url, work);
       await waitFor('a live update in VS Code', async () => (await text()) !== before, 10_000);
       console.log(`after one more request: "${(await text()).trim()}"`);
       await item.click();

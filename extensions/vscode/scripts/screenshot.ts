@@ -9,7 +9,7 @@ import type { StatusView } from '../src/host';
 import { buildReport } from '../src/report';
 import { reportHtml } from '../src/view';
 import { TestHost } from '../test/helpers/host';
-import { addKey, COMMAND, removeDir, send, startMock, startServer, tempDir, waitFor } from '../test/helpers/spendcap';
+import { addKey, COMMAND, removeDir, send, startMock, startServer, tempDir, TURN_OUTPUT, turn, waitFor } from '../test/helpers/spendcap';
 
 interface Page {
   setContent(html: string): Promise<void>;
@@ -30,20 +30,21 @@ function statusBarHtml(items: StatusView[]): string {
 }
 
 async function main(): Promise<void> {
-  const mock = await startMock({ inputTokens: 120_000, outputTokens: 400, tokenIntervalMs: 1 });
+  // Plausible usage (input counted from the prompt, output as written): about $0.09 a turn.
+  const mock = await startMock({ outputTokens: TURN_OUTPUT, tokenIntervalMs: 0 });
   const dir = tempDir();
   const server = await startServer(dir, mock.url);
   try {
-    const work = await addKey(dir, 'work', 15, ['--ceiling', '50']);
-    const ci = await addKey(dir, 'ci', 5);
-    const night = await addKey(dir, 'night', 2);
-    for (let i = 0; i < 8; i++) await send(server.url, work);
-    for (let i = 0; i < 3; i++) await send(server.url, ci);
-    for (let i = 0; i < 5; i++) await send(server.url, night); // over 80 %: the warning colour
+    const work = await addKey(dir, 'work', 3, ['--ceiling', '10']);
+    const ci = await addKey(dir, 'ci', 1);
+    const night = await addKey(dir, 'night', 0.5);
+    for (let i = 0; i < 8; i++) await turn(server.url, work);
+    for (let i = 0; i < 3; i++) await turn(server.url, ci);
+    for (let i = 0; i < 5; i++) await turn(server.url, night); // over 80 %: the warning colour
     const token = (await import('node:fs')).readFileSync(join(dir, 'admin-token'), 'utf8').trim();
     const api = new AdminClient({ url: server.url, token });
     // A cut: a long stream on "ci" killed half-way, then a blocked request.
-    mock.options = { inputTokens: 1000, outputTokens: 3000, tokenIntervalMs: 5 };
+    mock.options = { outputTokens: 3000, tokenIntervalMs: 5 };
     const streaming = send(server.url, ci, { stream: true, maxTokens: 4000 });
     await waitFor('the stream', () => mock.openStreams === 1);
     await api.kill('ci');

@@ -11,6 +11,7 @@ test('crossing a threshold alerts once with the highest one passed', () => {
   assert.deepEqual(alertFor(b(4), b(8.5), T)?.message, 'spendcap: budget "w" passed 80 % of its cap ($8.50 / $10).');
   assert.equal(alertFor(b(8.5), b(8.7), T), null, 'no repeat inside the same band');
   assert.equal(alertFor(b(9), b(2), T), null, 'a lift is not an alarm');
+  assert.equal(alertFor(b(7), b(7.6, { heldUsd: 0.5 }), T)?.message, 'spendcap: budget "w" passed 80 % of its cap ($7.60 / $10, $0.50 held by open requests).', 'the held part is named');
 });
 
 test('reaching the cap and being killed are their own alerts', () => {

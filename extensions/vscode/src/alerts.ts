@@ -1,5 +1,6 @@
 // Which live changes deserve a notification: a budget passing one of spendcap's thresholds (percent of
 // the cap, charged + held), reaching its cap, being killed. Pure: the controller shows them.
+import { formatCents } from './money';
 import { spendText, usedRatio } from './model';
 import type { Budget } from './model';
 
@@ -26,7 +27,9 @@ export function alertFor(prev: Budget, next: Budget, thresholds: readonly number
   if (after >= 1 && before < 1) return { budget: next.name, kind: 'reached', message: `spendcap: budget "${next.name}" reached its cap (${spendText(next)}): new requests are refused.` };
   const lb = level(before, thresholds.filter((t) => t < 100));
   const la = level(after, thresholds.filter((t) => t < 100));
-  if (la > lb) return { budget: next.name, kind: 'threshold', message: `spendcap: budget "${next.name}" passed ${la} % of its cap (${spendText(next)}).` };
+  // "Used" counts what open requests hold: say so, or "$0.76 / $1" would not read as 80 %.
+  const held = next.held > 0 ? `, ${formatCents(next.held)} held by open requests` : '';
+  if (la > lb) return { budget: next.name, kind: 'threshold', message: `spendcap: budget "${next.name}" passed ${la} % of its cap (${spendText(next)}${held}).` };
   return null;
 }
 
