@@ -466,12 +466,15 @@ export class SqliteStore {
       throw new StoreError('E_INVALID', `the data dir was written by a newer spendcap (schema ${before}); upgrade spendcap`);
     }
     // One transaction: a crash mid-way leaves the old file untouched, never values ×1000 twice.
-    this.db.transaction(() => {
+    // IMMEDIATE: it writes; a deferred one that reads first cannot upgrade while a running server
+    // writes (SQLITE_BUSY at once, busy_timeout or not), so every CLI command failed on a busy server.
+    const migrate = this.db.transaction(() => {
       this.db.exec(SCHEMA);
       if (this.#hasColumn('ledger', 'cost_micros')) this.#microsToNanos();
       this.#addColumns();
       this.db.prepare('INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v').run('schema_version', String(SCHEMA_VERSION));
-    })();
+    });
+    migrate.immediate();
   }
 
   #hasColumn(table: string, column: string): boolean {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { budgetState, mergeBudgets, parseBudget, pickBudget, spendText } from './model';
+import { fromUsd } from './money';
 import type { Budget } from './model';
 
 function b(name: string, spentUsd: number, capUsd: number, extra: Record<string, unknown> = {}): Budget {
@@ -32,5 +33,5 @@ test('the default budget is the one nearest its cap; a killed one first; the set
 test('a live event replaces changed budgets, drops removed ones, keeps the ceiling the listing gave', () => {
   const full = [b('a', 1, 10, { ceilingUsd: 50, periodEnd: '2026-03-02T00:00:00.000Z' }), b('gone', 0, 1)];
   const merged = mergeBudgets(full, [b('a', 2, 10)], ['gone']);
-  assert.deepEqual(merged.map((x) => [x.name, spendText(x), x.ceiling, x.periodEnd]), [['a', '$2.00 / $10', 50_000_000, '2026-03-02T00:00:00.000Z']]);
+  assert.deepEqual(merged.map((x) => [x.name, spendText(x), x.ceiling, x.periodEnd]), [['a', '$2.00 / $10', fromUsd(50), '2026-03-02T00:00:00.000Z']]);
 });

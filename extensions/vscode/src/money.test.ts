@@ -8,6 +8,9 @@ test('USD from the API becomes exact integer units, and back', () => {
   const m = budgetMoney({ capUsd: 15, spentUsd: 3.2, heldUsd: 0.04, remainingUsd: 11.76, ceilingUsd: null });
   assert.equal(m.cap - m.spent - m.held, m.remaining);
   assert.equal(m.ceiling, null);
+  // Nano-dollars, as spendcap counts: a cheap request's cost is not rounded away when rows are summed.
+  assert.equal(fromUsd(0.000000123), 123);
+  assert.equal([0.0000004, 0.0000004, 0.0000004].map(fromUsd).reduce((a, b) => a + b, 0), 1200);
 });
 
 test('spent is shown rounded up to the cent, caps without cents when whole', () => {

@@ -1,12 +1,12 @@
 // The ONE place that knows how the admin API writes money. Everything else in the extension works on
-// `Money`: integer units of 1/UNITS_PER_USD dollar. Today the API answers USD numbers (`capUsd: 15`)
-// and spendcap counts micro-dollars; when it moves to nano-dollars (or exact `*Nanos` fields), change
-// UNITS_PER_USD and the field readers below, nothing else.
+// `Money`: integer nano-dollars, as spendcap counts them (its Nanos). Today the API answers USD numbers
+// (`capUsd: 15`, from its nanos / 1e9); when it gives exact `*Nanos` fields, change the field
+// readers below, nothing else.
 
-/** Integer money units (micro-dollars today). */
+/** Integer nano-dollars. */
 export type Money = number;
 
-export const UNITS_PER_USD = 1_000_000;
+export const UNITS_PER_USD = 1_000_000_000;
 
 /** USD as the API writes it → integer units (rounded: 0.1 + 0.2 must not become 299_999). */
 export function fromUsd(usd: number): Money {

@@ -206,7 +206,7 @@ describe('against a running spendcap', () => {
 
   test('open dashboard gets a one-time link from the CLI that signs a browser in exactly once', async () => {
     const url = await c.openDashboard();
-    assert.ok(url !== null);
+    assert.ok(url !== null, host.notes[host.notes.length - 1]?.message);
     assert.equal(host.opened[host.opened.length - 1], url);
     const m = new RegExp(`^${server.url.replace(/[.]/g, '\\.')}/dashboard#token=(sct-[A-Za-z0-9_-]+)$`).exec(url);
     assert.ok(m, url);
@@ -215,6 +215,24 @@ describe('against a running spendcap', () => {
     assert.equal(first.status, 200);
     assert.match(first.headers.get('set-cookie') ?? '', /spendcap_session_\d+=/);
     assert.equal((await exchange()).status, 401, 'used once');
+  });
+
+  test('open dashboard works while agents are spending: the CLI is not refused by the busy server', async () => {
+    mock.options = { outputTokens: 50, tokenIntervalMs: 0 };
+    let stop = false;
+    const agent = async () => {
+      while (!stop) assert.equal(await send(server.url, work), 200);
+    };
+    const busy = Promise.all([agent(), agent()]);
+    try {
+      for (let i = 0; i < 10; i++) {
+        const url = await c.openDashboard();
+        assert.ok(url !== null, host.notes[host.notes.length - 1]?.message);
+      }
+    } finally {
+      stop = true;
+      await busy;
+    }
   });
 
   test('copy env vars puts the base URLs for this spendcap on the clipboard, in the terminal shell\'s syntax', async () => {
