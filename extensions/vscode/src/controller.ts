@@ -42,6 +42,12 @@ interface State {
   /** Cut responses are looked for from here on (ISO of the last one seen + 1 ms). */
   cutSince: Date;
   settleTimer: NodeJS.Timeout | null;
+  /**
+   * Re-read the budgets at the next settle: after one of our own actions the bar shows its answer,
+   * but the live stream sends only the net change since its last push, so a state that flips back
+   * within its window (our unkill, then a kill from elsewhere) would never reach us.
+   */
+  recheck: boolean;
   /** Tokens not tried yet on this connection (the typed one after the file's). */
   tokens: Array<{ token: string; source: TokenSource }>;
 }
@@ -49,7 +55,7 @@ interface State {
 export class Controller {
   readonly #host: Host;
   readonly #opts: ControllerOptions;
-  readonly #s: State = { place: null, client: null, follower: null, live: 'connecting', budgets: [], chosen: undefined, thresholds: [], cutSince: new Date(), settleTimer: null, tokens: [] };
+  readonly #s: State = { place: null, client: null, follower: null, live: 'connecting', budgets: [], chosen: undefined, thresholds: [], cutSince: new Date(), settleTimer: null, recheck: false, tokens: [] };
   /** Every alert raised, newest last (the tests read it; notifications may be off). */
   readonly alerts: Alert[] = [];
 
@@ -202,6 +208,10 @@ export class Controller {
     const c = this.#s.client;
     if (c === null) return;
     try {
+      if (this.#s.recheck) {
+        this.#s.recheck = false;
+        this.#applyFull(await c.budgets());
+      }
       const cuts = await c.usage({ since: this.#s.cutSince, outcome: 'cut', limit: 100 });
       if (cuts.items.length > 0) {
         const newest = Math.max(...cuts.items.map((r) => Date.parse(String(r.ts))).filter((t) => Number.isFinite(t)));
@@ -212,6 +222,15 @@ export class Controller {
     } catch (err) {
       this.#host.log(`could not check for cut responses: ${(err as Error).message}`);
     }
+  }
+
+  /** A full listing read after our own action: alerts for what changed meanwhile, then the bar. */
+  #applyFull(full: Budget[]): void {
+    const known = new Map(this.#s.budgets.map((b) => [b.name, b]));
+    const alerts = alertsFor(known, full, this.#s.thresholds);
+    this.#s.budgets = mergeBudgets(this.#s.budgets.filter((b) => full.some((n) => n.name === b.name)), full, []);
+    this.#render();
+    for (const a of alerts) this.#alert(a);
   }
 
   #alert(a: Alert): void {
@@ -248,6 +267,8 @@ export class Controller {
       const b = await run(c, target);
       this.#s.budgets = mergeBudgets(this.#s.budgets, [b], []);
       this.#render();
+      this.#s.recheck = true;
+      this.#settleLater();
       void this.#host.notify('info', `spendcap: ${what} "${b.name}": now ${spendText(b)}${b.killed ? ' (killed)' : ''}.`, []);
       return b;
     } catch (err) {

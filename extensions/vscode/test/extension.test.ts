@@ -179,7 +179,9 @@ describe('against a running spendcap', () => {
     await api.request('PATCH', '/api/budgets/work', { ceiling: null }); // the cap is at its ceiling: make room for +$5
     const before = await budget('work');
     await api.kill('work');
-    await waitFor('the kill alert', () => c.alerts.some((a) => a.kind === 'killed' && a.budget === 'work'));
+    await waitFor('the kill alert', () => c.alerts.some((a) => a.kind === 'killed' && a.budget === 'work')).catch((err: Error) => {
+      throw new Error(`${err.message}; the extension saw: ${JSON.stringify(c.budgets.map((x) => [x.name, x.killed, x.cap]))}, log: ${host.logs.slice(-8).join(' | ')}`);
+    });
     assert.ok(host.notes.some((n) => n.message.includes('"work" was killed') && n.buttons.includes(PLUS_FIVE)));
     await waitFor('re-opened by the lift', async () => (await budget('work')).cap === before.cap + fromUsd(5) && !(await budget('work')).killed);
     await waitFor('the bar after the lift', () => host.status?.state === 'ok');
