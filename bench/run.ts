@@ -6,7 +6,7 @@
 
 import { execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, release, tmpdir, totalmem, type as osType } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -750,8 +750,9 @@ async function main(): Promise<number> {
     const direct = new DirectTarget(env);
     const spendcap = new SpendcapTarget(env);
     const candidates: Target[] = [direct, spendcap, new FloorTarget(env)];
+    if (!opts.targets || opts.targets.has('portkey')) ensurePeers(repo, notes);
     if (portkeyInstalled(repo)) candidates.push(new PortkeyTarget(env));
-    else notes.push('Portkey gateway skipped: @portkey-ai/gateway is not installed (npm i -D @portkey-ai/gateway).');
+    else notes.push('Portkey gateway skipped: bench/node_modules has no @portkey-ai/gateway (npm --prefix bench ci).');
     const nginx = findNginx();
     if (nginx) candidates.push(new NginxTarget(env, nginx));
     else notes.push('nginx skipped: no nginx binary found (as root: apt-get install -y nginx).');
@@ -818,6 +819,21 @@ async function main(): Promise<number> {
       }
     }
     rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The peers (Portkey and its pinned Hono packages) live in the bench's own package, so spendcap's
+ * `npm install` never fetches them: installed here, from bench/package-lock.json, on first use.
+ */
+function ensurePeers(repo: string, notes: string[]): void {
+  const bench = join(repo, 'bench');
+  if (portkeyInstalled(repo) || !existsSync(join(bench, 'package-lock.json'))) return;
+  log('installing the bench peers into bench/node_modules (npm --prefix bench ci)');
+  try {
+    execFileSync('npm', ['--prefix', bench, 'ci', '--no-audit', '--no-fund'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  } catch (err) {
+    notes.push(`bench peers not installed: ${(err as Error).message.split('\n')[0]}`);
   }
 }
 

@@ -207,7 +207,8 @@ export class PortkeyTarget implements Target {
   #port = 0;
   constructor(private readonly env: Env) {}
   static script(repo: string): string {
-    return join(repo, 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js');
+    // The bench's own package (bench/package.json), not spendcap's: a user's `npm install` never fetches a competitor.
+    return join(repo, 'bench', 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js');
   }
   endpoint(): Endpoint {
     return {
