@@ -11,7 +11,8 @@ import { cpus, hostname, release, tmpdir, totalmem, type as osType } from 'node:
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FRAMING_EVENTS, freePort, median, percentile, round, sampleProcs, sleep } from './common.js';
-import type { Job, MockConfig, MockStats, RateJob, RateResult, ResultMessage, SeqJob, SeqResult, StreamsResult } from './common.js';
+import type { MockConfig, MockStats } from './common.js';
+import { LoadGen } from './loadgen-client.js';
 import { runMicro } from './micro.js';
 import { summarizeProfile } from './profile.js';
 import type { ProfileSummary } from './profile.js';
@@ -115,38 +116,6 @@ function parseArgs(argv: string[], repo: string): Options {
 
 // ---------------------------------------------------------------------------
 // Plumbing: the load generator, the mock's knobs, request bodies
-
-type ResultOf<J extends Job> = J extends SeqJob ? SeqResult : J extends RateJob ? RateResult : StreamsResult;
-
-class LoadGen {
-  #next = 1;
-  readonly #pending = new Map<number, { resolve: (r: ResultMessage) => void }>();
-  private constructor(readonly child: ChildProcess) {
-    child.on('message', (m: unknown) => {
-      const msg = m as ResultMessage;
-      if (typeof msg.id !== 'number') return;
-      const p = this.#pending.get(msg.id);
-      this.#pending.delete(msg.id);
-      p?.resolve(msg);
-    });
-    child.once('exit', () => {
-      for (const p of this.#pending.values()) p.resolve({ id: -1, error: 'load generator exited' });
-      this.#pending.clear();
-    });
-  }
-  static async start(env: Env): Promise<LoadGen> {
-    return new LoadGen(await forkHelper(env, 'loadgen.js', [], 'loadgen'));
-  }
-  async run<J extends Job>(job: J): Promise<ResultOf<J>> {
-    const id = this.#next++;
-    const msg = await new Promise<ResultMessage>((resolve) => {
-      this.#pending.set(id, { resolve });
-      this.child.send({ id, job });
-    });
-    if (msg.error !== undefined || !msg.result) throw new Error(`load generator: ${msg.error ?? 'no result'}`);
-    return msg.result as ResultOf<J>;
-  }
-}
 
 async function configureMock(port: number, cfg: Partial<MockConfig>): Promise<void> {
   const res = await fetch(`http://127.0.0.1:${port}/__config`, { method: 'POST', body: JSON.stringify(cfg) });
