@@ -15,6 +15,9 @@ export function sessionOf(headers: IncomingHttpHeaders): string | null {
   return null;
 }
 
+/** The request's token hash, made once by authenticate: admission looks up the token's binding by it without parsing and hashing again. */
+const tokenHashes = new WeakMap<IncomingMessage, string>();
+
 export function authenticate(ctx: ProxyContext, req: IncomingMessage, query: URLSearchParams): KeyEntry | string {
   // A key added or changed by a CLI command counts from the very next request.
   ctx.bank.refresh();
@@ -22,8 +25,12 @@ export function authenticate(ctx: ProxyContext, req: IncomingMessage, query: URL
   if (!token) {
     return `spendcap: no spendcap key in the request. Give your client the key that \`spendcap key add\` printed (sc-…) as its API key.`;
   }
-  const key = ctx.bank.authenticate(hashToken(token));
-  if (key) return key;
+  const hash = hashToken(token);
+  const key = ctx.bank.authenticate(hash);
+  if (key) {
+    tokenHashes.set(req, hash);
+    return key;
+  }
   if (!token.startsWith('sc-')) {
     return `spendcap: this is not a spendcap key. Give your agent the sc-… key that \`spendcap key add\` printed; spendcap adds the provider key itself.`;
   }
@@ -32,6 +39,8 @@ export function authenticate(ctx: ProxyContext, req: IncomingMessage, query: URL
 
 /** The binding a `spendcap run` token carries (its session and cap), if the request's token is one. */
 export function boundTo(ctx: ProxyContext, req: IncomingMessage): TokenBinding | undefined {
+  const known = tokenHashes.get(req);
+  if (known !== undefined) return ctx.bank.bindingOf(known);
   const token = credentialFrom(req.headers, new URL(req.url ?? '/', 'http://spendcap.invalid').searchParams);
   return token === undefined ? undefined : ctx.bank.bindingOf(hashToken(token));
 }
