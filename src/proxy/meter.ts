@@ -220,15 +220,15 @@ class StreamRelay {
       this.#relayOut(chunk, events);
       return;
     }
+    // The events already read are paid for by the margin held before them: the client gets them at
+    // once (the first byte does not wait on the hold's growth), then the hold follows, or the tail.
+    this.#relayOut(chunk, events);
     const refusal = x.life.reassess(m);
     if (refusal) {
-      // The events already read are paid for by the margin held before them: the client gets them, then the tail.
-      this.#relayOut(chunk, events);
       x.life.exhaust(refusal);
       this.#cut(refusal);
       return;
     }
-    this.#relayOut(chunk, events);
     x.syncClock();
   }
 
