@@ -1,5 +1,5 @@
-// spendcap benchmark harness: `npm run bench` (full, ~10 min) or `npm run bench -- --quick` (< 1 min).
-// `npm run bench -- --profile` instead runs spendcap alone under `node --cpu-prof` and sums up hot spots.
+// The long benchmark: `npm run bench:full` (~8 min) or `npm run bench:full -- --quick` (< 1 min); `npm run bench` is the ratio run (ratios.ts).
+// `npm run bench:full -- --profile` instead runs spendcap alone under `node --cpu-prof` and sums up hot spots.
 //
 // One local mock upstream; every target is its own child process; the load generator is another.
 // Results: bench/results/latest.json and latest.md (with --quick: quick.json / quick.md as well).
@@ -107,7 +107,7 @@ function parseArgs(argv: string[], repo: string): Options {
     } else if (a.startsWith('--render=')) opts.render = resolve(a.slice('--render='.length));
     else if (a.startsWith('--out=')) opts.outDir = resolve(a.slice('--out='.length));
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run bench [-- --quick] [-- --profile] [-- --phases=latency,streaming,throughput,concurrent,bodies] [-- --targets=spendcap,floor,portkey,nginx] [-- --whatif=checkpoint,connections,diag] [-- --render=RESULTS.json] [-- --out=DIR]\n');
+      process.stdout.write('usage: npm run bench:full [-- --quick] [-- --profile] [-- --phases=latency,streaming,throughput,concurrent,bodies] [-- --targets=spendcap,floor,portkey,nginx] [-- --whatif=checkpoint,connections,diag] [-- --render=RESULTS.json] [-- --out=DIR]\n');
       process.exit(0);
     } else throw new Error(`unknown argument "${a}" (try --help)`);
   }
