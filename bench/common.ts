@@ -57,7 +57,31 @@ export interface StreamsJob {
   timeoutMs: number;
 }
 
-export type Job = SeqJob | RateJob | StreamsJob;
+/** Closed loop: `concurrency` keep-alive clients, each sending its next request when its last one is answered. */
+export interface ClosedJob {
+  kind: 'closed';
+  ep: Endpoint;
+  body: string;
+  concurrency: number;
+  durationMs: number;
+  /** Answers in this first stretch are not counted (connections and the target's JIT warm up). */
+  warmupMs: number;
+  timeoutMs: number;
+}
+
+export interface ClosedResult {
+  kind: 'closed';
+  /** Answered (status 200) requests counted, and the window they were counted in. */
+  ok: number;
+  seconds: number;
+  rps: number;
+  errors: number;
+  firstError: string | null;
+  p50: number;
+  p99: number;
+}
+
+export type Job = SeqJob | RateJob | StreamsJob | ClosedJob;
 
 export interface SeqResult {
   kind: 'seq';
@@ -117,7 +141,7 @@ export interface JobMessage {
 
 export interface ResultMessage {
   id: number;
-  result?: SeqResult | RateResult | StreamsResult;
+  result?: SeqResult | RateResult | StreamsResult | ClosedResult;
   error?: string;
 }
 

@@ -4,7 +4,7 @@
 // Run by the harness with child_process.fork(); answers each JobMessage with a ResultMessage.
 
 import { summarize } from './common.js';
-import type { Endpoint, Job, JobMessage, RateJob, RateResult, ResultMessage, SeqJob, SeqResult, StreamsJob, StreamsResult } from './common.js';
+import type { ClosedJob, ClosedResult, Endpoint, Job, JobMessage, RateJob, RateResult, ResultMessage, SeqJob, SeqResult, StreamsJob, StreamsResult } from './common.js';
 import { encodeRequest, Http1Pool } from './http1.js';
 
 function errText(err: unknown): string {
@@ -220,8 +220,46 @@ async function runStreams(job: StreamsJob): Promise<StreamsResult> {
   };
 }
 
-async function run(job: Job): Promise<SeqResult | RateResult | StreamsResult> {
+async function runClosed(job: ClosedJob): Promise<ClosedResult> {
+  const pool = new Http1Pool(portOf(job.ep), job.concurrency, job.timeoutMs);
+  const bytes = bytesOf(job);
+  const t0 = performance.now();
+  const countFrom = t0 + job.warmupMs;
+  const end = countFrom + job.durationMs;
+  const lat: number[] = [];
+  let errors = 0;
+  let firstError: string | null = null;
+  const client = async (): Promise<void> => {
+    while (performance.now() < end) {
+      const sent = performance.now();
+      try {
+        const r = await pool.request(bytes);
+        if (sent < countFrom) continue;
+        if (r.status === 200) lat.push(r.doneAt - sent);
+        else {
+          errors++;
+          firstError ??= `status ${r.status}`;
+        }
+      } catch (err) {
+        errors++;
+        firstError ??= errText(err);
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: job.concurrency }, client));
+  } finally {
+    pool.close();
+  }
+  const seconds = (performance.now() - countFrom) / 1000;
+  const s = summarize(lat);
+  return { kind: 'closed', ok: lat.length, seconds, rps: lat.length / seconds, errors, firstError, p50: s.p50, p99: s.p99 };
+}
+
+async function run(job: Job): Promise<SeqResult | RateResult | StreamsResult | ClosedResult> {
   switch (job.kind) {
+    case 'closed':
+      return runClosed(job);
     case 'seq':
       return runSeq(job);
     case 'rate':

@@ -20,6 +20,8 @@ function ev(name: string, data: unknown): string {
 }
 
 let jsonReply = Buffer.alloc(0);
+/** The OpenAI Chat Completions reply: `chunks` output tokens (5 in the ratio run). */
+let chatReply = Buffer.alloc(0);
 let deltas: Buffer[] = [];
 let tail = Buffer.alloc(0);
 function rebuild(): void {
@@ -34,6 +36,16 @@ function rebuild(): void {
       stop_reason: 'end_turn',
       stop_sequence: null,
       usage: { input_tokens: INPUT_TOKENS, output_tokens: cfg.chunks, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+    }),
+  );
+  chatReply = Buffer.from(
+    JSON.stringify({
+      id: 'chatcmpl-bench',
+      object: 'chat.completion',
+      created: 1_767_225_600,
+      model: 'gpt-4o-mini',
+      choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
+      usage: { prompt_tokens: INPUT_TOKENS, completion_tokens: cfg.chunks, total_tokens: INPUT_TOKENS + cfg.chunks },
     }),
   );
   deltas = Array.from({ length: cfg.chunks }, (_, k) =>
@@ -135,19 +147,27 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     res.end(JSON.stringify(cfg));
     return;
   }
-  if (req.method !== 'POST' || !url.split('?')[0]!.endsWith('/messages')) {
+  const path = url.split('?')[0]!;
+  const chat = path.endsWith('/chat/completions');
+  if (req.method !== 'POST' || !(chat || path.endsWith('/messages'))) {
     res.writeHead(404, { 'content-type': 'application/json' });
     res.end('{"type":"error","error":{"type":"not_found_error","message":"mock: no such route"}}');
     return;
   }
   stats.messages++;
   stats.lastPath = url;
-  const key = req.headers['x-api-key'];
+  const key = chat ? req.headers.authorization?.replace(/^Bearer /, '') : req.headers['x-api-key'];
   stats.lastApiKey = typeof key === 'string' ? key : null;
   // The flag is found in the raw bytes: the mock must not cost more for big prompts than the wire does.
   const isStream = STREAM_RE.test(body.toString('latin1'));
   const id = `req_bench_${++seq}`;
   const reply = (): void => {
+    if (chat) {
+      // JSON only: the ratio run's OpenAI leg measures the request path, streams are Anthropic's.
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': chatReply.length, 'x-request-id': id });
+      res.end(chatReply);
+      return;
+    }
     if (isStream) {
       stream(res, id);
       return;

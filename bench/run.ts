@@ -1,17 +1,18 @@
-// spendcap benchmark harness: `npm run bench` (full, ~10 min) or `npm run bench -- --quick` (< 1 min).
-// `npm run bench -- --profile` instead runs spendcap alone under `node --cpu-prof` and sums up hot spots.
+// The long benchmark: `npm run bench:full` (~8 min) or `npm run bench:full -- --quick` (< 1 min); `npm run bench` is the ratio run (ratios.ts).
+// `npm run bench:full -- --profile` instead runs spendcap alone under `node --cpu-prof` and sums up hot spots.
 //
 // One local mock upstream; every target is its own child process; the load generator is another.
 // Results: bench/results/latest.json and latest.md (with --quick: quick.json / quick.md as well).
 
 import { execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, release, tmpdir, totalmem, type as osType } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FRAMING_EVENTS, freePort, median, percentile, round, sampleProcs, sleep } from './common.js';
-import type { Job, MockConfig, MockStats, RateJob, RateResult, ResultMessage, SeqJob, SeqResult, StreamsResult } from './common.js';
+import type { MockConfig, MockStats } from './common.js';
+import { LoadGen } from './loadgen-client.js';
 import { runMicro } from './micro.js';
 import { summarizeProfile } from './profile.js';
 import type { ProfileSummary } from './profile.js';
@@ -106,7 +107,7 @@ function parseArgs(argv: string[], repo: string): Options {
     } else if (a.startsWith('--render=')) opts.render = resolve(a.slice('--render='.length));
     else if (a.startsWith('--out=')) opts.outDir = resolve(a.slice('--out='.length));
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run bench [-- --quick] [-- --profile] [-- --phases=latency,streaming,throughput,concurrent,bodies] [-- --targets=spendcap,floor,portkey,nginx] [-- --whatif=checkpoint,connections,diag] [-- --render=RESULTS.json] [-- --out=DIR]\n');
+      process.stdout.write('usage: npm run bench:full [-- --quick] [-- --profile] [-- --phases=latency,streaming,throughput,concurrent,bodies] [-- --targets=spendcap,floor,portkey,nginx] [-- --whatif=checkpoint,connections,diag] [-- --render=RESULTS.json] [-- --out=DIR]\n');
       process.exit(0);
     } else throw new Error(`unknown argument "${a}" (try --help)`);
   }
@@ -115,38 +116,6 @@ function parseArgs(argv: string[], repo: string): Options {
 
 // ---------------------------------------------------------------------------
 // Plumbing: the load generator, the mock's knobs, request bodies
-
-type ResultOf<J extends Job> = J extends SeqJob ? SeqResult : J extends RateJob ? RateResult : StreamsResult;
-
-class LoadGen {
-  #next = 1;
-  readonly #pending = new Map<number, { resolve: (r: ResultMessage) => void }>();
-  private constructor(readonly child: ChildProcess) {
-    child.on('message', (m: unknown) => {
-      const msg = m as ResultMessage;
-      if (typeof msg.id !== 'number') return;
-      const p = this.#pending.get(msg.id);
-      this.#pending.delete(msg.id);
-      p?.resolve(msg);
-    });
-    child.once('exit', () => {
-      for (const p of this.#pending.values()) p.resolve({ id: -1, error: 'load generator exited' });
-      this.#pending.clear();
-    });
-  }
-  static async start(env: Env): Promise<LoadGen> {
-    return new LoadGen(await forkHelper(env, 'loadgen.js', [], 'loadgen'));
-  }
-  async run<J extends Job>(job: J): Promise<ResultOf<J>> {
-    const id = this.#next++;
-    const msg = await new Promise<ResultMessage>((resolve) => {
-      this.#pending.set(id, { resolve });
-      this.child.send({ id, job });
-    });
-    if (msg.error !== undefined || !msg.result) throw new Error(`load generator: ${msg.error ?? 'no result'}`);
-    return msg.result as ResultOf<J>;
-  }
-}
 
 async function configureMock(port: number, cfg: Partial<MockConfig>): Promise<void> {
   const res = await fetch(`http://127.0.0.1:${port}/__config`, { method: 'POST', body: JSON.stringify(cfg) });
@@ -750,8 +719,9 @@ async function main(): Promise<number> {
     const direct = new DirectTarget(env);
     const spendcap = new SpendcapTarget(env);
     const candidates: Target[] = [direct, spendcap, new FloorTarget(env)];
+    if (!opts.targets || opts.targets.has('portkey')) ensurePeers(repo, notes);
     if (portkeyInstalled(repo)) candidates.push(new PortkeyTarget(env));
-    else notes.push('Portkey gateway skipped: @portkey-ai/gateway is not installed (npm i -D @portkey-ai/gateway).');
+    else notes.push('Portkey gateway skipped: bench/node_modules has no @portkey-ai/gateway (npm --prefix bench ci).');
     const nginx = findNginx();
     if (nginx) candidates.push(new NginxTarget(env, nginx));
     else notes.push('nginx skipped: no nginx binary found (as root: apt-get install -y nginx).');
@@ -818,6 +788,21 @@ async function main(): Promise<number> {
       }
     }
     rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The peers (Portkey and its pinned Hono packages) live in the bench's own package, so spendcap's
+ * `npm install` never fetches them: installed here, from bench/package-lock.json, on first use.
+ */
+function ensurePeers(repo: string, notes: string[]): void {
+  const bench = join(repo, 'bench');
+  if (portkeyInstalled(repo) || !existsSync(join(bench, 'package-lock.json'))) return;
+  log('installing the bench peers into bench/node_modules (npm --prefix bench ci)');
+  try {
+    execFileSync('npm', ['--prefix', bench, 'ci', '--no-audit', '--no-fund'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  } catch (err) {
+    notes.push(`bench peers not installed: ${(err as Error).message.split('\n')[0]}`);
   }
 }
 

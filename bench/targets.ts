@@ -135,22 +135,36 @@ export class FloorTarget implements Target {
   }
 }
 
+/** OpenAI Chat Completions through a target whose origin is `origin`, with `token` as the bearer key. */
+export function chatEndpoint(origin: string, token: string): Endpoint {
+  return { origin, path: '/v1/chat/completions', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } };
+}
+
 export class SpendcapTarget implements Target {
   readonly name = 'spendcap';
   readonly label: string;
   #child: ChildProcess | null = null;
   #port = 0;
   #token = '';
+  #openaiToken = '';
   readonly dataDir: string;
+  /**
+   * `meteringOff`: the bench-only switch SPENDCAP_BENCH_NO_METERING=1 (metered calls forwarded like
+   * free ones), so the same process prices its own metering and caps.
+   */
   constructor(
     private readonly env: Env,
     dataDirName = 'spendcap-data',
+    readonly meteringOff = false,
   ) {
     this.dataDir = join(env.workDir, dataDirName);
-    this.label = `spendcap (caps + metering${env.spendcapLabel ?? ''})`;
+    this.label = meteringOff ? `spendcap, metering off (bench only${env.spendcapLabel ?? ''})` : `spendcap (caps + metering${env.spendcapLabel ?? ''})`;
   }
   endpoint(): Endpoint {
     return { origin: `http://127.0.0.1:${this.#port}`, path: '/v1/messages', headers: { ...API_HEADERS, 'x-api-key': this.#token } };
+  }
+  chatEndpoint(): Endpoint {
+    return chatEndpoint(`http://127.0.0.1:${this.#port}`, this.#openaiToken);
   }
   pids(): number[] {
     return this.#child?.pid ? [this.#child.pid] : [];
@@ -167,13 +181,27 @@ export class SpendcapTarget implements Target {
       const parsed = JSON.parse(out) as { token?: unknown };
       if (typeof parsed.token !== 'string') throw new Error(`spendcap key add printed no token: ${out}`);
       this.#token = parsed.token;
+      const oa = JSON.parse(
+        execFileSync(process.execPath, [bin, 'key', 'add', 'bench-openai', '--provider', 'openai', '--provider-key', 'sk-bench-openai', '--cap', '1000000', '--period', 'total', '--json', '--data-dir', this.dataDir], {
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'pipe'],
+        }),
+      ) as { token?: unknown };
+      if (typeof oa.token !== 'string') throw new Error('spendcap key add (openai) printed no token');
+      this.#openaiToken = oa.token;
     }
     this.#port = await freePort();
     const fd = logFd(this.env, 'spendcap');
     const child = track(
       spawn(process.execPath, [...this.env.spendcapNodeArgs, bin, 'start', '--data-dir', this.dataDir, '--port', String(this.#port), '--quiet'], {
         stdio: ['ignore', fd, fd],
-        env: { ...process.env, ...this.env.spendcapEnv, SPENDCAP_ANTHROPIC_BASE_URL: `http://127.0.0.1:${this.env.mockPort}` },
+        env: {
+          ...process.env,
+          ...this.env.spendcapEnv,
+          SPENDCAP_ANTHROPIC_BASE_URL: `http://127.0.0.1:${this.env.mockPort}`,
+          SPENDCAP_OPENAI_BASE_URL: `http://127.0.0.1:${this.env.mockPort}/v1`,
+          ...(this.meteringOff ? { SPENDCAP_BENCH_NO_METERING: '1' } : {}),
+        },
       }),
     );
     closeSync(fd);
@@ -207,7 +235,8 @@ export class PortkeyTarget implements Target {
   #port = 0;
   constructor(private readonly env: Env) {}
   static script(repo: string): string {
-    return join(repo, 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js');
+    // The bench's own package (bench/package.json), not spendcap's: a user's `npm install` never fetches a competitor.
+    return join(repo, 'bench', 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js');
   }
   endpoint(): Endpoint {
     return {

@@ -23,6 +23,13 @@ import { safeLogLine } from './log-line.js';
 import { matchRoute } from './routes.js';
 
 export const DEFAULT_PORT = 8787;
+
+/**
+ * Bench only: `SPENDCAP_BENCH_NO_METERING=1` forwards metered calls like free ones (authenticated,
+ * not parsed, held, metered or capped, no ledger row), so `npm run bench` can price metering and caps
+ * against the same process. Never set it for real use: no cap holds while it is on.
+ */
+export const BENCH_NO_METERING_ENV = 'SPENDCAP_BENCH_NO_METERING';
 export const DEFAULT_HOST = '127.0.0.1';
 
 /** The 404 for a path spendcap does not forward; the path is shown escaped (it is the client's text). */
@@ -152,6 +159,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       approval: askGate,
     };
 
+    const meteringOff = process.env[BENCH_NO_METERING_ENV] === '1';
+    if (meteringOff) process.stderr.write(`spendcap: ${BENCH_NO_METERING_ENV}=1: metering and caps are OFF (for the benchmark only; nothing is capped or recorded)\n`);
+
     const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
       const url = req.url ?? '/';
       const q = url.indexOf('?');
@@ -205,7 +215,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         return;
       }
       const route: Route = { adapter, provider, upstream: upstreamOf(provider, key.record.baseUrl), path: match.path, query: queryWithoutCredentials(query) };
-      if (match.kind === 'metered') return relayMetered(ctx, route, key, req, res);
+      if (match.kind === 'metered' && !meteringOff) return relayMetered(ctx, route, key, req, res);
       return passThrough(ctx, route, key, req, res);
     };
 

@@ -1,0 +1,117 @@
+import { commonRoom, InflightMargin, planGrowth } from '../budgets/index.js';
+import type { Bank, Hold, Refusal } from '../budgets/index.js';
+import type { Nanos } from '../pricing/index.js';
+import type { StreamMeter } from '../providers/types.js';
+import { streamCostNanos } from './cost.js';
+import type { CostModel } from './cost.js';
+import { safeTokens } from './usage-guard.js';
+
+/**
+ * How long an abort may take to stop the provider: the stream's own time to response headers (one
+ * round trip to the provider and its reaction, an upper bound of the way back), kept within these.
+ */
+const MIN_ABORT_LATENCY_MS = 5;
+const MAX_ABORT_LATENCY_MS = 2000;
+/** Before the provider's headers, when the round trip is not known yet. */
+const ABORT_LATENCY_BEFORE_HEADERS_MS = 100;
+/** Output the provider generates but does not stream (thinking, hidden reasoning) is only read on the clock: a wider margin. */
+const HIDDEN_OUTPUT_MARGIN_TOKENS = 128;
+/** How often a stream with hidden output (thinking) has its hold re-checked between events. */
+export const CLOCK_MS = 200;
+
+/**
+ * One request's hold from admission to settlement: what it holds, how it grows or shrinks as the
+ * stream runs, the clock that re-checks it while output is hidden, and whether it is settled.
+ * Every decision about money while a request runs is made here; the relay steps only move bytes.
+ */
+export class HoldLife {
+  #settled = false;
+  #clock: NodeJS.Timeout | null = null;
+  readonly #inflight: InflightMargin;
+
+  constructor(
+    readonly bank: Bank,
+    readonly hold: Hold,
+    readonly model: CostModel,
+    /** How far the hold grows at once (0 for a whole reply: its hold never grows). */
+    readonly stepNanos: Nanos,
+    marginTokens: number,
+  ) {
+    this.#inflight = new InflightMargin(marginTokens, ABORT_LATENCY_BEFORE_HEADERS_MS);
+  }
+
+  get amountNanos(): Nanos {
+    return this.hold.amountNanos;
+  }
+
+  /** Settled: the ledger has (or is getting) this request's row; nothing more is charged or re-checked. */
+  get settled(): boolean {
+    return this.#settled;
+  }
+
+  /** The provider's time to headers, once known, is how long an abort may take to stop it. */
+  providerAnswered(afterMs: number): void {
+    this.#inflight.latencyMs = Math.min(MAX_ABORT_LATENCY_MS, Math.max(MIN_ABORT_LATENCY_MS, afterMs));
+  }
+
+  /** Output tokens to pay for ahead of what the meter has read: what may be in flight. */
+  #marginTokens(m: StreamMeter, now: number, out: number): number {
+    this.#inflight.observe(now, out);
+    const t = this.#inflight.tokens(now, out);
+    return m.needsClock ? Math.max(t, HIDDEN_OUTPUT_MARGIN_TOKENS) : t;
+  }
+
+  /** What a stream may have cost so far, plus the margin in flight. */
+  costSoFar(m: StreamMeter): Nanos {
+    const out = safeTokens(m.outputTokensForHold());
+    return streamCostNanos(this.model, m.usage, m.inputKnown, out + this.#marginTokens(m, Date.now(), out));
+  }
+
+  /** Cost the provider may bill when spendcap has not seen the final usage: everything seen plus what may be in flight. */
+  estimatedCharge(m: StreamMeter | null): Nanos {
+    if (!m) return this.hold.amountNanos;
+    return Math.min(this.hold.amountNanos, this.costSoFar(m));
+  }
+
+  /** Grows (or shrinks) the hold to what the stream may have cost so far; a refusal means cut. */
+  reassess(m: StreamMeter): Refusal | null {
+    const needed = this.costSoFar(m);
+    const plan = planGrowth(this.hold.amountNanos, needed, this.stepNanos, commonRoom(this.hold.accounts));
+    if (plan.action === 'grow') return this.bank.grow(this.hold, plan.extraNanos);
+    if (plan.action === 'shrink') this.bank.shrink(this.hold, plan.releaseNanos);
+    else if (plan.action === 'cut') return this.bank.check(this.hold.accounts, needed - this.hold.amountNanos) ?? { code: 'E_CAP_REACHED', account: this.hold.accounts[0]!, neededNanos: needed };
+    return null;
+  }
+
+  /** A charge past the hold: the hold grows to it when the budgets have room; the refusal when they do not. */
+  growTo(chargeNanos: Nanos): Refusal | null {
+    if (chargeNanos <= this.hold.amountNanos) return null;
+    return this.bank.grow(this.hold, chargeNanos - this.hold.amountNanos);
+  }
+
+  /** The budget that refused is out of room: later requests on it are refused at admission. */
+  exhaust(refusal: Refusal): void {
+    this.bank.markExhausted(refusal);
+  }
+
+  /**
+   * Re-checks the hold every CLOCK_MS while the provider may generate output the stream does not
+   * show; `tick` decides what a refusal does (the caller knows whether a response has started).
+   */
+  startClock(tick: () => void): void {
+    if (this.#clock === null && !this.#settled) this.#clock = setInterval(tick, CLOCK_MS);
+  }
+
+  stopClock(): void {
+    if (this.#clock !== null) clearInterval(this.#clock);
+    this.#clock = null;
+  }
+
+  /** Marks the hold settled (once) and stops its clock; the caller writes the ledger row. */
+  markSettled(): boolean {
+    if (this.#settled) return false;
+    this.#settled = true;
+    this.stopClock();
+    return true;
+  }
+}
