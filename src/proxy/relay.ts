@@ -5,7 +5,7 @@ import type { BrotliOptions, ZlibOptions } from 'node:zlib';
 import type { Dispatcher } from 'undici';
 import { budgetTagOf, clampTokens, describeRefusal, planGrowth } from '../budgets/index.js';
 import type { Account, Bank, Hold, KeyEntry, Refusal, TokenBinding } from '../budgets/index.js';
-import { commonRoom, InflightMargin } from '../budgets/index.js';
+import { commonRoom, findRefusal, hiddenMarginTokens, HIDDEN_CLOCK_MS, InflightMargin } from '../budgets/index.js';
 import { costNanos, formatUsd, inputCostNanos, outputRateFor, tokensCostNanos, UnknownModelError } from '../pricing/index.js';
 import type { Nanos, ModelRates, PriceBook, ResolvedPrice, Usage } from '../pricing/index.js';
 import { hashToken } from '../secrets/index.js';
@@ -46,8 +46,6 @@ const MIN_ABORT_LATENCY_MS = 5;
 const MAX_ABORT_LATENCY_MS = 2000;
 /** Before the provider's headers, when the round trip is not known yet. */
 const ABORT_LATENCY_BEFORE_HEADERS_MS = 100;
-/** Output the provider generates but does not stream (thinking, hidden reasoning) is only read on the clock: a wider margin. */
-const HIDDEN_OUTPUT_MARGIN_TOKENS = 128;
 /** A clamped stream must end by its own limit, not by a cut: its limit leaves room for a full in-flight margin. */
 const CLAMP_MARGIN_TOKENS = 128;
 /** A hold grows by at most this share of the smallest cap at once, so a small cap is not fragmented by steps. */
@@ -87,7 +85,7 @@ export interface Route {
 /** spendcap's own header, then the ones agents send on every request of a run (Claude Code, Codex CLI, opencode). */
 const SESSION_HEADERS = ['x-spendcap-session', 'x-claude-code-session-id', 'session-id', 'x-session-id'] as const;
 /** How often a stream with hidden output (thinking) has its hold re-checked between events. */
-const CLOCK_MS = 200;
+const CLOCK_MS = HIDDEN_CLOCK_MS;
 
 function sessionOf(headers: IncomingHttpHeaders): string | null {
   for (const h of SESSION_HEADERS) {
@@ -330,12 +328,14 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
   let providerCostNanos: Nanos | null = null;
   const inflight = new InflightMargin(options.marginTokens, ABORT_LATENCY_BEFORE_HEADERS_MS);
   /** Output tokens to pay for ahead of what the meter has read: what may be in flight. */
-  const marginTokens = (m: StreamMeter): number => {
+  const marginTokens = (m: StreamMeter, forCharge = false): number => {
     const now = Date.now();
     const out = safeTokens(m.outputTokensForHold());
     inflight.observe(now, out);
-    const t = inflight.tokens(now, out);
-    return m.needsClock ? Math.max(t, HIDDEN_OUTPUT_MARGIN_TOKENS) : t;
+    const t = forCharge ? inflight.chargeTokens(now, out) : inflight.tokens(now, out);
+    // Hidden output until the next clock check is held ahead, not charged: a cut stops the clock, and
+    // what it generated until now is already in the meter's clock estimate.
+    return m.needsClock && !forCharge ? Math.max(t, hiddenMarginTokens(m.hiddenTokensPerSecond)) : t;
   };
   let bodyIdWins = false;
   let bodyId: string | undefined;
@@ -423,16 +423,16 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
   /** Cost the provider may bill when spendcap has not seen the final usage: everything seen plus what may be in flight. */
   const estimatedCharge = (): Nanos => {
     if (!meter) return hold.amountNanos;
-    return Math.min(hold.amountNanos, costSoFar(meter));
+    return Math.min(hold.amountNanos, costSoFar(meter, true));
   };
 
   /** What a stream may have cost so far, plus the margin in flight; the request's own estimates stand in for untrusted usage. */
-  const costSoFar = (m: StreamMeter): Nanos => {
+  const costSoFar = (m: StreamMeter, forCharge = false): Nanos => {
     const u = m.usage;
     const trusted = m.inputKnown && usageFlaw(u) === null;
     const inputPart = trusted ? inputCostNanos(u, model.rates) : model.inputEstimateNanos;
     const rate = trusted ? outputRateFor(model.rates, totalInputTokens(u)) : model.outputRate;
-    return inputPart + tokensCostNanos(safeTokens(m.outputTokensForHold()) + marginTokens(m), rate);
+    return inputPart + tokensCostNanos(safeTokens(m.outputTokensForHold()) + marginTokens(m, forCharge), rate);
   };
 
   /**
@@ -489,10 +489,10 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
   /** Grows (or shrinks) the hold to what the stream may have cost so far; a refusal means cut. */
   const reassess = (m: StreamMeter): Refusal | null => {
     const needed = costSoFar(m);
-    const plan = planGrowth(hold.amountNanos, needed, stepNanos, commonRoom(hold.accounts));
+    const plan = planGrowth(hold.amountNanos, needed, stepNanos, commonRoom(hold.accounts, true));
     if (plan.action === 'grow') return bank.grow(hold, plan.extraNanos);
     if (plan.action === 'shrink') bank.shrink(hold, plan.releaseNanos);
-    else if (plan.action === 'cut') return bank.check(hold.accounts, needed - hold.amountNanos) ?? { code: 'E_CAP_REACHED' as const, account: hold.accounts[0]!, neededNanos: needed };
+    else if (plan.action === 'cut') return findRefusal(hold.accounts, needed - hold.amountNanos, true) ?? { code: 'E_CAP_REACHED' as const, account: hold.accounts[0]!, neededNanos: needed };
     return null;
   };
 
