@@ -147,3 +147,78 @@ describe('16 concurrent streams per protocol on one $0.02 cap', () => {
     }
   });
 });
+
+describe('admission hold on a 10-turn Claude Code-like session with prompt caching', () => {
+  // Turns append a tool call and its result (code, JSON, base64, hashes, CJK, emoji) to a large system
+  // prompt and tools; the mock reports the previous turn's prompt as a cache read and the rest as a write.
+  const SYSTEM = Array.from({ length: 300 }, (_, i) => `Rule ${i}: keep edits small; run \`npm test\` before committing; never print secrets. {"tool":"Bash","n":${i}}`).join('\n');
+  const TOOLS = Array.from({ length: 12 }, (_, i) => ({ name: `tool_${i}`, description: `Does thing ${i} to the repository, carefully.`, input_schema: { type: 'object', properties: { path: { type: 'string' }, n: { type: 'number' } } } }));
+  const RESULTS = [
+    'export function add(a: number, b: number): number {\n  return a + b;\n}\n'.repeat(20),
+    JSON.stringify({ files: Array.from({ length: 40 }, (_, i) => ({ name: `src/f${i}.ts`, size: i * 97 })) }),
+    'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=='.repeat(8),
+    'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n'.repeat(10),
+    '予算の上限に達しました。ストリームを切断します。'.repeat(10),
+    '🙂🚀✨ done 👍🏽 '.repeat(20),
+  ];
+  type Msg = Anthropic.MessageParam;
+  function turnMessages(turn: number): Msg[] {
+    const messages: Msg[] = [{ role: 'user', content: 'Fix the failing test in src/f3.ts.' }];
+    for (let t = 0; t < turn; t++) {
+      messages.push({ role: 'assistant', content: [{ type: 'tool_use', id: `toolu_${t}`, name: 'tool_1', input: { path: `src/f${t}.ts` } }] });
+      messages.push({ role: 'user', content: [{ type: 'tool_result', tool_use_id: `toolu_${t}`, content: RESULTS[t % RESULTS.length]!, cache_control: { type: 'ephemeral' } }] });
+    }
+    return messages;
+  }
+
+  test('turns 2-10 hold at most 1.15× the real prompt in tokens; the money held is priced as the worst case, a cache write', async () => {
+    const mock = await startMockAnthropic({ tokenIntervalMs: 0, outputTokens: 20 });
+    const sc = await startSpendcap(mock.url, { pollMs: 100 });
+    try {
+      const token = await addKey(sc.dataDir, 'cc10', 100);
+      sc.server.bank.refresh();
+      const key = sc.server.bank.keyByName('cc10')!;
+      const heldAtArrival: number[] = [];
+      let prevTotal = 0;
+      mock.options = {
+        ...mock.options,
+        perRequest: (req) => {
+          heldAtArrival.push(key.account.heldNanos);
+          // What Anthropic bills: the body's text (the mock's 4 bytes a token) and the tool-use system prompt it adds (346 tokens on Claude 4).
+          const total = Math.ceil(Buffer.byteLength(req.body) / 4) + 346;
+          const read = Math.min(prevTotal, total);
+          prevTotal = total;
+          return { inputTokens: 8, cache: { read: Math.max(0, read - 8), write5m: total - read } };
+        },
+      };
+      const c = client(sc, token, { 'x-claude-code-session-id': 'cc-session-1' });
+      // The admission hold is the prompt at the cache-write rate plus the first output step (8 + 256 tokens at $15/Mtok).
+      const outputPart = (8 + 256) * 15_000;
+      const tokenRatios: number[] = [];
+      const moneyRatios: number[] = [];
+      for (let turn = 0; turn < 10; turn++) {
+        const first = mock.bills.length;
+        await c.messages
+          .stream({ model: MODEL, max_tokens: 32_000, system: [{ type: 'text', text: SYSTEM, cache_control: { type: 'ephemeral' } }], tools: TOOLS as Anthropic.Tool[], messages: turnMessages(turn) })
+          .finalMessage();
+        const u = mock.bills[first]!.usage;
+        const realTokens = u.input_tokens + u.cache_read_input_tokens + u.cache_creation_5m;
+        const realCost = Math.ceil((u.input_tokens * SONNET.input + u.cache_read_input_tokens * SONNET.cacheRead + u.cache_creation_5m * SONNET.cacheWrite5m) / 1e6);
+        const heldInput = heldAtArrival[turn]! - outputPart;
+        const heldTokens = heldInput / 3750;
+        tokenRatios.push(heldTokens / realTokens);
+        moneyRatios.push(heldInput / realCost);
+        assert.ok(heldTokens >= realTokens, `turn ${turn + 1}: held ${heldTokens} tokens < real ${realTokens}`);
+        assert.ok(heldInput >= realCost, `turn ${turn + 1}: the hold does not cover the prompt's cost`);
+      }
+      const warm = tokenRatios.slice(1);
+      console.log(`# FIGURE 10-turn cached session: estimate/real tokens cold ${tokenRatios[0]!.toFixed(3)}, turns 2-10 ${Math.min(...warm).toFixed(3)}-${Math.max(...warm).toFixed(3)}`);
+      console.log(`# FIGURE 10-turn cached session: admission hold/real input cost cold ${moneyRatios[0]!.toFixed(2)}, turns 2-10 ${Math.min(...moneyRatios.slice(1)).toFixed(2)}-${Math.max(...moneyRatios.slice(1)).toFixed(2)} (until message_start; then exact)`);
+      assert.ok(tokenRatios[0]! <= 1.6, `cold estimate ${tokenRatios[0]!.toFixed(3)}× the real prompt`);
+      assert.ok(Math.max(...warm) <= 1.15, `warm estimate ${Math.max(...warm).toFixed(3)}× the real prompt`);
+    } finally {
+      await sc.close();
+      await mock.close();
+    }
+  });
+});
