@@ -1,4 +1,4 @@
-import { bodyTextTokens, readJsonObject, readModel } from '../request-body.js';
+import { readJsonObject, readModel } from '../request-body.js';
 import type { RequestError, RequestInfo } from '../types.js';
 import { estimateTokens } from '../../proxy/estimate-tokens.js';
 import { openaiBodyTextTokens } from './exact-tokens.js';
