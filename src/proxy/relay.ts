@@ -60,6 +60,8 @@ export interface ProxyContext {
   log: (line: string) => void;
   /** Exact input counts of earlier turns of the same conversations (made on first use). */
   promptMemory?: PromptMemory;
+  /** Sets rows charged from spendcap's estimate on OpenRouter to the cost OpenRouter reports later (a cut's refund). */
+  cutReconciler?: { schedule(row: { generationId: string; providerKey: string; base: string }): void };
   /** Hold-and-approve (src/alerts/ask.ts): a refusal on a budget in ask mode waits for a person's answer. */
   approval?: ApprovalGate;
 }
@@ -372,6 +374,8 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
       // safe upper bound, margin included): spendcap's best estimate of the bill, what it read without the margin.
       meteredCostNanos: reported !== null && usage !== null && u !== null ? costNanos(u, model.rates) : usage === null && u !== null && meter?.inputKnown ? costNanos(u, model.rates) : null,
     });
+    // Charged from spendcap's estimate (a cut): OpenRouter reports the cancelled generation's cost later (src/reconcile/openrouter-cut.ts).
+    if (route.provider === 'openrouter' && reported === null && chargeNanos > 0 && (usage === null || estimated)) ctx.cutReconciler?.schedule({ generationId: (bodyIdWins ? (meter?.responseId ?? bodyId) : undefined) ?? requestId, providerKey: hold.key.providerKey, base: `${upstream.origin}${upstream.basePath}/v1` });
     ctx.log(`${outcome} ${hold.key.record.name}${hold.session ? `/${hold.session.slice(0, 8)}` : ''} ${info.model} $${(chargeNanos / 1e9).toFixed(9)}${detail ? ` (${detail})` : ''}`);
   };
 
