@@ -18,9 +18,11 @@ import { usdToNanos } from '../src/pricing/index.js';
 const MODEL = 'claude-sonnet-4-5';
 const SONNET: MockPricePerMtok = { input: usdToNanos(3), output: usdToNanos(15), cacheRead: usdToNanos(0.3), cacheWrite5m: usdToNanos(3.75), cacheWrite1h: usdToNanos(6) };
 /**
- * The share of a small cap the tests require the provider may bill. The issue's target is 0.90; this
- * branch reaches 0.76-0.87 on Anthropic and Chat Completions (see the FIGURE lines), so the floor asserted
- * is what is reached with room for a loaded machine, not the target.
+ * The share of a small cap the tests require the provider may bill. The issue's target is 0.90; on an
+ * idle machine this branch reaches 0.88-0.91 on one Anthropic stream, 0.83-0.88 on 32, 0.78-0.84 on
+ * Chat Completions and Responses and up to 0.96 on Gemini (see the FIGURE lines). What a loaded machine
+ * takes away is the in-flight margin (rate × time to headers, both stretched by a busy event loop), so
+ * the floor asserted is what holds under load, not the target; bill ≤ cap is the hard assertion.
  */
 const MIN_USE = 0.7;
 const messages = [{ role: 'user' as const, content: 'Write a long essay about budgets.' }];
@@ -119,8 +121,10 @@ describe('16 concurrent streams per protocol on one $0.02 cap', () => {
       assert.ok(chatRun.use >= MIN_USE, `Chat Completions billed only ${chatRun.use.toFixed(3)} of the cap`);
       assert.equal(chatRun.refused, 0, 'the cap had room for every prompt plus a few tokens');
       const resp = await addKey(sc.dataDir, 'resp16', 0.02, [], 'openai');
-      // gpt-5 reasons unseen, so its streams keep the wider hidden-output margin (128 tokens): a known gap to the 0.90 target.
+      // gpt-5 may reason unseen until its first item: that wait is held on the clock (500 tokens/s), and
+      // dropped once the first item turns out to be the answer; under load the wait is longer.
       const respRun = await swarm16('Responses', (i) => c(resp, i).responses.stream({ model: 'gpt-5', input: 'Write a long essay about budgets.' }).finalResponse(), () => mock.billedNanos(GPT_5), () => mock.waitIdle());
+      assert.ok(respRun.use >= MIN_USE - 0.1, `Responses billed only ${respRun.use.toFixed(3)} of the cap`);
       assert.equal(respRun.refused, 0, 'the cap had room for every prompt plus a few tokens');
     } finally {
       await sc.close();
@@ -138,8 +142,9 @@ describe('16 concurrent streams per protocol on one $0.02 cap', () => {
         const g = new GoogleGenAI({ apiKey: token, httpOptions: { baseUrl: sc.url, headers: { 'x-spendcap-session': `s${i}` } } });
         for await (const _ of await g.models.generateContentStream({ model: 'gemini-2.5-flash', contents: 'Write a long essay about budgets.' })) void _;
       };
-      // Gemini 2.5 may think unseen at any moment, so every stream keeps the hidden-output margin and the
-      // meter's clock estimate: only the safety half of the promise holds here (a known gap, see the report).
+      // Gemini 2.5 may think unseen at any moment (and before its first chunk), so every stream is on the
+      // clock at 1,000 tokens/s: 0.96 of the cap on an idle machine, far less when a loaded event loop
+      // stretches the waits the clock counts. Only the safety half is asserted here.
       await swarm16('Gemini', drain, () => mock.billedNanos(FLASH), () => mock.waitIdle());
     } finally {
       await sc.close();
