@@ -14,6 +14,7 @@ import type { MockAnthropic, MockPricePerMtok } from './helpers/mock-anthropic.j
 import { addKey, startSpendcap } from './helpers/spendcap.js';
 import type { TestSpendcap } from './helpers/spendcap.js';
 import { usdToNanos } from '../src/pricing/index.js';
+import { whenExactTokenizerReady } from '../src/providers/openai/exact-tokens.js';
 
 const MODEL = 'claude-sonnet-4-5';
 const SONNET: MockPricePerMtok = { input: usdToNanos(3), output: usdToNanos(15), cacheRead: usdToNanos(0.3), cacheWrite5m: usdToNanos(3.75), cacheWrite1h: usdToNanos(6) };
@@ -115,6 +116,8 @@ describe('16 concurrent streams per protocol on one $0.02 cap', () => {
     try {
       const GPT_4O: MockOpenAIPricePerMtok = { input: usdToNanos(2.5), cachedInput: usdToNanos(1.25), output: usdToNanos(10) };
       const GPT_5: MockOpenAIPricePerMtok = { input: usdToNanos(1.25), cachedInput: usdToNanos(0.125), output: usdToNanos(10) };
+      // A server that has served one OpenAI request has its tokenizer loaded (the very first ones use the byte rule).
+      await whenExactTokenizerReady('gpt-4o');
       const chat = await addKey(sc.dataDir, 'chat16', 0.02, [], 'openai');
       const c = (token: string, i: number) => new OpenAI({ apiKey: token, baseURL: `${sc.url}/v1`, maxRetries: 0, defaultHeaders: { 'x-spendcap-session': `s${i}` } });
       const chatRun = await swarm16('Chat Completions', (i) => c(chat, i).chat.completions.stream({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Write a long essay about budgets.' }] }).finalChatCompletion(), () => mock.billedNanos(GPT_4O), () => mock.waitIdle());
