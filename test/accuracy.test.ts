@@ -14,13 +14,16 @@ import type { MockAnthropic, MockPricePerMtok } from './helpers/mock-anthropic.j
 import { addKey, startSpendcap } from './helpers/spendcap.js';
 import type { TestSpendcap } from './helpers/spendcap.js';
 import { usdToNanos } from '../src/pricing/index.js';
+import { whenExactTokenizerReady } from '../src/providers/openai/exact-tokens.js';
 
 const MODEL = 'claude-sonnet-4-5';
 const SONNET: MockPricePerMtok = { input: usdToNanos(3), output: usdToNanos(15), cacheRead: usdToNanos(0.3), cacheWrite5m: usdToNanos(3.75), cacheWrite1h: usdToNanos(6) };
 /**
- * The share of a small cap the tests require the provider may bill. The issue's target is 0.90; this
- * branch reaches 0.76-0.87 on Anthropic and Chat Completions (see the FIGURE lines), so the floor asserted
- * is what is reached with room for a loaded machine, not the target.
+ * The share of a small cap the tests require the provider may bill. The issue's target is 0.90; on an
+ * idle machine this branch reaches 0.88-0.91 on one Anthropic stream, 0.83-0.88 on 32, 0.78-0.84 on
+ * Chat Completions and Responses and up to 0.96 on Gemini (see the FIGURE lines). What a loaded machine
+ * takes away is the in-flight margin (rate × time to headers, both stretched by a busy event loop), so
+ * the floor asserted is what holds under load, not the target; bill ≤ cap is the hard assertion.
  */
 const MIN_USE = 0.7;
 const messages = [{ role: 'user' as const, content: 'Write a long essay about budgets.' }];
@@ -33,7 +36,9 @@ describe('caps that use the whole budget (Anthropic)', () => {
   let mock: MockAnthropic;
   let sc: TestSpendcap;
   before(async () => {
-    mock = await startMockAnthropic({ tokenIntervalMs: 1, outputTokens: 50, tokenizerInflation: 0.16 });
+    // 0.25 of the long words split: the mock then bills 1.17× the cl100k count of its text, as Claude's
+    // tokenizer does on English (the factor 1.15 is sized for that); 0.16 billed only 1.11×.
+    mock = await startMockAnthropic({ tokenIntervalMs: 1, outputTokens: 50, tokenizerInflation: 0.25 });
     sc = await startSpendcap(mock.url, { pollMs: 100 });
   });
   after(async () => {
@@ -111,14 +116,18 @@ describe('16 concurrent streams per protocol on one $0.02 cap', () => {
     try {
       const GPT_4O: MockOpenAIPricePerMtok = { input: usdToNanos(2.5), cachedInput: usdToNanos(1.25), output: usdToNanos(10) };
       const GPT_5: MockOpenAIPricePerMtok = { input: usdToNanos(1.25), cachedInput: usdToNanos(0.125), output: usdToNanos(10) };
+      // A server that has served one OpenAI request has its tokenizer loaded (the very first ones use the byte rule).
+      await whenExactTokenizerReady('gpt-4o');
       const chat = await addKey(sc.dataDir, 'chat16', 0.02, [], 'openai');
       const c = (token: string, i: number) => new OpenAI({ apiKey: token, baseURL: `${sc.url}/v1`, maxRetries: 0, defaultHeaders: { 'x-spendcap-session': `s${i}` } });
       const chatRun = await swarm16('Chat Completions', (i) => c(chat, i).chat.completions.stream({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Write a long essay about budgets.' }] }).finalChatCompletion(), () => mock.billedNanos(GPT_4O), () => mock.waitIdle());
       assert.ok(chatRun.use >= MIN_USE, `Chat Completions billed only ${chatRun.use.toFixed(3)} of the cap`);
       assert.equal(chatRun.refused, 0, 'the cap had room for every prompt plus a few tokens');
       const resp = await addKey(sc.dataDir, 'resp16', 0.02, [], 'openai');
-      // gpt-5 reasons unseen, so its streams keep the wider hidden-output margin (128 tokens): a known gap to the 0.90 target.
+      // gpt-5 may reason unseen until its first item: that wait is held on the clock (500 tokens/s), and
+      // dropped once the first item turns out to be the answer; under load the wait is longer.
       const respRun = await swarm16('Responses', (i) => c(resp, i).responses.stream({ model: 'gpt-5', input: 'Write a long essay about budgets.' }).finalResponse(), () => mock.billedNanos(GPT_5), () => mock.waitIdle());
+      assert.ok(respRun.use >= MIN_USE - 0.1, `Responses billed only ${respRun.use.toFixed(3)} of the cap`);
       assert.equal(respRun.refused, 0, 'the cap had room for every prompt plus a few tokens');
     } finally {
       await sc.close();
@@ -136,9 +145,85 @@ describe('16 concurrent streams per protocol on one $0.02 cap', () => {
         const g = new GoogleGenAI({ apiKey: token, httpOptions: { baseUrl: sc.url, headers: { 'x-spendcap-session': `s${i}` } } });
         for await (const _ of await g.models.generateContentStream({ model: 'gemini-2.5-flash', contents: 'Write a long essay about budgets.' })) void _;
       };
-      // Gemini 2.5 may think unseen at any moment, so every stream keeps the hidden-output margin and the
-      // meter's clock estimate: only the safety half of the promise holds here (a known gap, see the report).
+      // Gemini 2.5 may think unseen at any moment (and before its first chunk), so every stream is on the
+      // clock at 1,000 tokens/s: 0.96 of the cap on an idle machine, far less when a loaded event loop
+      // stretches the waits the clock counts. Only the safety half is asserted here.
       await swarm16('Gemini', drain, () => mock.billedNanos(FLASH), () => mock.waitIdle());
+    } finally {
+      await sc.close();
+      await mock.close();
+    }
+  });
+});
+
+describe('admission hold on a 10-turn Claude Code-like session with prompt caching', () => {
+  // Turns append a tool call and its result (code, JSON, base64, hashes, CJK, emoji) to a large system
+  // prompt and tools; the mock reports the previous turn's prompt as a cache read and the rest as a write.
+  const SYSTEM = Array.from({ length: 300 }, (_, i) => `Rule ${i}: keep edits small; run \`npm test\` before committing; never print secrets. {"tool":"Bash","n":${i}}`).join('\n');
+  const TOOLS = Array.from({ length: 12 }, (_, i) => ({ name: `tool_${i}`, description: `Does thing ${i} to the repository, carefully.`, input_schema: { type: 'object', properties: { path: { type: 'string' }, n: { type: 'number' } } } }));
+  const RESULTS = [
+    'export function add(a: number, b: number): number {\n  return a + b;\n}\n'.repeat(20),
+    JSON.stringify({ files: Array.from({ length: 40 }, (_, i) => ({ name: `src/f${i}.ts`, size: i * 97 })) }),
+    'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=='.repeat(8),
+    'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n'.repeat(10),
+    '予算の上限に達しました。ストリームを切断します。'.repeat(10),
+    '🙂🚀✨ done 👍🏽 '.repeat(20),
+  ];
+  type Msg = Anthropic.MessageParam;
+  function turnMessages(turn: number): Msg[] {
+    const messages: Msg[] = [{ role: 'user', content: 'Fix the failing test in src/f3.ts.' }];
+    for (let t = 0; t < turn; t++) {
+      messages.push({ role: 'assistant', content: [{ type: 'tool_use', id: `toolu_${t}`, name: 'tool_1', input: { path: `src/f${t}.ts` } }] });
+      messages.push({ role: 'user', content: [{ type: 'tool_result', tool_use_id: `toolu_${t}`, content: RESULTS[t % RESULTS.length]!, cache_control: { type: 'ephemeral' } }] });
+    }
+    return messages;
+  }
+
+  test('turns 2-10 hold at most 1.15× the real prompt in tokens; the money held is priced as the worst case, a cache write', async () => {
+    const mock = await startMockAnthropic({ tokenIntervalMs: 0, outputTokens: 20 });
+    const sc = await startSpendcap(mock.url, { pollMs: 100 });
+    try {
+      const token = await addKey(sc.dataDir, 'cc10', 100);
+      sc.server.bank.refresh();
+      const key = sc.server.bank.keyByName('cc10')!;
+      const heldAtArrival: number[] = [];
+      let prevTotal = 0;
+      mock.options = {
+        ...mock.options,
+        perRequest: (req) => {
+          heldAtArrival.push(key.account.heldNanos);
+          // What Anthropic bills: the body's text (the mock's 4 bytes a token) and the tool-use system prompt it adds (346 tokens on Claude 4).
+          const total = Math.ceil(Buffer.byteLength(req.body) / 4) + 346;
+          const read = Math.min(prevTotal, total);
+          prevTotal = total;
+          return { inputTokens: 8, cache: { read: Math.max(0, read - 8), write5m: total - read } };
+        },
+      };
+      const c = client(sc, token, { 'x-claude-code-session-id': 'cc-session-1' });
+      // The admission hold is the prompt at the cache-write rate plus the first output step (8 + 256 tokens at $15/Mtok).
+      const outputPart = (8 + 256) * 15_000;
+      const tokenRatios: number[] = [];
+      const moneyRatios: number[] = [];
+      for (let turn = 0; turn < 10; turn++) {
+        const first = mock.bills.length;
+        await c.messages
+          .stream({ model: MODEL, max_tokens: 32_000, system: [{ type: 'text', text: SYSTEM, cache_control: { type: 'ephemeral' } }], tools: TOOLS as Anthropic.Tool[], messages: turnMessages(turn) })
+          .finalMessage();
+        const u = mock.bills[first]!.usage;
+        const realTokens = u.input_tokens + u.cache_read_input_tokens + u.cache_creation_5m;
+        const realCost = Math.ceil((u.input_tokens * SONNET.input + u.cache_read_input_tokens * SONNET.cacheRead + u.cache_creation_5m * SONNET.cacheWrite5m) / 1e6);
+        const heldInput = heldAtArrival[turn]! - outputPart;
+        const heldTokens = heldInput / 3750;
+        tokenRatios.push(heldTokens / realTokens);
+        moneyRatios.push(heldInput / realCost);
+        assert.ok(heldTokens >= realTokens, `turn ${turn + 1}: held ${heldTokens} tokens < real ${realTokens}`);
+        assert.ok(heldInput >= realCost, `turn ${turn + 1}: the hold does not cover the prompt's cost`);
+      }
+      const warm = tokenRatios.slice(1);
+      console.log(`# FIGURE 10-turn cached session: estimate/real tokens cold ${tokenRatios[0]!.toFixed(3)}, turns 2-10 ${Math.min(...warm).toFixed(3)}-${Math.max(...warm).toFixed(3)}`);
+      console.log(`# FIGURE 10-turn cached session: admission hold/real input cost cold ${moneyRatios[0]!.toFixed(2)}, turns 2-10 ${Math.min(...moneyRatios.slice(1)).toFixed(2)}-${Math.max(...moneyRatios.slice(1)).toFixed(2)} (until message_start; then exact)`);
+      assert.ok(tokenRatios[0]! <= 1.6, `cold estimate ${tokenRatios[0]!.toFixed(3)}× the real prompt`);
+      assert.ok(Math.max(...warm) <= 1.15, `warm estimate ${Math.max(...warm).toFixed(3)}× the real prompt`);
     } finally {
       await sc.close();
       await mock.close();

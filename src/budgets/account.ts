@@ -46,8 +46,13 @@ export function roomNanos(a: Account): Nanos {
   return a.capNanos - a.spentNanos - a.heldNanos;
 }
 
-/** Why `accounts` cannot take `extraNanos` more, or null if every one can. Soft accounts never refuse. */
-export function findRefusal(accounts: readonly Account[], extraNanos: Nanos): Refusal | null {
+/**
+ * Why `accounts` cannot take `extraNanos` more, or null if every one can. Soft accounts never refuse.
+ * `live`: for a request already running (a stream's hold growing), a budget marked reached still
+ * lends what is left of its cap: a cut blocks new requests, while the streams still open use the room
+ * the cut one gave back, instead of leaving it unused below the cap.
+ */
+export function findRefusal(accounts: readonly Account[], extraNanos: Nanos, live = false): Refusal | null {
   for (const a of accounts) {
     if (a.mode !== 'hard') continue;
     if (a.killed) return { code: 'E_KILLED', account: a, neededNanos: extraNanos };
@@ -55,25 +60,25 @@ export function findRefusal(accounts: readonly Account[], extraNanos: Nanos): Re
   if (extraNanos <= 0) return null;
   for (const a of accounts) {
     if (a.mode !== 'hard') continue;
-    if (a.exhausted || roomNanos(a) < extraNanos) return { code: 'E_CAP_REACHED', account: a, neededNanos: extraNanos };
+    if ((a.exhausted && !live) || roomNanos(a) < extraNanos) return { code: 'E_CAP_REACHED', account: a, neededNanos: extraNanos };
   }
   return null;
 }
 
 /** Adds `extraNanos` to every account's hold if all have room; all or nothing. */
-export function reserve(accounts: readonly Account[], extraNanos: Nanos): Refusal | null {
-  const refusal = findRefusal(accounts, extraNanos);
+export function reserve(accounts: readonly Account[], extraNanos: Nanos, live = false): Refusal | null {
+  const refusal = findRefusal(accounts, extraNanos, live);
   if (refusal) return refusal;
   for (const a of accounts) a.heldNanos += extraNanos;
   return null;
 }
 
 /** The largest amount every hard account could still take (Infinity when none is hard). */
-export function commonRoom(accounts: readonly Account[]): Nanos {
+export function commonRoom(accounts: readonly Account[], live = false): Nanos {
   let room = Number.POSITIVE_INFINITY;
   for (const a of accounts) {
     if (a.mode !== 'hard') continue;
-    if (a.killed || a.exhausted) return 0;
+    if (a.killed || (a.exhausted && !live)) return 0;
     room = Math.min(room, roomNanos(a));
   }
   return room;

@@ -438,7 +438,8 @@ export class Bank {
 
   /** Grows the hold by `extraNanos` if every account has room; persisted so a crash charges the latest estimate. */
   grow(hold: Hold, extraNanos: Nanos): Refusal | null {
-    const refusal = reserve(hold.accounts, extraNanos);
+    // A running request may take what a budget marked reached has left (see findRefusal's `live`).
+    const refusal = reserve(hold.accounts, extraNanos, true);
     if (refusal) return refusal;
     hold.amountNanos += extraNanos;
     this.#store.updateHold(hold.id, hold.amountNanos, hold.model);

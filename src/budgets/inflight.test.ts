@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InflightMargin } from './inflight.js';
+import { hiddenMarginTokens, HIDDEN_CLOCK_MS, InflightMargin } from './inflight.js';
 
 test('before the first token only the minimum is held', () => {
   const m = new InflightMargin(4, 10);
@@ -27,4 +27,19 @@ test('a burst after a slow start is seen at once, and a young stream holds every
   const young = new InflightMargin(4, 50);
   young.observe(1, 30);
   assert.equal(young.tokens(2, 30), 4 + 30);
+});
+
+test('a cut is charged rate × latency beyond what it read, not the minimum held ahead for a next chunk', () => {
+  const m = new InflightMargin(8, 10);
+  for (let t = 1; t <= 500; t++) m.observe(t, t);
+  assert.equal(m.tokens(500, 500) - m.chargeTokens(500, 500), 8);
+  assert.ok(m.chargeTokens(500, 500) >= 10, 'the tokens in flight at 1 token/ms over 10 ms');
+  const fresh = new InflightMargin(8, 10);
+  assert.equal(fresh.chargeTokens(0, 0), 8, 'before its first token a stream is charged the minimum: its first chunk may be on the way');
+});
+
+test('the hidden-output margin covers two clock periods at the meter rate; a meter without a rate keeps 128 tokens', () => {
+  assert.equal(hiddenMarginTokens(1000), Math.ceil((1000 * 2 * HIDDEN_CLOCK_MS) / 1000));
+  assert.ok(hiddenMarginTokens(3000) >= 3 * 2 * HIDDEN_CLOCK_MS);
+  assert.equal(hiddenMarginTokens(undefined), 128);
 });

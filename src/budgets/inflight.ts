@@ -38,12 +38,46 @@ export class InflightMargin {
   /** Output tokens to hold ahead of `tokens` at `now`. */
   tokens(now: number, tokens: number): number {
     if (this.#firstAt === null) return this.minTokens;
+    return this.minTokens + this.inFlight(now, tokens);
+  }
+
+  /**
+   * Output tokens to charge a stream cut at `now` beyond what it read: rate × abort latency only. The
+   * fixed `minTokens` is held ahead for the next chunk, which a cut never reads; a stream that had
+   * produced nothing yet is charged `minTokens` (its first chunk may be on the way).
+   */
+  chargeTokens(now: number, tokens: number): number {
+    return this.#firstAt === null ? this.minTokens : this.inFlight(now, tokens);
+  }
+
+  /** Rate × latency, the larger of the lifetime and the last-window rate. */
+  inFlight(now: number, tokens: number): number {
+    if (this.#firstAt === null) return 0;
     const latency = Math.max(1, this.latencyMs);
     const elapsed = Math.max(latency, now - this.#firstAt);
     const lifetime = ((tokens - this.#firstTokens) * latency) / elapsed;
     const s = this.#samples;
     const windowStart = s.length > 0 && s[0]!.t <= now - latency ? s[0]!.tokens : 0;
     const recent = tokens - windowStart;
-    return this.minTokens + Math.ceil(Math.max(lifetime, recent, 0));
+    return Math.ceil(Math.max(lifetime, recent, 0));
   }
+}
+
+/**
+ * How often a stream whose output may be hidden (thinking, reasoning, Gemini between chunks) has its
+ * hold re-checked between events, ms. Short, so that the margin held for the unseen output between
+ * two checks is small: with many streams on a small cap, a fixed 128 tokens each wasted a quarter of it.
+ */
+export const HIDDEN_CLOCK_MS = 25;
+
+/**
+ * Output tokens a stream with hidden output holds ahead at the least: what the provider may generate
+ * unseen until the next check, at the meter's clock rate (itself about twice the fastest real speed),
+ * over two clock periods (a timer fires late under load). Past the first period a late check is
+ * covered by the clock rate's own excess: the hold counts elapsed × rate, the bill grows at most half
+ * as fast. A meter that states no rate keeps the former fixed 128 tokens.
+ */
+export function hiddenMarginTokens(tokensPerSecond: number | undefined): number {
+  if (tokensPerSecond === undefined || !(tokensPerSecond > 0)) return 128;
+  return Math.ceil((tokensPerSecond * 2 * HIDDEN_CLOCK_MS) / 1000);
 }

@@ -51,6 +51,8 @@ export interface StreamMeter {
   readonly model: string | undefined;
   /** True while the provider may be generating output the stream does not show (e.g. summarized thinking): the hold is then re-checked on a timer. */
   readonly needsClock: boolean;
+  /** While `needsClock`: the fastest the provider may generate that unseen output, tokens/s (sizes the margin between two clock checks). */
+  readonly hiddenTokensPerSecond?: number;
   /** Output tokens to hold money for: the provider's count or, mid-stream, a conservative estimate. */
   outputTokensForHold(): number;
   /** SSE text that ends the stream well-formed after the last forwarded event, telling the user why. */

@@ -32,6 +32,8 @@ export interface ProxyContext {
   log: (line: string) => void;
   /** Exact input counts of earlier turns of the same conversations (made on first use). */
   promptMemory?: PromptMemory;
+  /** Sets rows charged from spendcap's estimate on OpenRouter to the cost OpenRouter reports later (a cut's refund). */
+  cutReconciler?: { schedule(row: { generationId: string; providerKey: string; base: string }): void };
   /** Hold-and-approve (src/alerts/ask.ts): a refusal on a budget in ask mode waits for a person's answer. */
   approval?: ApprovalGate;
 }

@@ -1,4 +1,4 @@
-import { commonRoom, InflightMargin, planGrowth } from '../budgets/index.js';
+import { commonRoom, findRefusal, hiddenMarginTokens, HIDDEN_CLOCK_MS, InflightMargin, planGrowth } from '../budgets/index.js';
 import type { Bank, Hold, Refusal } from '../budgets/index.js';
 import type { Nanos } from '../pricing/index.js';
 import type { StreamMeter } from '../providers/types.js';
@@ -14,10 +14,8 @@ const MIN_ABORT_LATENCY_MS = 5;
 const MAX_ABORT_LATENCY_MS = 2000;
 /** Before the provider's headers, when the round trip is not known yet. */
 const ABORT_LATENCY_BEFORE_HEADERS_MS = 100;
-/** Output the provider generates but does not stream (thinking, hidden reasoning) is only read on the clock: a wider margin. */
-const HIDDEN_OUTPUT_MARGIN_TOKENS = 128;
 /** How often a stream with hidden output (thinking) has its hold re-checked between events. */
-export const CLOCK_MS = 200;
+export const CLOCK_MS = HIDDEN_CLOCK_MS;
 
 /**
  * One request's hold from admission to settlement: what it holds, how it grows or shrinks as the
@@ -54,32 +52,37 @@ export class HoldLife {
     this.#inflight.latencyMs = Math.min(MAX_ABORT_LATENCY_MS, Math.max(MIN_ABORT_LATENCY_MS, afterMs));
   }
 
-  /** Output tokens to pay for ahead of what the meter has read: what may be in flight. */
-  #marginTokens(m: StreamMeter, now: number, out: number): number {
+  /**
+   * Output tokens to pay for ahead of what the meter has read: what may be in flight. Hidden output until
+   * the next clock check is held ahead, not charged: a cut stops the clock, and what the provider generated
+   * until now is already in the meter's clock estimate.
+   */
+  #marginTokens(m: StreamMeter, now: number, out: number, forCharge: boolean): number {
     this.#inflight.observe(now, out);
-    const t = this.#inflight.tokens(now, out);
-    return m.needsClock ? Math.max(t, HIDDEN_OUTPUT_MARGIN_TOKENS) : t;
+    const t = forCharge ? this.#inflight.chargeTokens(now, out) : this.#inflight.tokens(now, out);
+    return m.needsClock && !forCharge ? Math.max(t, hiddenMarginTokens(m.hiddenTokensPerSecond)) : t;
   }
 
-  /** What a stream may have cost so far, plus the margin in flight. */
-  costSoFar(m: StreamMeter): Nanos {
+  /** What a stream may have cost so far, plus the margin in flight (`forCharge`: what a cut now is charged). */
+  costSoFar(m: StreamMeter, forCharge = false): Nanos {
     const out = safeTokens(m.outputTokensForHold());
-    return streamCostNanos(this.model, m.usage, m.inputKnown, out + this.#marginTokens(m, Date.now(), out));
+    return streamCostNanos(this.model, m.usage, m.inputKnown, out + this.#marginTokens(m, Date.now(), out, forCharge));
   }
 
   /** Cost the provider may bill when spendcap has not seen the final usage: everything seen plus what may be in flight. */
   estimatedCharge(m: StreamMeter | null): Nanos {
     if (!m) return this.hold.amountNanos;
-    return Math.min(this.hold.amountNanos, this.costSoFar(m));
+    return Math.min(this.hold.amountNanos, this.costSoFar(m, true));
   }
 
   /** Grows (or shrinks) the hold to what the stream may have cost so far; a refusal means cut. */
   reassess(m: StreamMeter): Refusal | null {
     const needed = this.costSoFar(m);
-    const plan = planGrowth(this.hold.amountNanos, needed, this.stepNanos, commonRoom(this.hold.accounts));
+    // A running request may take what a budget marked reached has left (see findRefusal's `live`).
+    const plan = planGrowth(this.hold.amountNanos, needed, this.stepNanos, commonRoom(this.hold.accounts, true));
     if (plan.action === 'grow') return this.bank.grow(this.hold, plan.extraNanos);
     if (plan.action === 'shrink') this.bank.shrink(this.hold, plan.releaseNanos);
-    else if (plan.action === 'cut') return this.bank.check(this.hold.accounts, needed - this.hold.amountNanos) ?? { code: 'E_CAP_REACHED', account: this.hold.accounts[0]!, neededNanos: needed };
+    else if (plan.action === 'cut') return findRefusal(this.hold.accounts, needed - this.hold.amountNanos, true) ?? { code: 'E_CAP_REACHED', account: this.hold.accounts[0]!, neededNanos: needed };
     return null;
   }
 

@@ -21,8 +21,9 @@ export function finish(x: Exchange, outcome: Outcome, usage: Usage | null, charg
   const reported = x.providerCostNanos ?? meter?.providerCostNanos ?? null;
   const rates = admitted.model.rates;
   const hold = life.hold;
+  const requestId = (x.bodyIdWins ? (meter?.responseId ?? x.bodyId) : undefined) ?? x.requestId;
   life.bank.settle(hold, {
-    requestId: (x.bodyIdWins ? (meter?.responseId ?? x.bodyId) : undefined) ?? x.requestId,
+    requestId,
     provider: x.route.provider,
     model: meter?.model ?? admitted.info.model,
     pricedAs: admitted.price.pricedAs,
@@ -43,6 +44,10 @@ export function finish(x: Exchange, outcome: Outcome, usage: Usage | null, charg
     // safe upper bound, margin included): spendcap's best estimate of the bill, what it read without the margin.
     meteredCostNanos: reported !== null && usage !== null && u !== null ? costNanos(u, rates) : usage === null && u !== null && meter?.inputKnown ? costNanos(u, rates) : null,
   });
+  // Charged from spendcap's estimate (a cut): OpenRouter reports the cancelled generation's cost later (src/reconcile/openrouter-cut.ts).
+  if (x.route.provider === 'openrouter' && reported === null && chargeNanos > 0 && (usage === null || estimated)) {
+    x.ctx.cutReconciler?.schedule({ generationId: requestId, providerKey: hold.key.providerKey, base: `${x.route.upstream.origin}${x.route.upstream.basePath}/v1` });
+  }
   x.ctx.log(`${outcome} ${hold.key.record.name}${hold.session ? `/${hold.session.slice(0, 8)}` : ''} ${admitted.info.model} $${(chargeNanos / 1e9).toFixed(9)}${detail ? ` (${detail})` : ''}`);
 }
 

@@ -4,3 +4,5 @@ export type { Correction, DriftLine, DriftSource, GenerationCheck, LedgerCost } 
 export { describeLine, lastReconcile, runReconcile } from './run.js';
 export type { ReconcileOptions, ReconcileReport } from './run.js';
 export { ADMIN_BASE_ENV } from './provider-reports.js';
+export { OpenRouterCutReconciler } from './openrouter-cut.js';
+export type { CutReconcilerOptions, EstimatedOpenRouterRow } from './openrouter-cut.js';

@@ -17,6 +17,7 @@ import type { Checkpointer, PriceRecord } from '../store/index.js';
 import { createAdmin } from '../admin/index.js';
 import { createDashboard, recordServer, sessionFromCookie } from '../dashboard/index.js';
 import { AlertService, AskGate } from '../alerts/index.js';
+import { OpenRouterCutReconciler } from '../reconcile/index.js';
 import { acquireServerLock } from './lock.js';
 import { passAllowedFor, passThrough } from './passthrough.js';
 import { safeLogLine } from './log-line.js';
@@ -74,6 +75,8 @@ export interface ServerOptions {
   guardProcess?: boolean;
   /** How often the alert dispatcher runs (ms); tests shorten it. */
   alertTickMs?: number;
+  /** Waits before each OpenRouter generation lookup of a cut row (tests shorten them). */
+  cutReconcileDelaysMs?: readonly number[];
 }
 
 export interface RunningServer {
@@ -134,6 +137,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const log = (line: string): void => sink(safeLogLine(line));
     // Alerts run on their own timer and their own writer connection: nothing here is awaited by a request.
     let alertWriter: SqliteStore | null = null;
+    let reconcileWriter: SqliteStore | null = null;
     const alerts = new AlertService({
       store: s,
       masterKey,
@@ -149,6 +153,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     });
     const askGate = new AskGate({ store: s, bank, service: alerts });
     askGate.onChange = () => admin.notify();
+    const cutReconciler = new OpenRouterCutReconciler({ writer: () => (reconcileWriter ??= new SqliteStore(dataDir)), onCorrected: () => bank.refresh(), log, ...(opts.cutReconcileDelaysMs ? { delaysMs: opts.cutReconcileDelaysMs } : {}) });
     const ctx: ProxyContext = {
       bank,
       prices,
@@ -157,6 +162,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       options: { ...DEFAULT_PROXY_OPTIONS, ...opts.proxy },
       log,
       approval: askGate,
+      cutReconciler,
     };
 
     const meteringOff = process.env[BENCH_NO_METERING_ENV] === '1';
@@ -276,6 +282,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         process.off('unhandledRejection', onUncaught);
         await alerts.stop();
         alertWriter?.close();
+        cutReconciler.close();
+        reconcileWriter?.close();
         admin.close();
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -47,12 +47,12 @@ export type TestBaseUrls = NonNullable<ServerOptions['baseUrls']>;
  * A spendcap whose Anthropic upstream is `upstreamUrl` (null: none), and whose other providers'
  * upstreams come from `opts.baseUrls`. Requests never leave the machine: providers not given point at a closed port.
  */
-export async function startSpendcap(upstreamUrl: string | null, opts: { dataDir?: string; proxy?: Partial<ProxyOptions>; pollMs?: number; baseUrls?: TestBaseUrls } = {}): Promise<TestSpendcap> {
+export async function startSpendcap(upstreamUrl: string | null, opts: { dataDir?: string; proxy?: Partial<ProxyOptions>; pollMs?: number; baseUrls?: TestBaseUrls; cutReconcileDelaysMs?: number[] } = {}): Promise<TestSpendcap> {
   const dataDir = opts.dataDir ?? tempDataDir();
   const log: string[] = [];
   const nowhere = 'http://127.0.0.1:9';
   const baseUrls: TestBaseUrls = { anthropic: upstreamUrl ?? nowhere, openai: nowhere, openrouter: nowhere, gemini: nowhere, ...opts.baseUrls };
-  const server = await startServer({ dataDir, port: 0, baseUrls, log: (l) => log.push(l), ...(opts.proxy ? { proxy: opts.proxy } : {}), ...(opts.pollMs ? { pollMs: opts.pollMs } : {}) });
+  const server = await startServer({ dataDir, port: 0, baseUrls, log: (l) => log.push(l), ...(opts.proxy ? { proxy: opts.proxy } : {}), ...(opts.pollMs ? { pollMs: opts.pollMs } : {}), ...(opts.cutReconcileDelaysMs ? { cutReconcileDelaysMs: opts.cutReconcileDelaysMs } : {}) });
   return {
     dataDir,
     server,

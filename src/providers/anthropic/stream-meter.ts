@@ -65,6 +65,8 @@ export class AnthropicStreamMeter implements StreamMeter {
     return this.thinking !== null;
   }
 
+  readonly hiddenTokensPerSecond = THINKING_TOKENS_PER_SECOND;
+
   private thinkingFloor(t: { since: number; unitsAtStart: number }): number {
     const visible = (this.estimate.units - t.unitsAtStart) * this.tokenizerFactor;
     return Math.max(0, Math.ceil(((this.now() - t.since) * THINKING_TOKENS_PER_SECOND) / 1000 - visible));

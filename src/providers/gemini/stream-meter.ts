@@ -137,6 +137,8 @@ export class GeminiStreamMeter implements StreamMeter {
     return !this.complete && this.sawError === null;
   }
 
+  readonly hiddenTokensPerSecond = GEMINI_TOKENS_PER_SECOND;
+
   /** Thoughts so far: the provider's running count plus the summaries streamed since it. */
   private thoughtsSoFar(): number {
     return this.counts.thoughts + this.thoughts.tokens();

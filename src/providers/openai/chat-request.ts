@@ -1,6 +1,7 @@
-import { bodyTextTokens, readJsonObject, readModel } from '../request-body.js';
+import { readJsonObject, readModel } from '../request-body.js';
 import type { RequestError, RequestInfo } from '../types.js';
 import { estimateTokens } from '../../proxy/estimate-tokens.js';
+import { openaiBodyTextTokens } from './exact-tokens.js';
 import { asRecord, str } from '../json.js';
 import { bareModel, isOpenAIReasoningModel } from './models.js';
 
@@ -90,7 +91,7 @@ export function parseChatRequest(body: Buffer, now: () => number = Date.now): Ch
   if (walk.audio || (Array.isArray(modalities) && modalities.includes('audio')) || (req['audio'] !== undefined && req['audio'] !== null)) {
     return bad('spendcap cannot cap audio: audio tokens are billed at their own prices, which spendcap does not meter yet. Send text (and images) only.');
   }
-  const textTokens = bodyTextTokens(body, walk.base64Bytes);
+  const textTokens = openaiBodyTextTokens(body, walk.base64Bytes, model);
   const imageTokens = /(^|[^a-z])gpt-4o-mini/.test(bareModel(model)) ? MINI_IMAGE_TOKENS : IMAGE_TOKENS;
   const estimatedInputTokens = Math.ceil(
     BASE_OVERHEAD_TOKENS +

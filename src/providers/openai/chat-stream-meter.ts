@@ -104,6 +104,10 @@ export class ChatStreamMeter implements StreamMeter {
     return this.sawDone;
   }
 
+  get hiddenTokensPerSecond(): number {
+    return this.tokensPerSecond;
+  }
+
   get needsClock(): boolean {
     if (!this.info.hiddenReasoning || this.hasFinalUsage || this.sawDone || this.sawError) return false;
     for (let i = 0; i < this.info.choices; i++) {

@@ -156,3 +156,27 @@ test('usage.cost (OpenRouter) becomes the provider cost', () => {
   m.onEvent(ev('response.completed', { response: { usage: { input_tokens: 10, output_tokens: 2, cost: 0.00042 } } }));
   assert.equal(m.providerCostNanos, 420);
 });
+
+test("OpenAI's reasoning is an output item before the answer: an answer first means the clocked wait was the prompt, not reasoning", () => {
+  let t = 1_000_000;
+  const answerFirst = meter('gpt-5', null, () => t);
+  t += 300;
+  assert.ok(answerFirst.outputTokensForHold() > 0, 'while nothing is open, the wait may be reasoning');
+  answerFirst.onEvent(ev('response.created', { response: { id: 'r', model: 'gpt-5', output: [] } }));
+  answerFirst.onEvent(ev('response.output_item.added', { output_index: 0, item: { id: 'msg_1', type: 'message', content: [] } }));
+  assert.equal(answerFirst.hiddenReasoningTokens, 0);
+  // A reasoning item first: the wait before the answer stays held, whatever came first.
+  t = 1_000_000;
+  const reasoned = meter('gpt-5', null, () => t);
+  reasoned.onEvent(ev('response.output_item.added', { output_index: 0, item: { id: 'rs_1', type: 'reasoning', summary: [] } }));
+  t += 300;
+  reasoned.onEvent(ev('response.output_item.done', { output_index: 0, item: { id: 'rs_1', type: 'reasoning', summary: [] } }));
+  reasoned.onEvent(ev('response.output_item.added', { output_index: 1, item: { id: 'msg_1', type: 'message', content: [] } }));
+  assert.ok(reasoned.hiddenReasoningTokens >= Math.ceil((FASTEST_REAL_OPENAI_TOKENS_PER_SECOND * 300) / 1000));
+  // Behind a router (a vendor prefix) the rule does not apply: another vendor may reason without an item.
+  t = 1_000_000;
+  const routed = meter('anthropic/claude-sonnet-4.5', null, () => t);
+  t += 300;
+  routed.onEvent(ev('response.output_item.added', { output_index: 0, item: { id: 'msg_1', type: 'message', content: [] } }));
+  assert.ok(routed.hiddenReasoningTokens > 0);
+});

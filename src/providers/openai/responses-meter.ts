@@ -107,6 +107,10 @@ export class ResponsesStreamMeter implements StreamMeter {
     return this.window !== null;
   }
 
+  get hiddenTokensPerSecond(): number {
+    return this.rate;
+  }
+
   get inputKnown(): boolean {
     return this.hasFinalUsage;
   }
@@ -144,6 +148,20 @@ export class ResponsesStreamMeter implements StreamMeter {
     return Math.max(0, Math.ceil(((this.now() - w.since) * this.rate) / 1000));
   }
 
+  /**
+   * OpenAI's own API puts a model's reasoning in a `reasoning` output item (summary or not, it holds
+   * the encrypted content) that comes before the answer. When the first item is an answer (a message
+   * or a call at output_index 0), the window that preceded it was the provider reading the prompt:
+   * nothing was reasoned, nothing billed. Only for bare OpenAI model ids: a router may relay another
+   * vendor's reasoning otherwise.
+   */
+  private firstItemShowsNoReasoning(): boolean {
+    if (this.hiddenClosedTokens > 0 || !/^(ft:)?(gpt-|o\d|codex|chatgpt-)/.test(this.request.model.trim().toLowerCase())) return false;
+    if (this.doneItems.size > 0) return false;
+    const first = this.openItems.get(0);
+    return first !== undefined && this.openItems.size === 1 && first.type !== 'reasoning';
+  }
+
   /** Opens or closes the hidden-reasoning window after an event changed what is open. */
   private syncWindow(): void {
     let visibleOpen = false;
@@ -156,7 +174,7 @@ export class ResponsesStreamMeter implements StreamMeter {
     const wanted = this.hiddenPossible && this.terminal === null && !visibleOpen;
     if (wanted && this.window === null) this.window = { since: this.now() };
     else if (!wanted && this.window !== null) {
-      this.hiddenClosedTokens += this.windowTokens(this.window);
+      if (!this.firstItemShowsNoReasoning()) this.hiddenClosedTokens += this.windowTokens(this.window);
       this.window = null;
     }
   }

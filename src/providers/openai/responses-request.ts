@@ -1,6 +1,7 @@
-import { bodyTextTokens, readJsonObject, readModel } from '../request-body.js';
+import { readJsonObject, readModel } from '../request-body.js';
 import type { RequestError, RequestInfo } from '../types.js';
 import { asRecord, str } from '../json.js';
+import { openaiBodyTextTokens } from './exact-tokens.js';
 
 /*
  * Input estimate for POST /v1/responses: an UPPER bound of the prompt's tokens. Unlike Anthropic's
@@ -72,7 +73,7 @@ export function parseResponsesRequest(body: Buffer): ResponsesRequestInfo | Requ
   }
 
   const walk = walkRequest(req);
-  const textTokens = bodyTextTokens(body, walk.base64Bytes);
+  const textTokens = openaiBodyTextTokens(body, walk.base64Bytes, model);
   const stored = (present(req['previous_response_id']) || present(req['conversation']) ? STORED_CONTEXT_TOKENS : 0) + (present(req['prompt']) ? STORED_PROMPT_TOKENS : 0);
   const estimatedInputTokens = Math.ceil(
     BASE_OVERHEAD_TOKENS +

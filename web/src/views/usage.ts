@@ -57,7 +57,7 @@ export async function usage(root: HTMLElement, signal: AbortSignal): Promise<voi
                     h('td', { class: 'r num' }, int(r.outputTokens)),
                     h('td', { class: 'r num' }, int(r.cacheReadTokens)),
                     h('td', { class: 'r num' }, int(r.cacheWrite5mTokens + r.cacheWrite1hTokens)),
-                    h('td', { class: 'r num' }, usd(r.costUsd, { precise: true })),
+                    h('td', { class: 'r num' }, ...costCell(r)),
                     h('td', null, h('span', { class: `pill ${r.outcome === 'ok' ? 'ok' : r.outcome === 'error' ? '' : 'bad'}`, title: r.detail }, r.outcome)),
                     h('td', { class: 'r num' }, r.durationMs === null ? '—' : `${(r.durationMs / 1000).toFixed(1)} s`),
                   ),
@@ -81,4 +81,19 @@ export async function usage(root: HTMLElement, signal: AbortSignal): Promise<voi
   await load();
   const p = await reconcilePanel();
   if (!signal.aborted) mount(panel, p);
+}
+
+/**
+ * The cost column: what counted against the cap, and on a cut (or any row charged from spendcap's own
+ * estimate) its best estimate of what the provider billed beside it; a router's own figure likewise.
+ */
+function costCell(r: UsageRow): Array<HTMLElement | string> {
+  const charged = usd(r.costUsd, { precise: true });
+  if (r.usageSource === 'estimate' && r.meteredCostUsd !== null) {
+    return [charged, h('small', { class: 'sub', title: 'The charge is the safe upper bound counted against the cap; this is spendcap\'s best estimate of what the provider billed.' }, `billed ~${usd(r.meteredCostUsd, { precise: true })}`)];
+  }
+  if (r.providerCostUsd !== null && r.meteredCostUsd !== null && r.meteredCostUsd !== r.providerCostUsd) {
+    return [charged, h('small', { class: 'sub', title: "The provider's own figure is charged; this is spendcap's price of the same usage." }, `metered ${usd(r.meteredCostUsd, { precise: true })}`)];
+  }
+  return [charged];
 }
