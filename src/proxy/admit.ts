@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { budgetTagOf, clampTokens, commonRoom, describeRefusal, planGrowth } from '../budgets/index.js';
+import { clampTokens, commonRoom, describeRefusal, describeUnknownTag, planGrowth } from '../budgets/index.js';
 import type { Account, Hold, KeyEntry, Refusal } from '../budgets/index.js';
 import { tokensCostNanos, totalInputTokens, UnknownModelError } from '../pricing/index.js';
 import type { Nanos, ResolvedPrice, Usage } from '../pricing/index.js';
 import type { RequestInfo } from '../providers/types.js';
 import { boundTo, sessionOf } from './auth.js';
+import { budgetTagOf } from './budget-header.js';
 import { BodyEncodingError, readBody } from './body.js';
 import { sendError } from './context.js';
 import type { ProxyContext, Route } from './context.js';
@@ -69,17 +70,17 @@ export async function admit(ctx: ProxyContext, route: Route, key: KeyEntry, req:
   if (warmInput < info.estimatedInputTokens) info = { ...info, estimatedInputTokens: warmInput };
   const price = ctx.prices.resolve(provider, info.model);
   if (price instanceof UnknownModelError) {
-    ctx.bank.recordBlocked(key, session, provider, info.model, randomUUID(), price.code, 400);
+    await ctx.bank.recordBlocked(key, session, provider, info.model, randomUUID(), { code: price.code }, 400);
     sendError(res, adapter, 'E_UNKNOWN_MODEL', price.message);
     return null;
   }
 
   const model = costModel(info, price);
   const opts = ctx.options;
-  const accounts = ctx.bank.accountsFor(key, session, binding?.budget ?? budgetTagOf(req.headers));
-  if (typeof accounts === 'string') {
-    ctx.bank.recordBlocked(key, session, provider, info.model, randomUUID(), accounts, 400);
-    sendError(res, adapter, 'E_BAD_REQUEST', accounts);
+  const accounts = await ctx.bank.accountsFor(key, session, binding?.budget ?? budgetTagOf(req.headers));
+  if (!Array.isArray(accounts)) {
+    await ctx.bank.recordBlocked(key, session, provider, info.model, randomUUID(), accounts, 400);
+    sendError(res, adapter, 'E_BAD_REQUEST', describeUnknownTag(accounts));
     return null;
   }
   // A budget made with --clamp shortens a request it cannot pay for whole, so the provider ends it itself.
@@ -92,8 +93,8 @@ export async function admit(ctx: ProxyContext, route: Route, key: KeyEntry, req:
   const stepNanos = info.stream ? Math.min(tokensCostNanos(opts.stepTokens, model.outputRate), Math.floor(smallestCap / STEP_CAP_DIVISOR)) : 0;
   const open = (): Hold | Refusal => openHold(ctx, key, session, accounts, info.model, firstNeed, stepNanos, provider);
   let opened = open();
-  if (!('id' in opened) && opened.code === 'E_CAP_REACHED' && ctx.approval?.applies(opened.account)) {
-    if (await ctx.approval.wait({ account: opened.account, key, neededNanos: firstNeed, model: info.model, stream: info.stream, res })) opened = open();
+  if (!('id' in opened) && opened.code === 'E_CAP_REACHED' && (await ctx.approval?.applies(opened.account)) === true) {
+    if (await ctx.approval!.wait({ account: opened.account, key, neededNanos: firstNeed, model: info.model, stream: info.stream, res })) opened = open();
   }
   if (!('id' in opened)) {
     const refusal = opened;
@@ -101,12 +102,20 @@ export async function admit(ctx: ProxyContext, route: Route, key: KeyEntry, req:
     if (!info.stream && refusal.code === 'E_CAP_REACHED' && tokensCostNanos(info.maxTokens, model.outputRate) > model.inputEstimateNanos) {
       message += ` (a non-streamed request must hold its whole output limit of ${info.maxTokens} tokens up front; set a lower limit or stream)`;
     }
-    ctx.bank.recordBlocked(key, session, provider, info.model, randomUUID(), `${refusal.code}: ${refusal.account.label}`, 429);
+    await ctx.bank.recordBlocked(key, session, provider, info.model, randomUUID(), refusal, 429);
     ctx.log(`blocked ${key.record.name} ${info.model}: ${message}`);
     sendError(res, adapter, refusal.code, message);
     return null;
   }
   const remember = (u: Usage): void => memory.remember(promptScope, promptDigest, totalInputTokens(u));
+  // Upstream only once the hold is on disk (group commit): a crash from here on still charges it.
+  try {
+    await opened.durable;
+  } catch (err) {
+    ctx.log(`hold not written for ${key.record.name}: ${(err as Error).message}`);
+    sendError(res, adapter, 'E_UPSTREAM', 'spendcap: could not record the request before sending it (storage error); nothing was sent upstream');
+    return null;
+  }
   return { body: info.upstreamBody ?? body, info, price, model, hold: opened, stepNanos, startedAt, clampedTo: clampedBody === null ? null : clampedTo, remember };
 }
 

@@ -18,9 +18,9 @@ export function sessionOf(headers: IncomingHttpHeaders): string | null {
 /** The request's token hash, made once by authenticate: admission looks up the token's binding by it without parsing and hashing again. */
 const tokenHashes = new WeakMap<IncomingMessage, string>();
 
-export function authenticate(ctx: ProxyContext, req: IncomingMessage, query: URLSearchParams): KeyEntry | string {
+export async function authenticate(ctx: ProxyContext, req: IncomingMessage, query: URLSearchParams): Promise<KeyEntry | string> {
   // A key added or changed by a CLI command counts from the very next request.
-  ctx.bank.refresh();
+  await ctx.bank.refresh();
   const token = credentialFrom(req.headers, query);
   if (!token) {
     return `spendcap: no spendcap key in the request. Give your client the key that \`spendcap key add\` printed (sc-…) as its API key.`;

@@ -40,7 +40,7 @@ export interface ProxyContext {
 
 /** A budget in ask mode keeps a refused request waiting; true means approved, try admission again. */
 export interface ApprovalGate {
-  applies(account: Account): boolean;
+  applies(account: Account): boolean | Promise<boolean>;
   wait(w: { account: Account; key: KeyEntry; neededNanos: Nanos; model: string; stream: boolean; res: ServerResponse }): Promise<boolean>;
 }
 

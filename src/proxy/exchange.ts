@@ -40,8 +40,21 @@ export class Exchange {
     this.meter = admitted.info.stream ? route.adapter.newStreamMeter(admitted.info) : null;
   }
 
+  /** The settle's commit (group commit): the response's last byte waits for it, so a finished request is on disk first. */
+  ledgerWrite: Promise<void> = Promise.resolve();
+
   get settled(): boolean {
     return this.life.settled;
+  }
+
+  /** Ends the response once its ledger row is durable. */
+  endAfterSettle(last?: string | Buffer): void {
+    const res = this.res;
+    void this.ledgerWrite.then(() => {
+      if (res.destroyed) return;
+      if (last === undefined) res.end();
+      else res.end(last);
+    });
   }
 
   estimatedCharge(): Nanos {

@@ -71,13 +71,14 @@ async function relayWhole(x: Exchange, upstreamRes: Dispatcher.ResponseData): Pr
     // The provider's limit on the key (the second wall) refused it: the client sees a spendcap cap refusal; nothing is billed.
     const account = life.hold.accounts.find((a) => a.scope === 'key') ?? life.hold.accounts[0]!;
     finish(x, 'blocked', null, 0, `E_CAP_REACHED: the provider's limit on the key (upstream status ${status})`);
+    await x.ledgerWrite;
     sendError(res, adapter, 'E_CAP_REACHED', describeRefusal({ code: 'E_CAP_REACHED', account, neededNanos: 0 }, 'provider'));
     return;
   }
   if (res.headersSent) {
     // Held for approval, so the client already has SSE headers: the provider's error becomes an error event.
     finish(x, 'error', null, 0, `upstream status ${status}`);
-    res.end(`event: error\ndata: ${whole.toString('utf8')}\n\n`);
+    x.endAfterSettle(`event: error\ndata: ${whole.toString('utf8')}\n\n`);
     return;
   }
   res.writeHead(status, x.clientHeaders(upstreamRes.headers));
@@ -100,8 +101,8 @@ async function relayWhole(x: Exchange, upstreamRes: Dispatcher.ResponseData): Pr
     // Providers do not bill requests they reject.
     finish(x, 'error', null, 0, `upstream status ${status}`);
   }
-  // Settled above: the last byte leaves only after the ledger row.
-  res.end(whole);
+  // Settled above: the last byte leaves only after the ledger row is on disk.
+  x.endAfterSettle(whole);
 }
 
 /**
@@ -239,7 +240,7 @@ class StreamRelay {
     this.#ended = true;
     x.abort.abort();
     finish(x, 'cut', null, x.estimatedCharge(), `${refusal.code}: ${refusal.account.label}`);
-    x.res.end(this.#m.cutTail(describeRefusal(refusal, 'cut')));
+    x.endAfterSettle(this.#m.cutTail(describeRefusal(refusal, 'cut')));
   }
 
   #overlong(chunk: Buffer, events: readonly SseEvent[]): void {
@@ -250,7 +251,7 @@ class StreamRelay {
     x.abort.abort();
     const notice = `spendcap: the provider sent an event larger than ${x.ctx.options.maxEventBytes} bytes; the stream was ended there`;
     finish(x, 'error', null, x.estimatedCharge(), notice);
-    x.res.end(this.#m.cutTail(notice));
+    x.endAfterSettle(this.#m.cutTail(notice));
   }
 
   #onEnd(): void {
@@ -264,7 +265,7 @@ class StreamRelay {
     if (!res.writableEnded && !res.destroyed) {
       // A last event without its blank line is passed on as it came (a rewritten stream drops it: it was never whole).
       if (this.#rewrite === undefined) this.#pending.take(this.#pending.length, (b) => res.write(b));
-      res.end();
+      x.endAfterSettle();
     }
   }
 }

@@ -22,7 +22,7 @@ export function finish(x: Exchange, outcome: Outcome, usage: Usage | null, charg
   const rates = admitted.model.rates;
   const hold = life.hold;
   const requestId = (x.bodyIdWins ? (meter?.responseId ?? x.bodyId) : undefined) ?? x.requestId;
-  life.bank.settle(hold, {
+  x.ledgerWrite = life.bank.settle(hold, {
     requestId,
     provider: x.route.provider,
     model: meter?.model ?? admitted.info.model,

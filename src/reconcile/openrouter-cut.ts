@@ -3,7 +3,7 @@
 // (GET /generation?id=gen-…, which answers 404 until the generation is stored). This sets the row to
 // that figure and so refunds the budget the difference, without waiting for `spendcap reconcile`.
 import { OpenRouterApi, ProviderApiError } from '../provider-keys/openrouter-api.js';
-import type { SqliteStore } from '../store/index.js';
+import type { Store } from '../store/index.js';
 import { utcDay } from './compare.js';
 import type { Correction } from './compare.js';
 import { applyCorrections } from './ledger.js';
@@ -22,7 +22,7 @@ export interface CutReconcilerOptions {
    * A store connection of its own: the server's bank notices a write from another connection
    * (data_version), re-sums what the budgets spent, and so gives the refund back to them.
    */
-  writer: () => SqliteStore;
+  writer: () => Promise<Store>;
   /** Called after a row was corrected (the server refreshes its bank and dashboards). */
   onCorrected?: () => void;
   log?: (line: string) => void;
@@ -32,6 +32,8 @@ export interface CutReconcilerOptions {
 }
 
 const DEFAULT_DELAYS_MS = [3_000, 7_000, 20_000, 60_000];
+/** How far back the row is looked for: past the last lookup's wait, with room for a slow first answer. */
+const LOOKBACK_MS = 10 * 60_000;
 
 export class OpenRouterCutReconciler {
   readonly #o: CutReconcilerOptions;
@@ -84,13 +86,12 @@ export class OpenRouterCutReconciler {
       if (err instanceof ProviderApiError) return false;
       throw err;
     }
-    const store = this.#o.writer();
-    const found = store.db.prepare("SELECT id, ts, key_name, cost_nanos FROM ledger WHERE request_id = ? AND provider = 'openrouter' ORDER BY id DESC LIMIT 1").get(row.generationId) as
-      | { id: number; ts: number; key_name: string; cost_nanos: number }
-      | undefined;
-    if (found === undefined || found.cost_nanos === g.totalCostNanos) return true;
-    const c: Correction = { rowId: found.id, requestId: row.generationId, keyName: found.key_name, day: utcDay(found.ts), fromNanos: found.cost_nanos, toNanos: g.totalCostNanos, cancelled: g.cancelled };
-    if (applyCorrections(store, [c], 'auto', 'OpenRouter').length > 0) this.#o.onCorrected?.();
+    const store = await this.#o.writer();
+    const rows = await store.ledger.providerRows('openrouter', Date.now() - LOOKBACK_MS);
+    const found = rows.filter((r) => r.requestId === row.generationId).at(-1);
+    if (found === undefined || found.costNanos === g.totalCostNanos) return true;
+    const c: Correction = { rowId: found.id, requestId: row.generationId, keyName: found.keyName, day: utcDay(found.ts), fromNanos: found.costNanos, toNanos: g.totalCostNanos, cancelled: g.cancelled };
+    if ((await applyCorrections(store, [c], 'auto', 'OpenRouter')).length > 0) this.#o.onCorrected?.();
     return true;
   }
 }

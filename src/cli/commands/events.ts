@@ -12,7 +12,7 @@ export async function events(argv: string[], io: Io): Promise<number> {
   const { store } = openStore(values['data-dir'], io);
   try {
     const budget = str(values.budget);
-    const list = store.listEvents(limit, budget === undefined ? {} : { budget });
+    const list = (await store.events.list(limit, budget === undefined ? {} : { budget }));
     if (values.json) {
       io.out(
         JSON.stringify(
@@ -36,6 +36,6 @@ export async function events(argv: string[], io: Io): Promise<number> {
     io.out(table([['TIME', 'EVENT', 'BUDGET', 'BY', 'CAP BEFORE', 'CAP AFTER', 'DETAIL'], ...list.map((e) => [when(e.ts), e.kind, e.budget ?? '', e.channel, cap(e.capBeforeNanos), e.capBeforeNanos === e.capAfterNanos ? '' : cap(e.capAfterNanos), e.detail ?? ''])]));
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }

@@ -75,38 +75,38 @@ export async function run(argv: string[], io: Io): Promise<number> {
   let provider: ProviderId;
   let url: string;
   try {
-    const key = store.keyByName(keyName);
+    const key = (await store.keys.byName(keyName));
     if (!key) throw new UsageError(`no key named "${keyName}" (see: spendcap key list)`);
     provider = key.provider;
-    url = serverUrl(str(values.url), dataDir, store);
+    url = await serverUrl(str(values.url), dataDir, store);
     // The run's own cap is a tag budget the run's token always charges; it goes away with the run.
-    if (capNanos !== null) createBudget(store, { name: session, scope: 'tag', capNanos, period: 'total' }, 'cli', { detail: `spendcap run ${cmd}` });
-    ({ token, record: { id: tokenId } } = issueToken(store, keyName, `run:${session}`, Date.now(), { session, ...(capNanos !== null ? { budget: session } : {}) }));
+    if (capNanos !== null) await createBudget(store, { name: session, scope: 'tag', capNanos, period: 'total' }, 'cli', { detail: `spendcap run ${cmd}` });
+    ({ token, record: { id: tokenId } } = await issueToken(store, keyName, `run:${session}`, Date.now(), { session, ...(capNanos !== null ? { budget: session } : {}) }));
   } finally {
-    store.close();
+    await store.close();
   }
 
   const code = await runChild(cmd, args, runEnv(io.env, provider, url, token, session));
 
   const after = openStore(values['data-dir'], io).store;
   try {
-    const key = after.keyByName(keyName);
-    const spent = key ? after.spentBySession(key.id, session) : 0;
+    const key = await after.keys.byName(keyName);
+    const spent = key ? await after.ledger.spentBySession(key.id, session) : 0;
     try {
-      revokeKeyToken(after, keyName, String(tokenId));
+      await revokeKeyToken(after, keyName, String(tokenId));
     } catch {
       // the key was removed during the run
     }
     if (capNanos !== null) {
       try {
-        deleteBudget(after, session, 'cli', { detail: 'spendcap run ended' });
+        await deleteBudget(after, session, 'cli', { detail: 'spendcap run ended' });
       } catch {
         // removed by hand during the run
       }
     }
     io.err(`spendcap: session ${session} of key "${keyName}" spent ${formatUsd(spent)}${capNanos !== null ? ` of its ${formatUsd(capNanos)} cap` : ''}; ${cmd} exited ${code}.\n`);
   } finally {
-    after.close();
+    await after.close();
   }
   return code;
 }

@@ -39,7 +39,7 @@ export async function status(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, {}, false);
   const { store } = openStore(values['data-dir'], io);
   try {
-    const report = budgetReport(store);
+    const report = await budgetReport(store);
     if (values.json) {
       io.out(JSON.stringify(report.map(statusJson), null, 2) + '\n');
       return 0;
@@ -66,6 +66,6 @@ export async function status(argv: string[], io: Io): Promise<number> {
     for (const b of report) if (b.suggestion) io.out(`auto-tune ${printable(b.name)} (${b.autotune}): ${printable(b.suggestion.reason)}\n`);
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
