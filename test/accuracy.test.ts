@@ -184,7 +184,7 @@ describe('admission hold on a 10-turn Claude Code-like session with prompt cachi
     const sc = await startSpendcap(mock.url, { pollMs: 100 });
     try {
       const token = await addKey(sc.dataDir, 'cc10', 100);
-      sc.server.bank.refresh();
+      await sc.server.bank.refresh();
       const key = sc.server.bank.keyByName('cc10')!;
       const heldAtArrival: number[] = [];
       let prevTotal = 0;

@@ -39,7 +39,7 @@ test('a cancelled OpenRouter generation: the server sets its row to OpenRouter\'
     assert.equal(rows.length, 1);
     const charged = rows[0]!.costNanos;
     assert.ok(charged > usdToNanos(0.000002), `the cut is charged spendcap's upper bound first (${charged} n$)`);
-    sc.server.bank.refresh();
+    await sc.server.bank.refresh();
     const account = sc.server.bank.keyByName('router')!.account;
     assert.equal(account.spentNanos, charged);
 
@@ -51,7 +51,7 @@ test('a cancelled OpenRouter generation: the server sets its row to OpenRouter\'
     assert.equal(row.requestId, gen);
     assert.equal(row.costNanos, usdToNanos(0.000002), "the row carries OpenRouter's figure");
     assert.equal(row.meteredCostNanos, charged, "spendcap's own figure stays beside it");
-    sc.server.bank.refresh();
+    await sc.server.bank.refresh();
     assert.equal(sc.server.bank.keyByName('router')!.account.spentNanos, usdToNanos(0.000002), 'the budget got the difference back');
   } finally {
     await sc.close();
