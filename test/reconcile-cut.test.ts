@@ -17,7 +17,7 @@ interface Row {
 
 test('a cancelled OpenRouter generation: the server sets its row to OpenRouter\'s figure and the budget gets the difference back', async () => {
   const fake = await startFakeOpenRouter({ costUsd: 0.002, streamPauseMs: 1_500 });
-  const sc = await startSpendcap(null, { baseUrls: { openrouter: fake.base }, cutReconcileDelaysMs: [200, 600, 1_500, 3_000] });
+  const sc = await startSpendcap(null, { baseUrls: { openrouter: fake.base }, cutReconcileDelaysMs: [1_500, 1_500, 3_000] });
   const env = { SPENDCAP_OPENROUTER_BASE_URL: fake.base };
   try {
     assert.equal((await cli(sc.dataDir, ['provider-admin', 'add', 'openrouter', '--management-key', fake.managementKey])).code, 0);
@@ -44,7 +44,7 @@ test('a cancelled OpenRouter generation: the server sets its row to OpenRouter\'
     assert.equal(account.spentNanos, charged);
 
     let row = rows[0]!;
-    for (let i = 0; i < 80 && row.costNanos === charged; i++) {
+    for (let i = 0; i < 160 && row.costNanos === charged; i++) {
       await new Promise((res) => setTimeout(res, 50));
       row = (await ledgerRows<Row>(sc))[0]!;
     }
