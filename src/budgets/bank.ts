@@ -513,12 +513,12 @@ export class Bank {
    * at once; the Promise resolves when the row is on disk: the relay sends the response's last
    * byte only then, so a finished request is never lost to a crash.
    */
-  settle(hold: Hold, row: Omit<LedgerRow, 'keyId' | 'keyName' | 'session' | 'ts'>): Promise<void> {
+  settle(hold: Hold, row: Omit<LedgerRow, 'keyId' | 'keyName' | 'session' | 'ts'>, opts: { soon?: boolean } = {}): Promise<void> {
     if (hold.settled) return Promise.resolve();
     hold.settled = true;
     this.#open.delete(hold);
     settle(hold.accounts, hold.amountNanos, row.costNanos);
-    const durable = this.#store.holds.settle(hold.id, { ...row, ts: this.#now(), keyId: hold.key.record.id, keyName: hold.key.record.name, session: hold.session, tag: hold.tag });
+    const durable = this.#store.holds.settle(hold.id, { ...row, ts: this.#now(), keyId: hold.key.record.id, keyName: hold.key.record.name, session: hold.session, tag: hold.tag }, opts);
     if (row.costNanos > 0) for (const a of hold.accounts) this.#checkThresholds(a);
     this.onChange?.();
     return durable.then(

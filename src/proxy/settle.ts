@@ -43,7 +43,8 @@ export function finish(x: Exchange, outcome: Outcome, usage: Usage | null, charg
     // Beside the provider's own figure: spendcap's price of the same usage. Beside a cut's charge (the
     // safe upper bound, margin included): spendcap's best estimate of the bill, what it read without the margin.
     meteredCostNanos: reported !== null && usage !== null && u !== null ? costNanos(u, rates) : usage === null && u !== null && meter?.inputKnown ? costNanos(u, rates) : null,
-  });
+    // A stream's client may take its final event as the end, before the connection closes: commit now.
+  }, { soon: admitted.info.stream });
   // Charged from spendcap's estimate (a cut): OpenRouter reports the cancelled generation's cost later (src/reconcile/openrouter-cut.ts).
   if (x.route.provider === 'openrouter' && reported === null && chargeNanos > 0 && (usage === null || estimated)) {
     x.ctx.cutReconciler?.schedule({ generationId: requestId, providerKey: hold.key.providerKey, base: `${x.route.upstream.origin}${x.route.upstream.basePath}/v1` });
