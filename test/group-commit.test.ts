@@ -42,8 +42,9 @@ test('group commit: a burst shares commits, and each answered request is already
     const seqCommits = (seq1.commits - seq0.commits) / N;
     const burstCommits = (burst1.commits - seq1.commits) / N;
     console.log(`commits per request: ${seqCommits.toFixed(2)} one at a time, ${burstCommits.toFixed(2)} in a burst of ${N} (before: 2 each, a hold insert and a settle transaction)`);
-    // One at a time there is nothing to share: the hold's commit and the settle's commit.
-    assert.ok(seqCommits <= 2);
+    // One at a time there is nothing to share: the hold's commit and the settle's commit (a background
+    // write of the server, such as a timer's, may add one commit to the run, not one per request).
+    assert.ok(seqCommits <= 2 + 2 / N, `one at a time: two commits a request (${seqCommits.toFixed(2)})`);
     assert.ok(burstCommits < 1.5, `a burst shares commits (${burstCommits.toFixed(2)} per request)`);
   } finally {
     await other.close();
