@@ -125,3 +125,39 @@ export interface DailyTotal {
   outputTokens: number;
   costNanos: Nanos;
 }
+
+export interface TokenRecord {
+  id: number;
+  keyId: number;
+  label: string;
+  tokenHint: string;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+/** One file `connect` wrote: where its backup is, so `disconnect` can put the old bytes back. */
+export interface ConnectedFile {
+  path: string;
+  /** null: the file did not exist before connect (disconnect removes it). */
+  backup: string | null;
+  /** sha256 of what connect wrote, to tell whether the user edited it since. */
+  writtenSha256: string;
+}
+
+export interface AgentConnection {
+  agent: string;
+  keyName: string;
+  tokenId: number | null;
+  url: string;
+  files: ConnectedFile[];
+  connectedAt: number;
+}
+
+export interface LiveToken {
+  keyId: number;
+  tokenHash: string;
+  /** Set for a token of one run: the session its requests belong to, and a tag budget they also charge. */
+  session: string | null;
+  budget: string | null;
+}
+
