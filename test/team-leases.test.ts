@@ -168,6 +168,12 @@ test('grants racing from many connections never lease more than the cap', async 
   assert.ok(grants.some((g) => g.grantedNanos === 0), 'late grants were refused');
   const leases = await pool.query<{ s: number }>('SELECT sum(amount_nanos)::bigint AS s FROM leases WHERE budget_id = $1', [budgetId]);
   assert.equal(leases.rows[0]!.s, total, 'per-instance leases add up to the room');
+  // One grant alone, as a request whose slice ran out would wait for it (idle database, loopback).
+  const big = await seedBudget(pool, 'timing', 1_000_000_000);
+  await ensureRoom(pool, { budgetId: big.budgetId, periodStart: 0 });
+  const t0 = performance.now();
+  for (let i = 0; i < 50; i++) await grantLease(pool, { budgetId: big.budgetId, periodStart: 0, instanceId: 'solo', needNanos: 1, wantNanos: 1, expiresAt: Date.now() + 10_000, activeSince: 0 });
+  console.log(`# one lease grant: ${((performance.now() - t0) / 50).toFixed(2)} ms (sequential, idle)`);
   await Promise.all([...pools, pool].map((p) => p.end()));
 });
 
@@ -196,7 +202,11 @@ test('three instances, 64 concurrent streams on $0.10: bill <= cap, billed/cap >
   assert.equal(ledger.rows[0]!.s, bill.nanos, 'one ledger row per settled stream, adding up to the bill');
   const holds = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM holds');
   assert.equal(holds.rows[0]!.n, 0, 'every settled hold left the holds table');
-  console.log(`# 64 streams / 3 instances: billed/cap ${(bill.nanos / CAP_NANOS).toFixed(3)}, ${trips} round trips for ${outcomes.filter((o) => o !== 'blocked').length} streams`);
+  const st = teams.map((t) => t.stats).reduce((x, y) => ({ admits: x.admits + y.admits, waited: x.waited + y.waited, grants: x.grants + y.grants, grantMs: x.grantMs + y.grantMs, flushes: x.flushes + y.flushes, flushMs: x.flushMs + y.flushMs }));
+  console.log(
+    `# 64 streams / 3 instances: billed/cap ${(bill.nanos / CAP_NANOS).toFixed(3)}, ${trips} round trips for ${outcomes.filter((o) => o !== 'blocked').length} streams; ` +
+      `${st.admits} admissions (open + grow), ${st.waited} waited on the database; grant ${(st.grantMs / Math.max(1, st.grants)).toFixed(2)} ms avg over ${st.grants}; flush ${(st.flushMs / Math.max(1, st.flushes)).toFixed(2)} ms avg over ${st.flushes}`,
+  );
 
   // Kill from A's side (any connection): B and C hear it.
   const heard = teams.slice(1).map(

@@ -48,6 +48,8 @@ export class TeamLedger {
   #flushing: Promise<void> | null = null;
   #again = false;
   #stopped = false;
+  /** Counters for the figures in docs/deploy.md: admissions, those that waited on a grant, flushes and their time. */
+  readonly stats = { admits: 0, waited: 0, grants: 0, grantMs: 0, flushes: 0, flushMs: 0 };
   /** Called when a budget changed anywhere (null: changes may have been missed, reload all). */
   onBudgetChange: ((change: BudgetChange | null) => void) | null = null;
   /** Called when a flush or grant failed (the database is away); the ledger keeps its queue and retries. */
@@ -122,6 +124,9 @@ export class TeamLedger {
    * back what exceeds their fair share, and tries once more before refusing.
    */
   async admit(slots: readonly Slot[], nanos: number): Promise<boolean> {
+    this.stats.admits++;
+    if (this.tryAdmit(slots, nanos)) return true;
+    this.stats.waited++;
     const states = slots.map((s) => this.#state(s));
     let waited = false;
     for (let round = 0; round < 16; round++) {
@@ -151,7 +156,10 @@ export class TeamLedger {
       const now = this.#o.now();
       const t = topUp(s.lease, nanos, s.room, this.#o.policy);
       const args = { ...s.slot, instanceId: this.#o.instanceId, needNanos: t.needNanos, wantNanos: t.wantNanos, expiresAt: now + this.#o.policy.ttlMs, activeSince: now - this.#o.policy.ttlMs };
+      const t0 = performance.now();
       let r = await grantLease(this.#o.pool, args);
+      this.stats.grants++;
+      this.stats.grantMs += performance.now() - t0;
       if (r.room === null) {
         // First use of this budget's period anywhere: its room row is created once.
         await ensureRoom(this.#o.pool, s.slot);
@@ -233,8 +241,11 @@ export class TeamLedger {
     const batch = this.#batch(now, holds, settled);
     batch.rooms = plans.map(({ s, plan, dec }) => ({ ...s.slot, spendNanos: plan.spendNanos, decNanos: dec }));
     let rooms: RoomRow[];
+    const t0 = performance.now();
     try {
       rooms = await flushBatch(this.#o.pool, batch);
+      this.stats.flushes++;
+      this.stats.flushMs += performance.now() - t0;
     } catch (err) {
       // Nothing was written: requeue, newest hold state wins.
       for (const h of holds) if (!this.#holds.has(h.id)) this.#holds.set(h.id, h);
