@@ -18,8 +18,8 @@ type Route = (method: string, path: string, handler: (ctx: Ctx) => Promise<void>
 const STATIC_FIELDS: Partial<Record<string, readonly string[]>> = { webhook: WEBHOOK_FIELDS, email: EMAIL_FIELDS, desktop: DESKTOP_FIELDS };
 
 /** Per kind: what it receives. From a live channel when one is configured (the code that builds its messages), else from its module. */
-export function alertFieldsSent(service: AlertService | null): Array<{ id: string; name: string; fields: string[]; configured: boolean }> {
-  const live = service?.channels() ?? [];
+export async function alertFieldsSent(service: AlertService | null): Promise<Array<{ id: string; name: string; fields: string[]; configured: boolean }>> {
+  const live = (await service?.channels()) ?? [];
   return CHANNEL_KINDS.map((kind) => {
     const mine = live.filter((l) => l.config.kind === kind);
     const fields = mine.length > 0 ? [...mine[0]!.channel.fieldsSent] : [...(STATIC_FIELDS[kind] ?? [])];
@@ -28,11 +28,11 @@ export function alertFieldsSent(service: AlertService | null): Array<{ id: strin
 }
 
 export function registerAlertRoutes(route: Route, alerts: () => AlertService, notify: () => void): void {
-  route('GET', '/api/alerts', ({ res }) => {
+  route('GET', '/api/alerts', async ({ res }) => {
     const service = alerts();
     const store = service.alertStore;
-    const live = new Map(service.channels().map((l) => [l.config.name, l]));
-    const channels = store.listChannels().map((row) => {
+    const live = new Map((await service.channels()).map((l) => [l.config.name, l]));
+    const channels = (await store.listChannels()).map((row) => {
       const l = live.get(row.name);
       return {
         name: row.name,
@@ -51,23 +51,23 @@ export function registerAlertRoutes(route: Route, alerts: () => AlertService, no
       const tested = mine.some((c) => c.test?.ok === true);
       return { ...w, configured: mine.length > 0, tested, done: mine.length > 0 && tested };
     });
-    const outbox = store.recentOutbox(50).map((r) => ({ id: r.id, channel: r.channel, kind: r.kind, budget: r.budget, state: r.state, count: r.count, attempts: r.attempts, lastError: r.lastError, updatedAt: new Date(r.updatedAt).toISOString(), sentAt: r.sentAt === null ? null : new Date(r.sentAt).toISOString() }));
-    const asks = store.pendingAsks(Date.now()).map(askView);
+    const outbox = (await store.recentOutbox(50)).map((r) => ({ id: r.id, channel: r.channel, kind: r.kind, budget: r.budget, state: r.state, count: r.count, attempts: r.attempts, lastError: r.lastError, updatedAt: new Date(r.updatedAt).toISOString(), sentAt: r.sentAt === null ? null : new Date(r.sentAt).toISOString() }));
+    const asks = (await store.pendingAsks(Date.now())).map(askView);
     sendJson(res, 200, { channels, checklist, outbox, failed: outbox.filter((o) => o.state === 'failed' || o.attempts > 0), asks });
   });
   route('POST', '/api/alerts/:name/test', async ({ res, params }) => {
     const service = alerts();
-    if (service.alertStore.channel(params[0]!) === undefined) throw new ApiError(404, `no alert channel named "${params[0]}" (GET /api/alerts lists them)`);
+    if ((await service.alertStore.channel(params[0]!)) === undefined) throw new ApiError(404, `no alert channel named "${params[0]}" (GET /api/alerts lists them)`);
     const result = await service.sendTest(params[0]!);
     sendJson(res, 200, { name: params[0], ok: result.ok, error: result.error ?? null });
   });
   route('GET', '/api/alerts/slack-manifest', ({ res }) => sendJson(res, 200, slackManifest()));
-  route('GET', '/api/asks', ({ res }) => sendJson(res, 200, { asks: alerts().alertStore.pendingAsks(Date.now()).map(askView) }));
+  route('GET', '/api/asks', async ({ res }) => sendJson(res, 200, { asks: (await alerts().alertStore.pendingAsks(Date.now())).map(askView) }));
   const answer = (how: 'approve' | 'deny') => async ({ req, res, params, channel }: Ctx) => {
     const body = ((await readJsonBody(req)) ?? {}) as { addUsd?: unknown };
     if (body.addUsd !== undefined && (typeof body.addUsd !== 'number' || !(body.addUsd > 0))) throw new ApiError(400, 'addUsd: must be a dollar amount > 0', 'addUsd');
     const service = alerts();
-    const ask = service.alertStore.ask(params[0]!);
+    const ask = await service.alertStore.ask(params[0]!);
     if (ask === undefined) throw new ApiError(404, `no held request "${params[0]}" (GET /api/asks lists them)`);
     const outcome = await service.onAction({
       channel: 'web',

@@ -14,7 +14,8 @@ import type { EventChannel } from '../store/index.js';
 import type { ActionResult, Bank, BudgetStatus, CapChanges, LiftHow } from '../budgets/index.js';
 import { PROVIDER_IDS, usdToNanos } from '../pricing/index.js';
 import type { PriceBook, ProviderId } from '../pricing/index.js';
-import { SqliteStore, StoreError } from '../store/index.js';
+import { openStore, StoreError } from '../store/index.js';
+import type { Store } from '../store/index.js';
 import { badgePath, badgeToken, renderBadge } from './badge.js';
 import type { AlertService } from '../alerts/index.js';
 import { alertFieldsSent, registerAlertRoutes } from './alerts-routes.js';
@@ -48,14 +49,14 @@ export { LiveFeed } from './live.js';
 export interface AdminDeps {
   dataDir: string;
   /** The server's store: every read goes through it. */
-  store: SqliteStore;
+  store: Store;
   bank: Bank;
   prices: PriceBook;
   adminToken: string;
   port: () => number;
   host: string;
   /** Whether the request carries a live dashboard session cookie: then it may stand in for the admin token (channel "web"). */
-  webSession?: (req: IncomingMessage) => boolean;
+  webSession?: (req: IncomingMessage) => Promise<boolean>;
   /** The alert dispatcher (channels, tests, held requests); absent, the alert routes are not served. */
   alerts?: () => AlertService;
 }
@@ -94,8 +95,8 @@ export function createAdmin(deps: AdminDeps): Admin {
   const { store, bank } = deps;
   // Changes are written on a connection of their own: the server's connection then sees a new
   // PRAGMA data_version and the bank reloads budgets and prices, exactly as after a CLI command.
-  let writer: SqliteStore | null = null;
-  const write = (): SqliteStore => (writer ??= new SqliteStore(deps.dataDir));
+  let writer: Promise<Store> | null = null;
+  const write = (): Promise<Store> => (writer ??= openStore(deps.dataDir));
   let allowed: { port: number; hosts: Set<string> } | null = null;
   const hosts = (): Set<string> => {
     const port = deps.port();
@@ -103,19 +104,19 @@ export function createAdmin(deps: AdminDeps): Admin {
     return allowed.hosts;
   };
 
-  const report = (): BudgetStatus[] => budgetReport(store);
-  const feed = new LiveFeed(() => report().map(liveBudget));
+  const report = (): Promise<BudgetStatus[]> => budgetReport(store);
+  const feed = new LiveFeed(async () => (await report()).map(liveBudget));
 
   /** A budget path segment: its name, or the numeric id GET /api/budgets gives (a name wins when both match). */
-  const budgetName = (segment: string): string => {
-    if (!/^[1-9]\d{0,15}$/.test(segment) || store.budgetByName(segment) !== undefined) return segment;
-    return store.listBudgets().find((b) => b.id === Number(segment))?.name ?? segment;
+  const budgetName = async (segment: string): Promise<string> => {
+    if (!/^[1-9]\d{0,15}$/.test(segment) || (await store.budgets.byName(segment)) !== undefined) return segment;
+    return (await store.budgets.list()).find((b) => b.id === Number(segment))?.name ?? segment;
   };
 
-  const checkBadgeToken = (presented: string, rawSegment: string | undefined): void => {
+  const checkBadgeToken = async (presented: string, rawSegment: string | undefined): Promise<void> => {
     let record;
     try {
-      record = store.budgetByName(budgetName(decodeURIComponent(rawSegment ?? '')));
+      record = await store.budgets.byName(await budgetName(decodeURIComponent(rawSegment ?? '')));
     } catch {
       record = undefined;
     }
@@ -124,26 +125,26 @@ export function createAdmin(deps: AdminDeps): Admin {
     }
   };
 
-  const findBudget = (name: string): { status: BudgetStatus; view: ReturnType<typeof budgetView> } => {
-    const status = report().find((b) => b.name === name);
+  const findBudget = async (name: string): Promise<{ status: BudgetStatus; view: ReturnType<typeof budgetView> }> => {
+    const status = (await report()).find((b) => b.name === name);
     if (status === undefined) throw new ApiError(404, `no budget named "${name}" (GET /api/budgets lists them)`);
-    return { status, view: budgetView(status, store.budgetByName(name)) };
+    return { status, view: budgetView(status, await store.budgets.byName(name)) };
   };
 
   /** Runs an action, applies it to the running server at once, and answers with the budget after and the event row. */
-  const act = (res: ServerResponse, field: string | null, status: number, action: (s: SqliteStore) => ActionResult): void => {
+  const act = async (res: ServerResponse, field: string | null, status: number, action: (s: Store) => Promise<ActionResult>): Promise<void> => {
     let result: ActionResult;
     try {
-      result = action(write());
+      result = await action(await write());
     } catch (err) {
       if (err instanceof StoreError) throw storeToApi(err, field);
       throw err;
     }
-    bank.refresh();
+    await bank.refresh();
     feed.notify();
     const name = result.after?.name ?? result.before?.name ?? '';
     sendJson(res, status, {
-      budget: result.after === null ? null : findBudget(name).view,
+      budget: result.after === null ? null : (await findBudget(name)).view,
       ...(result.after === null ? { deleted: name } : {}),
       event: eventView(result.event),
     });
@@ -168,29 +169,29 @@ export function createAdmin(deps: AdminDeps): Admin {
     routes.push({ method, pattern: new RegExp(`^${source}$`), handler, tokenInQuery });
   };
 
-  route('GET', '/api/budgets', ({ res, query }) => {
+  route('GET', '/api/budgets', async ({ res, query }) => {
     parseWith(emptyQuerySchema, query, 'query');
-    const records = new Map(store.listBudgets().map((b) => [b.name, b]));
-    sendJson(res, 200, { budgets: report().map((s) => budgetView(s, records.get(s.name))) });
+    const records = new Map((await store.budgets.list()).map((b) => [b.name, b]));
+    sendJson(res, 200, { budgets: (await report()).map((s) => budgetView(s, records.get(s.name))) });
   });
   route('POST', '/api/budgets', async ({ req, res, channel }) => {
     const b = await body(req, (x) => parseWith(createBudgetSchema, x, 'body'));
-    act(res, 'name', 201, (s) =>
+    await act(res, 'name', 201, (s) =>
       createBudget(s, { name: b.name, scope: b.scope, capNanos: usdToNanos(b.cap), period: b.period as BudgetStatus['period'], mode: b.mode, ceilingNanos: b.ceiling === null ? null : usdToNanos(b.ceiling), clamp: b.clamp, autotune: b.autotune }, channel),
     );
   });
-  route('GET', '/api/budgets/:name', ({ res, params, query }) => {
+  route('GET', '/api/budgets/:name', async ({ res, params, query }) => {
     parseWith(emptyQuerySchema, query, 'query');
-    const { status, view } = findBudget(params[0]!);
-    const record = store.budgetByName(status.name)!;
+    const { status, view } = await findBudget(params[0]!);
+    const record = (await store.budgets.byName(status.name))!;
     const now = Date.now();
-    const tz = timeZoneOf(readSettings(store));
+    const tz = timeZoneOf(await readSettings(store));
     // Every key budget lists its recent sessions (capped or not); "open" when a request of that session holds money right now.
     let sessions: ReturnType<typeof sessionView>[] = [];
     if (record.keyId !== null) {
       const inFlight = new Map<string, number>();
       for (const h of bank.openHolds) if (h.key.record.id === record.keyId && h.session !== null && !h.settled) inFlight.set(h.session, Math.max(inFlight.get(h.session) ?? 0, h.startedAt));
-      const listed = keySessions(store, record.keyId, now - SESSIONS_DAYS * 86_400_000, SESSIONS_MAX);
+      const listed = await keySessions(store, record.keyId, now - SESSIONS_DAYS * 86_400_000, SESSIONS_MAX);
       // A session whose first request is still running has no ledger row yet: it leads the list.
       const known = new Set(listed.map((x) => x.session));
       const fresh = [...inFlight].filter(([id]) => !known.has(id)).sort((a, b) => b[1] - a[1]).map(([id, ts]) => ({ session: id, requests: 0, spentNanos: 0, lastTs: ts, lastOutcome: null }));
@@ -201,9 +202,9 @@ export function createAdmin(deps: AdminDeps): Admin {
       // Read-only, this budget's badge only: safe to put in an <img> on a page.
       badgeUrl: `${proxyBase()}${badgePath(deps.adminToken, record.id)}`,
       sessions,
-      byModel: budgetByModel(store, record, status.periodStart).map(modelView),
+      byModel: (await budgetByModel(store, record, status.periodStart)).map(modelView),
       // The same rule `creep` applies, for every budget whatever its auto-tune mode, so the page never recomputes it.
-      autotuneSuggestion: suggestionView(autotuneSuggestion(store, record, now, tz)),
+      autotuneSuggestion: suggestionView(await autotuneSuggestion(store, record, now, tz)),
     });
   });
   route('PATCH', '/api/budgets/:name', async ({ req, res, params, channel }) => {
@@ -218,28 +219,28 @@ export function createAdmin(deps: AdminDeps): Admin {
       ...(b.autotune !== undefined ? { autotune: b.autotune } : {}),
     };
     const field = b.sessionCap !== undefined && b.cap === undefined ? 'sessionCap' : b.cap !== undefined ? 'cap' : (Object.keys(b)[0] ?? null);
-    act(res, field, 200, (s) => setCap(s, params[0]!, changes, channel));
+    await act(res, field, 200, (s) => setCap(s, params[0]!, changes, channel));
   });
   route('DELETE', '/api/budgets/:name', async ({ req, res, params, channel }) => {
     await body(req, (x) => parseWith(emptySchema, x, 'body'));
-    act(res, null, 200, (s) => deleteBudget(s, params[0]!, channel));
+    await act(res, null, 200, (s) => deleteBudget(s, params[0]!, channel));
   });
   route('POST', '/api/budgets/:name/kill', async ({ req, res, params, channel }) => {
     await body(req, (x) => parseWith(emptySchema, x, 'body'));
-    act(res, null, 200, (s) => killBudget(s, params[0]!, channel));
+    await act(res, null, 200, (s) => killBudget(s, params[0]!, channel));
   });
   route('POST', '/api/budgets/:name/unkill', async ({ req, res, params, channel }) => {
     await body(req, (x) => parseWith(emptySchema, x, 'body'));
-    act(res, null, 200, (s) => unkillBudget(s, params[0]!, channel));
+    await act(res, null, 200, (s) => unkillBudget(s, params[0]!, channel));
   });
   route('POST', '/api/budgets/:name/lift', async ({ req, res, params, channel }) => {
     const b = await body(req, (x) => parseWith(liftSchema, x, 'body'));
     const how: LiftHow = b.add !== undefined ? { add: usdToNanos(b.add) } : b.double === true ? { double: true } : { toCeiling: true };
-    act(res, b.add !== undefined ? 'add' : b.double === true ? 'double' : 'toCeiling', 200, (s) => liftBudget(s, params[0]!, how, channel));
+    await act(res, b.add !== undefined ? 'add' : b.double === true ? 'double' : 'toCeiling', 200, (s) => liftBudget(s, params[0]!, how, channel));
   });
-  route('GET', '/api/budgets/:name/badge.svg', ({ res, params, query }) => {
+  route('GET', '/api/budgets/:name/badge.svg', async ({ res, params, query }) => {
     const q = parseWith(badgeQuerySchema, query, 'query');
-    const { status } = findBudget(params[0]!);
+    const { status } = await findBudget(params[0]!);
     const svg = renderBadge(q.label ?? 'spend', status);
     res.writeHead(200, {
       'content-type': 'image/svg+xml; charset=utf-8',
@@ -252,24 +253,24 @@ export function createAdmin(deps: AdminDeps): Admin {
     res.end(svg);
   }, true);
 
-  route('GET', '/api/keys', ({ res, query }) => {
+  route('GET', '/api/keys', async ({ res, query }) => {
     parseWith(emptyQuerySchema, query, 'query');
-    const budgets = new Map(store.listBudgets().filter((b) => b.keyId !== null).map((b) => [b.keyId, b]));
-    sendJson(res, 200, { keys: store.listKeys().map((k) => keyView(k, budgets.get(k.id))) });
+    const budgets = new Map((await store.budgets.list()).filter((b) => b.keyId !== null).map((b) => [b.keyId, b]));
+    sendJson(res, 200, { keys: (await store.keys.list()).map((k) => keyView(k, budgets.get(k.id))) });
   });
-  route('GET', '/api/keys/:name', ({ res, params, query }) => {
+  route('GET', '/api/keys/:name', async ({ res, params, query }) => {
     parseWith(emptyQuerySchema, query, 'query');
-    const k = store.keyByName(params[0]!);
+    const k = await store.keys.byName(params[0]!);
     if (k === undefined) throw new ApiError(404, `no key named "${params[0]!}" (GET /api/keys lists them)`);
-    sendJson(res, 200, keyView(k, store.listBudgets().find((b) => b.keyId === k.id)));
+    sendJson(res, 200, keyView(k, (await store.budgets.list()).find((b) => b.keyId === k.id)));
   });
   // The same code as `spendcap key add`: the token is in this answer only; the provider key never comes back.
   route('POST', '/api/keys', async ({ req, res, channel }) => {
     const b = await body(req, (x) => parseWith(createKeySchema, x, 'body'));
     let created;
     try {
-      created = createKey(
-        write(),
+      created = await createKey(
+        await write(),
         () => (masterKey ??= loadOrCreateMasterKey(deps.dataDir)),
         { name: b.name, provider: b.provider, providerKey: b.providerKey, capNanos: usdToNanos(b.capUsd), period: b.period as BudgetStatus['period'], sessionCapNanos: b.sessionCapUsd === null ? null : usdToNanos(b.sessionCapUsd), ceilingNanos: b.ceilingUsd === null ? null : usdToNanos(b.ceilingUsd), mode: b.mode, clamp: b.clamp, baseUrl: b.baseUrl },
         channel,
@@ -280,34 +281,34 @@ export function createAdmin(deps: AdminDeps): Admin {
       if (err instanceof StoreError) throw storeToApi(err, 'name');
       throw err;
     }
-    bank.refresh();
+    await bank.refresh();
     feed.notify();
-    const k = store.keyByName(b.name)!;
-    sendJson(res, 201, { key: keyView(k, store.listBudgets().find((x) => x.keyId === k.id)), token: created.token, howToPoint: howToPoint(created.provider, created.token, proxyBase()), event: eventView(created.event) });
+    const k = (await store.keys.byName(b.name))!;
+    sendJson(res, 201, { key: keyView(k, (await store.budgets.list()).find((x) => x.keyId === k.id)), token: created.token, howToPoint: howToPoint(created.provider, created.token, proxyBase()), event: eventView(created.event) });
   });
   route('DELETE', '/api/keys/:name', async ({ req, res, params, channel }) => {
     await body(req, (x) => parseWith(emptySchema, x, 'body'));
     let event;
     try {
-      event = removeKey(write(), params[0]!, channel);
+      event = await removeKey(await write(), params[0]!, channel);
     } catch (err) {
       if (err instanceof StoreError) throw storeToApi(err, null);
       throw err;
     }
-    bank.refresh();
+    await bank.refresh();
     feed.notify();
     sendJson(res, 200, { deleted: params[0]!, event: eventView(event) });
   });
 
-  route('GET', '/api/settings', ({ res, query }) => {
+  route('GET', '/api/settings', async ({ res, query }) => {
     parseWith(emptyQuerySchema, query, 'query');
-    sendJson(res, 200, settingsView(readSettings(store)));
+    sendJson(res, 200, settingsView(await readSettings(store)));
   });
   route('PATCH', '/api/settings', async ({ req, res, channel }) => {
     const b = await body(req, (x) => parseWith(settingsPatchSchema, x, 'body'));
     let result;
     try {
-      result = writeSettings(write(), {
+      result = await writeSettings(await write(), {
         ...(b.timeZone !== undefined ? { timeZone: b.timeZone } : {}),
         ...(b.thresholds !== undefined ? { thresholds: b.thresholds } : {}),
         ...(b.retainDays !== undefined ? { retainDays: b.retainDays } : {}),
@@ -317,13 +318,13 @@ export function createAdmin(deps: AdminDeps): Admin {
       if (err instanceof StoreError) throw storeToApi(err, settingsField(err.message));
       throw err;
     }
-    bank.refresh();
+    await bank.refresh();
     feed.notify();
     sendJson(res, 200, { settings: settingsView(result.after), event: result.event === null ? null : eventView(result.event) });
   });
 
   // What the trust page shows: where the data lives, how each file is protected, what leaves the machine.
-  route('GET', '/api/trust', ({ res, query }) => {
+  route('GET', '/api/trust', async ({ res, query }) => {
     parseWith(emptyQuerySchema, query, 'query');
     const files = TRUST_FILES.map(([name, what]) => {
       const path = join(deps.dataDir, name);
@@ -339,84 +340,82 @@ export function createAdmin(deps: AdminDeps): Admin {
       hashed: ['spendcap keys (SHA-256; shown once at creation)', 'dashboard sign-in links and sessions (SHA-256)'],
       plaintext: ['budgets, caps and settings', 'ledger: model, token counts and cost of each request (no prompts or outputs)', 'audit events', 'price overrides', 'admin-token (owner-only file)'],
       neverStored: ['prompts and completions', 'request and response bodies'],
-      alertChannels: alertFieldsSent(deps.alerts?.() ?? null),
+      alertChannels: await alertFieldsSent(deps.alerts?.() ?? null),
       tokenStorage: 'spendcap keys and dashboard sessions are stored as SHA-256 hashes; the admin token is a file readable by its owner only',
     });
   });
 
   if (deps.alerts) registerAlertRoutes(route, deps.alerts, () => feed.notify());
   // The last `spendcap reconcile`: when it ran and how far the ledger was from what providers report.
-  route('GET', '/api/reconcile', ({ res, query }) => {
+  route('GET', '/api/reconcile', async ({ res, query }) => {
     parseWith(emptyQuerySchema, query, 'query');
-    sendJson(res, 200, { last: reconcileView(lastReconcile(store)) });
+    sendJson(res, 200, { last: reconcileView(await lastReconcile(store)) });
   });
 
-  route('GET', '/api/usage', ({ res, query }) => {
+  route('GET', '/api/usage', async ({ res, query }) => {
     const q = parseWith(usageQuerySchema, query, 'query');
-    const page = usagePage(store, q);
+    const page = await usagePage(store, q);
     sendJson(res, 200, { total: page.total, limit: q.limit, offset: q.offset, items: page.rows.map(usageView) });
   });
-  route('GET', '/api/events', ({ res, query }) => {
+  route('GET', '/api/events', async ({ res, query }) => {
     const q = parseWith(eventsQuerySchema, query, 'query');
-    const page = eventsPage(store, q);
+    const page = await eventsPage(store, q);
     sendJson(res, 200, { total: page.total, limit: q.limit, offset: q.offset, items: page.rows.map(eventView) });
   });
-  route('GET', '/api/stats', ({ res, query }) => {
+  route('GET', '/api/stats', async ({ res, query }) => {
     const q = parseWith(statsQuerySchema, query, 'query');
     const since = q.since ?? Date.now() - STATS_DEFAULT_DAYS * 86_400_000;
-    const tz = timeZoneOf(readSettings(store));
-    const s = stats(store, { since, until: q.until ?? Number.MAX_SAFE_INTEGER, key: q.key }, tz);
+    const tz = timeZoneOf(await readSettings(store));
+    const s = await stats(store, { since, until: q.until ?? Number.MAX_SAFE_INTEGER, key: q.key }, tz);
     // The overview's charts: a fixed window (last 14 days, today by hour) whatever since/until say; `key` applies.
-    const c = charts(store, { now: Date.now(), key: q.key }, tz, CHART_DAYS);
+    const c = await charts(store, { now: Date.now(), key: q.key }, tz, CHART_DAYS);
     sendJson(res, 200, { ...statsView(s, since, q.until ?? null), ...chartsView(c), timeZone: tz });
   });
 
-  route('GET', '/api/pricing', ({ res, query }) => {
+  route('GET', '/api/pricing', async ({ res, query }) => {
     parseWith(emptyQuerySchema, query, 'query');
     // The rates the proxy charges today for each model the ledger saw lately, resolved by the server's own PriceBook.
-    const inUse = modelsInUse(store, Date.now() - IN_USE_DAYS * 86_400_000, IN_USE_MAX).map((m) => inUseView(m.provider, m.model, (PROVIDER_IDS as readonly string[]).includes(m.provider) ? deps.prices.resolve(m.provider as ProviderId, m.model) : null));
-    sendJson(res, 200, { unit: 'USD per million tokens', overrides: store.listPrices().map(priceView), inUse });
+    const inUse = (await modelsInUse(store, Date.now() - IN_USE_DAYS * 86_400_000, IN_USE_MAX)).map((m) => inUseView(m.provider, m.model, (PROVIDER_IDS as readonly string[]).includes(m.provider) ? deps.prices.resolve(m.provider as ProviderId, m.model) : null));
+    sendJson(res, 200, { unit: 'USD per million tokens', overrides: (await store.prices.list()).map(priceView), inUse });
   });
   route('PUT', '/api/pricing/:model', async ({ req, res, params, channel }) => {
     const model = modelId(params[0]!);
     const b = await body(req, (x) => parseWith(priceSchema, x, 'body'));
     const p = { model, input: usdToNanos(b.input), output: usdToNanos(b.output), cacheRead: b.cacheRead === null ? null : usdToNanos(b.cacheRead), cacheWrite: b.cacheWrite === null ? null : usdToNanos(b.cacheWrite) };
-    const w = write();
     // The same row and event `spendcap price set` writes, in one transaction.
-    const event = w.db.transaction(() => {
-      w.setPrice(p);
-      return w.insertEvent({ ts: Date.now(), kind: 'price-set', budget: null, channel, capBeforeNanos: null, capAfterNanos: null, detail: JSON.stringify(p) });
-    })();
-    bank.refresh();
-    const saved = store.listPrices().find((x) => x.model === model);
-    sendJson(res, 200, { price: saved === undefined ? null : priceView(saved), event: eventView(event) });
+    const event = { ts: Date.now(), kind: 'price-set', budget: null, channel, capBeforeNanos: null, capAfterNanos: null, detail: JSON.stringify(p) };
+    const w = await write();
+    await w.prices.set(p, event);
+    await bank.refresh();
+    const saved = (await store.prices.list()).find((x) => x.model === model);
+    const stored = (await store.events.list(1, { sinceMs: event.ts })).find((e) => e.kind === 'price-set') ?? { id: 0, ...event };
+    sendJson(res, 200, { price: saved === undefined ? null : priceView(saved), event: eventView(stored) });
   });
   route('DELETE', '/api/pricing/:model', async ({ req, res, params, channel }) => {
     const model = modelId(params[0]!);
     await body(req, (x) => parseWith(emptySchema, x, 'body'));
-    const w = write();
-    const event = w.db.transaction(() => {
-      if (!w.deletePrice(model)) throw new ApiError(404, `no price override for "${model}" (GET /api/pricing lists them)`);
-      return w.insertEvent({ ts: Date.now(), kind: 'price-rm', budget: null, channel, capBeforeNanos: null, capAfterNanos: null, detail: JSON.stringify({ model }) });
-    })();
-    bank.refresh();
-    sendJson(res, 200, { deleted: model, event: eventView(event) });
+    const event = { ts: Date.now(), kind: 'price-rm', budget: null, channel, capBeforeNanos: null, capAfterNanos: null, detail: JSON.stringify({ model }) };
+    const w = await write();
+    if (!(await w.prices.remove(model, event))) throw new ApiError(404, `no price override for "${model}" (GET /api/pricing lists them)`);
+    await bank.refresh();
+    const stored = (await store.events.list(1, { sinceMs: event.ts })).find((e) => e.kind === 'price-rm') ?? { id: 0, ...event };
+    sendJson(res, 200, { deleted: model, event: eventView(stored) });
   });
 
-  route('GET', '/api/live', ({ req, res, query }) => {
+  route('GET', '/api/live', async ({ req, res, query }) => {
     parseWith(emptyQuerySchema, query, 'query');
     if (req.method === 'HEAD') {
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store' });
       res.end();
       return;
     }
-    feed.subscribe(res);
+    await feed.subscribe(res);
   });
 
-  route('GET', '/metrics', ({ res, query }) => {
+  route('GET', '/metrics', async ({ res, query }) => {
     parseWith(emptyQuerySchema, query, 'query');
-    const budgets = report();
-    const rows = metricsRows(store, DURATION_BUCKETS_S);
+    const budgets = await report();
+    const rows = await metricsRows(store, DURATION_BUCKETS_S);
     let held = 0;
     for (const h of bank.openHolds) held += h.amountNanos;
     const text = renderMetrics(buildMetrics({ budgets, requests: rows.requests, duration: rows.duration, openRequests: bank.openHolds.size, heldNanos: held }));
@@ -437,10 +436,10 @@ export function createAdmin(deps: AdminDeps): Admin {
     const presented = bearerToken(req.headers.authorization);
     let channel: EventChannel;
     if (isBadge && presented === null && query.token !== undefined) {
-      checkBadgeToken(query.token, hit.m![1]);
+      await checkBadgeToken(query.token, hit.m![1]);
       channel = 'api';
     } else if (tokenMatches(presented, deps.adminToken)) channel = 'api';
-    else if (presented === null && deps.webSession?.(req) === true) {
+    else if (presented === null && (await deps.webSession?.(req)) === true) {
       // The cookie rides along on any request the browser makes, so a change must also prove it comes from our page.
       if (method !== 'GET' && req.headers[CSRF_HEADER] !== '1') {
         throw new ApiError(403, `spendcap admin API: a change made with the dashboard's session cookie must carry the header "${CSRF_HEADER}: 1"`, CSRF_HEADER);
@@ -461,7 +460,7 @@ export function createAdmin(deps: AdminDeps): Admin {
     let params: string[];
     try {
       params = hit.m!.slice(1).map((p) => decodeURIComponent(p));
-      if (path.startsWith('/api/budgets/') && params[0] !== undefined) params[0] = budgetName(params[0]);
+      if (path.startsWith('/api/budgets/') && params[0] !== undefined) params[0] = await budgetName(params[0]);
     } catch {
       throw new ApiError(400, `the path ${path} is not valid URL encoding`);
     }
@@ -494,7 +493,7 @@ export function createAdmin(deps: AdminDeps): Admin {
     notify: () => feed.notify(),
     close() {
       feed.close();
-      writer?.close();
+      void writer?.then((w) => w.close());
       writer = null;
     },
   };

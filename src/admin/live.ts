@@ -60,7 +60,7 @@ export interface LiveFeedOptions {
  * calls it on open, grow, settle, block) and from a poll while anyone listens.
  */
 export class LiveFeed {
-  readonly #snapshot: () => LiveBudget[];
+  readonly #snapshot: () => LiveBudget[] | Promise<LiveBudget[]>;
   readonly #clients = new Set<ServerResponse>();
   readonly #state = new Map<string, LiveBudget>();
   readonly #pollMs: number;
@@ -75,7 +75,7 @@ export class LiveFeed {
   /** Called when computing a snapshot fails (the store is closing, say). */
   onError: ((err: Error) => void) | null = null;
 
-  constructor(snapshot: () => LiveBudget[], opts: LiveFeedOptions = {}) {
+  constructor(snapshot: () => LiveBudget[] | Promise<LiveBudget[]>, opts: LiveFeedOptions = {}) {
     this.#snapshot = snapshot;
     this.#pollMs = opts.pollMs ?? 250;
     this.#minIntervalMs = opts.minIntervalMs ?? 50;
@@ -87,7 +87,7 @@ export class LiveFeed {
     return this.#clients.size;
   }
 
-  subscribe(res: ServerResponse): void {
+  async subscribe(res: ServerResponse): Promise<void> {
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
@@ -97,7 +97,7 @@ export class LiveFeed {
     });
     let budgets: LiveBudget[];
     try {
-      budgets = this.#snapshot();
+      budgets = await this.#snapshot();
     } catch (err) {
       res.end(sseMessage('error', { message: (err as Error).message }));
       return;
@@ -123,7 +123,7 @@ export class LiveFeed {
     const wait = Math.max(0, this.#lastPush + this.#minIntervalMs - this.#now());
     this.#pending = setTimeout(() => {
       this.#pending = null;
-      this.#push();
+      void this.#push();
     }, wait);
     this.#pending.unref();
   }
@@ -134,15 +134,21 @@ export class LiveFeed {
     this.#clients.clear();
   }
 
-  #push(): void {
-    if (this.#clients.size === 0) return;
+  /** One at a time: a poll arriving while a snapshot is read waits for the next tick. */
+  #pushing = false;
+
+  async #push(): Promise<void> {
+    if (this.#clients.size === 0 || this.#pushing) return;
     this.#lastPush = this.#now();
     let budgets: LiveBudget[];
+    this.#pushing = true;
     try {
-      budgets = this.#snapshot();
+      budgets = await this.#snapshot();
     } catch (err) {
       this.onError?.(err as Error);
       return;
+    } finally {
+      this.#pushing = false;
     }
     const { changed, removed } = diffBudgets(this.#state, budgets);
     if (changed.length === 0 && removed.length === 0) return;
@@ -152,7 +158,7 @@ export class LiveFeed {
 
   #startTimers(): void {
     if (this.#poll === null) {
-      this.#poll = setInterval(() => this.#push(), this.#pollMs);
+      this.#poll = setInterval(() => void this.#push(), this.#pollMs);
       this.#poll.unref();
     }
     if (this.#heartbeat === null) {

@@ -3,8 +3,7 @@
 import { killBudget, liftBudget } from '../budgets/index.js';
 import { formatUsd } from '../pricing/index.js';
 import { StoreError } from '../store/index.js';
-import type { EventChannel, SqliteStore } from '../store/index.js';
-import { AlertStore } from '../store/alerts.js';
+import type { EventChannel, Store } from '../store/index.js';
 import type { ActionHandler, ActionOutcome, InboundAction } from './types.js';
 import { shortUsd } from './render.js';
 
@@ -16,33 +15,33 @@ export function eventChannelOf(c: InboundAction['channel']): EventChannel {
  * Raises a budget's cap by `add`, or to its ceiling when `add` would pass it (a tap should do the
  * most it may, not fail). Throws StoreError when the cap is already at the ceiling.
  */
-export function bump(store: SqliteStore, budget: string, addNanos: number, channel: EventChannel, detail: string): { capNanos: number; toCeiling: boolean } {
-  const b = store.budgetByName(budget);
+export async function bump(store: Store, budget: string, addNanos: number, channel: EventChannel, detail: string): Promise<{ capNanos: number; toCeiling: boolean }> {
+  const b = await store.budgets.byName(budget);
   if (b === undefined) throw new StoreError('E_NOT_FOUND', `no key or budget named "${budget}"`);
   if (b.ceilingNanos !== null && b.capNanos + addNanos > b.ceilingNanos) {
     if (b.capNanos >= b.ceilingNanos) throw new StoreError('E_INVALID', `"${budget}" is already at its ceiling of ${formatUsd(b.ceilingNanos)}`);
-    const r = liftBudget(store, budget, { toCeiling: true }, channel, { detail });
+    const r = await liftBudget(store, budget, { toCeiling: true }, channel, { detail });
     return { capNanos: r.after!.capNanos, toCeiling: true };
   }
-  const r = liftBudget(store, budget, { add: addNanos }, channel, { detail });
+  const r = await liftBudget(store, budget, { add: addNanos }, channel, { detail });
   return { capNanos: r.after!.capNanos, toCeiling: false };
 }
 
 /** Answers a held request: approve raises the cap (audited lift) and marks the ask; the waiting request then proceeds. */
-export function answerAsk(store: SqliteStore, askId: string, answer: 'approve' | 'deny', channel: EventChannel, user: string, addNanos?: number, now = Date.now()): ActionOutcome {
-  const alerts = new AlertStore(store);
-  const ask = alerts.ask(askId);
+export async function answerAsk(store: Store, askId: string, answer: 'approve' | 'deny', channel: EventChannel, user: string, addNanos?: number, now = Date.now()): Promise<ActionOutcome> {
+  const alerts = store.alerts;
+  const ask = await alerts.ask(askId);
   if (ask === undefined) return { ok: false, text: '✗ No such request waiting' };
   if (ask.state !== 'pending' || ask.expiresAt <= now) return { ok: false, text: `✗ Already ${ask.state === 'pending' ? 'timed out' : ask.state}` };
   const by = `${channel} user ${user}`;
   if (answer === 'deny') {
-    if (!alerts.decideAsk(askId, 'denied', by, now)) return { ok: false, text: '✗ Already answered' };
-    store.insertEvent({ ts: now, kind: 'ask-deny', budget: ask.budget, channel, capBeforeNanos: null, capAfterNanos: null, detail: `held request denied by ${by}` });
+    if (!(await alerts.decideAsk(askId, 'denied', by, now))) return { ok: false, text: '✗ Already answered' };
+    await store.events.insert({ ts: now, kind: 'ask-deny', budget: ask.budget, channel, capBeforeNanos: null, capAfterNanos: null, detail: `held request denied by ${by}` });
     return { ok: true, text: '✓ Denied — the request was refused' };
   }
   const add = addNanos ?? ask.addNanos;
-  const { capNanos } = bump(store, ask.budget, add, channel, `approved a held request; by ${by}`);
-  if (!alerts.decideAsk(askId, 'approved', by, now)) return { ok: false, text: '✗ Already answered' };
+  const { capNanos } = await bump(store, ask.budget, add, channel, `approved a held request; by ${by}`);
+  if (!(await alerts.decideAsk(askId, 'approved', by, now))) return { ok: false, text: '✗ Already answered' };
   return { ok: true, text: `✓ Allowed +${shortUsd(add)} — cap is now ${formatUsd(capNanos)}` };
 }
 
@@ -50,29 +49,29 @@ export function answerAsk(store: SqliteStore, askId: string, answer: 'approve' |
  * The handler every channel with buttons calls. `writer` is a store connection of its own: its
  * commits move PRAGMA data_version, so the running server reloads the budget as after a CLI command.
  */
-export function createActionHandler(deps: { writer: () => SqliteStore; onChanged?: () => void }): ActionHandler {
+export function createActionHandler(deps: { writer: () => Store | Promise<Store>; onChanged?: () => void | Promise<void> }): ActionHandler {
   return async (action: InboundAction): Promise<ActionOutcome> => {
-    const store = deps.writer();
+    const store = await deps.writer();
     const channel = eventChannelOf(action.channel);
     const detail = `by ${action.channel} user ${action.user}`;
     try {
       let out: ActionOutcome;
       switch (action.button.action) {
         case 'add': {
-          const { capNanos, toCeiling } = bump(store, action.budget, action.button.addNanos ?? 0, channel, detail);
+          const { capNanos, toCeiling } = await bump(store, action.budget, action.button.addNanos ?? 0, channel, detail);
           out = { ok: true, text: `✓ Bumped${toCeiling ? ' to the ceiling' : ''} — cap is now ${formatUsd(capNanos)}` };
           break;
         }
         case 'kill':
-          killBudget(store, action.budget, channel, { detail });
+          await killBudget(store, action.budget, channel, { detail });
           out = { ok: true, text: `✓ Killed — new requests on "${action.budget}" are refused` };
           break;
         case 'approve':
         case 'deny':
-          out = answerAsk(store, action.button.askId ?? '', action.button.action, channel, action.user, action.button.addNanos);
+          out = await answerAsk(store, action.button.askId ?? '', action.button.action, channel, action.user, action.button.addNanos);
           break;
       }
-      deps.onChanged?.();
+      await deps.onChanged?.();
       return out;
     } catch (err) {
       if (err instanceof StoreError) return { ok: false, text: `✗ ${err.message}` };

@@ -8,8 +8,7 @@ import type { Account, Bank, KeyEntry } from '../budgets/index.js';
 import { roomNanos } from '../budgets/index.js';
 import { formatUsd, usdToNanos } from '../pricing/index.js';
 import type { Nanos } from '../pricing/index.js';
-import type { SqliteStore } from '../store/index.js';
-import { AlertStore } from '../store/alerts.js';
+import type { AlertStoreApi, Store } from '../store/index.js';
 import type { AlertService } from './dispatcher.js';
 import { shortUsd } from './render.js';
 
@@ -42,39 +41,39 @@ export function suggestedAdd(neededNanos: Nanos, roomLeft: Nanos): Nanos {
 const DENIED_QUIET_MS = 15_000;
 
 export class AskGate {
-  readonly #store: SqliteStore;
+  readonly #store: Store;
   /** Budget name → until when its requests are refused without asking (after a deny). */
   readonly #deniedUntil = new Map<string, number>();
-  readonly #alerts: AlertStore;
+  readonly #alerts: AlertStoreApi;
   readonly #bank: Bank;
   readonly #service: AlertService | null;
   readonly #now: () => number;
   /** Called when an ask opens or closes (the dashboard's live feed). */
   onChange: (() => void) | null = null;
 
-  constructor(deps: { store: SqliteStore; bank: Bank; service: AlertService | null; now?: () => number }) {
+  constructor(deps: { store: Store; bank: Bank; service: AlertService | null; now?: () => number }) {
     this.#store = deps.store;
-    this.#alerts = new AlertStore(deps.store);
+    this.#alerts = deps.store.alerts;
     this.#bank = deps.bank;
     this.#service = deps.service;
     this.#now = deps.now ?? Date.now;
   }
 
   /** Only a stored budget in ask mode waits; a session cap or a kill refuses at once. */
-  applies(account: Account): boolean {
+  async applies(account: Account): Promise<boolean> {
     if (account.scope === 'session' || account.killed) return false;
     if ((this.#deniedUntil.get(account.liftName) ?? 0) > this.#now()) return false;
-    return this.#alerts.budgetSettings(account.liftName)?.ask === true;
+    return (await this.#alerts.budgetSettings(account.liftName))?.ask === true;
   }
 
   /** Resolves true once approved (the cap is raised: try admission again), false on deny, timeout or a closed client. */
   async wait(w: WaitRequest): Promise<boolean> {
     const now = this.#now();
-    const timeoutS = this.#alerts.budgetSettings(w.account.liftName)?.askTimeoutS ?? DEFAULT_ASK_TIMEOUT_S;
+    const timeoutS = (await this.#alerts.budgetSettings(w.account.liftName))?.askTimeoutS ?? DEFAULT_ASK_TIMEOUT_S;
     const id = randomUUID();
     const addNanos = suggestedAdd(w.neededNanos, roomNanos(w.account));
-    this.#alerts.insertAsk({ id, budget: w.account.liftName, keyName: w.key.record.name, addNanos, createdAt: now, expiresAt: now + timeoutS * 1000 });
-    this.#store.insertEvent({
+    await this.#alerts.insertAsk({ id, budget: w.account.liftName, keyName: w.key.record.name, addNanos, createdAt: now, expiresAt: now + timeoutS * 1000 });
+    await this.#store.events.insert({
       ts: now,
       kind: 'ask',
       budget: w.account.liftName,
@@ -83,7 +82,7 @@ export class AskGate {
       capAfterNanos: null,
       detail: `a request (${w.model}) on ${w.account.label} waits up to ${timeoutS} s for approval of +${shortUsd(addNanos)} (spent ${formatUsd(w.account.spentNanos)} of ${formatUsd(w.account.capNanos)}): spendcap approve ${w.account.liftName} | spendcap deny ${w.account.liftName}`,
     });
-    this.#service?.enqueue(
+    await this.#service?.enqueue(
       {
         kind: 'ask',
         budget: w.account.liftName,
@@ -128,26 +127,34 @@ export class AskGate {
         w.res.off('close', onClose);
         resolve(ok);
       };
-      const timer = setInterval(() => {
+      let busy = false;
+      const check = async (): Promise<void> => {
         const now = this.#now();
-        const ask = this.#alerts.ask(id);
+        const ask = await this.#alerts.ask(id);
         if (closed) {
-          this.#alerts.decideAsk(id, 'expired', 'client closed the connection', now);
+          await this.#alerts.decideAsk(id, 'expired', 'client closed the connection', now);
           return finish(false);
         }
         if (ask?.state === 'denied') this.#deniedUntil.set(ask.budget, now + DENIED_QUIET_MS);
         if (ask === undefined || ask.state === 'denied' || ask.state === 'expired') return finish(false);
         if (ask.state === 'approved') {
           // The lift was written by another connection (CLI, admin API, a channel's writer): reload it now.
-          this.#bank.refresh();
+          await this.#bank.refresh();
           return finish(true);
         }
         if (now >= ask.expiresAt) {
-          if (this.#alerts.decideAsk(id, 'expired', 'timeout', now)) {
-            this.#store.insertEvent({ ts: now, kind: 'ask-timeout', budget: ask.budget, channel: 'auto', capBeforeNanos: null, capAfterNanos: null, detail: `nobody answered within ${Math.round((ask.expiresAt - ask.createdAt) / 1000)} s; the request was refused` });
+          if (await this.#alerts.decideAsk(id, 'expired', 'timeout', now)) {
+            await this.#store.events.insert({ ts: now, kind: 'ask-timeout', budget: ask.budget, channel: 'auto', capBeforeNanos: null, capAfterNanos: null, detail: `nobody answered within ${Math.round((ask.expiresAt - ask.createdAt) / 1000)} s; the request was refused` });
           }
           return finish(false);
         }
+      };
+      const timer = setInterval(() => {
+        if (busy) return;
+        busy = true;
+        check()
+          .catch(() => finish(false))
+          .finally(() => (busy = false));
       }, POLL_MS);
     });
   }

@@ -1,17 +1,17 @@
 // Channel config as stored: secret settings (tokens, passwords, webhook secrets) encrypted with the
 // data dir's master key, like provider keys; the rest plain so `alerts list` can show it.
 import { decryptSecret, encryptSecret } from '../secrets/index.js';
-import type { AlertStore, ChannelRow } from '../store/alerts.js';
+import type { AlertStoreApi, ChannelRow } from '../store/index.js';
 import type { AlertKind, ChannelConfig } from './types.js';
 
 /** Setting names whose values never leave the store unencrypted. */
 export const SECRET_SETTINGS: readonly string[] = ['secret', 'botToken', 'appToken', 'webhookUrl', 'smtp'];
 
-export function saveChannel(alerts: AlertStore, masterKey: Buffer, cfg: ChannelConfig, now: number): void {
+export function saveChannel(alerts: AlertStoreApi, masterKey: Buffer, cfg: ChannelConfig, now: number): Promise<void> {
   const plain: Record<string, string> = {};
   const secret: Record<string, string> = {};
   for (const [k, v] of Object.entries(cfg.settings)) (SECRET_SETTINGS.includes(k) ? secret : plain)[k] = v;
-  alerts.insertChannel({
+  return alerts.insertChannel({
     name: cfg.name,
     kind: cfg.kind,
     budgets: [...cfg.budgets],

@@ -6,8 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Bank } from '../budgets/index.js';
 import { filterOf } from '../budgets/autotune.js';
 import { periodWindow, readSettings, timeZoneOf } from '../budgets/index.js';
-import type { BudgetRecord, SqliteStore } from '../store/index.js';
-import { AlertStore } from '../store/alerts.js';
+import type { AlertStoreApi, BudgetRecord, Store } from '../store/index.js';
 import type { OutboxRow } from '../store/alerts.js';
 import { channelConfig } from './config.js';
 import { createActionHandler } from './actions.js';
@@ -28,15 +27,15 @@ const FORECAST_EVERY_MS = 30_000;
 
 export interface AlertServiceDeps {
   /** The server's store: outbox, events and ledger reads. */
-  store: SqliteStore;
+  store: Store;
   masterKey: Buffer;
   /** Live figures (spent, held, period) for thresholds and forecasts; absent in a CLI process. */
   bank?: Bank;
   dashboardUrl: () => string;
   /** A store connection of its own for button actions, so the server sees them as it sees a CLI command. */
-  writer?: () => SqliteStore;
+  writer?: () => Store | Promise<Store>;
   /** After a button action changed a budget (the server reloads at once). */
-  onChanged?: () => void;
+  onChanged?: () => void | Promise<void>;
   now?: () => number;
   tickMs?: number;
   log?: (line: string) => void;
@@ -55,7 +54,8 @@ interface Queued {
 
 export class AlertService {
   readonly #d: AlertServiceDeps;
-  readonly #alerts: AlertStore;
+  readonly #alerts: AlertStoreApi;
+  #ticking = false;
   readonly #now: () => number;
   #channels = new Map<string, Live>();
   #version = '';
@@ -67,26 +67,24 @@ export class AlertService {
 
   constructor(deps: AlertServiceDeps) {
     this.#d = deps;
-    this.#alerts = new AlertStore(deps.store);
+    this.#alerts = deps.store.alerts;
     this.#now = deps.now ?? Date.now;
     this.onAction = createActionHandler({ writer: deps.writer ?? (() => deps.store), ...(deps.onChanged ? { onChanged: deps.onChanged } : {}) });
   }
 
-  get alertStore(): AlertStore {
+  get alertStore(): AlertStoreApi {
     return this.#alerts;
   }
 
   /** Starts the timer; the first tick marks where the event log and ledger are, so history is not alerted on. */
-  start(): void {
-    this.#cursor('alerts:last_event_id', () => this.#alerts.maxEventId());
-    this.#cursor('alerts:last_ledger_id', () => this.#alerts.maxLedgerId());
+  async start(): Promise<void> {
+    await this.#cursor('alerts:last_event_id', () => this.#d.store.events.maxId());
+    await this.#cursor('alerts:last_ledger_id', () => this.#d.store.ledger.maxId());
     this.#timer = setInterval(() => {
-      try {
-        this.tick();
-      } catch (err) {
+      this.tick().catch((err: unknown) => {
         // The dispatcher must never take the proxy down; the next tick tries again.
         this.#d.log?.(`alerts: ${(err as Error).message}`);
-      }
+      });
     }, this.#d.tickMs ?? 1000);
     this.#timer.unref();
   }
@@ -101,13 +99,19 @@ export class AlertService {
   }
 
   /** One pass: sync the channels, collect what happened, deliver what is due. Deliveries run on; `flush` waits for them. */
-  tick(): void {
-    if (this.#stopped) return;
-    this.#syncChannels();
-    this.#scanEvents();
-    this.#watchBudgets();
-    this.#scanEstimatedPrices();
-    this.#deliverDue();
+  async tick(): Promise<void> {
+    // One pass at a time: a slow store must not start a second pass over the same cursor.
+    if (this.#stopped || this.#ticking) return;
+    this.#ticking = true;
+    try {
+      await this.#syncChannels();
+      await this.#scanEvents();
+      await this.#watchBudgets();
+      await this.#scanEstimatedPrices();
+      await this.#deliverDue();
+    } finally {
+      this.#ticking = false;
+    }
   }
 
   /** Waits for the deliveries in flight (tests, shutdown). */
@@ -116,15 +120,15 @@ export class AlertService {
   }
 
   /** Queues an alert to every channel that routes it. */
-  enqueue(facts: AlertFacts, mode: 'once' | 'update', eventId?: number): number {
-    this.#syncChannels();
+  async enqueue(facts: AlertFacts, mode: 'once' | 'update', eventId?: number): Promise<number> {
+    await this.#syncChannels();
     const probe = { kind: facts.kind, budget: facts.budget };
     const dedupeKey = dedupeKeyOf(facts, eventId);
     const body: Queued = { facts, ...(eventId !== undefined ? { eventId } : {}) };
     let n = 0;
     for (const { config } of this.#channels.values()) {
       if (!routes(config, probe)) continue;
-      this.#alerts.enqueue({ id: randomUUID(), channel: config.name, dedupeKey, kind: facts.kind, budget: facts.budget, alert: JSON.stringify(body), now: this.#now() }, mode);
+      await this.#alerts.enqueue({ id: randomUUID(), channel: config.name, dedupeKey, kind: facts.kind, budget: facts.budget, alert: JSON.stringify(body), now: this.#now() }, mode);
       n++;
     }
     return n;
@@ -132,41 +136,44 @@ export class AlertService {
 
   /** Sends a test message through one channel now and records the outcome (the checklist turns green). */
   async sendTest(name: string): Promise<DeliveryResult> {
-    this.#syncChannels();
+    await this.#syncChannels();
     const live = this.#channels.get(name);
     if (live === undefined) return { ok: false, error: `no alert channel named "${name}"` };
-    const result = await sendTestThrough(live.channel, this.#testFacts(), this.#d.dashboardUrl(), this.#tz(), this.#now());
-    this.#alerts.recordTest(name, result.ok, result.ok ? 'delivered' : (result.error ?? 'failed'), this.#now());
+    const result = await sendTestThrough(live.channel, await this.#testFacts(), this.#d.dashboardUrl(), await this.#tz(), this.#now());
+    await this.#alerts.recordTest(name, result.ok, result.ok ? 'delivered' : (result.error ?? 'failed'), this.#now());
     return result;
   }
 
   /** Live channels, for the admin API (what can act, what each sends). */
-  channels(): ReadonlyArray<{ config: ChannelConfig; channel: AlertChannel }> {
-    this.#syncChannels();
+  async channels(): Promise<ReadonlyArray<{ config: ChannelConfig; channel: AlertChannel }>> {
+    await this.#syncChannels();
     return [...this.#channels.values()];
   }
 
   // --- steps ---
 
-  #cursor(key: string, initial: () => number): number {
-    const v = this.#d.store.getMeta(key);
+  async #cursor(key: string, initial: () => Promise<number>): Promise<number> {
+    const v = await this.#d.store.settings.getMeta(key);
     if (v !== null) return Number(v);
-    const start = initial();
-    this.#d.store.setMeta(key, String(start));
+    const start = await initial();
+    await this.#d.store.settings.setMeta(key, String(start));
     return start;
   }
 
-  #tz(): string {
-    return this.#d.bank?.timeZone ?? timeZoneOf(readSettings(this.#d.store));
+  async #tz(): Promise<string> {
+    return this.#d.bank?.timeZone ?? timeZoneOf(await readSettings(this.#d.store));
   }
 
   /** Rebuilds channels when their config changed (a CLI `alerts add` or `rm`); a broken one is logged, the rest run. */
-  #syncChannels(): void {
-    const version = this.#alerts.channelsVersion();
+  async #syncChannels(): Promise<void> {
+    const version = await this.#alerts.channelsVersion();
+    if (version === this.#version) return;
+    const rows = await this.#alerts.listChannels();
+    // Another pass rebuilt them while this one read.
     if (version === this.#version) return;
     this.#version = version;
     const next = new Map<string, Live>();
-    for (const row of this.#alerts.listChannels()) {
+    for (const row of rows) {
       const prev = this.#channels.get(row.name);
       if (prev !== undefined && prev.config.kind === row.kind && JSON.stringify(prev.config.budgets) === JSON.stringify(row.budgets) && JSON.stringify(prev.config.events) === JSON.stringify(row.events)) {
         next.set(row.name, prev);
@@ -177,7 +184,7 @@ export class AlertService {
         const channel = createChannel(config, {
           // A stranger's tap changes nothing, and is audited so the owner can see it.
           onRefused: (r) =>
-            this.#d.store.insertEvent({
+            void this.#d.store.events.insert({
               ts: this.#now(),
               kind: 'alert-refused',
               budget: r.budget ?? null,
@@ -185,7 +192,7 @@ export class AlertService {
               capBeforeNanos: null,
               capAfterNanos: null,
               detail: `${r.channel} user ${r.user} is not allowed to act (${r.reason})${r.action ? `: ${r.action}` : ''} on channel "${r.channelName}"`,
-            }),
+            }).catch(() => {}),
           onError: (message) => this.#d.log?.(`alerts: channel "${row.name}": ${message}`),
         });
         next.set(row.name, { config, channel });
@@ -199,92 +206,94 @@ export class AlertService {
   }
 
   /** Figures of a budget: live from the bank in a server, else from the store. */
-  #figures(b: BudgetRecord): Pick<AlertFacts, 'scope' | 'spentNanos' | 'capNanos' | 'periodStart' | 'periodEnd'> {
+  async #figures(b: BudgetRecord): Promise<Pick<AlertFacts, 'scope' | 'spentNanos' | 'capNanos' | 'periodStart' | 'periodEnd'>> {
     const bank = this.#d.bank;
     const account = bank === undefined ? undefined : b.scope === 'key' ? bank.keyByName(b.name)?.account : bank.sharedAccount(b.name);
     if (account !== undefined) {
       return { scope: b.scope, spentNanos: account.spentNanos, capNanos: account.capNanos, periodStart: account.periodStart ?? null, periodEnd: account.periodEnd };
     }
-    const w = periodWindow(b.period, this.#now(), this.#tz());
-    return { scope: b.scope, spentNanos: this.#d.store.spentSince(filterOf(b), w.start), capNanos: b.capNanos, periodStart: w.start, periodEnd: w.end };
+    const w = periodWindow(b.period, this.#now(), await this.#tz());
+    return { scope: b.scope, spentNanos: await this.#d.store.ledger.spentSince(filterOf(b), w.start), capNanos: b.capNanos, periodStart: w.start, periodEnd: w.end };
   }
 
-  #scanEvents(): void {
+  async #scanEvents(): Promise<void> {
+    const store = this.#d.store;
     if (this.#channels.size === 0) {
       // Nothing to tell anyone: keep the cursor current so adding a channel later does not replay history.
-      this.#d.store.setMeta('alerts:last_event_id', String(this.#alerts.maxEventId()));
+      await store.settings.setMeta('alerts:last_event_id', String(await store.events.maxId()));
       return;
     }
-    let last = this.#cursor('alerts:last_event_id', () => this.#alerts.maxEventId());
+    let last = await this.#cursor('alerts:last_event_id', () => store.events.maxId());
     for (;;) {
-      const events = this.#alerts.eventsAfter(last, 200);
+      const events = await store.events.after(last, 200);
       if (events.length === 0) break;
       for (const e of events) {
         last = e.id;
         if (e.budget === null) continue;
         const kind = e.kind === 'unkill' ? 'lift' : e.kind;
         if (kind !== 'block' && kind !== 'cut' && kind !== 'kill' && kind !== 'lift') continue;
-        const b = this.#d.store.budgetByName(e.budget);
+        const b = await store.budgets.byName(e.budget);
         if (b === undefined) continue;
-        const fig = this.#figures(b);
+        const fig = await this.#figures(b);
         const by = e.channel === 'auto' ? undefined : `by ${e.channel}${e.detail ? `, ${e.detail}` : ''}`;
         const facts: AlertFacts = { kind, budget: b.name, ...fig, ...(by ? { by } : {}) };
-        if (kind === 'block' || kind === 'cut') this.enqueue(facts, 'update');
-        else this.enqueue(facts, 'once', e.id);
+        if (kind === 'block' || kind === 'cut') await this.enqueue(facts, 'update');
+        else await this.enqueue(facts, 'once', e.id);
       }
-      this.#d.store.setMeta('alerts:last_event_id', String(last));
+      await store.settings.setMeta('alerts:last_event_id', String(last));
     }
   }
 
-  #watchBudgets(): void {
+  async #watchBudgets(): Promise<void> {
     if (this.#channels.size === 0) return;
     const now = this.#now();
     const forecast = now >= this.#nextForecast;
     if (forecast) this.#nextForecast = now + FORECAST_EVERY_MS;
-    const own = new Map(this.#alerts.allBudgetSettings().map((s) => [s.budget, s]));
-    const defaults = this.#d.bank?.settings.thresholds ?? readSettings(this.#d.store).thresholds;
-    for (const b of this.#d.store.listBudgets()) {
-      const fig = this.#figures(b);
+    const own = new Map((await this.#alerts.allBudgetSettings()).map((s) => [s.budget, s]));
+    const defaults = this.#d.bank?.settings.thresholds ?? (await readSettings(this.#d.store)).thresholds;
+    for (const b of await this.#d.store.budgets.list()) {
+      const fig = await this.#figures(b);
       const pct = crossedThreshold(fig.spentNanos, fig.capNanos, own.get(b.name)?.thresholds ?? defaults);
-      if (pct !== null) this.enqueue({ kind: 'threshold', budget: b.name, ...fig, thresholdPct: pct }, 'once');
+      if (pct !== null) await this.enqueue({ kind: 'threshold', budget: b.name, ...fig, thresholdPct: pct }, 'once');
       if (forecast && !b.killed && fig.periodEnd !== null) {
-        const recent = this.#d.store.costRows(filterOf(b), now - FORECAST_WINDOW_MS, now + 1);
+        const recent = await this.#d.store.ledger.costRows(filterOf(b), now - FORECAST_WINDOW_MS, now + 1);
         const reachAt = forecastReach({ spentNanos: fig.spentNanos, capNanos: fig.capNanos, periodEnd: fig.periodEnd, now, recent });
-        if (reachAt !== null) this.enqueue({ kind: 'forecast', budget: b.name, ...fig, reachAt }, 'once');
+        if (reachAt !== null) await this.enqueue({ kind: 'forecast', budget: b.name, ...fig, reachAt }, 'once');
       }
     }
   }
 
-  #scanEstimatedPrices(): void {
+  async #scanEstimatedPrices(): Promise<void> {
+    const store = this.#d.store;
     if (this.#channels.size === 0) {
-      this.#d.store.setMeta('alerts:last_ledger_id', String(this.#alerts.maxLedgerId()));
+      await store.settings.setMeta('alerts:last_ledger_id', String(await store.ledger.maxId()));
       return;
     }
-    const last = this.#cursor('alerts:last_ledger_id', () => this.#alerts.maxLedgerId());
-    const rows = this.#alerts.estimatedPriceRowsAfter(last, 500);
+    const last = await this.#cursor('alerts:last_ledger_id', () => store.ledger.maxId());
+    const rows = await store.ledger.estimatedAfter(last, 500);
     const seen = new Set<string>();
     for (const r of rows) {
       if (seen.has(r.model)) continue;
       seen.add(r.model);
-      const b = this.#d.store.budgetByName(r.keyName);
+      const b = await store.budgets.byName(r.keyName);
       if (b === undefined) continue;
-      this.enqueue({ kind: 'unknown-price', budget: b.name, ...this.#figures(b), model: r.model }, 'once');
+      await this.enqueue({ kind: 'unknown-price', budget: b.name, ...(await this.#figures(b)), model: r.model }, 'once');
     }
     // Only rows with estimated prices were read: the cursor jumps to the ledger's end either way.
-    this.#d.store.setMeta('alerts:last_ledger_id', String(rows.length === 500 ? rows[rows.length - 1]!.id : this.#alerts.maxLedgerId()));
+    await store.settings.setMeta('alerts:last_ledger_id', String(rows.length === 500 ? rows[rows.length - 1]!.id : await store.ledger.maxId()));
   }
 
-  #deliverDue(): void {
+  async #deliverDue(): Promise<void> {
     const now = this.#now();
-    const due = this.#alerts.dueRows(now, 100).filter((r) => !this.#inflight.has(r.id) && this.#channels.has(r.channel));
+    const due = (await this.#alerts.dueRows(now, 100)).filter((r) => !this.#inflight.has(r.id) && this.#channels.has(r.channel));
     if (due.length === 0) return;
     // A channel that comes back with a backlog gets the latest state per budget, not every message it missed.
     const superseded = new Set<string>();
     for (const name of new Set(due.filter((r) => r.state === 'pending').map((r) => r.channel))) {
-      const pending = this.#alerts.pendingOf(name);
+      const pending = await this.#alerts.pendingOf(name);
       if (pending.length < 2) continue;
       const ids = supersededBy(pending);
-      this.#alerts.supersede(ids);
+      await this.#alerts.supersede(ids);
       for (const id of ids) superseded.add(id);
     }
     for (const row of due) {
@@ -297,19 +306,19 @@ export class AlertService {
     }
   }
 
-  #render(row: OutboxRow): Alert {
+  async #render(row: OutboxRow): Promise<Alert> {
     const q = JSON.parse(row.alert) as Queued;
-    return buildAlert({ ...q.facts, count: row.count }, { id: row.id, dashboardUrl: this.#d.dashboardUrl(), tz: this.#tz(), now: this.#now(), ...(q.eventId !== undefined ? { eventId: q.eventId } : {}) });
+    return buildAlert({ ...q.facts, count: row.count }, { id: row.id, dashboardUrl: this.#d.dashboardUrl(), tz: await this.#tz(), now: this.#now(), ...(q.eventId !== undefined ? { eventId: q.eventId } : {}) });
   }
 
   async #deliver(row: OutboxRow, live: Live): Promise<void> {
-    const alert = this.#render(row);
+    const alert = await this.#render(row);
     const isUpdate = row.state === 'sent' && row.needsUpdate;
     let result: DeliveryResult;
     if (isUpdate) {
       if (live.channel.update === undefined || row.messageRef === null) {
         // A channel that cannot rewrite a message is not sent a second one: the first said it.
-        this.#alerts.markSent(row.id, null, row.sentAt ?? this.#now(), this.#now());
+        await this.#alerts.markSent(row.id, null, row.sentAt ?? this.#now(), this.#now());
         return;
       }
       result = await withTimeout(live.channel.update(JSON.parse(row.messageRef) as MessageRef, alert));
@@ -318,16 +327,16 @@ export class AlertService {
     }
     const now = this.#now();
     if (result.ok) {
-      this.#alerts.markSentIfUnchanged(row.id, result.ref ? JSON.stringify(result.ref) : null, now, now + UPDATE_EVERY_MS, row.updatedAt);
+      await this.#alerts.markSentIfUnchanged(row.id, result.ref ? JSON.stringify(result.ref) : null, now, now + UPDATE_EVERY_MS, row.updatedAt);
       return;
     }
     const attempts = row.attempts + 1;
     const error = (result.error ?? 'failed').slice(0, 300);
     const giveUp = result.retryable === false || attempts >= MAX_ATTEMPTS;
-    if (giveUp) this.#alerts.markFailed(row.id, attempts, error);
-    else this.#alerts.markRetry(row.id, attempts, now + backoffMs(attempts), error);
+    if (giveUp) await this.#alerts.markFailed(row.id, attempts, error);
+    else await this.#alerts.markRetry(row.id, attempts, now + backoffMs(attempts), error);
     if (giveUp || attempts === REPORT_AFTER_ATTEMPTS) {
-      this.#d.store.insertEvent({
+      await this.#d.store.events.insert({
         ts: now,
         kind: 'alert-failed',
         budget: row.budget,
@@ -339,10 +348,10 @@ export class AlertService {
     }
   }
 
-  #testFacts(): AlertFacts {
-    const b = this.#d.store.listBudgets()[0];
+  async #testFacts(): Promise<AlertFacts> {
+    const b = (await this.#d.store.budgets.list())[0];
     if (b === undefined) return { kind: 'test', budget: 'spendcap', scope: 'global', spentNanos: 0, capNanos: 0, periodStart: null, periodEnd: null };
-    return { kind: 'test', budget: b.name, ...this.#figures(b) };
+    return { kind: 'test', budget: b.name, ...(await this.#figures(b)) };
   }
 }
 

@@ -1,7 +1,7 @@
 import { formatUsd } from '../pricing/index.js';
 import type { Nanos } from '../pricing/index.js';
 import { AUTOTUNE_MODES, PERIODS, StoreError } from '../store/index.js';
-import type { AutotuneMode, BudgetMode, BudgetRecord, EventChannel, EventRecord, Period, SqliteStore } from '../store/index.js';
+import type { AutotuneMode, BudgetMode, BudgetRecord, EventChannel, EventRecord, Period, Store } from '../store/index.js';
 
 /**
  * The one place budget actions happen: the CLI, the admin API and the web page call these, with
@@ -87,18 +87,18 @@ function checkBudget(b: BudgetRecord): BudgetRecord {
 }
 
 /** Stops a budget now: new requests are refused and open streams on it are cut (hard mode). */
-export function killBudget(store: SqliteStore, name: string, channel: EventChannel, opts: ActionOptions = {}): ActionResult {
-  return store.changeBudget(name, (b) => ({ ...b, killed: true }), { kind: 'kill', channel, detail: opts.detail ?? null, ...(opts.now ? { ts: opts.now } : {}) });
+export async function killBudget(store: Store, name: string, channel: EventChannel, opts: ActionOptions = {}): Promise<ActionResult> {
+  return store.budgets.change(name, (b) => ({ ...b, killed: true }), { kind: 'kill', channel, detail: opts.detail ?? null, ...(opts.now ? { ts: opts.now } : {}) });
 }
 
 /** Re-opens a killed budget. Also clears a reached cap in a running server (it reloads the budget). */
-export function unkillBudget(store: SqliteStore, name: string, channel: EventChannel, opts: ActionOptions = {}): ActionResult {
-  return store.changeBudget(name, (b) => ({ ...b, killed: false }), { kind: 'unkill', channel, detail: opts.detail ?? null, ...(opts.now ? { ts: opts.now } : {}) });
+export async function unkillBudget(store: Store, name: string, channel: EventChannel, opts: ActionOptions = {}): Promise<ActionResult> {
+  return store.budgets.change(name, (b) => ({ ...b, killed: false }), { kind: 'unkill', channel, detail: opts.detail ?? null, ...(opts.now ? { ts: opts.now } : {}) });
 }
 
 /** Raises the cap (never past the ceiling) and re-opens the budget: whoever lifts wants to continue. */
-export function liftBudget(store: SqliteStore, name: string, how: LiftHow, channel: EventChannel, opts: ActionOptions = {}): ActionResult {
-  return store.changeBudget(
+export async function liftBudget(store: Store, name: string, how: LiftHow, channel: EventChannel, opts: ActionOptions = {}): Promise<ActionResult> {
+  return store.budgets.change(
     name,
     (b) => {
       let capNanos: Nanos;
@@ -124,7 +124,7 @@ export function liftBudget(store: SqliteStore, name: string, how: LiftHow, chann
 }
 
 /** Changes any of a budget's settings; the event says what changed. */
-export function setCap(store: SqliteStore, name: string, changes: CapChanges, channel: EventChannel, opts: ActionOptions = {}): ActionResult {
+export async function setCap(store: Store, name: string, changes: CapChanges, channel: EventChannel, opts: ActionOptions = {}): Promise<ActionResult> {
   if (changes.capNanos !== undefined) checkNanos(changes.capNanos, 'the cap');
   if (changes.ceilingNanos != null) checkNanos(changes.ceilingNanos, 'the ceiling');
   if (changes.sessionCapNanos != null) checkNanos(changes.sessionCapNanos, 'the session cap');
@@ -132,7 +132,7 @@ export function setCap(store: SqliteStore, name: string, changes: CapChanges, ch
   if (changes.mode !== undefined) checkMode(changes.mode);
   if (changes.autotune !== undefined) checkAutotune(changes.autotune);
   if (changes.clamp !== undefined && typeof changes.clamp !== 'boolean') throw new StoreError('E_INVALID', 'clamp must be true or false');
-  return store.changeBudget(
+  return store.budgets.change(
     name,
     (b) =>
       checkBudget({
@@ -150,9 +150,9 @@ export function setCap(store: SqliteStore, name: string, changes: CapChanges, ch
 }
 
 /** Turns auto-tune off, to suggestions, or to creep (applies suggestions under the ceiling). */
-export function setAutotune(store: SqliteStore, name: string, mode: AutotuneMode, channel: EventChannel, opts: ActionOptions = {}): ActionResult {
+export async function setAutotune(store: Store, name: string, mode: AutotuneMode, channel: EventChannel, opts: ActionOptions = {}): Promise<ActionResult> {
   checkAutotune(mode);
-  return store.changeBudget(name, (b) => checkBudget({ ...b, autotune: mode }), {
+  return store.budgets.change(name, (b) => checkBudget({ ...b, autotune: mode }), {
     kind: 'autotune',
     channel,
     detail: (before, after) => joinDetail(`autotune ${before.autotune} → ${after.autotune}`, opts.detail),
@@ -161,7 +161,7 @@ export function setAutotune(store: SqliteStore, name: string, mode: AutotuneMode
 }
 
 /** A global budget (every request through this proxy) or a tag budget (requests that name it in x-spendcap-budget). */
-export function createBudget(store: SqliteStore, spec: NewBudget, channel: EventChannel, opts: ActionOptions = {}): ActionResult {
+export async function createBudget(store: Store, spec: NewBudget, channel: EventChannel, opts: ActionOptions = {}): Promise<ActionResult> {
   validateBudgetName(spec.name);
   if (spec.scope !== 'global' && spec.scope !== 'tag') throw new StoreError('E_INVALID', `scope must be global or tag (a key's budget is made by key add); got "${String(spec.scope)}"`);
   const record = checkBudget({
@@ -179,7 +179,7 @@ export function createBudget(store: SqliteStore, spec: NewBudget, channel: Event
     autotune: spec.autotune === undefined ? 'off' : checkAutotune(spec.autotune),
     updatedAt: 0,
   });
-  const { after, event } = store.createBudget(record, {
+  const { after, event } = await store.budgets.create(record, {
     channel,
     detail: joinDetail(`${record.scope}, ${formatUsd(record.capNanos)} per ${record.period}, ${record.mode}${record.ceilingNanos !== null ? `, ceiling ${formatUsd(record.ceilingNanos)}` : ''}${record.clamp ? ', clamp' : ''}`, opts.detail),
     ...(opts.now ? { ts: opts.now } : {}),
@@ -188,8 +188,8 @@ export function createBudget(store: SqliteStore, spec: NewBudget, channel: Event
 }
 
 /** Removes a global or tag budget (a key's budget goes with `key rm`). Its ledger rows stay. */
-export function deleteBudget(store: SqliteStore, name: string, channel: EventChannel, opts: ActionOptions = {}): ActionResult {
-  const { before, event } = store.deleteBudget(name, { channel, detail: opts.detail ?? null, ...(opts.now ? { ts: opts.now } : {}) });
+export async function deleteBudget(store: Store, name: string, channel: EventChannel, opts: ActionOptions = {}): Promise<ActionResult> {
+  const { before, event } = await store.budgets.remove(name, { channel, detail: opts.detail ?? null, ...(opts.now ? { ts: opts.now } : {}) });
   return { before, after: null, event };
 }
 

@@ -1,6 +1,6 @@
 import { formatUsd } from '../pricing/index.js';
 import type { Nanos } from '../pricing/index.js';
-import type { BudgetRecord, EventRecord, Period, SpendFilter, SqliteStore } from '../store/index.js';
+import type { BudgetRecord, EventRecord, Period, SpendFilter, Store } from '../store/index.js';
 import { localDay, localTime, startOfLocalDay } from './period.js';
 
 /** Days of history auto-tune reads. */
@@ -41,24 +41,24 @@ export function filterOf(b: BudgetRecord): SpendFilter {
 }
 
 /** Spend per complete local day for the `days` days before today (oldest first), pruned days included. */
-export function dailySpend(store: SqliteStore, filter: SpendFilter, now: number, tz: string, days: number = AUTOTUNE_DAYS): Nanos[] {
+export async function dailySpend(store: Store, filter: SpendFilter, now: number, tz: string, days: number = AUTOTUNE_DAYS): Promise<Nanos[]> {
   const t = localTime(now, tz);
   const today = startOfLocalDay(t.year, t.month, t.day, tz);
   const from = startOfLocalDay(t.year, t.month, t.day - days, tz);
   const byDay = new Map<string, number>();
   for (let i = days; i >= 1; i--) byDay.set(localDay(startOfLocalDay(t.year, t.month, t.day - i, tz), tz).day, 0);
-  for (const d of store.dailyTotals(filter, from, today)) byDay.set(d.day, (byDay.get(d.day) ?? 0) + d.costNanos);
+  for (const d of await store.daily.totals(filter, from, today)) byDay.set(d.day, (byDay.get(d.day) ?? 0) + d.costNanos);
   // Any local day is at least 23 h long: within 20 h of a day's start, a row is in that day.
   let current: { day: string; dayStart: number } | null = null;
-  for (const r of store.costRows(filter, from, today)) {
+  for (const r of await store.ledger.costRows(filter, from, today)) {
     if (current === null || r.ts >= current.dayStart + 20 * 3600_000 || r.ts < current.dayStart) current = localDay(r.ts, tz);
     byDay.set(current.day, (byDay.get(current.day) ?? 0) + r.costNanos);
   }
   return [...byDay.values()];
 }
 
-export function autotuneSuggestion(store: SqliteStore, b: BudgetRecord, now: number, tz: string): Suggestion {
-  return suggestCap(dailySpend(store, filterOf(b), now, tz), b.period);
+export async function autotuneSuggestion(store: Store, b: BudgetRecord, now: number, tz: string): Promise<Suggestion> {
+  return suggestCap(await dailySpend(store, filterOf(b), now, tz), b.period);
 }
 
 /**
@@ -66,15 +66,15 @@ export function autotuneSuggestion(store: SqliteStore, b: BudgetRecord, now: num
  * the ceiling and never down (a lower cap set by a machine could block work in progress). One `auto`
  * event per change. Suggestions use complete days only, so this changes a cap at most once a day.
  */
-export function runAutotune(store: SqliteStore, now: number, tz: string): EventRecord[] {
+export async function runAutotune(store: Store, now: number, tz: string): Promise<EventRecord[]> {
   const events: EventRecord[] = [];
-  for (const b of store.listBudgets()) {
+  for (const b of await store.budgets.list()) {
     if (b.autotune !== 'creep' || b.ceilingNanos === null) continue;
-    const s = autotuneSuggestion(store, b, now, tz);
+    const s = await autotuneSuggestion(store, b, now, tz);
     if (s.suggestedNanos === null) continue;
     const target = Math.min(s.suggestedNanos, b.ceilingNanos);
     if (target <= b.capNanos) continue;
-    const { event } = store.changeBudget(b.name, (cur) => ({ ...cur, capNanos: Math.max(cur.capNanos, Math.min(target, cur.ceilingNanos ?? target)) }), {
+    const { event } = await store.budgets.change(b.name, (cur) => ({ ...cur, capNanos: Math.max(cur.capNanos, Math.min(target, cur.ceilingNanos ?? target)) }), {
       kind: 'autotune-creep',
       channel: 'auto',
       detail: s.reason + (target < s.suggestedNanos ? `; held at the ceiling ${formatUsd(target)}` : ''),

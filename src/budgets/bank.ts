@@ -1,10 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
 import { formatUsd } from '../pricing/index.js';
 import type { Nanos, ProviderId } from '../pricing/index.js';
-import { decryptSecret } from '../secrets/index.js';
-import { liveTokenHashes } from '../store/index.js';
-import type { BudgetRecord, KeyRecord, LedgerRow, SqliteStore } from '../store/index.js';
+import type { BudgetRecord, KeyRecord, LedgerRow, NewEvent, Store } from '../store/index.js';
 import { findRefusal, reserve, release, settle } from './account.js';
 import type { Account, Refusal } from './account.js';
 import { filterOf, runAutotune } from './autotune.js';
@@ -12,6 +9,11 @@ import { machineTimeZone, periodWindow } from './period.js';
 import { pruneLedger } from './retention.js';
 import { readSettings, timeZoneOf } from './settings.js';
 import type { Settings } from './settings.js';
+import { blockedDetail } from './render.js';
+import type { BlockReason, UnknownTag } from './render.js';
+
+/** Gives a key's provider API key in clear (src/keys: decrypted with the data dir's master key). */
+export type ProviderKeyOpener = (record: KeyRecord) => string;
 
 /** A token made for one run: its requests are `session` and also charge the tag budget `budget`. */
 export interface TokenBinding {
@@ -38,21 +40,10 @@ export interface Hold {
   model: string;
   amountNanos: Nanos;
   settled: boolean;
+  /** Resolves once the hold is on disk: the request goes upstream only after it (a crash then still charges it). */
+  readonly durable: Promise<void>;
   /** Set by the proxy: ends the request at once (kill). */
   onKill: ((account: Account) => void) | null;
-}
-
-/** Headers a request names its tag budget with: spendcap's own, then the one other proxies use. */
-export const BUDGET_HEADERS = ['x-spendcap-budget', 'x-budget-id'] as const;
-
-/** The tag budget a request opts into, or null. */
-export function budgetTagOf(headers: IncomingHttpHeaders): string | null {
-  for (const h of BUDGET_HEADERS) {
-    const v = headers[h];
-    const s = Array.isArray(v) ? v[0] : v;
-    if (typeof s === 'string' && s.trim().length > 0) return s.trim().slice(0, 200);
-  }
-  return null;
 }
 
 const SESSION_IDLE_MS = 24 * 3600_000;
@@ -85,8 +76,8 @@ interface SharedEntry {
  * several accounts plus the reservation atomic.
  */
 export class Bank {
-  readonly #store: SqliteStore;
-  readonly #masterKey: Buffer;
+  readonly #store: Store;
+  readonly #openKey: ProviderKeyOpener;
   readonly #now: () => number;
   #byHash = new Map<string, KeyEntry>();
   #bindings = new Map<string, TokenBinding>();
@@ -98,22 +89,24 @@ export class Bank {
   readonly #sessions = new Map<string, { account: Account; lastUsed: number }>();
   readonly #open = new Set<Hold>();
   #dataVersion = -1;
+  /** The reload in progress: requests arriving meanwhile wait for it rather than start another. */
+  #loading: Promise<void> | null = null;
   #settings: Settings = { timeZone: null, defaultSessionCapNanos: null, thresholds: [50, 80, 100], retainDays: 90 };
   #tz = machineTimeZone();
-  /** The accounts the last accountsFor returned: a refusal recorded right after names one of them. */
-  #lastAccounts: readonly Account[] = [];
   readonly #lastEvent = new Map<string, number>();
   #nextMaintenance = 0;
   /** LEDGER_CORRECTED_META as last read: a change means ledger rows were corrected under the accounts. */
   #correctedAt: string | null | undefined = undefined;
   /** Called after config was reloaded from the store (CLI changes), e.g. to refresh prices. */
-  onReload: (() => void) | null = null;
+  onReload: (() => void | Promise<void>) | null = null;
+  /** A queued write failed (disk full, I/O error): the server logs it. The accounts in memory stay right. */
+  onWriteError: ((err: unknown) => void) | null = null;
   /** Called after money moved (a hold opened, grew, shrank or settled; a request was refused): the live feed listens. */
   onChange: (() => void) | null = null;
 
-  constructor(store: SqliteStore, masterKey: Buffer, now: () => number = Date.now) {
+  constructor(store: Store, openKey: ProviderKeyOpener, now: () => number = Date.now) {
     this.#store = store;
-    this.#masterKey = masterKey;
+    this.#openKey = openKey;
     this.#now = now;
   }
 
@@ -134,10 +127,10 @@ export class Bank {
    * Holds left by a crash: the provider may have billed up to their last estimate, so each is
    * charged at that estimate, in a ledger row that says so. Run before any request is served.
    */
-  recoverCrashedHolds(): number {
-    const holds = this.#store.listHolds();
-    for (const h of holds) {
-      this.#store.settleHold(h.id, {
+  async recoverCrashedHolds(): Promise<number> {
+    const holds = await this.#store.holds.list();
+    await Promise.all(holds.map((h) =>
+      this.#store.holds.settle(h.id, {
         ts: this.#now(),
         requestId: h.id,
         keyId: h.keyId,
@@ -153,23 +146,29 @@ export class Bank {
         durationMs: Math.max(0, this.#now() - h.ts),
         detail: 'spendcap stopped while this request was in flight; charged at its last hold',
         tag: h.tag ?? null,
-      });
-    }
+      }),
+    ));
     return holds.length;
   }
 
-  /** Reloads keys and budgets when another process (a CLI command) changed the store. Cheap when nothing changed. */
-  refresh(): void {
-    const version = this.#store.dataVersion();
+  /**
+   * Reloads keys and budgets when another process (a CLI command) changed the store, so a change
+   * counts from the very next request. Cheap when nothing changed: one version check.
+   */
+  async refresh(): Promise<void> {
+    const version = await this.#store.changes.version();
     if (version !== this.#dataVersion) {
       this.#dataVersion = version;
-      this.#load();
+      this.#loading = this.#load().finally(() => {
+        this.#loading = null;
+      });
     }
+    if (this.#loading !== null) await this.#loading;
     const now = this.#now();
     if (now >= this.#nextMaintenance) {
       this.#nextMaintenance = now + MAINTENANCE_MS;
       // Off the request path: pruning a large ledger takes a moment once a day.
-      setTimeout(() => this.maintain(), 0).unref();
+      setTimeout(() => void this.maintain(), 0).unref();
     }
   }
 
@@ -177,45 +176,52 @@ export class Bank {
    * Retention (ledger rows older than --retain-days become daily totals) and auto-tune creep.
    * Runs hourly in a server; public so tests can drive it with a fake clock.
    */
-  maintain(now: number = this.#now()): { pruned: number; autotuned: number } {
+  async maintain(now: number = this.#now()): Promise<{ pruned: number; autotuned: number }> {
     let pruned = 0;
     let autotuned = 0;
     try {
-      pruned = pruneLedger(this.#store, now, this.#settings.retainDays, this.#tz);
-      autotuned = runAutotune(this.#store, now, this.#tz).length;
+      pruned = await pruneLedger(this.#store, now, this.#settings.retainDays, this.#tz);
+      autotuned = (await runAutotune(this.#store, now, this.#tz)).length;
+      // Own writes need not move the change feed: reload budgets a creep changed.
+      if (autotuned > 0) await this.#load();
     } catch {
       // Maintenance must never take the proxy down; it is retried within the hour.
-      return { pruned, autotuned };
     }
-    // Own writes do not move data_version: reload budgets a creep changed.
-    if (autotuned > 0) this.#load();
     return { pruned, autotuned };
   }
 
-  #load(): void {
+  /**
+   * Reads everything first (the awaits), then swaps the maps in one synchronous step, so a request
+   * never sees half a reload. Accounts carried over keep their in-flight holds.
+   */
+  async #load(): Promise<void> {
+    const store = this.#store;
+    // Sums read below must include every settle queued so far.
+    await store.flush();
+    const [settings, corrected, budgets, keys, live] = await Promise.all([readSettings(store), store.settings.getMeta(LEDGER_CORRECTED_META), store.budgets.list(), store.keys.list(), store.tokens.live()]);
     const previousTz = this.#tz;
-    this.#settings = readSettings(this.#store);
+    this.#settings = settings;
     this.#tz = timeZoneOf(this.#settings);
     const tzChanged = previousTz !== this.#tz;
     // `spendcap reconcile` set rows to the provider's figure: what each account has spent is summed again.
-    const corrected = this.#store.getMeta(LEDGER_CORRECTED_META);
     const recount = this.#correctedAt !== undefined && corrected !== this.#correctedAt;
     this.#correctedAt = corrected;
     const keyBudgets = new Map<number, BudgetRecord>();
     const shared = new Map<number, SharedEntry>();
-    for (const b of this.#store.listBudgets()) {
+    /** Accounts whose spent must be read again (new period, new zone, corrected ledger), after the swap. */
+    const reread: Array<{ a: Account; b: BudgetRecord }> = [];
+    for (const b of budgets) {
       if (b.scope === 'key') {
         if (b.keyId !== null) keyBudgets.set(b.keyId, b);
         continue;
       }
       const prev = this.#shared.get(b.id);
       if (prev) {
-        this.#applyBudget(prev.account, prev.budget, b, tzChanged);
-        if (recount) this.#recount(prev.account, b);
+        if (this.#applyBudget(prev.account, prev.budget, b, tzChanged) || recount) reread.push({ a: prev.account, b });
         prev.budget = b;
         shared.set(b.id, prev);
       } else {
-        shared.set(b.id, { budget: b, account: this.#newAccount(b, `budget "${b.name}"`, b.name) });
+        shared.set(b.id, { budget: b, account: await this.#newAccount(b, `budget "${b.name}"`, b.name) });
       }
     }
     this.#shared = shared;
@@ -225,26 +231,25 @@ export class Bank {
     const byHash = new Map<string, KeyEntry>();
     const byName = new Map<string, KeyEntry>();
     const byId = new Map<number, KeyEntry>();
-    for (const record of this.#store.listKeys()) {
+    for (const record of keys) {
       const budget = keyBudgets.get(record.id);
       if (!budget) continue;
       const previous = this.#byName.get(record.name);
       let entry: KeyEntry;
       if (previous && previous.record.id === record.id) {
         entry = previous;
-        this.#applyBudget(entry.account, entry.budget, budget, tzChanged);
-        if (recount) this.#recount(entry.account, budget);
+        if (this.#applyBudget(entry.account, entry.budget, budget, tzChanged) || recount) reread.push({ a: entry.account, b: budget });
         entry.budget = budget;
         this.#applySessions(entry);
       } else {
-        entry = { record, providerKey: decryptSecret(this.#masterKey, record.providerKeyEnc), budget, account: this.#newAccount(budget, `key "${record.name}"`, record.name) };
+        entry = { record, providerKey: this.#openKey(record), budget, account: await this.#newAccount(budget, `key "${record.name}"`, record.name) };
       }
       byName.set(record.name, entry);
       byId.set(record.id, entry);
     }
     // A key may have several tokens (one per connected agent): each live one authenticates as the key.
     const bindings = new Map<string, TokenBinding>();
-    for (const { keyId, tokenHash, session, budget } of liveTokenHashes(this.#store.db)) {
+    for (const { keyId, tokenHash, session, budget } of live) {
       const entry = byId.get(keyId);
       if (!entry) continue;
       byHash.set(tokenHash, entry);
@@ -253,7 +258,8 @@ export class Bank {
     this.#bindings = bindings;
     this.#byHash = byHash;
     this.#byName = byName;
-    this.onReload?.();
+    await Promise.all(reread.map(({ a, b }) => this.#readSpent(a, b)));
+    await this.onReload?.();
     // A kill reaches streams already running, not only the next request.
     for (const hold of this.#open) {
       const killed = hold.accounts.find((a) => a.killed && a.mode === 'hard');
@@ -261,8 +267,9 @@ export class Bank {
     }
   }
 
-  #newAccount(budget: BudgetRecord, label: string, liftName: string): Account {
+  async #newAccount(budget: BudgetRecord, label: string, liftName: string): Promise<Account> {
     const window = periodWindow(budget.period, this.#now(), this.#tz);
+    const [spentNanos, thresholdFired] = await Promise.all([this.#store.ledger.spentSince(filterOf(budget), window.start), this.#store.thresholds.maxFired(budget.id, window.start)]);
     return {
       id: `budget:${budget.id}`,
       label,
@@ -270,7 +277,7 @@ export class Bank {
       capNanos: budget.capNanos,
       mode: budget.mode,
       killed: budget.killed,
-      spentNanos: this.#store.spentSince(filterOf(budget), window.start),
+      spentNanos,
       heldNanos: 0,
       periodEnd: window.end,
       periodLabel: budget.period,
@@ -278,33 +285,52 @@ export class Bank {
       budgetId: budget.id,
       scope: budget.scope,
       periodStart: window.start,
-      thresholdFired: this.#store.maxThresholdFired(budget.id, window.start),
+      thresholdFired,
       clamp: budget.clamp,
     };
   }
 
-  /** A new period (or a new zone): spent is read again from the store and a reached cap re-opens. */
+  /**
+   * A new period (or a new zone): the window moves at once (synchronously, so no request charges
+   * the old period after its end), a reached cap re-opens; spent is then read again from the store.
+   */
   #rollPeriod(a: Account, budget: BudgetRecord, now: number): void {
     const window = periodWindow(budget.period, now, this.#tz);
-    a.spentNanos = this.#store.spentSince(filterOf(budget), window.start);
     a.periodEnd = window.end;
     a.periodStart = window.start;
     a.periodLabel = budget.period;
     a.exhausted = false;
-    a.thresholdFired = this.#store.maxThresholdFired(budget.id, window.start);
   }
 
-  #recount(a: Account, budget: BudgetRecord): void {
-    if (a.periodStart !== undefined) a.spentNanos = this.#store.spentSince(filterOf(budget), a.periodStart);
+  /**
+   * Spent and fired thresholds of the account's window, from the store. What settles while the read
+   * is in flight is added to the read figure, so nothing is lost or counted twice.
+   */
+  async #readSpent(a: Account, budget: BudgetRecord): Promise<void> {
+    if (a.periodStart === undefined) return;
+    const start = a.periodStart;
+    // Settles queued before now are in the figure once flushed; what settles after this line is the delta.
+    await this.#store.flush();
+    const inMemoryBefore = a.spentNanos;
+    const [spent, fired] = await Promise.all([this.#store.ledger.spentSince(filterOf(budget), start), this.#store.thresholds.maxFired(budget.id, start)]);
+    if (a.periodStart !== start) return;
+    // Settled between the read's start and its answer: in memory, and maybe not yet in the figure read.
+    a.spentNanos = spent + Math.max(0, a.spentNanos - inMemoryBefore);
+    a.thresholdFired = fired;
   }
 
-  #applyBudget(a: Account, before: BudgetRecord, budget: BudgetRecord, tzChanged: boolean): void {
+  /** True when the account's window moved (its spent must be read again). */
+  #applyBudget(a: Account, before: BudgetRecord, budget: BudgetRecord, tzChanged: boolean): boolean {
     if (budget.capNanos !== before.capNanos || (before.killed && !budget.killed)) a.exhausted = false;
     a.capNanos = budget.capNanos;
     a.mode = budget.mode;
     a.killed = budget.killed;
     a.clamp = budget.clamp;
-    if (budget.period !== before.period || tzChanged) this.#rollPeriod(a, budget, this.#now());
+    if (budget.period !== before.period || tzChanged) {
+      this.#rollPeriod(a, budget, this.#now());
+      return true;
+    }
+    return false;
   }
 
   /** The cap every session of this key gets: its own, else the global default, else none. */
@@ -348,28 +374,33 @@ export class Bank {
   /**
    * The accounts a request of `key` in `session`, opting into tag budget `tag`, must fit: every
    * global budget, the tag budget, the key's budget, and the session's when a session cap applies
-   * (the key's own, else the global default). A string is the refusal for an unknown tag.
+   * (the key's own, else the global default). An unknown tag is refused (render.ts words it).
+   * Asynchronous only when a period rolled over or a session is new (its spent is read from the store).
    */
-  accountsFor(key: KeyEntry, session: string | null, tag: string | null = null): Account[] | string {
+  async accountsFor(key: KeyEntry, session: string | null, tag: string | null = null): Promise<Account[] | UnknownTag> {
     const now = this.#now();
     const accounts: Account[] = [];
+    const rolled: Promise<void>[] = [];
+    const roll = (a: Account, b: BudgetRecord): void => {
+      if (a.periodEnd !== null && now >= a.periodEnd) {
+        this.#rollPeriod(a, b, now);
+        rolled.push(this.#readSpent(a, b));
+      }
+    };
     for (const e of this.#shared.values()) {
       if (e.budget.scope !== 'global') continue;
-      if (e.account.periodEnd !== null && now >= e.account.periodEnd) this.#rollPeriod(e.account, e.budget, now);
+      roll(e.account, e.budget);
       accounts.push(e.account);
     }
     if (tag !== null) {
       const t = this.#tags.get(tag);
-      if (!t) {
-        this.#lastAccounts = [];
-        // Refused rather than passed: a typo in the header would otherwise spend outside the budget the caller meant.
-        return `spendcap: no budget named "${tag}" (from the ${BUDGET_HEADERS.join(' / ')} header). Create it: spendcap budget add ${tag} --scope tag --cap USD, or drop the header.`;
-      }
-      if (t.account.periodEnd !== null && now >= t.account.periodEnd) this.#rollPeriod(t.account, t.budget, now);
+      // Refused rather than passed: a typo in the header would otherwise spend outside the budget the caller meant.
+      if (!t) return { code: 'E_UNKNOWN_BUDGET', tag };
+      roll(t.account, t.budget);
       accounts.push(t.account);
     }
     const a = key.account;
-    if (a.periodEnd !== null && now >= a.periodEnd) this.#rollPeriod(a, key.budget, now);
+    roll(a, key.budget);
     // The key first: its refusal is the one users can act on most directly.
     accounts.unshift(a);
     const sessionCap = this.#sessionCap(key);
@@ -378,7 +409,11 @@ export class Bank {
       let s = this.#sessions.get(sk);
       if (!s) {
         if (this.#sessions.size > 10_000) this.#pruneSessions(now);
-        s = {
+        // Settles of this session still queued count in the figure read.
+        await this.#store.flush();
+        const spent = await this.#store.ledger.spentBySession(key.record.id, session);
+        // Another request of the same new session may have made it during the await.
+        s = this.#sessions.get(sk) ?? {
           account: {
             id: `session:${key.record.id}:${session}`,
             label: `session ${session} of key "${key.record.name}"`,
@@ -386,7 +421,7 @@ export class Bank {
             capNanos: sessionCap,
             mode: key.budget.mode,
             killed: key.budget.killed,
-            spentNanos: this.#store.spentBySession(key.record.id, session),
+            spentNanos: spent,
             heldNanos: 0,
             periodEnd: null,
             periodLabel: 'session',
@@ -401,7 +436,7 @@ export class Bank {
       s.lastUsed = now;
       accounts.push(s.account);
     }
-    this.#lastAccounts = accounts;
+    if (rolled.length > 0) await Promise.all(rolled);
     return accounts;
   }
 
@@ -419,13 +454,19 @@ export class Bank {
     const refusal = reserve(accounts, amountNanos);
     if (refusal) return refusal;
     const tag = this.#tagOf(accounts);
-    const hold: Hold = { id: randomUUID(), key, session, accounts, startedAt: this.#now(), tag, model, amountNanos, settled: false, onKill: null };
-    try {
-      this.#store.insertHold({ id: hold.id, ts: hold.startedAt, keyId: key.record.id, keyName: key.record.name, session, provider, model, amountNanos, tag });
-    } catch (err) {
-      release(accounts, amountNanos);
-      throw err;
-    }
+    const id = randomUUID();
+    const startedAt = this.#now();
+    // Queued: committed with the other writes of this event-loop turn (group commit).
+    const durable = this.#store.holds.insert({ id, ts: startedAt, keyId: key.record.id, keyName: key.record.name, session, provider, model, amountNanos, tag });
+    const hold: Hold = { id, key, session, accounts, startedAt, tag, model, amountNanos, settled: false, durable, onKill: null };
+    durable.catch(() => {
+      // Never on disk, so never upstream (the relay awaits `durable`): the money goes back.
+      if (hold.settled) return;
+      hold.settled = true;
+      this.#open.delete(hold);
+      release(accounts, hold.amountNanos);
+      this.onChange?.();
+    });
     this.#open.add(hold);
     this.onChange?.();
     return hold;
@@ -441,7 +482,7 @@ export class Bank {
     const refusal = reserve(hold.accounts, extraNanos);
     if (refusal) return refusal;
     hold.amountNanos += extraNanos;
-    this.#store.updateHold(hold.id, hold.amountNanos, hold.model);
+    this.#persistHold(hold);
     this.onChange?.();
     return null;
   }
@@ -449,8 +490,15 @@ export class Bank {
   shrink(hold: Hold, releaseNanos: Nanos): void {
     release(hold.accounts, releaseNanos);
     hold.amountNanos -= releaseNanos;
-    this.#store.updateHold(hold.id, hold.amountNanos, hold.model);
+    this.#persistHold(hold);
     this.onChange?.();
+  }
+
+  /** The hold's latest estimate, queued: a crash charges the last one committed. Not awaited (the stream goes on). */
+  #persistHold(hold: Hold): void {
+    this.#store.holds.update(hold.id, hold.amountNanos, hold.model).catch(() => {
+      // A failed update leaves the previous estimate on disk; the settle still writes the real charge.
+    });
   }
 
   /** Marks every hard account the request could not grow on as reached: later requests are blocked until a lift or reset. */
@@ -459,15 +507,23 @@ export class Bank {
     this.#event('cut', refusal.account, `${refusal.code}: a stream on ${refusal.account.label} was cut`);
   }
 
-  /** The hold becomes one ledger row (in one transaction with the hold's removal). */
-  settle(hold: Hold, row: Omit<LedgerRow, 'keyId' | 'keyName' | 'session' | 'ts'>): void {
-    if (hold.settled) return;
+  /**
+   * The hold becomes one ledger row (in one transaction with the hold's removal). The accounts move
+   * at once; the Promise resolves when the row is on disk: the relay sends the response's last
+   * byte only then, so a finished request is never lost to a crash.
+   */
+  settle(hold: Hold, row: Omit<LedgerRow, 'keyId' | 'keyName' | 'session' | 'ts'>): Promise<void> {
+    if (hold.settled) return Promise.resolve();
     hold.settled = true;
     this.#open.delete(hold);
     settle(hold.accounts, hold.amountNanos, row.costNanos);
-    this.#store.settleHold(hold.id, { ...row, ts: this.#now(), keyId: hold.key.record.id, keyName: hold.key.record.name, session: hold.session, tag: hold.tag });
+    const durable = this.#store.holds.settle(hold.id, { ...row, ts: this.#now(), keyId: hold.key.record.id, keyName: hold.key.record.name, session: hold.session, tag: hold.tag });
     if (row.costNanos > 0) for (const a of hold.accounts) this.#checkThresholds(a);
     this.onChange?.();
+    return durable.then(
+      () => undefined,
+      (err: unknown) => this.onWriteError?.(err),
+    );
   }
 
   /** Threshold events (default 50/80/100% of the cap), once per budget per period; soft budgets too. */
@@ -479,21 +535,19 @@ export class Bank {
       // Integer arithmetic: spent/cap ≥ pct/100.
       if (a.spentNanos * 100 < a.capNanos * pct) break;
       a.thresholdFired = pct;
-      try {
-        if (this.#store.markThreshold(a.budgetId, a.periodStart, pct, this.#now())) {
-          this.#store.insertEvent({
-            ts: this.#now(),
-            kind: 'threshold',
-            budget: a.liftName,
-            channel: 'auto',
-            capBeforeNanos: null,
-            capAfterNanos: null,
-            detail: `${a.label} reached ${pct}% of its cap: spent ${formatUsd(a.spentNanos)} of ${formatUsd(a.capNanos)} (${a.periodLabel}, ${a.mode})`,
-          });
-        }
-      } catch {
+      const event: NewEvent = {
+        ts: this.#now(),
+        kind: 'threshold',
+        budget: a.liftName,
+        channel: 'auto',
+        capBeforeNanos: null,
+        capAfterNanos: null,
+        detail: `${a.label} reached ${pct}% of its cap: spent ${formatUsd(a.spentNanos)} of ${formatUsd(a.capNanos)} (${a.periodLabel}, ${a.mode})`,
+      };
+      // The event lands only with the first mark (another server may have fired it); queued with the settle.
+      this.#store.thresholds.mark(a.budgetId, a.periodStart, pct, event.ts, event).catch(() => {
         // An alert must never fail a request that already settled.
-      }
+      });
     }
   }
 
@@ -504,16 +558,17 @@ export class Bank {
     const last = this.#lastEvent.get(k);
     if (last !== undefined && now - last < EVENT_QUIET_MS) return;
     this.#lastEvent.set(k, now);
-    try {
-      this.#store.insertEvent({ ts: now, kind, budget: a.liftName, channel: 'auto', capBeforeNanos: null, capAfterNanos: null, detail });
-    } catch {
+    this.#store.events.insert({ ts: now, kind, budget: a.liftName, channel: 'auto', capBeforeNanos: null, capAfterNanos: null, detail }).catch(() => {
       // The refusal itself must not fail on its audit line.
-    }
+    });
   }
 
-  /** A request refused before any hold: still one ledger row, at no cost. */
-  recordBlocked(key: KeyEntry, session: string | null, provider: ProviderId, model: string, requestId: string, detail: string, status: number): void {
-    this.#store.insertLedger({
+  /**
+   * A request refused before any hold: still one ledger row, at no cost, and a block event on the
+   * account that refused it. Resolves when the row is on disk (the refusal is sent after it).
+   */
+  recordBlocked(key: KeyEntry, session: string | null, provider: ProviderId, model: string, requestId: string, reason: BlockReason, status: number): Promise<void> {
+    const durable = this.#store.ledger.insert({
       ts: this.#now(),
       requestId,
       keyId: key.record.id,
@@ -527,42 +582,16 @@ export class Bank {
       usageSource: 'none',
       status,
       durationMs: 0,
-      detail,
+      detail: blockedDetail(reason),
     });
-    // The relay's detail is "<code>: <account label>": the account it names gets a block event.
-    const m = /^(E_[A-Z_]+): (.*)$/.exec(detail);
-    const account = m ? this.#lastAccounts.find((a) => a.label === m[2]) : undefined;
-    if (account) this.#event('block', account, `${m![1]}: a request on ${account.label} was refused (${model})`);
+    if ('account' in reason) this.#event('block', reason.account, `${reason.code}: a request on ${reason.account.label} was refused (${model})`);
     this.onChange?.();
+    return durable.then(
+      () => undefined,
+      (err: unknown) => this.onWriteError?.(err),
+    );
   }
 }
 
-/**
- * The message a blocked or cut client sees: which budget, what it spent, when it resets, how to
- * lift it. `cut` says the response was ended here; a block says what the request would have needed.
- */
 /** Meta key `spendcap reconcile` sets when it corrects ledger rows: a running Bank then re-sums spent. */
 export const LEDGER_CORRECTED_META = 'ledger_corrected_at';
-
-export function describeRefusal(refusal: Refusal, context: 'block' | 'cut' | 'provider' = 'block'): string {
-  const a = refusal.account;
-  const cap = formatUsd(a.capNanos);
-  const resets = a.periodEnd === null ? '' : `, resets ${new Date(a.periodEnd).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
-  const period = a.periodLabel === 'session' ? 'this session' : a.periodLabel;
-  if (refusal.code === 'E_KILLED') {
-    const what = context === 'cut' ? 'was killed; this response was cut here' : 'was killed';
-    return `spendcap: ${a.label} ${what} (spent ${formatUsd(a.spentNanos)} of ${cap}, ${period}). Re-open it: spendcap unkill ${a.liftName}`;
-  }
-  if (context === 'provider') {
-    // The provider's own limit on the key (spendcap provider-key) refused it: the second wall held.
-    return `spendcap: ${a.label} reached its cap at the provider: the provider key's own limit refused this request (spendcap counts ${formatUsd(a.spentNanos)} of ${cap}, ${period}${resets}). Raise it: spendcap lift ${a.liftName} --add 5`;
-  }
-  if (context === 'cut') {
-    return `spendcap: ${a.label} reached its cap of ${cap} (${period}${resets}); this response was cut here. Raise it: spendcap lift ${a.liftName} --add 5`;
-  }
-  const inFlight = a.heldNanos > 0 ? ` (+${formatUsd(a.heldNanos)} held by requests in flight)` : '';
-  const room = a.capNanos - a.spentNanos - a.heldNanos;
-  // With some room left, say why it is not enough: the prompt alone may cost more.
-  const needs = room > 0 && !a.exhausted && refusal.neededNanos > room ? `; this request needs up to ${formatUsd(refusal.neededNanos)} to start` : '';
-  return `spendcap: ${a.label} reached its cap: spent ${formatUsd(a.spentNanos)}${inFlight} of ${cap} (${period}${resets})${needs}. Raise it: spendcap lift ${a.liftName} --add 5`;
-}

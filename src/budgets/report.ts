@@ -1,5 +1,5 @@
 import type { Nanos } from '../pricing/index.js';
-import type { AutotuneMode, BudgetMode, BudgetScope, Period, SqliteStore } from '../store/index.js';
+import type { AutotuneMode, BudgetMode, BudgetScope, Period, Store } from '../store/index.js';
 import { autotuneSuggestion, filterOf } from './autotune.js';
 import type { Suggestion } from './autotune.js';
 import { periodWindow } from './period.js';
@@ -48,21 +48,21 @@ export interface BudgetStatus {
  * from open holds (a running server persists them), so the CLI gives the same numbers whether or
  * not a server runs.
  */
-export function budgetReport(store: SqliteStore, now: number = Date.now()): BudgetStatus[] {
-  const settings = readSettings(store);
+export async function budgetReport(store: Store, now: number = Date.now()): Promise<BudgetStatus[]> {
+  const settings = await readSettings(store);
   const tz = timeZoneOf(settings);
-  const holds = store.listHolds();
-  const estimated = store.db.prepare('SELECT COUNT(*) FROM ledger WHERE ts >= @since AND price_estimated = 1 AND (@key IS NULL OR key_id = @key) AND (@tag IS NULL OR tag = @tag)').pluck(true);
-  return store.listBudgets().map((b) => {
+  const holds = await store.holds.list();
+  const budgets = await store.budgets.list();
+  return Promise.all(budgets.map(async (b) => {
     const window = periodWindow(b.period, now, tz);
-    const spent = store.spentSince(filterOf(b), window.start);
+    const spent = await store.ledger.spentSince(filterOf(b), window.start);
     const mine = holds.filter((h) => (b.scope === 'global' ? true : b.scope === 'tag' ? h.tag === b.name : h.keyId === b.keyId));
     const held = mine.reduce((sum, h) => sum + h.amountNanos, 0);
     const sessionCap = b.scope === 'key' ? (b.sessionCapNanos ?? settings.defaultSessionCapNanos) : null;
     const sessions =
       b.keyId === null || sessionCap === null
         ? []
-        : store.sessionsOfKey(b.keyId, 20).map((s) => ({ session: s.session, spentNanos: s.spentNanos, capNanos: sessionCap, lastTs: s.lastTs }));
+        : (await store.ledger.sessionsOfKey(b.keyId, 20)).map((s) => ({ session: s.session, spentNanos: s.spentNanos, capNanos: sessionCap, lastTs: s.lastTs }));
     return {
       name: b.name,
       scope: b.scope,
@@ -81,10 +81,10 @@ export function budgetReport(store: SqliteStore, now: number = Date.now()): Budg
       sessionCapNanos: b.sessionCapNanos,
       effectiveSessionCapNanos: sessionCap,
       autotune: b.autotune,
-      suggestion: b.autotune === 'off' ? null : autotuneSuggestion(store, b, now, tz),
-      thresholdFired: store.maxThresholdFired(b.id, window.start),
-      estimatedPriceRequests: estimated.get({ since: window.start, key: b.scope === 'key' ? b.keyId : null, tag: b.scope === 'tag' ? b.name : null }) as number,
+      suggestion: b.autotune === 'off' ? null : await autotuneSuggestion(store, b, now, tz),
+      thresholdFired: await store.thresholds.maxFired(b.id, window.start),
+      estimatedPriceRequests: await store.ledger.estimatedCount(filterOf(b), window.start),
       sessions,
     };
-  });
+  }));
 }

@@ -1,6 +1,6 @@
 import type { Nanos } from '../pricing/index.js';
 import { StoreError } from '../store/index.js';
-import type { EventChannel, EventRecord, SqliteStore } from '../store/index.js';
+import type { EventChannel, EventRecord, Store } from '../store/index.js';
 import { isValidTimeZone, machineTimeZone } from './period.js';
 
 /**
@@ -23,11 +23,16 @@ export const DEFAULT_RETAIN_DAYS = 90;
 /** Auto-tune reads 14 days of spend: retention never prunes closer than that. */
 export const MIN_RETAIN_DAYS = 14;
 
-export function readSettings(store: SqliteStore): Settings {
-  const tz = store.getSetting('tz');
-  const session = store.getSetting('default_session_cap_nanos');
-  const thresholds = store.getSetting('thresholds');
-  const retain = store.getSetting('retain_days');
+export async function readSettings(store: Store): Promise<Settings> {
+  return settingsFrom(await store.settings.all());
+}
+
+/** Settings from their stored strings (absent: the default). */
+export function settingsFrom(values: Readonly<Record<string, string>>): Settings {
+  const tz = values.tz ?? null;
+  const session = values.default_session_cap_nanos ?? null;
+  const thresholds = values.thresholds ?? null;
+  const retain = values.retain_days ?? null;
   return {
     timeZone: tz,
     defaultSessionCapNanos: session === null ? null : Number(session),
@@ -61,7 +66,7 @@ export interface SettingsChange {
 }
 
 /** Validates and stores settings; one `settings` event per call that changed something. */
-export function writeSettings(store: SqliteStore, change: SettingsChange, channel: EventChannel, now: number = Date.now()): { before: Settings; after: Settings; event: EventRecord | null } {
+export async function writeSettings(store: Store, change: SettingsChange, channel: EventChannel, now: number = Date.now()): Promise<{ before: Settings; after: Settings; event: EventRecord | null }> {
   if (change.timeZone != null && !isValidTimeZone(change.timeZone)) {
     throw new StoreError('E_INVALID', `unknown time zone "${change.timeZone}"; use an IANA name such as Europe/Paris, America/New_York or UTC`);
   }
@@ -72,29 +77,30 @@ export function writeSettings(store: SqliteStore, change: SettingsChange, channe
     throw new StoreError('E_INVALID', `retain days must be a whole number ≥ ${MIN_RETAIN_DAYS} (auto-tune reads the last 14 days); got ${change.retainDays}`);
   }
   if (change.thresholds !== undefined) change = { ...change, thresholds: parseThresholds(change.thresholds.join(',')) };
-  return store.db.transaction(() => {
-    const before = readSettings(store);
-    const parts: string[] = [];
-    if (change.timeZone !== undefined && change.timeZone !== before.timeZone) {
-      store.setSetting('tz', change.timeZone);
-      parts.push(`tz ${before.timeZone ?? 'machine'} → ${change.timeZone ?? 'machine'}`);
-    }
-    if (change.defaultSessionCapNanos !== undefined && change.defaultSessionCapNanos !== before.defaultSessionCapNanos) {
-      store.setSetting('default_session_cap_nanos', change.defaultSessionCapNanos === null ? null : String(change.defaultSessionCapNanos));
-      parts.push(`default session cap ${usdText(before.defaultSessionCapNanos)} → ${usdText(change.defaultSessionCapNanos)}`);
-    }
-    if (change.thresholds !== undefined && change.thresholds.join(',') !== before.thresholds.join(',')) {
-      store.setSetting('thresholds', change.thresholds.length === 0 ? 'none' : change.thresholds.join(','));
-      parts.push(`thresholds ${before.thresholds.join(',') || 'none'} → ${change.thresholds.join(',') || 'none'}`);
-    }
-    if (change.retainDays !== undefined && change.retainDays !== before.retainDays) {
-      store.setSetting('retain_days', String(change.retainDays));
-      parts.push(`retain days ${before.retainDays} → ${change.retainDays}`);
-    }
-    const after = readSettings(store);
-    const event = parts.length === 0 ? null : store.insertEvent({ ts: now, kind: 'settings', budget: null, channel, capBeforeNanos: null, capAfterNanos: null, detail: parts.join('; ') });
-    return { before, after, event };
-  })();
+  // Read, compare, write: the values and their one event land together; a CLI and the dashboard racing
+  // on the same setting both win in turn, as they did with a transaction around the read.
+  const before = await readSettings(store);
+  const parts: string[] = [];
+  const values: Record<string, string | null> = {};
+  if (change.timeZone !== undefined && change.timeZone !== before.timeZone) {
+    values.tz = change.timeZone;
+    parts.push(`tz ${before.timeZone ?? 'machine'} → ${change.timeZone ?? 'machine'}`);
+  }
+  if (change.defaultSessionCapNanos !== undefined && change.defaultSessionCapNanos !== before.defaultSessionCapNanos) {
+    values.default_session_cap_nanos = change.defaultSessionCapNanos === null ? null : String(change.defaultSessionCapNanos);
+    parts.push(`default session cap ${usdText(before.defaultSessionCapNanos)} → ${usdText(change.defaultSessionCapNanos)}`);
+  }
+  if (change.thresholds !== undefined && change.thresholds.join(',') !== before.thresholds.join(',')) {
+    values.thresholds = change.thresholds.length === 0 ? 'none' : change.thresholds.join(',');
+    parts.push(`thresholds ${before.thresholds.join(',') || 'none'} → ${change.thresholds.join(',') || 'none'}`);
+  }
+  if (change.retainDays !== undefined && change.retainDays !== before.retainDays) {
+    values.retain_days = String(change.retainDays);
+    parts.push(`retain days ${before.retainDays} → ${change.retainDays}`);
+  }
+  if (parts.length === 0) return { before, after: before, event: null };
+  const event = await store.settings.set(values, { ts: now, kind: 'settings', budget: null, channel, capBeforeNanos: null, capAfterNanos: null, detail: parts.join('; ') });
+  return { before, after: await readSettings(store), event };
 }
 
 const usdText = (m: Nanos | null): string => (m === null ? 'none' : `$${(m / 1e9).toFixed(2)}`);

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { allowedHosts, checkHostAndOrigin } from '../admin/guard.js';
 import { readJsonBody, sendApiError, sendJson } from '../admin/http.js';
 import { ApiError } from '../admin/schemas.js';
-import type { SqliteStore } from '../store/index.js';
+import type { Store } from '../store/index.js';
 import { PLACEHOLDER_SHELL, SECURITY_HEADERS, SIGN_IN_CSS, SIGN_IN_HTML, SIGN_IN_JS } from './pages.js';
 import { CSRF_HEADER } from '../admin/guard.js';
 import { clearedCookie, exchangeLink, sessionCookie, sessionFromCookie } from './sessions.js';
@@ -20,7 +20,7 @@ export { CSRF_HEADER, COOKIE_NAME, cookieName, sessionCookiePair, newLink, signI
 export const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
 
 export interface DashboardDeps {
-  store: SqliteStore;
+  store: Store;
   port: () => number;
   host: string;
   /** Where the web build is; dist/web by default. */
@@ -31,7 +31,7 @@ export interface Dashboard {
   /** Answers /dashboard and everything below it; false for any other path. */
   handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean>;
   /** The session of a request's cookie (the admin API accepts it in place of the admin token). */
-  session(req: IncomingMessage): WebSession | null;
+  session(req: IncomingMessage): Promise<WebSession | null>;
 }
 
 const inline = (text: string, type: string): StaticFile => ({ type, body: Buffer.from(text), br: null, gzip: null, cacheControl: 'no-cache' });
@@ -52,7 +52,7 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
     if (allowed === null || allowed.port !== port) allowed = { port, hosts: allowedHosts(deps.host, port) };
     return allowed.hosts;
   };
-  const session = (req: IncomingMessage): WebSession | null => sessionFromCookie(deps.store, req.headers.cookie, Date.now(), deps.port());
+  const session = (req: IncomingMessage): Promise<WebSession | null> => sessionFromCookie(deps.store, req.headers.cookie, Date.now(), deps.port());
 
   const send = (req: IncomingMessage, res: ServerResponse, file: StaticFile, extra: Record<string, string> = {}): void => {
     const enc = pickEncoding(req.headers['accept-encoding']);
@@ -83,7 +83,7 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
 
     if (path === '/dashboard/session') {
       if (read) {
-        const s = session(req);
+        const s = await session(req);
         if (s === null) sendJson(res, 401, { signedIn: false });
         else sendJson(res, 200, { signedIn: true, expiresAt: new Date(s.expiresAt).toISOString() });
         return;
@@ -91,17 +91,17 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
       if (method !== 'POST') throw Object.assign(new ApiError(405, `${method} is not allowed on ${path}; use GET, POST`), { allow: 'GET, HEAD, POST' });
       requireCsrf(req);
       const body = (await readJsonBody(req)) as { token?: unknown } | undefined;
-      const made = exchangeLink(deps.store, body?.token);
+      const made = await exchangeLink(deps.store, body?.token);
       if (made === null) throw new ApiError(401, 'this sign-in link was already used, has expired or is not one: run `spendcap dashboard` for a new one', 'token');
-      sendJson(res, 200, { ok: true, expiresAt: new Date(made.expiresAt).toISOString() }, { 'set-cookie': sessionCookie(deps.store, deps.port(), made.sessionId, Math.floor((made.expiresAt - Date.now()) / 1000)) });
+      sendJson(res, 200, { ok: true, expiresAt: new Date(made.expiresAt).toISOString() }, { 'set-cookie': await sessionCookie(deps.store, deps.port(), made.sessionId, Math.floor((made.expiresAt - Date.now()) / 1000)) });
       return;
     }
     if (path === '/dashboard/logout') {
       if (method !== 'POST') throw Object.assign(new ApiError(405, `${method} is not allowed on ${path}; use POST`), { allow: 'POST' });
       requireCsrf(req);
       req.resume();
-      const s = session(req);
-      if (s !== null) deps.store.deleteDashboardSession(s.idHash);
+      const s = await session(req);
+      if (s !== null) await deps.store.sessions.removeSession(s.idHash);
       sendJson(res, 200, { ok: true }, { 'set-cookie': clearedCookie(deps.port()) });
       return;
     }

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { hashToken } from '../secrets/index.js';
 import { lockHolder } from '../server/lock.js';
-import type { SqliteStore } from '../store/index.js';
+import type { Store } from '../store/index.js';
 
 export const LINK_TTL_MS = 10 * 60_000;
 export const SESSION_TTL_MS = 30 * 86_400_000;
@@ -16,10 +16,10 @@ export { CSRF_HEADER } from '../admin/guard.js';
 const LINK_PREFIX = 'sct-';
 const SERVER_META = 'dashboard_server';
 
-export function newLink(store: SqliteStore, now: number = Date.now()): { token: string; expiresAt: number } {
+export async function newLink(store: Store, now: number = Date.now()): Promise<{ token: string; expiresAt: number }> {
   const token = `${LINK_PREFIX}${randomBytes(32).toString('base64url')}`;
   const expiresAt = now + LINK_TTL_MS;
-  store.insertDashboardLink(hashToken(token), now, expiresAt);
+  await store.sessions.insertLink(hashToken(token), now, expiresAt);
   return { token, expiresAt };
 }
 
@@ -29,12 +29,12 @@ export function signInUrl(base: string, token: string): string {
 }
 
 /** Consumes a one-time token; a new session's secret when it was valid, else null. */
-export function exchangeLink(store: SqliteStore, token: unknown, now: number = Date.now()): { sessionId: string; expiresAt: number } | null {
+export async function exchangeLink(store: Store, token: unknown, now: number = Date.now()): Promise<{ sessionId: string; expiresAt: number } | null> {
   if (typeof token !== 'string' || !token.startsWith(LINK_PREFIX) || token.length > 200) return null;
-  if (!store.consumeDashboardLink(hashToken(token), now)) return null;
+  if (!(await store.sessions.consumeLink(hashToken(token), now))) return null;
   const sessionId = randomBytes(32).toString('base64url');
   const expiresAt = now + SESSION_TTL_MS;
-  store.insertDashboardSession(hashToken(sessionId), now, expiresAt);
+  await store.sessions.insertSession(hashToken(sessionId), now, expiresAt);
   return { sessionId, expiresAt };
 }
 
@@ -68,17 +68,17 @@ export function cookieName(port: number): string {
 }
 
 /** A random id of this data dir, made once and kept in its database. */
-export function dataDirId(store: SqliteStore): string {
-  const existing = store.getMeta(DATA_DIR_ID_META);
+export async function dataDirId(store: Store): Promise<string> {
+  const existing = await store.settings.getMeta(DATA_DIR_ID_META);
   if (existing !== null) return existing;
   const id = randomBytes(9).toString('base64url');
-  store.setMeta(DATA_DIR_ID_META, id);
+  await store.settings.setMeta(DATA_DIR_ID_META, id);
   return id;
 }
 
 /** The port the running server recorded at start (recordServer), or null. */
-function recordedPort(store: SqliteStore): number | null {
-  const raw = store.getMeta(SERVER_META);
+async function recordedPort(store: Store): Promise<number | null> {
+  const raw = await store.settings.getMeta(SERVER_META);
   if (raw === null) return null;
   try {
     const port = Number(new URL((JSON.parse(raw) as { url: string }).url).port);
@@ -89,27 +89,28 @@ function recordedPort(store: SqliteStore): number | null {
 }
 
 /** The live session named by the request's cookie for this server's port, issued by this data dir, or null. */
-export function sessionFromCookie(store: SqliteStore, cookieHeader: string | undefined, now: number = Date.now(), port: number | null = recordedPort(store)): WebSession | null {
+export async function sessionFromCookie(store: Store, cookieHeader: string | undefined, now: number = Date.now(), portGiven?: number | null): Promise<WebSession | null> {
+  const port = portGiven === undefined ? await recordedPort(store) : portGiven;
   if (port === null) return null;
   const value = parseCookies(cookieHeader).get(cookieName(port));
   if (value === undefined) return null;
   const dot = value.indexOf('.');
-  if (dot === -1 || value.slice(0, dot) !== dataDirId(store)) return null;
+  if (dot === -1 || value.slice(0, dot) !== (await dataDirId(store))) return null;
   const id = value.slice(dot + 1);
   if (!/^[A-Za-z0-9_-]{20,100}$/.test(id)) return null;
   const idHash = hashToken(id);
-  const expiresAt = store.dashboardSession(idHash, now);
+  const expiresAt = await store.sessions.session(idHash, now);
   return expiresAt === null ? null : { idHash, expiresAt };
 }
 
 /** "name=value" of a session's cookie, as a browser sends it back. */
-export function sessionCookiePair(store: SqliteStore, port: number, sessionId: string): string {
-  return `${cookieName(port)}=${dataDirId(store)}.${sessionId}`;
+export async function sessionCookiePair(store: Store, port: number, sessionId: string): Promise<string> {
+  return `${cookieName(port)}=${await dataDirId(store)}.${sessionId}`;
 }
 
 /** HttpOnly: page scripts never see it; SameSite=Strict: other sites' requests never carry it. */
-export function sessionCookie(store: SqliteStore, port: number, sessionId: string, maxAgeS: number): string {
-  return `${sessionCookiePair(store, port, sessionId)}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${maxAgeS}`;
+export async function sessionCookie(store: Store, port: number, sessionId: string, maxAgeS: number): Promise<string> {
+  return `${await sessionCookiePair(store, port, sessionId)}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${maxAgeS}`;
 }
 
 export function clearedCookie(port: number): string {
@@ -122,15 +123,15 @@ export function browserBase(url: string): string {
 }
 
 /** The running server writes its URL at start, so `spendcap dashboard` can print a link with the right port. */
-export function recordServer(store: SqliteStore, url: string, pid: number = process.pid): void {
-  store.setMeta(SERVER_META, JSON.stringify({ url: browserBase(url), pid }));
+export function recordServer(store: Store, url: string, pid: number = process.pid): Promise<void> {
+  return store.settings.setMeta(SERVER_META, JSON.stringify({ url: browserBase(url), pid }));
 }
 
 /** The URL of the server running on this data dir, or null when none runs (no one holds its lock). */
-export function runningServerUrl(dataDir: string, store: SqliteStore): string | null {
+export async function runningServerUrl(dataDir: string, store: Store): Promise<string | null> {
   const lockPid = lockHolder(dataDir);
   if (lockPid === null) return null;
-  const raw = store.getMeta(SERVER_META);
+  const raw = await store.settings.getMeta(SERVER_META);
   if (raw === null) return null;
   try {
     const rec = JSON.parse(raw) as { url?: unknown; pid?: unknown };

@@ -2,9 +2,14 @@
 // API's POST/DELETE /api/keys, so both validate the same way and write the same audited event.
 import { PROVIDER_IDS } from '../pricing/index.js';
 import type { Nanos, ProviderId } from '../pricing/index.js';
-import { encryptSecret, hashToken, newSpendcapToken } from '../secrets/index.js';
-import { insertToken, listTokens, revokeToken, StoreError } from '../store/index.js';
-import type { BudgetMode, EventChannel, EventRecord, KeyRecord, Period, SqliteStore, TokenRecord } from '../store/index.js';
+import { decryptSecret, encryptSecret, hashToken, newSpendcapToken } from '../secrets/index.js';
+import { StoreError } from '../store/index.js';
+import type { BudgetMode, EventChannel, EventRecord, KeyRecord, Period, Store, TokenRecord } from '../store/index.js';
+
+/** Opens a key's provider API key with the data dir's master key (what the Bank is given). */
+export function providerKeyOpener(masterKey: Buffer): (record: KeyRecord) => string {
+  return (record) => decryptSecret(masterKey, record.providerKeyEnc);
+}
 
 /** The fields a caller can get wrong; each front end names them its own way (--provider-key, providerKey). */
 export type KeyField = 'name' | 'provider' | 'providerKey' | 'baseUrl' | 'mode' | 'ceiling';
@@ -72,7 +77,7 @@ export function normalizeBaseUrl(provider: ProviderId, raw: string | undefined, 
 }
 
 /** Validates the spec, then writes the key, its budget and a `key-add` event in one transaction. */
-export function createKey(store: SqliteStore, masterKey: () => Buffer, spec: KeySpec, channel: EventChannel, label: FieldLabel = plain, now: number = Date.now()): CreatedKey {
+export async function createKey(store: Store, masterKey: () => Buffer, spec: KeySpec, channel: EventChannel, label: FieldLabel = plain, now: number = Date.now()): Promise<CreatedKey> {
   const name = checkKeyName(spec.name);
   if (!(PROVIDER_IDS as readonly string[]).includes(spec.provider)) throw new KeySpecError('provider', `${label('provider')} must be one of ${PROVIDER_IDS.join(', ')}; got "${spec.provider}"`);
   const provider = spec.provider as ProviderId;
@@ -85,23 +90,23 @@ export function createKey(store: SqliteStore, masterKey: () => Buffer, spec: Key
   if (spec.ceilingNanos !== null && spec.ceilingNanos < spec.capNanos) throw new KeySpecError('ceiling', `${label('ceiling')} must be at least the cap`);
 
   const token = newSpendcapToken();
-  const { key, event } = store.db.transaction(() => {
-    const key = store.insertKeyWithBudget(
-      { name, provider, tokenHash: hashToken(token), tokenHint: `${token.slice(0, 7)}…`, providerKeyEnc: encryptSecret(masterKey(), providerKey), baseUrl, createdAt: now },
-      { capNanos: spec.capNanos, period: spec.period, sessionCapNanos: spec.sessionCapNanos, ceilingNanos: spec.ceilingNanos, mode, clamp: spec.clamp, updatedAt: now },
-    );
-    const event = store.insertEvent({ ts: now, kind: 'key-add', budget: name, channel, capBeforeNanos: null, capAfterNanos: spec.capNanos, detail: null });
-    return { key, event };
-  })();
-  return { key, token, provider, mode, event };
+  const event: EventRecord = { id: 0, ts: now, kind: 'key-add', budget: name, channel, capBeforeNanos: null, capAfterNanos: spec.capNanos, detail: null };
+  const key = await store.keys.create(
+    { name, provider, tokenHash: hashToken(token), tokenHint: `${token.slice(0, 7)}…`, providerKeyEnc: encryptSecret(masterKey(), providerKey), baseUrl, createdAt: now },
+    { capNanos: spec.capNanos, period: spec.period, sessionCapNanos: spec.sessionCapNanos, ceilingNanos: spec.ceilingNanos, mode, clamp: spec.clamp, updatedAt: now },
+    { ts: event.ts, kind: event.kind, budget: event.budget, channel, capBeforeNanos: null, capAfterNanos: event.capAfterNanos, detail: null },
+  );
+  // The event's id as stored: the newest key-add of this key.
+  const stored = (await store.events.list(1, { budget: name, sinceMs: now })).find((e) => e.kind === 'key-add');
+  return { key, token, provider, mode, event: stored ?? event };
 }
 
 /** Removes a key (its ledger rows stay) and writes a `key-rm` event. */
-export function removeKey(store: SqliteStore, name: string, channel: EventChannel, now: number = Date.now()): EventRecord {
-  return store.db.transaction(() => {
-    if (!store.deleteKey(name)) throw new StoreError('E_NOT_FOUND', `no key named "${name}" (see: spendcap key list)`);
-    return store.insertEvent({ ts: now, kind: 'key-rm', budget: name, channel, capBeforeNanos: null, capAfterNanos: null, detail: null });
-  })();
+export async function removeKey(store: Store, name: string, channel: EventChannel, now: number = Date.now()): Promise<EventRecord> {
+  const event = { ts: now, kind: 'key-rm', budget: name, channel, capBeforeNanos: null, capAfterNanos: null, detail: null };
+  await store.keys.remove(name, event);
+  const stored = (await store.events.list(1, { budget: name, sinceMs: now })).find((e) => e.kind === 'key-rm');
+  return stored ?? { id: 0, ...event };
 }
 
 /** The one line that points the usual client of this provider at spendcap. */
@@ -116,25 +121,25 @@ export function howToPoint(provider: ProviderId, token: string, base = 'http://1
   }
 }
 
-function keyNamed(store: SqliteStore, name: string): KeyRecord {
-  const key = store.keyByName(name);
+async function keyNamed(store: Store, name: string): Promise<KeyRecord> {
+  const key = await store.keys.byName(name);
   if (!key) throw new StoreError('E_NOT_FOUND', `no key named "${name}" (see: spendcap key list)`);
   return key;
 }
 
 /** A further token for an existing key (one per connected agent); shown once, stored as a hash. */
-export function issueToken(store: SqliteStore, name: string, label: string, now: number = Date.now(), bind: { session?: string; budget?: string } = {}): { token: string; record: TokenRecord; key: KeyRecord } {
-  const key = keyNamed(store, name);
+export async function issueToken(store: Store, name: string, label: string, now: number = Date.now(), bind: { session?: string; budget?: string } = {}): Promise<{ token: string; record: TokenRecord; key: KeyRecord }> {
+  const key = await keyNamed(store, name);
   const token = newSpendcapToken();
-  const record = insertToken(store.db, { keyId: key.id, label, tokenHash: hashToken(token), tokenHint: `${token.slice(0, 7)}…`, createdAt: now, session: bind.session ?? null, budget: bind.budget ?? null });
+  const record = await store.tokens.insert({ keyId: key.id, label, tokenHash: hashToken(token), tokenHint: `${token.slice(0, 7)}…`, createdAt: now, session: bind.session ?? null, budget: bind.budget ?? null });
   return { token, record, key };
 }
 
-export function tokensOf(store: SqliteStore, name: string): TokenRecord[] {
-  return listTokens(store.db, keyNamed(store, name).id);
+export async function tokensOf(store: Store, name: string): Promise<TokenRecord[]> {
+  return store.tokens.list((await keyNamed(store, name)).id);
 }
 
 /** Revokes one token of a key (by id or label); the key's other tokens keep working. */
-export function revokeKeyToken(store: SqliteStore, name: string, idOrLabel: string, now: number = Date.now()): TokenRecord {
-  return revokeToken(store.db, keyNamed(store, name).id, idOrLabel, now);
+export async function revokeKeyToken(store: Store, name: string, idOrLabel: string, now: number = Date.now()): Promise<TokenRecord> {
+  return store.tokens.revoke((await keyNamed(store, name)).id, idOrLabel, now);
 }

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { brotliDecompress, gunzip, inflate } from 'node:zlib';
 import type { BrotliOptions, ZlibOptions } from 'node:zlib';
 import type { Dispatcher } from 'undici';
-import { budgetTagOf, clampTokens, describeRefusal, planGrowth } from '../budgets/index.js';
+import { clampTokens, describeRefusal, describeUnknownTag, planGrowth } from '../budgets/index.js';
+import { budgetTagOf } from './budget-header.js';
 import type { Account, Bank, Hold, KeyEntry, Refusal, TokenBinding } from '../budgets/index.js';
 import { commonRoom, InflightMargin } from '../budgets/index.js';
 import { costNanos, formatUsd, inputCostNanos, outputRateFor, tokensCostNanos, UnknownModelError } from '../pricing/index.js';
@@ -68,7 +69,7 @@ export interface ProxyContext {
 
 /** A budget in ask mode keeps a refused request waiting; true means approved, try admission again. */
 export interface ApprovalGate {
-  applies(account: Account): boolean;
+  applies(account: Account): boolean | Promise<boolean>;
   wait(w: { account: Account; key: KeyEntry; neededNanos: Nanos; model: string; stream: boolean; res: ServerResponse }): Promise<boolean>;
 }
 
@@ -166,9 +167,9 @@ function readRawBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too
   });
 }
 
-export function authenticate(ctx: ProxyContext, req: IncomingMessage, query: URLSearchParams): KeyEntry | string {
+export async function authenticate(ctx: ProxyContext, req: IncomingMessage, query: URLSearchParams): Promise<KeyEntry | string> {
   // A key added or changed by a CLI command counts from the very next request.
-  ctx.bank.refresh();
+  await ctx.bank.refresh();
   const token = credentialFrom(req.headers, query);
   if (!token) {
     return `spendcap: no spendcap key in the request. Give your client the key that \`spendcap key add\` printed (sc-…) as its API key.`;
@@ -254,17 +255,17 @@ export async function relayMetered(ctx: ProxyContext, route: Route, key: KeyEntr
   if (warmInput < info.estimatedInputTokens) info = { ...info, estimatedInputTokens: warmInput };
   const price = ctx.prices.resolve(provider, info.model);
   if (price instanceof UnknownModelError) {
-    ctx.bank.recordBlocked(key, session, provider, info.model, randomUUID(), price.code, 400);
+    await ctx.bank.recordBlocked(key, session, provider, info.model, randomUUID(), { code: price.code }, 400);
     sendError(res, adapter, 'E_UNKNOWN_MODEL', price.message);
     return;
   }
 
   const model = costModel(info, price);
   const opts = ctx.options;
-  const accounts = ctx.bank.accountsFor(key, session, binding?.budget ?? budgetTagOf(req.headers));
-  if (typeof accounts === 'string') {
-    ctx.bank.recordBlocked(key, session, provider, info.model, randomUUID(), accounts, 400);
-    sendError(res, adapter, 'E_BAD_REQUEST', accounts);
+  const accounts = await ctx.bank.accountsFor(key, session, binding?.budget ?? budgetTagOf(req.headers));
+  if (!Array.isArray(accounts)) {
+    await ctx.bank.recordBlocked(key, session, provider, info.model, randomUUID(), accounts, 400);
+    sendError(res, adapter, 'E_BAD_REQUEST', describeUnknownTag(accounts));
     return;
   }
   // A budget made with --clamp shortens a request it cannot pay for whole, so the provider ends it itself.
@@ -282,8 +283,8 @@ export async function relayMetered(ctx: ProxyContext, route: Route, key: KeyEntr
       : ctx.bank.open(key, session, accounts, info.model, plan.action === 'grow' ? plan.extraNanos : firstNeed, provider);
   };
   let opened = admit();
-  if (!('id' in opened) && opened.code === 'E_CAP_REACHED' && ctx.approval?.applies(opened.account)) {
-    if (await ctx.approval.wait({ account: opened.account, key, neededNanos: firstNeed, model: info.model, stream: info.stream, res })) opened = admit();
+  if (!('id' in opened) && opened.code === 'E_CAP_REACHED' && (await ctx.approval?.applies(opened.account)) === true) {
+    if (await ctx.approval!.wait({ account: opened.account, key, neededNanos: firstNeed, model: info.model, stream: info.stream, res })) opened = admit();
   }
   if (!('id' in opened)) {
     const refusal = opened;
@@ -291,12 +292,20 @@ export async function relayMetered(ctx: ProxyContext, route: Route, key: KeyEntr
     if (!info.stream && refusal.code === 'E_CAP_REACHED' && tokensCostNanos(info.maxTokens, model.outputRate) > model.inputEstimateNanos) {
       message += ` (a non-streamed request must hold its whole output limit of ${info.maxTokens} tokens up front; set a lower limit or stream)`;
     }
-    ctx.bank.recordBlocked(key, session, provider, info.model, randomUUID(), `${refusal.code}: ${refusal.account.label}`, 429);
+    await ctx.bank.recordBlocked(key, session, provider, info.model, randomUUID(), refusal, 429);
     ctx.log(`blocked ${key.record.name} ${info.model}: ${message}`);
     sendError(res, adapter, refusal.code, message);
     return;
   }
   const remember = (u: Usage): void => memory.remember(promptScope, promptDigest, totalInputTokens(u));
+  // Upstream only once the hold is on disk (group commit): a crash from here on still charges it.
+  try {
+    await opened.durable;
+  } catch (err) {
+    ctx.log(`hold not written for ${key.record.name}: ${(err as Error).message}`);
+    sendError(res, adapter, 'E_UPSTREAM', 'spendcap: could not record the request before sending it (storage error); nothing was sent upstream');
+    return;
+  }
   await forward(ctx, route, req, res, { body: info.upstreamBody ?? body, info, price, model, hold: opened, stepNanos, startedAt, clampedTo: clampedBody === null ? null : clampedTo, remember });
 }
 
@@ -323,6 +332,15 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     clampedTo === null ? responseHeadersForClient(h) : { ...responseHeadersForClient(h), 'x-spendcap-clamped-max-tokens': String(clampedTo) };
   const abort = new AbortController();
   let finished = false;
+  /** The settle's commit: the response's last byte waits for it, so a finished request is on disk first. */
+  let settled: Promise<void> = Promise.resolve();
+  const endAfterSettle = (last?: string | Buffer): void => {
+    void settled.then(() => {
+      if (res.destroyed) return;
+      if (last === undefined) res.end();
+      else res.end(last);
+    });
+  };
   let requestId: string = hold.id;
   let status: number | null = null;
   let meter: StreamMeter | null = null;
@@ -350,7 +368,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     if (usage !== null && usageFlaw(usage) === null) remember(usage);
     else if (usage === null && meter?.inputKnown && usageFlaw(meter.usage) === null) remember(meter.usage);
     const reported = providerCostNanos ?? meter?.providerCostNanos ?? null;
-    bank.settle(hold, {
+    settled = bank.settle(hold, {
       requestId: (bodyIdWins ? (meter?.responseId ?? bodyId) : undefined) ?? requestId,
       provider: route.provider,
       model: meter?.model ?? info.model,
@@ -588,13 +606,14 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
       // The provider's limit on the key (the second wall) refused it: the client sees a spendcap cap refusal; nothing is billed.
       const account = hold.accounts.find((a) => a.scope === 'key') ?? hold.accounts[0]!;
       finish('blocked', null, 0, `E_CAP_REACHED: the provider's limit on the key (upstream status ${status})`);
+      await settled;
       sendError(res, adapter, 'E_CAP_REACHED', describeRefusal({ code: 'E_CAP_REACHED', account, neededNanos: 0 }, 'provider'));
       return;
     }
     if (res.headersSent) {
       // Held for approval, so the client already has SSE headers: the provider's error becomes an error event.
       finish('error', null, 0, `upstream status ${status}`);
-      res.end(`event: error\ndata: ${whole.toString('utf8')}\n\n`);
+      endAfterSettle(`event: error\ndata: ${whole.toString('utf8')}\n\n`);
       return;
     }
     res.writeHead(status, clientHeaders(upstreamRes.headers));
@@ -617,7 +636,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
       // Providers do not bill requests they reject.
       finish('error', null, 0, `upstream status ${status}`);
     }
-    res.end(whole);
+    endAfterSettle(whole);
     return;
   }
 
@@ -677,7 +696,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     ended = true;
     abort.abort();
     finish('cut', null, estimatedCharge(), `${refusal.code}: ${refusal.account.label}`);
-    res.end(m.cutTail(describeRefusal(refusal, 'cut')));
+    endAfterSettle(m.cutTail(describeRefusal(refusal, 'cut')));
   };
 
   const onChunk = (chunk: Buffer): void => {
@@ -730,7 +749,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
     abort.abort();
     const notice = `spendcap: the provider sent an event larger than ${options.maxEventBytes} bytes; the stream was ended there`;
     finish('error', null, estimatedCharge(), notice);
-    res.end(m.cutTail(notice));
+    endAfterSettle(m.cutTail(notice));
   };
 
   const cutAt = (chunk: Buffer, events: readonly SseEvent[], refusal: Refusal): void => {
@@ -756,7 +775,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
       if (!res.writableEnded && !res.destroyed) {
         // A last event without its blank line is passed on as it came (a rewritten stream drops it: it was never whole).
         if (rewrite === undefined) pending.take(pending.length, (b) => res.write(b));
-        res.end();
+        endAfterSettle();
       }
     };
     upstreamRes.body.on('error', (err: Error) => {

@@ -4,7 +4,7 @@ import { formatUsd } from '../pricing/index.js';
 import type { Nanos } from '../pricing/index.js';
 import { adminKeyOf, listProviderKeys, OpenRouterApi, openRouterBase, ProviderApiError } from '../provider-keys/index.js';
 import { decryptSecret } from '../secrets/index.js';
-import type { EventChannel, SqliteStore } from '../store/index.js';
+import type { EventChannel, Store } from '../store/index.js';
 import { corrections, dailyDrift, generationDrift, keyUsageDrift, sumByUtcDay } from './compare.js';
 import type { Correction, DriftLine, GenerationCheck, LedgerCost } from './compare.js';
 import { applyCorrections, keyLifetimeNanos, LAST_RECONCILE_META, providerRows } from './ledger.js';
@@ -38,7 +38,7 @@ export interface ReconcileReport {
 const YOUNG_MS = 120_000;
 
 interface Run {
-  store: SqliteStore;
+  store: Store;
   masterKey: () => Buffer;
   opts: ReconcileOptions;
   now: number;
@@ -47,7 +47,7 @@ interface Run {
   notes: string[];
 }
 
-export async function runReconcile(store: SqliteStore, masterKey: () => Buffer, opts: ReconcileOptions): Promise<ReconcileReport> {
+export async function runReconcile(store: Store, masterKey: () => Buffer, opts: ReconcileOptions): Promise<ReconcileReport> {
   const run: Run = { store, masterKey, opts, now: opts.now ?? Date.now(), lines: [], applied: [], notes: [] };
   await openRouterGenerations(run);
   await openRouterKeyUsage(run);
@@ -61,13 +61,13 @@ export async function runReconcile(store: SqliteStore, masterKey: () => Buffer, 
     correctedNanos: run.applied.reduce((s, c) => s + c.toNanos - c.fromNanos, 0),
     notes: run.notes,
   };
-  store.setMeta(LAST_RECONCILE_META, JSON.stringify(report));
+  await store.settings.setMeta(LAST_RECONCILE_META, JSON.stringify(report));
   return report;
 }
 
 /** The last stored reconciliation, or null before the first. */
-export function lastReconcile(store: SqliteStore): ReconcileReport | null {
-  const raw = store.getMeta(LAST_RECONCILE_META);
+export async function lastReconcile(store: Store): Promise<ReconcileReport | null> {
+  const raw = await store.settings.getMeta(LAST_RECONCILE_META);
   if (raw === null) return null;
   try {
     return JSON.parse(raw) as ReconcileReport;
@@ -77,8 +77,8 @@ export function lastReconcile(store: SqliteStore): ReconcileReport | null {
 }
 
 /** A key of the account to ask /generation with: the row's own OpenRouter key, else the management key. */
-function generationToken(run: Run, keyId: number, fallback: string | null): string | null {
-  const k = run.store.listKeys().find((x) => x.id === keyId && x.provider === 'openrouter');
+async function generationToken(run: Run, keyId: number, fallback: string | null): Promise<string | null> {
+  const k = (await run.store.keys.list()).find((x) => x.id === keyId && x.provider === 'openrouter');
   return k ? decryptSecret(run.masterKey(), k.providerKeyEnc) : fallback;
 }
 
@@ -99,15 +99,15 @@ async function lookup(api: OpenRouterApi, row: LedgerCost, run: Run): Promise<Ge
 
 /** Every OpenRouter row since the date beside GET /generation?id=, cut and cancelled ones included; drifted rows are corrected. */
 async function openRouterGenerations(run: Run): Promise<void> {
-  const rows = providerRows(run.store, 'openrouter', run.opts.sinceMs);
+  const rows = await providerRows(run.store, 'openrouter', run.opts.sinceMs);
   const withId = rows.filter((r) => r.requestId.startsWith('gen-'));
   if (rows.length > withId.length) run.notes.push(`${rows.length - withId.length} OpenRouter row(s) carry no generation id (recorded before spendcap kept it) and were not compared`);
   if (withId.length === 0) return;
-  const management = adminKeyOf(run.store, run.masterKey, 'openrouter');
+  const management = await adminKeyOf(run.store, run.masterKey, 'openrouter');
   const base = openRouterBase(run.opts.env);
   const apis = new Map<string, OpenRouterApi>();
-  const apiFor = (row: LedgerCost): OpenRouterApi | null => {
-    const token = generationToken(run, row.keyId, management);
+  const apiFor = async (row: LedgerCost): Promise<OpenRouterApi | null> => {
+    const token = await generationToken(run, row.keyId, management);
     if (token === null) return null;
     let api = apis.get(token);
     if (api === undefined) apis.set(token, (api = new OpenRouterApi({ base, token })));
@@ -119,7 +119,7 @@ async function openRouterGenerations(run: Run): Promise<void> {
   const queue = [...withId];
   const worker = async (): Promise<void> => {
     for (let row = queue.shift(); row !== undefined && state.failed === null; row = queue.shift()) {
-      const api = apiFor(row);
+      const api = await apiFor(row);
       if (api === null) {
         checks.push({ row, providerNanos: null, cancelled: false });
         continue;
@@ -138,24 +138,24 @@ async function openRouterGenerations(run: Run): Promise<void> {
   run.lines.push(...generationDrift(checks));
   const missing = checks.filter((c) => c.providerNanos === null).length;
   if (missing > 0) run.notes.push(`${missing} OpenRouter generation(s) unknown to OpenRouter (deleted key, or not stored yet)`);
-  run.applied.push(...applyCorrections(run.store, corrections(checks), run.opts.channel, 'OpenRouter', run.now));
+  run.applied.push(...await applyCorrections(run.store, corrections(checks), run.opts.channel, 'OpenRouter', run.now));
 }
 
 /** Each OpenRouter key spendcap created: its usage at OpenRouter beside what the ledger charged the key (after corrections). */
 async function openRouterKeyUsage(run: Run): Promise<void> {
-  const links = listProviderKeys(run.store);
+  const links = await listProviderKeys(run.store);
   if (links.length === 0) return;
-  const token = adminKeyOf(run.store, run.masterKey, 'openrouter');
+  const token = await adminKeyOf(run.store, run.masterKey, 'openrouter');
   if (token === null) {
     run.notes.push('OpenRouter key usage not compared: no management key stored (spendcap provider-admin add openrouter --management-key -)');
     return;
   }
   const api = new OpenRouterApi({ base: openRouterBase(run.opts.env), token });
-  const names = new Map(run.store.listKeys().map((k) => [k.id, k.name]));
+  const names = new Map((await run.store.keys.list()).map((k) => [k.id, k.name]));
   for (const l of links) {
     try {
       const info = await api.getKey(l.hash);
-      run.lines.push(keyUsageDrift(names.get(l.keyId) ?? `#${l.keyId}`, keyLifetimeNanos(run.store, l.keyId), info.usageNanos));
+      run.lines.push(keyUsageDrift(names.get(l.keyId) ?? `#${l.keyId}`, await keyLifetimeNanos(run.store, l.keyId), info.usageNanos));
     } catch (err) {
       if (!(err instanceof ProviderApiError)) throw err;
       run.notes.push(`OpenRouter key of "${names.get(l.keyId) ?? l.keyId}" not compared: ${err.message}`);
@@ -165,11 +165,11 @@ async function openRouterKeyUsage(run: Run): Promise<void> {
 
 /** Anthropic's or OpenAI's organization cost per UTC day beside the ledger's rows of that provider. */
 async function accountReport(run: Run, provider: 'anthropic' | 'openai'): Promise<void> {
-  const key = adminKeyOf(run.store, run.masterKey, provider);
+  const key = await adminKeyOf(run.store, run.masterKey, provider);
   if (key === null) return;
   try {
     const reported = provider === 'anthropic' ? await anthropicDailyCost(key, run.opts.sinceMs, run.opts.env) : await openaiDailyCost(key, run.opts.sinceMs, run.opts.env);
-    const ledger = sumByUtcDay(providerRows(run.store, provider, run.opts.sinceMs));
+    const ledger = sumByUtcDay(await providerRows(run.store, provider, run.opts.sinceMs));
     run.lines.push(...dailyDrift(provider, provider, ledger, reported));
   } catch (err) {
     if (!(err instanceof ProviderApiError)) throw err;

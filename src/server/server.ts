@@ -12,8 +12,9 @@ import { queryWithoutCredentials } from '../proxy/credentials.js';
 import { authenticate, DEFAULT_PROXY_OPTIONS, relayMetered, sendError } from '../proxy/relay.js';
 import type { ProxyContext, ProxyOptions, Route } from '../proxy/relay.js';
 import { loadOrCreateAdminToken, loadOrCreateMasterKey } from '../secrets/index.js';
-import { ensureDataDir, SqliteStore } from '../store/index.js';
-import type { Checkpointer, PriceRecord } from '../store/index.js';
+import { ensureDataDir, openStore } from '../store/index.js';
+import type { PriceRecord, Store } from '../store/index.js';
+import { providerKeyOpener } from '../keys/index.js';
 import { createAdmin } from '../admin/index.js';
 import { createDashboard, recordServer, sessionFromCookie } from '../dashboard/index.js';
 import { AlertService, AskGate } from '../alerts/index.js';
@@ -73,7 +74,7 @@ export interface RunningServer {
   url: string;
   port: number;
   bank: Bank;
-  store: SqliteStore;
+  store: Store;
   recoveredHolds: number;
   alerts: AlertService;
   close(): Promise<void>;
@@ -90,22 +91,23 @@ const toOverride = (p: PriceRecord): PriceOverride => ({
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const dataDir = ensureDataDir(opts.dataDir);
   const releaseLock = acquireServerLock(dataDir);
-  let store: SqliteStore | null = null;
-  let checkpointer: Checkpointer | null = null;
+  let store: Store | null = null;
+  let checkpointer: { stop(): Promise<void> } | null = null;
   try {
-    store = new SqliteStore(dataDir);
-    checkpointer = store.checkpointInBackground();
+    store = await openStore(dataDir);
+    checkpointer = store.background?.() ?? { stop: async () => {} };
     const walCheckpoints = checkpointer;
     const masterKey = loadOrCreateMasterKey(dataDir);
     const adminToken = loadOrCreateAdminToken(dataDir);
-    const bank = new Bank(store, masterKey);
-    const prices = new PriceBook({ overrides: store.listPrices().map(toOverride) });
+    const bank = new Bank(store, providerKeyOpener(masterKey));
+    const prices = new PriceBook({ overrides: (await store.prices.list()).map(toOverride) });
     const s = store;
-    bank.onReload = () => prices.setOverrides(s.listPrices().map(toOverride));
-    const recoveredHolds = bank.recoverCrashedHolds();
-    bank.refresh();
+    bank.onReload = async () => prices.setOverrides((await s.prices.list()).map(toOverride));
+    bank.onWriteError = (err) => log(`could not write to the store: ${(err as Error).message}`);
+    const recoveredHolds = await bank.recoverCrashedHolds();
+    await bank.refresh();
     // The port is known once listening; requests only arrive after that.
-    const admin = createAdmin({ dataDir, store: s, bank, prices, adminToken, alerts: () => alerts, port: () => (server.address() as AddressInfo).port, host: opts.host ?? DEFAULT_HOST, webSession: (req) => sessionFromCookie(s, req.headers.cookie) !== null });
+    const admin = createAdmin({ dataDir, store: s, bank, prices, adminToken, alerts: () => alerts, port: () => (server.address() as AddressInfo).port, host: opts.host ?? DEFAULT_HOST, webSession: async (req) => (await sessionFromCookie(s, req.headers.cookie)) !== null });
     const dashboard = createDashboard({ store: s, port: () => (server.address() as AddressInfo).port, host: opts.host ?? DEFAULT_HOST });
     // Spend changes reach /api/live as they happen, not at the next poll.
     bank.onChange = () => admin.notify();
@@ -126,15 +128,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     // Every line is built from client and provider text: no credential and no control character reaches the terminal.
     const log = (line: string): void => sink(safeLogLine(line));
     // Alerts run on their own timer and their own writer connection: nothing here is awaited by a request.
-    let alertWriter: SqliteStore | null = null;
+    let alertWriter: Promise<Store> | null = null;
     const alerts = new AlertService({
       store: s,
       masterKey,
       bank,
       dashboardUrl: () => `http://${(opts.host ?? DEFAULT_HOST).includes(':') ? `[${opts.host ?? DEFAULT_HOST}]` : (opts.host ?? DEFAULT_HOST)}:${(server.address() as AddressInfo).port}/dashboard`,
-      writer: () => (alertWriter ??= new SqliteStore(dataDir)),
-      onChanged: () => {
-        bank.refresh();
+      writer: () => (alertWriter ??= openStore(dataDir)),
+      onChanged: async () => {
+        await bank.refresh();
         admin.notify();
       },
       log,
@@ -179,12 +181,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       if (match === null) {
         req.resume();
         // A client with a valid key gets the 404 in its own provider's shape.
-        const known = authenticate(ctx, req, new URLSearchParams(query));
+        const known = await authenticate(ctx, req, new URLSearchParams(query));
         const shape = typeof known === 'string' ? shapeOf(undefined) : mainProtocol(known.record.provider);
         sendError(res, adapterFor(shape), 'E_NOT_FOUND', notFoundMessage(method, path));
         return;
       }
-      const key = authenticate(ctx, req, new URLSearchParams(query));
+      const key = await authenticate(ctx, req, new URLSearchParams(query));
       if (typeof key === 'string') {
         req.resume();
         sendError(res, adapterFor(shapeOf(match.protocol)), 'E_UNAUTHORIZED', key);
@@ -230,11 +232,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     server.timeout = timeouts.idleMs;
 
     const poll = setInterval(() => {
-      try {
-        bank.refresh();
-      } catch (err) {
-        log(`could not reload settings: ${(err as Error).message}`);
-      }
+      bank.refresh().catch((err: unknown) => log(`could not reload settings: ${(err as Error).message}`));
     }, opts.pollMs ?? 250);
     poll.unref();
     const onUncaught = (err: unknown): void => log(`internal error kept from ending the server: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
@@ -252,7 +250,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const host = opts.host ?? DEFAULT_HOST;
     const shownHost = host.includes(':') ? `[${host}]` : host;
     // `spendcap dashboard` reads it to print a sign-in link with this port.
-    recordServer(s, `http://${shownHost}:${port}`);
+    await recordServer(s, `http://${shownHost}:${port}`);
     return {
       url: `http://${shownHost}:${port}`,
       port,
@@ -265,19 +263,19 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         process.off('uncaughtException', onUncaught);
         process.off('unhandledRejection', onUncaught);
         await alerts.stop();
-        alertWriter?.close();
+        if (alertWriter !== null) await (await alertWriter).close();
         admin.close();
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         await ctx.dispatcher.close();
         await walCheckpoints.stop();
-        s.close();
+        await s.close();
         releaseLock();
       },
     };
   } catch (err) {
     await checkpointer?.stop();
-    store?.close();
+    await store?.close();
     releaseLock();
     throw err;
   }

@@ -3,10 +3,9 @@
 // and held requests waiting for a person's answer. Created on first use, beside the main schema,
 // so this module needs no change to sqlite.ts.
 import type BetterSqlite3 from 'better-sqlite3';
-import type { SqliteStore } from './sqlite.js';
 import { StoreError } from './errors.js';
 
-const ALERT_SCHEMA = `
+export const ALERT_SCHEMA = `
 CREATE TABLE IF NOT EXISTS alert_channels (
   name TEXT PRIMARY KEY,
   kind TEXT NOT NULL,
@@ -59,62 +58,8 @@ CREATE TABLE IF NOT EXISTS alert_asks (
 CREATE INDEX IF NOT EXISTS alert_asks_budget ON alert_asks (budget, state);
 `;
 
-export interface ChannelRow {
-  name: string;
-  kind: string;
-  budgets: string[];
-  events: string[];
-  /** Non-secret settings (url, chatId, to, …). */
-  settings: Record<string, string>;
-  /** Encrypted JSON of the secret settings (tokens, passwords, webhook secrets); null when none. */
-  secretsEnc: string | null;
-  createdAt: number;
-  testedAt: number | null;
-  testOk: boolean | null;
-  testDetail: string | null;
-}
-
-export type OutboxState = 'pending' | 'sent' | 'failed' | 'superseded';
-
-export interface OutboxRow {
-  id: string;
-  channel: string;
-  dedupeKey: string;
-  kind: string;
-  budget: string;
-  /** The Alert as JSON (src/alerts/types.ts). */
-  alert: string;
-  count: number;
-  state: OutboxState;
-  attempts: number;
-  nextAttemptAt: number;
-  lastError: string | null;
-  messageRef: string | null;
-  needsUpdate: boolean;
-  createdAt: number;
-  updatedAt: number;
-  sentAt: number | null;
-}
-
-export interface BudgetAlertSettings {
-  budget: string;
-  ask: boolean;
-  askTimeoutS: number | null;
-  thresholds: number[] | null;
-}
-
-export type AskState = 'pending' | 'approved' | 'denied' | 'expired';
-export interface AskRow {
-  id: string;
-  budget: string;
-  keyName: string | null;
-  addNanos: number;
-  state: AskState;
-  createdAt: number;
-  expiresAt: number;
-  decidedBy: string | null;
-  decidedAt: number | null;
-}
+import type { AskRow, AskState, BudgetAlertSettings, ChannelRow, OutboxRow, OutboxState } from './alert-types.js';
+export type { AskRow, AskState, BudgetAlertSettings, ChannelRow, OutboxRow, OutboxState } from './alert-types.js';
 
 const json = <T>(s: string | null, fallback: T): T => {
   if (s === null) return fallback;
@@ -170,11 +115,11 @@ const toAsk = (r: Record<string, unknown>): AskRow => ({
 });
 
 /** The alert tables over the store's connection. Cheap to construct: statements are prepared per call. */
-export class AlertStore {
+export class SqliteAlerts {
   readonly #db: BetterSqlite3.Database;
 
-  constructor(store: SqliteStore) {
-    this.#db = store.db;
+  constructor(db: BetterSqlite3.Database) {
+    this.#db = db;
     if (!this.#db.readonly) this.#db.exec(ALERT_SCHEMA);
   }
 

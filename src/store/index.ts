@@ -1,7 +1,12 @@
 export { SqliteStore, DB_FILE } from './sqlite.js';
+export { openStore, registerStore } from './open.js';
+export type { StoreOpener } from './open.js';
+export type * from './store.js';
 export type { Checkpointer } from './checkpointer.js';
 export { StoreError } from './errors.js';
 export { resolveDataDir, ensureDataDir } from './data-dir.js';
 export * from './types.js';
-export { ensureTokenTables, liveTokenHashes, insertToken, listTokens, revokeToken, saveConnection, getConnection, listConnections, deleteConnection, PRIMARY_LABEL } from './tokens.js';
-export type { TokenRecord, AgentConnection, ConnectedFile, LiveToken } from './tokens.js';
+export * from './alert-types.js';
+export * from './provider-key-types.js';
+export { PRIMARY_LABEL } from './tokens.js';
+export { SCHEMA_VERSION, MIGRATIONS } from './migrations.js';

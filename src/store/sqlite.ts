@@ -1,940 +1,320 @@
-import Database from 'better-sqlite3';
-import type { Statement } from 'better-sqlite3';
-import { chmodSync } from 'node:fs';
-import { join } from 'node:path';
-import { Checkpointer, MAX_WAL_BYTES } from './checkpointer.js';
+// The embedded Store: one SQLite file in WAL mode behind the async Store interface (store.ts).
+// Reads answer at once (a resolved Promise over a prepared statement). Writes are queued and
+// committed together once per event-loop turn (group-commit.ts); each write's Promise resolves
+// after the commit that carries it.
+import type Database from 'better-sqlite3';
 import { StoreError } from './errors.js';
+import { GroupCommit } from './group-commit.js';
+import { SqliteAlerts } from './alerts.js';
+import { SqliteReports, toEvent } from './sqlite-reports.js';
+import { SqliteTables } from './sqlite-tables.js';
+import { deleteConnection, getConnection, insertToken, listConnections, listTokens, liveTokenHashes, revokeToken, saveConnection } from './tokens.js';
+import type { Checkpointer } from './checkpointer.js';
+import type { AdminKeyInfo, AdminProvider, ProviderKeyLink } from './provider-key-types.js';
 import type {
-  AutotuneMode,
-  BudgetMode,
-  DailyTotal,
-  SpendFilter,
-  BudgetRecord,
-  EventChannel,
-  EventRecord,
-  HoldRecord,
-  KeyRecord,
-  LedgerRow,
-  Outcome,
-  Period,
-  PriceRecord,
-  StoredLedgerRow,
-} from './types.js';
-import type { ProviderId } from '../pricing/index.js';
+  AlertStoreApi,
+  BudgetStore,
+  ChangeFeed,
+  ConnectionStore,
+  DailyStore,
+  EventStore,
+  HoldStore,
+  KeyStore,
+  LedgerStore,
+  NewEvent,
+  PriceStore,
+  ProviderKeyStore,
+  SessionStore,
+  SettingsStore,
+  Store,
+  ThresholdStore,
+  TokenStore,
+} from './store.js';
+import type { EventRecord } from './types.js';
 
-const SCHEMA_VERSION = 4;
+export { DB_FILE } from './migrations.js';
 
-/**
- * Schema 4: money went from integer micro-dollars to integer nano-dollars. Each old column is
- * renamed and its values multiplied by 1000 (exact), in one transaction with the version bump.
- */
-const NANOS_MIGRATION: readonly [table: string, from: string, to: string][] = [
-  ['budgets', 'cap_micros', 'cap_nanos'],
-  ['budgets', 'session_cap_micros', 'session_cap_nanos'],
-  ['budgets', 'ceiling_micros', 'ceiling_nanos'],
-  ['ledger', 'cost_micros', 'cost_nanos'],
-  ['ledger', 'provider_cost_micros', 'provider_cost_nanos'],
-  ['ledger', 'metered_cost_micros', 'metered_cost_nanos'],
-  ['holds', 'amount_micros', 'amount_nanos'],
-  ['events', 'cap_before_micros', 'cap_before_nanos'],
-  ['events', 'cap_after_micros', 'cap_after_nanos'],
-  ['daily_totals', 'cost_micros', 'cost_nanos'],
-];
-/** Price overrides are per-Mtok rates in the money unit (µ$/Mtok → n$/Mtok): same ×1000, names unchanged. */
-const NANOS_RATE_COLUMNS: readonly string[] = ['input', 'output', 'cache_read', 'cache_write'];
+const SETTING = 'setting:';
 
-/** Columns added after schema 1, added in place to an older file. */
-const ADDED_COLUMNS: readonly [table: string, column: string, type: string][] = [
-  ['keys', 'base_url', 'TEXT'],
-  ['ledger', 'provider_cost_nanos', 'INTEGER'],
-  ['ledger', 'metered_cost_nanos', 'INTEGER'],
-  // schema 3: scopes (tag), clamp, auto-tune
-  ['ledger', 'tag', 'TEXT'],
-  ['holds', 'tag', 'TEXT'],
-  ['budgets', 'clamp', 'INTEGER NOT NULL DEFAULT 0'],
-  ['budgets', 'autotune', "TEXT NOT NULL DEFAULT 'off'"],
-];
-
-/** Indexes on columns that ADDED_COLUMNS may have just added: created after them. */
-const LATE_INDEXES = `
-CREATE INDEX IF NOT EXISTS ledger_tag_ts ON ledger (tag, ts);
-`;
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS keys (
-  id INTEGER PRIMARY KEY,
-  name TEXT NOT NULL UNIQUE,
-  provider TEXT NOT NULL,
-  token_hash TEXT NOT NULL UNIQUE,
-  token_hint TEXT NOT NULL,
-  provider_key_enc TEXT NOT NULL,
-  base_url TEXT,
-  created_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS budgets (
-  id INTEGER PRIMARY KEY,
-  name TEXT NOT NULL UNIQUE,
-  scope TEXT NOT NULL CHECK (scope IN ('key','global','tag')),
-  key_id INTEGER REFERENCES keys(id) ON DELETE CASCADE,
-  cap_nanos INTEGER NOT NULL CHECK (cap_nanos >= 0),
-  period TEXT NOT NULL CHECK (period IN ('day','week','month','total')),
-  session_cap_nanos INTEGER,
-  ceiling_nanos INTEGER,
-  mode TEXT NOT NULL DEFAULT 'hard' CHECK (mode IN ('hard','soft')),
-  killed INTEGER NOT NULL DEFAULT 0,
-  clamp INTEGER NOT NULL DEFAULT 0,
-  autotune TEXT NOT NULL DEFAULT 'off',
-  updated_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS ledger (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  ts INTEGER NOT NULL,
-  request_id TEXT NOT NULL,
-  key_id INTEGER NOT NULL,
-  key_name TEXT NOT NULL,
-  session TEXT,
-  provider TEXT NOT NULL,
-  model TEXT NOT NULL,
-  priced_as TEXT,
-  price_estimated INTEGER NOT NULL DEFAULT 0,
-  input_tokens INTEGER NOT NULL DEFAULT 0,
-  output_tokens INTEGER NOT NULL DEFAULT 0,
-  cache_read_tokens INTEGER NOT NULL DEFAULT 0,
-  cache_write_5m_tokens INTEGER NOT NULL DEFAULT 0,
-  cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0,
-  cost_nanos INTEGER NOT NULL,
-  outcome TEXT NOT NULL,
-  usage_source TEXT NOT NULL,
-  status INTEGER,
-  duration_ms INTEGER NOT NULL DEFAULT 0,
-  detail TEXT,
-  provider_cost_nanos INTEGER,
-  metered_cost_nanos INTEGER,
-  tag TEXT
-);
-CREATE INDEX IF NOT EXISTS ledger_key_ts ON ledger (key_id, ts);
-CREATE INDEX IF NOT EXISTS ledger_key_session ON ledger (key_id, session, ts);
-CREATE INDEX IF NOT EXISTS ledger_ts ON ledger (ts);
-CREATE TABLE IF NOT EXISTS holds (
-  id TEXT PRIMARY KEY,
-  ts INTEGER NOT NULL,
-  key_id INTEGER NOT NULL,
-  key_name TEXT NOT NULL,
-  session TEXT,
-  provider TEXT NOT NULL,
-  model TEXT NOT NULL,
-  amount_nanos INTEGER NOT NULL,
-  tag TEXT
-);
-CREATE TABLE IF NOT EXISTS prices (
-  model TEXT PRIMARY KEY,
-  input INTEGER NOT NULL,
-  output INTEGER NOT NULL,
-  cache_read INTEGER,
-  cache_write INTEGER,
-  updated_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS events (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  ts INTEGER NOT NULL,
-  kind TEXT NOT NULL,
-  budget TEXT,
-  channel TEXT NOT NULL,
-  cap_before_nanos INTEGER,
-  cap_after_nanos INTEGER,
-  detail TEXT
-);
-CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
--- What ledger rows pruned by retention added up to, per local day: budgets' sums, charts and auto-tune still see them.
-CREATE TABLE IF NOT EXISTS daily_totals (
-  day TEXT NOT NULL,
-  day_start INTEGER NOT NULL,
-  key_id INTEGER NOT NULL,
-  key_name TEXT NOT NULL,
-  tag TEXT NOT NULL DEFAULT '',
-  provider TEXT NOT NULL,
-  model TEXT NOT NULL,
-  requests INTEGER NOT NULL DEFAULT 0,
-  input_tokens INTEGER NOT NULL DEFAULT 0,
-  output_tokens INTEGER NOT NULL DEFAULT 0,
-  cost_nanos INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (day, key_id, tag, model)
-);
-CREATE INDEX IF NOT EXISTS daily_totals_start ON daily_totals (day_start);
--- A threshold event fires once per budget per period: this row is the "already fired" mark.
-CREATE TABLE IF NOT EXISTS threshold_marks (
-  budget_id INTEGER NOT NULL,
-  period_start INTEGER NOT NULL,
-  pct INTEGER NOT NULL,
-  ts INTEGER NOT NULL,
-  PRIMARY KEY (budget_id, period_start, pct)
-);
--- Dashboard sign-in: one-time links and browser sessions, both kept as SHA-256 of their secret.
-CREATE TABLE IF NOT EXISTS dashboard_links (
-  token_hash TEXT PRIMARY KEY,
-  created_at INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS dashboard_sessions (
-  id_hash TEXT PRIMARY KEY,
-  created_at INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL
-);
-`;
-
-interface KeyRow {
-  id: number;
-  name: string;
-  provider: string;
-  token_hash: string;
-  token_hint: string;
-  provider_key_enc: string;
-  base_url: string | null;
-  created_at: number;
-}
-interface BudgetRow {
-  id: number;
-  name: string;
-  scope: string;
-  key_id: number | null;
-  cap_nanos: number;
-  period: string;
-  session_cap_nanos: number | null;
-  ceiling_nanos: number | null;
-  mode: string;
-  killed: number;
-  clamp: number;
-  autotune: string;
-  updated_at: number;
-}
-interface LedgerDbRow {
-  id: number;
-  ts: number;
-  request_id: string;
-  key_id: number;
-  key_name: string;
-  session: string | null;
-  provider: string;
-  model: string;
-  priced_as: string | null;
-  price_estimated: number;
-  input_tokens: number;
-  output_tokens: number;
-  cache_read_tokens: number;
-  cache_write_5m_tokens: number;
-  cache_write_1h_tokens: number;
-  cost_nanos: number;
-  outcome: string;
-  usage_source: string;
-  status: number | null;
-  duration_ms: number;
-  detail: string | null;
-  provider_cost_nanos: number | null;
-  metered_cost_nanos: number | null;
-  tag: string | null;
-}
-interface HoldRow {
-  id: string;
-  ts: number;
-  key_id: number;
-  key_name: string;
-  session: string | null;
-  provider: string;
-  model: string;
-  amount_nanos: number;
-  tag: string | null;
+/** Resolves at once with what `f` returns, or rejects with what it throws: a read, as a Promise. */
+function now<T>(f: () => T): Promise<T> {
+  try {
+    return Promise.resolve(f());
+  } catch (err) {
+    return Promise.reject(err as Error);
+  }
 }
 
-const toKey = (r: KeyRow): KeyRecord => ({
-  id: r.id,
-  name: r.name,
-  provider: r.provider as ProviderId,
-  tokenHash: r.token_hash,
-  tokenHint: r.token_hint,
-  providerKeyEnc: r.provider_key_enc,
-  baseUrl: r.base_url,
-  createdAt: r.created_at,
-});
-const toBudget = (r: BudgetRow): BudgetRecord => ({
-  id: r.id,
-  name: r.name,
-  scope: r.scope as BudgetRecord['scope'],
-  keyId: r.key_id,
-  capNanos: r.cap_nanos,
-  period: r.period as Period,
-  sessionCapNanos: r.session_cap_nanos,
-  ceilingNanos: r.ceiling_nanos,
-  mode: r.mode as BudgetMode,
-  killed: r.killed !== 0,
-  clamp: r.clamp !== 0,
-  autotune: (r.autotune ?? 'off') as AutotuneMode,
-  updatedAt: r.updated_at,
-});
-const toLedger = (r: LedgerDbRow): StoredLedgerRow => ({
-  id: r.id,
-  ts: r.ts,
-  requestId: r.request_id,
-  keyId: r.key_id,
-  keyName: r.key_name,
-  session: r.session,
-  provider: r.provider as ProviderId,
-  model: r.model,
-  pricedAs: r.priced_as,
-  priceEstimated: r.price_estimated !== 0,
-  inputTokens: r.input_tokens,
-  outputTokens: r.output_tokens,
-  cacheReadTokens: r.cache_read_tokens,
-  cacheWrite5mTokens: r.cache_write_5m_tokens,
-  cacheWrite1hTokens: r.cache_write_1h_tokens,
-  costNanos: r.cost_nanos,
-  outcome: r.outcome as Outcome,
-  usageSource: r.usage_source as LedgerRow['usageSource'],
-  status: r.status,
-  durationMs: r.duration_ms,
-  detail: r.detail,
-  providerCostNanos: r.provider_cost_nanos,
-  meteredCostNanos: r.metered_cost_nanos,
-  tag: r.tag,
-});
-const toHold = (r: HoldRow): HoldRecord => ({
-  id: r.id,
-  ts: r.ts,
-  keyId: r.key_id,
-  keyName: r.key_name,
-  session: r.session,
-  provider: r.provider as ProviderId,
-  model: r.model,
-  amountNanos: r.amount_nanos,
-  tag: r.tag,
-});
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  readonly #t: SqliteTables;
+  readonly #db: Database.Database;
+  readonly #q: GroupCommit;
+  readonly #reports: SqliteReports;
+  readonly #alerts: SqliteAlerts;
 
-const ledgerParams = (row: LedgerRow) => ({
-  ts: row.ts,
-  request_id: row.requestId,
-  key_id: row.keyId,
-  key_name: row.keyName,
-  session: row.session,
-  provider: row.provider,
-  model: row.model,
-  priced_as: row.pricedAs,
-  price_estimated: row.priceEstimated ? 1 : 0,
-  input_tokens: row.inputTokens,
-  output_tokens: row.outputTokens,
-  cache_read_tokens: row.cacheReadTokens,
-  cache_write_5m_tokens: row.cacheWrite5mTokens,
-  cache_write_1h_tokens: row.cacheWrite1hTokens,
-  cost_nanos: row.costNanos,
-  outcome: row.outcome,
-  usage_source: row.usageSource,
-  status: row.status,
-  duration_ms: row.durationMs,
-  detail: row.detail,
-  provider_cost_nanos: row.providerCostNanos ?? null,
-  metered_cost_nanos: row.meteredCostNanos ?? null,
-  tag: row.tag ?? null,
-});
-
-export const DB_FILE = 'spendcap.db';
-
-/**
- * The embedded store: one SQLite file in WAL mode. Every statement is prepared once.
- * synchronous=NORMAL in WAL survives a process kill (the WAL write is done before commit
- * returns); only a power loss could drop the last transactions.
- */
-export class SqliteStore {
-  readonly db: Database.Database;
-  readonly #s: {
-    insertKey: Statement;
-    keyByName: Statement;
-    keys: Statement;
-    deleteKey: Statement;
-    insertBudget: Statement;
-    budgets: Statement;
-    budgetByName: Statement;
-    updateBudget: Statement;
-    deleteBudget: Statement;
-    insertLedger: Statement;
-    ledgerPage: Statement;
-    spentByKey: Statement;
-    spentBySession: Statement;
-    spentSessionsOfKey: Statement;
-    insertHold: Statement;
-    updateHold: Statement;
-    deleteHold: Statement;
-    holds: Statement;
-    upsertPrice: Statement;
-    deletePrice: Statement;
-    prices: Statement;
-    insertEvent: Statement;
-    events: Statement;
-    dataVersion: Statement;
-    getMeta: Statement;
-    setMeta: Statement;
-    spentAll: Statement;
-    spentByTag: Statement;
-    dailyAll: Statement;
-    dailyByKey: Statement;
-    dailyByTag: Statement;
-    markThreshold: Statement;
-    maxThreshold: Statement;
-  };
-  readonly #settleTx: (holdId: string, row: LedgerRow) => number;
-
-  readonly #file: string;
+  readonly keys: KeyStore;
+  readonly tokens: TokenStore;
+  readonly connections: ConnectionStore;
+  readonly budgets: BudgetStore;
+  readonly holds: HoldStore;
+  readonly ledger: LedgerStore;
+  readonly daily: DailyStore;
+  readonly events: EventStore;
+  readonly thresholds: ThresholdStore;
+  readonly settings: SettingsStore;
+  readonly prices: PriceStore;
+  readonly sessions: SessionStore;
+  readonly alerts: AlertStoreApi;
+  readonly providerKeys: ProviderKeyStore;
+  readonly changes: ChangeFeed;
 
   constructor(dataDir: string, opts: { readonly?: boolean } = {}) {
-    const file = join(dataDir, DB_FILE);
-    this.#file = file;
-    this.db = new Database(file, { readonly: opts.readonly ?? false });
-    this.db.pragma('busy_timeout = 5000');
-    if (!opts.readonly) {
-      // Owner-only, like the rest of the data dir: SQLite creates the -wal and -shm files with the main file's mode.
-      ownerOnly(file);
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = NORMAL');
-      this.db.pragma('foreign_keys = ON');
-      this.#migrate();
-      // Made by an older spendcap (or before the line above): tighten them too, once they exist.
-      ownerOnly(`${file}-wal`);
-      ownerOnly(`${file}-shm`);
-    }
-    const p = (sql: string) => this.db.prepare(sql);
-    this.#s = {
-      insertKey: p(`INSERT INTO keys (name, provider, token_hash, token_hint, provider_key_enc, base_url, created_at)
-                    VALUES (@name, @provider, @token_hash, @token_hint, @provider_key_enc, @base_url, @created_at)`),
-      keyByName: p('SELECT * FROM keys WHERE name = ?'),
-      keys: p('SELECT * FROM keys ORDER BY name'),
-      deleteKey: p('DELETE FROM keys WHERE name = ?'),
-      insertBudget: p(`INSERT INTO budgets (name, scope, key_id, cap_nanos, period, session_cap_nanos, ceiling_nanos, mode, killed, clamp, autotune, updated_at)
-                       VALUES (@name, @scope, @key_id, @cap_nanos, @period, @session_cap_nanos, @ceiling_nanos, @mode, 0, @clamp, @autotune, @updated_at)`),
-      budgets: p('SELECT * FROM budgets ORDER BY name'),
-      budgetByName: p('SELECT * FROM budgets WHERE name = ?'),
-      updateBudget: p(`UPDATE budgets SET cap_nanos = @cap_nanos, period = @period, session_cap_nanos = @session_cap_nanos,
-                       ceiling_nanos = @ceiling_nanos, mode = @mode, killed = @killed, clamp = @clamp, autotune = @autotune,
-                       updated_at = @updated_at WHERE id = @id`),
-      deleteBudget: p('DELETE FROM budgets WHERE name = ?'),
-      insertLedger: p(`INSERT INTO ledger (ts, request_id, key_id, key_name, session, provider, model, priced_as, price_estimated,
-                        input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cost_nanos,
-                        outcome, usage_source, status, duration_ms, detail, provider_cost_nanos, metered_cost_nanos, tag)
-                       VALUES (@ts, @request_id, @key_id, @key_name, @session, @provider, @model, @priced_as, @price_estimated,
-                        @input_tokens, @output_tokens, @cache_read_tokens, @cache_write_5m_tokens, @cache_write_1h_tokens, @cost_nanos,
-                        @outcome, @usage_source, @status, @duration_ms, @detail, @provider_cost_nanos, @metered_cost_nanos, @tag)`),
-      ledgerPage: p('SELECT * FROM ledger ORDER BY id DESC LIMIT ? OFFSET ?'),
-      spentByKey: p('SELECT COALESCE(SUM(cost_nanos), 0) AS s FROM ledger WHERE key_id = ? AND ts >= ?'),
-      spentBySession: p('SELECT COALESCE(SUM(cost_nanos), 0) AS s FROM ledger WHERE key_id = ? AND session = ?'),
-      spentSessionsOfKey: p(`SELECT session, COALESCE(SUM(cost_nanos), 0) AS s, MAX(ts) AS last FROM ledger
-                             WHERE key_id = ? AND session IS NOT NULL GROUP BY session ORDER BY last DESC LIMIT ?`),
-      insertHold: p(`INSERT INTO holds (id, ts, key_id, key_name, session, provider, model, amount_nanos, tag)
-                     VALUES (@id, @ts, @key_id, @key_name, @session, @provider, @model, @amount_nanos, @tag)`),
-      updateHold: p('UPDATE holds SET amount_nanos = ?, model = ? WHERE id = ?'),
-      deleteHold: p('DELETE FROM holds WHERE id = ?'),
-      holds: p('SELECT * FROM holds ORDER BY ts'),
-      upsertPrice: p(`INSERT INTO prices (model, input, output, cache_read, cache_write, updated_at)
-                      VALUES (@model, @input, @output, @cache_read, @cache_write, @updated_at)
-                      ON CONFLICT (model) DO UPDATE SET input = excluded.input, output = excluded.output,
-                      cache_read = excluded.cache_read, cache_write = excluded.cache_write, updated_at = excluded.updated_at`),
-      deletePrice: p('DELETE FROM prices WHERE model = ?'),
-      prices: p('SELECT * FROM prices ORDER BY model'),
-      insertEvent: p(`INSERT INTO events (ts, kind, budget, channel, cap_before_nanos, cap_after_nanos, detail)
-                      VALUES (?, ?, ?, ?, ?, ?, ?)`),
-      events: p('SELECT * FROM events ORDER BY id DESC LIMIT ?'),
-      dataVersion: p('PRAGMA data_version'),
-      getMeta: p('SELECT v FROM meta WHERE k = ?'),
-      setMeta: p('INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v'),
-      spentAll: p('SELECT COALESCE(SUM(cost_nanos), 0) AS s FROM ledger WHERE ts >= ?'),
-      spentByTag: p('SELECT COALESCE(SUM(cost_nanos), 0) AS s FROM ledger WHERE tag = ? AND ts >= ?'),
-      dailyAll: p('SELECT COALESCE(SUM(cost_nanos), 0) AS s FROM daily_totals WHERE day_start >= ?'),
-      dailyByKey: p('SELECT COALESCE(SUM(cost_nanos), 0) AS s FROM daily_totals WHERE key_id = ? AND day_start >= ?'),
-      dailyByTag: p('SELECT COALESCE(SUM(cost_nanos), 0) AS s FROM daily_totals WHERE tag = ? AND day_start >= ?'),
-      markThreshold: p('INSERT OR IGNORE INTO threshold_marks (budget_id, period_start, pct, ts) VALUES (?, ?, ?, ?)'),
-      maxThreshold: p('SELECT COALESCE(MAX(pct), 0) FROM threshold_marks WHERE budget_id = ? AND period_start = ?'),
+    const t = new SqliteTables(dataDir, opts);
+    this.#t = t;
+    this.#db = t.db;
+    this.#q = new GroupCommit(t.db);
+    this.#reports = new SqliteReports(t.db);
+    this.#alerts = new SqliteAlerts(t.db);
+    const db = t.db;
+    const r = this.#reports;
+    const w = <T>(f: () => T): Promise<T> => this.#q.enqueue(f);
+    const ev = (e: NewEvent | undefined): EventRecord | null => (e === undefined ? null : t.insertEvent(e));
+
+    this.keys = {
+      create: (key, budget, event) =>
+        w(() => {
+          const k = t.insertKeyWithBudget(key, budget);
+          ev(event);
+          return k;
+        }),
+      byName: (name) => now(() => t.keyByName(name)),
+      list: () => now(() => t.listKeys()),
+      remove: (name, event) =>
+        w(() => {
+          if (!t.deleteKey(name)) throw new StoreError('E_NOT_FOUND', `no key named "${name}" (see: spendcap key list)`);
+          ev(event);
+        }),
     };
-    for (const st of [this.#s.spentAll, this.#s.spentByTag, this.#s.dailyAll, this.#s.dailyByKey, this.#s.dailyByTag, this.#s.maxThreshold]) st.pluck(true);
-    this.#s.dataVersion.pluck(true);
-    this.#s.spentByKey.pluck(true);
-    this.#s.spentBySession.pluck(true);
-    this.#settleTx = this.db.transaction((holdId: string, row: LedgerRow) => {
-      this.#s.deleteHold.run(holdId);
-      return Number(this.#s.insertLedger.run(ledgerParams(row)).lastInsertRowid);
-    });
+    this.tokens = {
+      live: () => now(() => liveTokenHashes(db)),
+      insert: (tok) => w(() => insertToken(db, tok)),
+      // Listing adopts the key's own token as a row: a write, so it goes through the queue too.
+      list: (keyId) => w(() => listTokens(db, keyId)),
+      revoke: (keyId, idOrLabel, at) => w(() => revokeToken(db, keyId, idOrLabel, at)),
+      revokeId: (tokenId, at) =>
+        w(() => {
+          db.prepare('UPDATE key_tokens SET revoked_at = ? WHERE id = ?').run(at, tokenId);
+        }),
+    };
+    this.connections = {
+      save: (c) => w(() => saveConnection(db, c)),
+      get: (agent) => now(() => getConnection(db, agent)),
+      list: () => now(() => listConnections(db)),
+      remove: (agent) => w(() => deleteConnection(db, agent)),
+    };
+    this.budgets = {
+      list: () => now(() => t.listBudgets()),
+      byName: (name) => now(() => t.budgetByName(name)),
+      create: (b, event) => w(() => t.createBudget(b, event)),
+      remove: (name, event) => w(() => t.deleteBudget(name, event)),
+      change: (name, change, event) => w(() => t.changeBudget(name, change, event)),
+    };
+    this.holds = {
+      insert: (h) => w(() => t.insertHold(h)),
+      update: (id, amount, model) => w(() => t.updateHold(id, amount, model)),
+      list: () => now(() => t.listHolds()),
+      settle: (holdId, row) => w(() => t.settleHold(holdId, row)),
+    };
+    this.ledger = {
+      insert: (row) => w(() => t.insertLedger(row)),
+      page: (limit, offset) => now(() => t.listLedger(limit, offset)),
+      search: (f) => now(() => r.usagePage(f)),
+      since: (sinceMs) => now(() => [...t.ledgerSince(sinceMs)]),
+      spentSince: (filter, sinceMs) => now(() => t.spentSince(filter, sinceMs)),
+      spentBySession: (keyId, session) => now(() => t.spentBySession(keyId, session)),
+      sessionsOfKey: (keyId, limit) => now(() => t.sessionsOfKey(keyId, limit)),
+      keySessions: (keyId, sinceMs, limit) => now(() => r.keySessions(keyId, sinceMs, limit)),
+      costRows: (filter, from, to) => now(() => t.costRows(filter, from, to)),
+      estimatedCount: (filter, sinceMs) => now(() => r.estimatedCount(filter, sinceMs)),
+      byModel: (win) => now(() => r.byModel(win)),
+      outcomes: (win) => now(() => r.outcomes(win)),
+      buckets: (win, bucketMs) => now(() => r.buckets(win, bucketMs)),
+      modelsInUse: (sinceMs, limit) => now(() => r.modelsInUse(sinceMs, limit)),
+      metrics: (bucketsS) => now(() => r.metrics(bucketsS)),
+      providerRows: (provider, sinceMs) => now(() => r.providerRows(provider, sinceMs)),
+      correct: (list, events, meta) =>
+        w(() => {
+          const update = db.prepare('UPDATE ledger SET cost_nanos = ?, provider_cost_nanos = ?, metered_cost_nanos = COALESCE(metered_cost_nanos, cost_nanos) WHERE id = ? AND cost_nanos = ?');
+          const applied = list.filter((c) => update.run(c.toNanos, c.toNanos, c.rowId, c.fromNanos).changes > 0).map((c) => c.rowId);
+          if (applied.length > 0) {
+            for (const e of events(applied)) t.insertEvent(e);
+            t.setMeta(meta.key, meta.value);
+          }
+          return applied;
+        }),
+      estimatedAfter: (afterId, limit) => now(() => this.#alerts.estimatedPriceRowsAfter(afterId, limit)),
+      maxId: () => now(() => this.#alerts.maxLedgerId()),
+    };
+    this.daily = {
+      totals: (filter, from, to) => now(() => t.dailyTotals(filter, from, to)),
+      byDay: (win) => now(() => r.dailyByDay(win)),
+      list: () => now(() => t.listDailyTotals()),
+      prune: (beforeMs, dayOf) => w(() => t.pruneLedger(beforeMs, dayOf)),
+      prunedBefore: () => now(() => t.prunedBefore()),
+    };
+    this.events = {
+      insert: (e) => w(() => t.insertEvent(e)),
+      list: (limit, o) => now(() => t.listEvents(limit, o)),
+      search: (f) => now(() => r.eventsPage(f)),
+      after: (afterId, limit) => now(() => (db.prepare('SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?').all(afterId, limit) as Parameters<typeof toEvent>[0][]).map(toEvent)),
+      maxId: () => now(() => this.#alerts.maxEventId()),
+    };
+    this.thresholds = {
+      mark: (budgetId, periodStart, pct, ts, event) =>
+        w(() => {
+          const first = t.markThreshold(budgetId, periodStart, pct, ts);
+          if (first) ev(event);
+          return first;
+        }),
+      maxFired: (budgetId, periodStart) => now(() => t.maxThresholdFired(budgetId, periodStart)),
+    };
+    this.settings = {
+      get: (key) => now(() => t.getSetting(key)),
+      all: () =>
+        now(() => {
+          const out: Record<string, string> = {};
+          for (const row of db.prepare("SELECT k, v FROM meta WHERE k LIKE 'setting:%'").all() as Array<{ k: string; v: string }>) out[row.k.slice(SETTING.length)] = row.v;
+          return out;
+        }),
+      set: (values, event) =>
+        w(() => {
+          for (const [k, v] of Object.entries(values)) t.setSetting(k, v);
+          return ev(event);
+        }),
+      getMeta: (key) => now(() => t.getMeta(key)),
+      setMeta: (key, value) => w(() => t.setMeta(key, value)),
+    };
+    this.prices = {
+      list: () => now(() => t.listPrices()),
+      set: (p, event) =>
+        w(() => {
+          t.setPrice(p);
+          ev(event);
+        }),
+      remove: (model, event) =>
+        w(() => {
+          const had = t.deletePrice(model);
+          if (had) ev(event);
+          return had;
+        }),
+    };
+    this.sessions = {
+      insertLink: (h, c, e) => w(() => t.insertDashboardLink(h, c, e)),
+      consumeLink: (h, at) => w(() => t.consumeDashboardLink(h, at)),
+      insertSession: (h, c, e) => w(() => t.insertDashboardSession(h, c, e)),
+      session: (h, at) => now(() => t.dashboardSession(h, at)),
+      removeSession: (h) => w(() => t.deleteDashboardSession(h)),
+    };
+    const a = this.#alerts;
+    this.alerts = {
+      insertChannel: (c) => w(() => a.insertChannel(c)),
+      listChannels: () => now(() => a.listChannels()),
+      channel: (name) => now(() => a.channel(name)),
+      deleteChannel: (name) => w(() => a.deleteChannel(name)),
+      recordTest: (name, ok, detail, ts) => w(() => a.recordTest(name, ok, detail, ts)),
+      channelsVersion: () => now(() => a.channelsVersion()),
+      enqueue: (row, mode) => w(() => a.enqueue(row, mode)),
+      outboxRow: (id) => now(() => a.outboxRow(id)),
+      dueRows: (at, limit) => now(() => a.dueRows(at, limit)),
+      markSent: (id, ref, at, next) => w(() => a.markSent(id, ref, at, next)),
+      markSentIfUnchanged: (id, ref, at, next, updatedAt) => w(() => a.markSentIfUnchanged(id, ref, at, next, updatedAt)),
+      markRetry: (id, attempts, next, error) => w(() => a.markRetry(id, attempts, next, error)),
+      markFailed: (id, attempts, error) => w(() => a.markFailed(id, attempts, error)),
+      supersede: (ids) => w(() => a.supersede(ids)),
+      recentOutbox: (limit, channel) => now(() => a.recentOutbox(limit, channel)),
+      pendingOf: (channel) => now(() => a.pendingOf(channel)),
+      budgetSettings: (budget) => now(() => a.budgetSettings(budget)),
+      allBudgetSettings: () => now(() => a.allBudgetSettings()),
+      setBudgetSettings: (budget, change) => w(() => a.setBudgetSettings(budget, change)),
+      insertAsk: (ask) => w(() => a.insertAsk(ask)),
+      ask: (id) => now(() => a.ask(id)),
+      pendingAsks: (at, budget) => now(() => a.pendingAsks(at, budget)),
+      decideAsk: (id, state, by, at) => w(() => a.decideAsk(id, state, by, at)),
+    };
+    this.providerKeys = {
+      saveAdmin: (provider, keyEnc, hint, createdAt) =>
+        w((): AdminKeyInfo => {
+          db.prepare(
+            `INSERT INTO provider_admin_keys (provider, key_enc, hint, created_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (provider) DO UPDATE SET key_enc = excluded.key_enc, hint = excluded.hint, created_at = excluded.created_at`,
+          ).run(provider, keyEnc, hint, createdAt);
+          return { provider, hint, createdAt };
+        }),
+      adminEnc: (provider) => now(() => (db.prepare('SELECT key_enc FROM provider_admin_keys WHERE provider = ?').pluck(true).get(provider) as string | undefined) ?? null),
+      listAdmin: () =>
+        now(() =>
+          (db.prepare('SELECT provider, hint, created_at FROM provider_admin_keys ORDER BY provider').all() as Array<{ provider: AdminProvider; hint: string; created_at: number }>).map((x) => ({
+            provider: x.provider,
+            hint: x.hint,
+            createdAt: x.created_at,
+          })),
+        ),
+      removeAdmin: (provider) => w(() => db.prepare('DELETE FROM provider_admin_keys WHERE provider = ?').run(provider).changes > 0),
+      link: (l) =>
+        w(() => {
+          db.prepare(
+            `INSERT INTO provider_keys (key_id, provider, hash, label, created_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (key_id) DO UPDATE SET provider = excluded.provider, hash = excluded.hash, label = excluded.label, created_at = excluded.created_at`,
+          ).run(l.keyId, l.provider, l.hash, l.label, l.createdAt);
+        }),
+      linkOf: (keyId) => now(() => toLinks(db.prepare('SELECT * FROM provider_keys WHERE key_id = ?').all(keyId))[0] ?? null),
+      links: () => now(() => toLinks(db.prepare('SELECT * FROM provider_keys ORDER BY key_id').all())),
+      unlink: (keyId) =>
+        w(() => {
+          db.prepare('DELETE FROM provider_keys WHERE key_id = ?').run(keyId);
+        }),
+    };
+    this.changes = { version: () => now(() => t.dataVersion()) };
   }
 
-  #migrate(): void {
-    const before = this.#schemaVersion();
-    if (before !== null && before > SCHEMA_VERSION) {
-      throw new StoreError('E_INVALID', `the data dir was written by a newer spendcap (schema ${before}); upgrade spendcap`);
-    }
-    // One transaction: a crash mid-way leaves the old file untouched, never values ×1000 twice.
-    this.db.transaction(() => {
-      this.db.exec(SCHEMA);
-      if (this.#hasColumn('ledger', 'cost_micros')) this.#microsToNanos();
-      this.#addColumns();
-      this.db.prepare('INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v').run('schema_version', String(SCHEMA_VERSION));
-    })();
+  /** The data_version a per-request check reads: synchronous for the embedded store (the Bank's fast path). */
+  versionNow(): number {
+    return this.#t.dataVersion();
   }
 
-  #hasColumn(table: string, column: string): boolean {
-    return (this.db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).some((c) => c.name === column);
+  /** Transactions committed and writes carried since open (what group commit bought). */
+  get commitStats(): { commits: number; writes: number } {
+    return { commits: this.#q.commits, writes: this.#q.writes };
   }
 
-  #schemaVersion(): number | null {
-    const hasMeta = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
-    if (!hasMeta) return null;
-    const row = this.db.prepare('SELECT v FROM meta WHERE k = ?').get('schema_version') as { v: string } | undefined;
-    return row === undefined ? null : Number(row.v);
+  flush(): Promise<void> {
+    if (this.#q.pending === 0) return Promise.resolve();
+    return this.#q.enqueue(() => undefined);
   }
 
-  /** Schema ≤ 3 → 4: every money figure ×1000, each *_micros column renamed *_nanos (see NANOS_MIGRATION). */
-  #microsToNanos(): void {
-    for (const [table, from, to] of NANOS_MIGRATION) {
-      if (!this.#hasColumn(table, from)) continue;
-      this.db.exec(`ALTER TABLE ${table} RENAME COLUMN ${from} TO ${to}`);
-      this.db.exec(`UPDATE ${table} SET ${to} = ${to} * 1000 WHERE ${to} IS NOT NULL`);
-    }
-    this.db.exec(`UPDATE prices SET ${NANOS_RATE_COLUMNS.map((c) => `${c} = ${c} * 1000`).join(', ')}`);
-    this.db.exec(`UPDATE meta SET k = 'setting:default_session_cap_nanos', v = CAST(CAST(v AS INTEGER) * 1000 AS TEXT)
-                  WHERE k = 'setting:default_session_cap_micros'`);
+  background(): Checkpointer {
+    return this.checkpointInBackground();
   }
 
-  #addColumns(): void {
-    for (const [table, column, type] of ADDED_COLUMNS) {
-      if (!this.#hasColumn(table, column)) this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
-    }
-    this.db.exec(LATE_INDEXES);
-  }
-
-  /** For the long-running server: WAL checkpoints leave the event loop for a worker thread (checkpointer.ts). */
+  /** For the long-running server: WAL checkpoints leave the event loop for a worker thread. */
   checkpointInBackground(opts: { maxWalBytes?: number } = {}): Checkpointer {
-    const maxWalBytes = opts.maxWalBytes ?? MAX_WAL_BYTES;
-    this.db.pragma(`wal_autocheckpoint = ${Math.ceil(maxWalBytes / 4096)}`);
-    // When the WAL starts over, its file is cut back to this size rather than kept at its peak.
-    this.db.pragma(`journal_size_limit = ${maxWalBytes}`);
-    return new Checkpointer(this.#file, () => this.db.pragma('wal_autocheckpoint = 1000'));
+    return this.#t.checkpointInBackground(opts);
   }
 
-  close(): void {
-    this.db.close();
+  close(): Promise<void> {
+    this.closeNow();
+    return Promise.resolve();
   }
 
-  /** Changes whenever another connection (a CLI command) commits; cheap enough to poll. */
-  dataVersion(): number {
-    return this.#s.dataVersion.get() as number;
-  }
-
-  // keys
-  insertKeyWithBudget(
-    key: Omit<KeyRecord, 'id'>,
-    budget: Omit<BudgetRecord, 'id' | 'keyId' | 'killed' | 'scope' | 'name' | 'clamp' | 'autotune'> & { clamp?: boolean; autotune?: AutotuneMode },
-  ): KeyRecord {
-    const tx = this.db.transaction(() => {
-      if (this.#s.budgetByName.get(key.name) !== undefined) throw new StoreError('E_EXISTS', `a key or budget named "${key.name}" already exists`);
-      const id = Number(
-        this.#s.insertKey.run({
-          name: key.name,
-          provider: key.provider,
-          token_hash: key.tokenHash,
-          token_hint: key.tokenHint,
-          provider_key_enc: key.providerKeyEnc,
-          base_url: key.baseUrl,
-          created_at: key.createdAt,
-        }).lastInsertRowid,
-      );
-      this.#s.insertBudget.run({
-        name: key.name,
-        scope: 'key',
-        key_id: id,
-        cap_nanos: budget.capNanos,
-        period: budget.period,
-        session_cap_nanos: budget.sessionCapNanos,
-        ceiling_nanos: budget.ceilingNanos,
-        mode: budget.mode,
-        clamp: budget.clamp ? 1 : 0,
-        autotune: budget.autotune ?? 'off',
-        updated_at: budget.updatedAt,
-      });
-      return id;
-    });
-    try {
-      return { ...key, id: tx() };
-    } catch (err) {
-      if (err instanceof Error && /UNIQUE constraint failed: keys.name/.test(err.message)) {
-        throw new StoreError('E_EXISTS', `a key named "${key.name}" already exists`);
-      }
-      throw err;
-    }
-  }
-
-  keyByName(name: string): KeyRecord | undefined {
-    const r = this.#s.keyByName.get(name) as KeyRow | undefined;
-    return r && toKey(r);
-  }
-
-  listKeys(): KeyRecord[] {
-    return (this.#s.keys.all() as KeyRow[]).map(toKey);
-  }
-
-  deleteKey(name: string): boolean {
-    return this.#s.deleteKey.run(name).changes > 0;
-  }
-
-  // budgets
-  listBudgets(): BudgetRecord[] {
-    return (this.#s.budgets.all() as BudgetRow[]).map(toBudget);
-  }
-
-  budgetByName(name: string): BudgetRecord | undefined {
-    const r = this.#s.budgetByName.get(name) as BudgetRow | undefined;
-    return r && toBudget(r);
-  }
-
-  updateBudget(b: BudgetRecord): void {
-    this.#s.updateBudget.run({
-      id: b.id,
-      cap_nanos: b.capNanos,
-      period: b.period,
-      session_cap_nanos: b.sessionCapNanos,
-      ceiling_nanos: b.ceilingNanos,
-      mode: b.mode,
-      killed: b.killed ? 1 : 0,
-      clamp: b.clamp ? 1 : 0,
-      autotune: b.autotune,
-      updated_at: b.updatedAt,
-    });
-  }
-
-  /** A global or tag budget (a key's budget is created with its key), with its event, in one transaction. */
-  createBudget(b: Omit<BudgetRecord, 'id' | 'killed' | 'updatedAt'>, event: { channel: EventChannel; detail?: string | null; ts?: number }): { after: BudgetRecord; event: EventRecord } {
-    return this.db.transaction(() => {
-      if (this.budgetByName(b.name) !== undefined || this.keyByName(b.name) !== undefined) throw new StoreError('E_EXISTS', `a key or budget named "${b.name}" already exists (see: spendcap budget list)`);
-      const ts = event.ts ?? Date.now();
-      this.#s.insertBudget.run({
-        name: b.name,
-        scope: b.scope,
-        key_id: b.keyId,
-        cap_nanos: b.capNanos,
-        period: b.period,
-        session_cap_nanos: b.sessionCapNanos,
-        ceiling_nanos: b.ceilingNanos,
-        mode: b.mode,
-        clamp: b.clamp ? 1 : 0,
-        autotune: b.autotune,
-        updated_at: ts,
-      });
-      const after = this.budgetByName(b.name)!;
-      const ev = this.insertEvent({ ts, kind: 'budget-add', budget: b.name, channel: event.channel, capBeforeNanos: null, capAfterNanos: after.capNanos, detail: event.detail ?? null });
-      return { after, event: ev };
-    })();
-  }
-
-  /** Deletes a global or tag budget with its event; its ledger rows stay. */
-  deleteBudget(name: string, event: { channel: EventChannel; detail?: string | null; ts?: number }): { before: BudgetRecord; event: EventRecord } {
-    return this.db.transaction(() => {
-      const before = this.budgetByName(name);
-      if (before === undefined) throw new StoreError('E_NOT_FOUND', `no budget named "${name}" (see: spendcap budget list)`);
-      if (before.scope === 'key') throw new StoreError('E_INVALID', `"${name}" is a key's budget; remove the key instead: spendcap key rm ${name}`);
-      this.#s.deleteBudget.run(name);
-      const ev = this.insertEvent({ ts: event.ts ?? Date.now(), kind: 'budget-rm', budget: name, channel: event.channel, capBeforeNanos: before.capNanos, capAfterNanos: null, detail: event.detail ?? null });
-      return { before, event: ev };
-    })();
-  }
-
-  /** Applies a change to a budget and records the event in one transaction. */
-  changeBudget(
-    name: string,
-    change: (b: BudgetRecord) => BudgetRecord,
-    event: { kind: string; channel: EventChannel; detail?: string | null | ((before: BudgetRecord, after: BudgetRecord) => string | null); ts?: number },
-  ): { before: BudgetRecord; after: BudgetRecord; event: EventRecord } {
-    return this.db.transaction(() => {
-      const before = this.budgetByName(name);
-      if (before === undefined) throw new StoreError('E_NOT_FOUND', `no key or budget named "${name}" (see: spendcap status)`);
-      const after = { ...change(before), updatedAt: event.ts ?? Date.now() };
-      this.updateBudget(after);
-      const detail = typeof event.detail === 'function' ? event.detail(before, after) : (event.detail ?? null);
-      const ev = this.insertEvent({ ts: after.updatedAt, kind: event.kind, budget: name, channel: event.channel, capBeforeNanos: before.capNanos, capAfterNanos: after.capNanos, detail });
-      return { before, after, event: ev };
-    })();
-  }
-
-  // settings (meta table): read by the CLI and the server alike
-  getSetting(key: string): string | null {
-    const r = this.#s.getMeta.get(`setting:${key}`) as { v: string } | undefined;
-    return r?.v ?? null;
-  }
-
-  setSetting(key: string, value: string | null): void {
-    if (value === null) this.db.prepare('DELETE FROM meta WHERE k = ?').run(`setting:${key}`);
-    else this.#s.setMeta.run(`setting:${key}`, value);
-  }
-
-  // dashboard sign-in (src/dashboard/sessions.ts): secrets arrive already hashed
-  insertDashboardLink(tokenHash: string, createdAt: number, expiresAt: number): void {
-    this.db.transaction(() => {
-      // Expired links are dropped whenever a new one is made: the table stays a handful of rows.
-      this.db.prepare('DELETE FROM dashboard_links WHERE expires_at <= ?').run(createdAt);
-      this.db.prepare('INSERT INTO dashboard_links (token_hash, created_at, expires_at) VALUES (?, ?, ?)').run(tokenHash, createdAt, expiresAt);
-    })();
-  }
-
-  /** Deletes the link and says whether it was still valid: a link works once, even with two tabs racing. */
-  consumeDashboardLink(tokenHash: string, now: number): boolean {
-    const row = this.db.prepare('DELETE FROM dashboard_links WHERE token_hash = ? RETURNING expires_at').get(tokenHash) as { expires_at: number } | undefined;
-    return row !== undefined && row.expires_at > now;
-  }
-
-  insertDashboardSession(idHash: string, createdAt: number, expiresAt: number): void {
-    this.db.transaction(() => {
-      this.db.prepare('DELETE FROM dashboard_sessions WHERE expires_at <= ?').run(createdAt);
-      this.db.prepare('INSERT INTO dashboard_sessions (id_hash, created_at, expires_at) VALUES (?, ?, ?)').run(idHash, createdAt, expiresAt);
-    })();
-  }
-
-  /** The session's expiry when it exists and has not expired, else null. */
-  dashboardSession(idHash: string, now: number): number | null {
-    const row = this.db.prepare('SELECT expires_at FROM dashboard_sessions WHERE id_hash = ?').get(idHash) as { expires_at: number } | undefined;
-    return row !== undefined && row.expires_at > now ? row.expires_at : null;
-  }
-
-  deleteDashboardSession(idHash: string): boolean {
-    return this.db.prepare('DELETE FROM dashboard_sessions WHERE id_hash = ?').run(idHash).changes > 0;
-  }
-
-  getMeta(key: string): string | null {
-    const r = this.#s.getMeta.get(key) as { v: string } | undefined;
-    return r?.v ?? null;
-  }
-
-  setMeta(key: string, value: string): void {
-    this.#s.setMeta.run(key, value);
-  }
-
-  // ledger
-  insertLedger(row: LedgerRow): number {
-    return Number(this.#s.insertLedger.run(ledgerParams(row)).lastInsertRowid);
-  }
-
-  listLedger(limit: number, offset = 0): StoredLedgerRow[] {
-    return (this.#s.ledgerPage.all(limit, offset) as LedgerDbRow[]).map(toLedger);
-  }
-
-  /**
-   * n$ charged since `sinceMs`: ledger rows, plus the daily totals of rows retention pruned (all of them
-   * before `prunedBefore`, so nothing counts twice). Periods start at local midnight, as daily totals do.
-   */
-  spentSince(filter: SpendFilter, sinceMs: number): number {
-    let s: number;
-    if (filter === 'all') s = this.#s.spentAll.get(sinceMs) as number;
-    else if ('keyId' in filter) s = this.#s.spentByKey.get(filter.keyId, sinceMs) as number;
-    else s = this.#s.spentByTag.get(filter.tag, sinceMs) as number;
-    if (sinceMs < this.prunedBefore()) {
-      if (filter === 'all') s += this.#s.dailyAll.get(sinceMs) as number;
-      else if ('keyId' in filter) s += this.#s.dailyByKey.get(filter.keyId, sinceMs) as number;
-      else s += this.#s.dailyByTag.get(filter.tag, sinceMs) as number;
-    }
-    return s;
-  }
-
-  /** Epoch ms before which ledger rows were pruned into daily totals (0: never pruned). */
-  prunedBefore(): number {
-    return Number(this.getMeta('pruned_before') ?? 0);
-  }
-
-  /** (ts, cost) of the ledger rows a budget counts in [fromMs, toMs), oldest first. */
-  costRows(filter: SpendFilter, fromMs: number, toMs: number): Array<{ ts: number; costNanos: number }> {
-    const where = filter === 'all' ? '' : 'keyId' in filter ? 'AND key_id = @key' : 'AND tag = @tag';
-    const params = { from: fromMs, to: toMs, key: filter !== 'all' && 'keyId' in filter ? filter.keyId : null, tag: filter !== 'all' && 'tag' in filter ? filter.tag : null };
-    const rows = this.db.prepare(`SELECT ts, cost_nanos AS c FROM ledger WHERE ts >= @from AND ts < @to ${where} ORDER BY ts`).all(params) as Array<{ ts: number; c: number }>;
-    return rows.map((r) => ({ ts: r.ts, costNanos: r.c }));
-  }
-
-  /** Daily totals a budget counts with day_start in [fromMs, toMs), summed per day. */
-  dailyTotals(filter: SpendFilter, fromMs: number, toMs: number): Array<{ day: string; dayStart: number; costNanos: number }> {
-    const where = filter === 'all' ? '' : 'keyId' in filter ? 'AND key_id = @key' : 'AND tag = @tag';
-    const params = { from: fromMs, to: toMs, key: filter !== 'all' && 'keyId' in filter ? filter.keyId : null, tag: filter !== 'all' && 'tag' in filter ? filter.tag : null };
-    return this.db
-      .prepare(`SELECT day, MIN(day_start) AS ds, SUM(cost_nanos) AS c FROM daily_totals WHERE day_start >= @from AND day_start < @to ${where} GROUP BY day ORDER BY ds`)
-      .all(params)
-      .map((r) => {
-        const row = r as { day: string; ds: number; c: number };
-        return { day: row.day, dayStart: row.ds, costNanos: row.c };
-      });
-  }
-
-  listDailyTotals(): DailyTotal[] {
-    return (this.db.prepare('SELECT * FROM daily_totals ORDER BY day_start, key_id, tag, model').all() as Array<Record<string, unknown>>).map((r) => ({
-      day: r.day as string,
-      dayStart: r.day_start as number,
-      keyId: r.key_id as number,
-      keyName: r.key_name as string,
-      tag: (r.tag as string) === '' ? null : (r.tag as string),
-      provider: r.provider as string,
-      model: r.model as string,
-      requests: r.requests as number,
-      inputTokens: r.input_tokens as number,
-      outputTokens: r.output_tokens as number,
-      costNanos: r.cost_nanos as number,
-    }));
-  }
-
-  /**
-   * Retention: ledger rows before `beforeMs` are added into daily totals (day per `dayOf`, in the
-   * configured time zone) and deleted, in one transaction. Returns how many rows went.
-   */
-  pruneLedger(beforeMs: number, dayOf: (ts: number) => { day: string; dayStart: number }): number {
-    const upsert = this.db.prepare(`INSERT INTO daily_totals (day, day_start, key_id, key_name, tag, provider, model, requests, input_tokens, output_tokens, cost_nanos)
-      VALUES (@day, @day_start, @key_id, @key_name, @tag, @provider, @model, @requests, @input_tokens, @output_tokens, @cost_nanos)
-      ON CONFLICT (day, key_id, tag, model) DO UPDATE SET requests = requests + excluded.requests, input_tokens = input_tokens + excluded.input_tokens,
-      output_tokens = output_tokens + excluded.output_tokens, cost_nanos = cost_nanos + excluded.cost_nanos`);
-    return this.db.transaction(() => {
-      if (beforeMs <= this.prunedBefore()) return 0;
-      const groups = new Map<string, { day: string; day_start: number; key_id: number; key_name: string; tag: string; provider: string; model: string; requests: number; input_tokens: number; output_tokens: number; cost_nanos: number }>();
-      const rows = this.db.prepare('SELECT ts, key_id, key_name, tag, provider, model, input_tokens, output_tokens, cost_nanos FROM ledger WHERE ts < ? ORDER BY ts').iterate(beforeMs) as IterableIterator<{
-        ts: number;
-        key_id: number;
-        key_name: string;
-        tag: string | null;
-        provider: string;
-        model: string;
-        input_tokens: number;
-        output_tokens: number;
-        cost_nanos: number;
-      }>;
-      // Rows come in time order: the day is computed once per day, not per row.
-      let current: { day: string; dayStart: number; end: number } | null = null;
-      for (const r of rows) {
-        if (current === null || r.ts >= current.end || r.ts < current.dayStart) {
-          const d = dayOf(r.ts);
-          current = { ...d, end: d.dayStart + 20 * 3600_000 };
-          // The next day starts at least 23 h later (DST); 20 h keeps the check cheap and safe.
-        }
-        const tag = r.tag ?? '';
-        const k = `${current.day}\u0000${r.key_id}\u0000${tag}\u0000${r.model}`;
-        let g = groups.get(k);
-        if (!g) {
-          g = { day: current.day, day_start: current.dayStart, key_id: r.key_id, key_name: r.key_name, tag, provider: r.provider, model: r.model, requests: 0, input_tokens: 0, output_tokens: 0, cost_nanos: 0 };
-          groups.set(k, g);
-        }
-        g.requests++;
-        g.input_tokens += r.input_tokens;
-        g.output_tokens += r.output_tokens;
-        g.cost_nanos += r.cost_nanos;
-      }
-      for (const g of groups.values()) upsert.run(g);
-      const n = this.db.prepare('DELETE FROM ledger WHERE ts < ?').run(beforeMs).changes;
-      this.setMeta('pruned_before', String(beforeMs));
-      return n;
-    })();
-  }
-
-  /** Ledger rows with ts ≥ sinceMs, oldest first (exports). */
-  *ledgerSince(sinceMs: number): Generator<StoredLedgerRow> {
-    for (const r of this.db.prepare('SELECT * FROM ledger WHERE ts >= ? ORDER BY id').iterate(sinceMs)) yield toLedger(r as LedgerDbRow);
-  }
-
-  // thresholds: once per budget per period
-  /** True the first time (budget, period, pct) is marked. */
-  markThreshold(budgetId: number, periodStart: number, pct: number, ts: number): boolean {
-    return this.#s.markThreshold.run(budgetId, periodStart, pct, ts).changes > 0;
-  }
-
-  maxThresholdFired(budgetId: number, periodStart: number): number {
-    return this.#s.maxThreshold.get(budgetId, periodStart) as number;
-  }
-
-  spentBySession(keyId: number, session: string): number {
-    return this.#s.spentBySession.get(keyId, session) as number;
-  }
-
-  sessionsOfKey(keyId: number, limit: number): Array<{ session: string; spentNanos: number; lastTs: number }> {
-    return (this.#s.spentSessionsOfKey.all(keyId, limit) as Array<{ session: string; s: number; last: number }>).map((r) => ({
-      session: r.session,
-      spentNanos: r.s,
-      lastTs: r.last,
-    }));
-  }
-
-  // holds: written before a request goes upstream, so a crash cannot forget money in flight
-  insertHold(h: HoldRecord): void {
-    this.#s.insertHold.run({
-      id: h.id,
-      ts: h.ts,
-      key_id: h.keyId,
-      key_name: h.keyName,
-      session: h.session,
-      provider: h.provider,
-      model: h.model,
-      amount_nanos: h.amountNanos,
-      tag: h.tag ?? null,
-    });
-  }
-
-  updateHold(id: string, amountNanos: number, model: string): void {
-    this.#s.updateHold.run(amountNanos, model, id);
-  }
-
-  listHolds(): HoldRecord[] {
-    return (this.#s.holds.all() as HoldRow[]).map(toHold);
-  }
-
-  /** The hold becomes a charge: one transaction, so a crash leaves either the hold or the row, never both or neither. */
-  settleHold(holdId: string, row: LedgerRow): number {
-    return this.#settleTx(holdId, row);
-  }
-
-  // prices (n$/Mtok)
-  setPrice(p: Omit<PriceRecord, 'updatedAt'>): void {
-    this.#s.upsertPrice.run({ model: p.model, input: p.input, output: p.output, cache_read: p.cacheRead, cache_write: p.cacheWrite, updated_at: Date.now() });
-  }
-
-  deletePrice(model: string): boolean {
-    return this.#s.deletePrice.run(model).changes > 0;
-  }
-
-  listPrices(): PriceRecord[] {
-    return (this.#s.prices.all() as Array<{ model: string; input: number; output: number; cache_read: number | null; cache_write: number | null; updated_at: number }>).map((r) => ({
-      model: r.model,
-      input: r.input,
-      output: r.output,
-      cacheRead: r.cache_read,
-      cacheWrite: r.cache_write,
-      updatedAt: r.updated_at,
-    }));
-  }
-
-  // events
-  insertEvent(e: Omit<EventRecord, 'id'>): EventRecord {
-    const id = Number(this.#s.insertEvent.run(e.ts, e.kind, e.budget, e.channel, e.capBeforeNanos, e.capAfterNanos, e.detail).lastInsertRowid);
-    return { id, ...e };
-  }
-
-  /** Newest first; `budget` keeps one budget's events. */
-  listEvents(limit: number, opts: { budget?: string; sinceMs?: number } = {}): EventRecord[] {
-    const rows =
-      opts.budget === undefined && opts.sinceMs === undefined
-        ? this.#s.events.all(limit)
-        : this.db
-            .prepare(`SELECT * FROM events WHERE ts >= @since ${opts.budget === undefined ? '' : 'AND budget = @budget'} ORDER BY id DESC LIMIT @limit`)
-            .all({ since: opts.sinceMs ?? 0, budget: opts.budget ?? null, limit });
-    return (
-      rows as Array<{ id: number; ts: number; kind: string; budget: string | null; channel: string; cap_before_nanos: number | null; cap_after_nanos: number | null; detail: string | null }>
-    ).map((r) => ({
-      id: r.id,
-      ts: r.ts,
-      kind: r.kind,
-      budget: r.budget,
-      channel: r.channel as EventChannel,
-      capBeforeNanos: r.cap_before_nanos,
-      capAfterNanos: r.cap_after_nanos,
-      detail: r.detail,
-    }));
+  /** Commits what is queued and closes, synchronously (process exit paths). */
+  closeNow(): void {
+    if (!this.#db.open) return;
+    this.#q.flushNow();
+    this.#t.close();
   }
 }
 
-/** chmod 0600 when the file exists; a file system without modes (or another owner) is left as it is. */
-function ownerOnly(path: string): void {
-  try {
-    chmodSync(path, 0o600);
-  } catch {
-    /* missing, or not ours to change */
-  }
+function toLinks(rows: unknown[]): ProviderKeyLink[] {
+  return (rows as Array<{ key_id: number; provider: 'openrouter'; hash: string; label: string; created_at: number }>).map((r) => ({ keyId: r.key_id, provider: r.provider, hash: r.hash, label: r.label, createdAt: r.created_at }));
 }

@@ -318,6 +318,8 @@ export interface Store {
   readonly alerts: AlertStoreApi;
   readonly providerKeys: ProviderKeyStore;
   readonly changes: ChangeFeed;
+  /** Starts the store's own background work for a long-running server (SQLite: WAL checkpoints in a worker). */
+  background?(): { stop(): Promise<void> };
   /** Resolves once every write queued so far is durable (group commit flushed). */
   flush(): Promise<void>;
   /** Flushes, then releases the connection(s). */

@@ -4,7 +4,7 @@
 import type Database from 'better-sqlite3';
 import { StoreError } from './errors.js';
 
-const SCHEMA = `
+export const TOKEN_SCHEMA = `
 CREATE TABLE IF NOT EXISTS key_tokens (
   id INTEGER PRIMARY KEY,
   key_id INTEGER NOT NULL REFERENCES keys(id) ON DELETE CASCADE,
@@ -31,32 +31,8 @@ CREATE TABLE IF NOT EXISTS agent_connections (
 /** The label the token `key add` printed gets when it is adopted into key_tokens. */
 export const PRIMARY_LABEL = 'primary';
 
-export interface TokenRecord {
-  id: number;
-  keyId: number;
-  label: string;
-  tokenHint: string;
-  createdAt: number;
-  revokedAt: number | null;
-}
-
-/** One file `connect` wrote: where its backup is, so `disconnect` can put the old bytes back. */
-export interface ConnectedFile {
-  path: string;
-  /** null: the file did not exist before connect (disconnect removes it). */
-  backup: string | null;
-  /** sha256 of what connect wrote, to tell whether the user edited it since. */
-  writtenSha256: string;
-}
-
-export interface AgentConnection {
-  agent: string;
-  keyName: string;
-  tokenId: number | null;
-  url: string;
-  files: ConnectedFile[];
-  connectedAt: number;
-}
+import type { AgentConnection, ConnectedFile, LiveToken, TokenRecord } from './types.js';
+export type { AgentConnection, ConnectedFile, LiveToken, TokenRecord } from './types.js';
 
 interface TokenRow {
   id: number;
@@ -70,7 +46,7 @@ interface TokenRow {
 const toToken = (r: TokenRow): TokenRecord => ({ id: r.id, keyId: r.key_id, label: r.label, tokenHint: r.token_hint, createdAt: r.created_at, revokedAt: r.revoked_at });
 
 export function ensureTokenTables(db: Database.Database): void {
-  db.exec(SCHEMA);
+  db.exec(TOKEN_SCHEMA);
 }
 
 function hasTokenTable(db: Database.Database): boolean {
@@ -81,14 +57,6 @@ function hasTokenTable(db: Database.Database): boolean {
  * Every token hash that authenticates, with its key: each key's own token (keys.token_hash) unless it
  * was revoked, and every live row of key_tokens. Read-only, so the server can call it on reload.
  */
-export interface LiveToken {
-  keyId: number;
-  tokenHash: string;
-  /** Set for a token of one run: the session its requests belong to, and a tag budget they also charge. */
-  session: string | null;
-  budget: string | null;
-}
-
 export function liveTokenHashes(db: Database.Database): LiveToken[] {
   const rows = hasTokenTable(db)
     ? db
@@ -112,6 +80,8 @@ function adoptPrimary(db: Database.Database, keyId: number): void {
 
 export function insertToken(db: Database.Database, t: { keyId: number; label: string; tokenHash: string; tokenHint: string; createdAt: number; session?: string | null; budget?: string | null }): TokenRecord {
   ensureTokenTables(db);
+  // The key's own token first: listed oldest first, it comes before the tokens made after it.
+  adoptPrimary(db, t.keyId);
   const row = db
     .prepare('INSERT INTO key_tokens (key_id, label, token_hash, token_hint, created_at, session, budget) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *')
     .get(t.keyId, t.label, t.tokenHash, t.tokenHint, t.createdAt, t.session ?? null, t.budget ?? null) as TokenRow;

@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { CONNECTORS, readTexts } from '../../connectors/index.js';
-import { listConnections } from '../../store/index.js';
 import { parse } from '../args.js';
 import { openStore } from '../context.js';
 import type { Io } from '../context.js';
@@ -12,8 +11,8 @@ export async function agents(argv: string[], io: Io): Promise<number> {
   const { store, dataDir } = openStore(values['data-dir'], io);
   try {
     const h = agentHome(io);
-    const connections = new Map(listConnections(store.db).map((c) => [c.agent, c]));
-    const fallbackUrl = serverUrl(typeof values.url === 'string' ? values.url : undefined, dataDir, store);
+    const connections = new Map((await store.connections.list()).map((c) => [c.agent, c]));
+    const fallbackUrl = await serverUrl(typeof values.url === 'string' ? values.url : undefined, dataDir, store);
     const rows = CONNECTORS.map((a) => {
       const c = connections.get(a.id);
       const url = c?.url ?? fallbackUrl;

@@ -6,9 +6,8 @@ import { slackManifest } from '../../alerts/setup.js';
 import { discoverTelegramChatId } from '../../alerts/channels/telegram/index.js';
 import { filterOf } from '../../budgets/autotune.js';
 import { parseThresholds, periodWindow, readSettings, timeZoneOf, validateBudgetName } from '../../budgets/index.js';
-import { AlertStore } from '../../store/alerts.js';
 import { StoreError } from '../../store/index.js';
-import type { SqliteStore } from '../../store/index.js';
+import type { Store } from '../../store/index.js';
 import { parse, requireName, str, usd } from '../args.js';
 import { openStore } from '../context.js';
 import type { Io } from '../context.js';
@@ -136,10 +135,10 @@ async function add(argv: string[], io: Io): Promise<number> {
   const cfg: ChannelConfig = { name, kind, budgets: (values.budget as string[] | undefined) ?? [], events, settings: settingsFor(kind, values) };
   const { store, masterKey } = openStore(values['data-dir'], io);
   try {
-    for (const b of cfg.budgets) if (store.budgetByName(b) === undefined) throw new StoreError('E_NOT_FOUND', `no key or budget named "${b}" (see: spendcap status)`);
+    for (const b of cfg.budgets) if ((await store.budgets.byName(b)) === undefined) throw new StoreError('E_NOT_FOUND', `no key or budget named "${b}" (see: spendcap status)`);
     // Built once here so a bad setting fails now, not at 2 a.m.
     if (kind !== 'slack' && kind !== 'telegram') await createChannel(cfg).stop();
-    saveChannel(new AlertStore(store), masterKey(), cfg, Date.now());
+    await saveChannel(store.alerts, masterKey(), cfg, Date.now());
     if (values.json) io.out(JSON.stringify({ name, kind, budgets: cfg.budgets, events: cfg.events }) + '\n');
     else io.out(`Added ${kind} alerts "${name}" (${cfg.budgets.length === 0 ? 'every budget' : cfg.budgets.join(', ')}; ${cfg.events.length === 0 ? 'default events' : cfg.events.join(',')}). Send a test: spendcap alerts test ${name}\n`);
     return 0;
@@ -152,9 +151,9 @@ async function list(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, {}, false);
   const { store } = openStore(values['data-dir'], io);
   try {
-    const a = new AlertStore(store);
-    const rows = a.listChannels().map((c) => {
-      const recent = a.recentOutbox(20, c.name);
+    const a = store.alerts;
+    const rows = await Promise.all((await a.listChannels()).map(async (c) => {
+      const recent = await a.recentOutbox(20, c.name);
       return {
         name: c.name,
         kind: c.kind,
@@ -164,7 +163,7 @@ async function list(argv: string[], io: Io): Promise<number> {
         lastTest: c.testedAt === null ? null : { at: new Date(c.testedAt).toISOString(), ok: c.testOk, detail: c.testDetail },
         failing: recent.filter((r) => r.state === 'failed' || (r.state === 'pending' && r.attempts > 0)).map((r) => ({ kind: r.kind, budget: r.budget, attempts: r.attempts, error: r.lastError })),
       };
-    });
+    }));
     if (values.json) io.out(JSON.stringify(rows, null, 2) + '\n');
     else if (rows.length === 0) io.out('No alert channels yet. Add one: spendcap alerts add webhook --url URL (see spendcap --help)\n');
     else {
@@ -181,11 +180,11 @@ async function list(argv: string[], io: Io): Promise<number> {
   }
 }
 
-function testFacts(store: SqliteStore, now: number): AlertFacts {
-  const b = store.listBudgets()[0];
+async function testFacts(store: Store, now: number): Promise<AlertFacts> {
+  const b = (await store.budgets.list())[0];
   if (b === undefined) return { kind: 'test', budget: 'spendcap', scope: 'global', spentNanos: 0, capNanos: 0, periodStart: null, periodEnd: null };
-  const w = periodWindow(b.period, now, timeZoneOf(readSettings(store)));
-  return { kind: 'test', budget: b.name, scope: b.scope, spentNanos: store.spentSince(filterOf(b), w.start), capNanos: b.capNanos, periodStart: w.start, periodEnd: w.end };
+  const w = periodWindow(b.period, now, timeZoneOf((await readSettings(store))));
+  return { kind: 'test', budget: b.name, scope: b.scope, spentNanos: (await store.ledger.spentSince(filterOf(b), w.start)), capNanos: b.capNanos, periodStart: w.start, periodEnd: w.end };
 }
 
 async function test(argv: string[], io: Io): Promise<number> {
@@ -193,15 +192,15 @@ async function test(argv: string[], io: Io): Promise<number> {
   const name = requireName(positionals, 'channel name', 'spendcap alerts test NAME');
   const { store, masterKey, dataDir } = openStore(values['data-dir'], io);
   try {
-    const a = new AlertStore(store);
-    const row = a.channel(name);
+    const a = store.alerts;
+    const row = await a.channel(name);
     if (row === undefined) throw new StoreError('E_NOT_FOUND', `no alert channel named "${name}" (see: spendcap alerts list)`);
     const channel = createChannel(channelConfig(row, masterKey()));
     const now = Date.now();
-    const server = runningServerUrl(dataDir, store);
-    const result = await sendTestThrough(channel, testFacts(store, now), `${server ?? 'http://127.0.0.1:8787'}/dashboard`, timeZoneOf(readSettings(store)), now);
+    const server = await runningServerUrl(dataDir, store);
+    const result = await sendTestThrough(channel, await testFacts(store, now), `${server ?? 'http://127.0.0.1:8787'}/dashboard`, timeZoneOf((await readSettings(store))), now);
     await channel.stop().catch(() => {});
-    a.recordTest(name, result.ok, result.ok ? 'delivered' : (result.error ?? 'failed'), Date.now());
+    await a.recordTest(name, result.ok, result.ok ? 'delivered' : (result.error ?? 'failed'), Date.now());
     if (values.json) io.out(JSON.stringify({ name, ok: result.ok, error: result.error ?? null }) + '\n');
     else if (result.ok) io.out(`✓ Test alert delivered through "${name}" (${row.kind}).\n`);
     else io.err(`✗ Test alert through "${name}" (${row.kind}) failed: ${result.error ?? 'unknown error'}\n`);
@@ -216,7 +215,7 @@ async function rm(argv: string[], io: Io): Promise<number> {
   const name = requireName(positionals, 'channel name', 'spendcap alerts rm NAME');
   const { store } = openStore(values['data-dir'], io);
   try {
-    if (!new AlertStore(store).deleteChannel(name)) throw new StoreError('E_NOT_FOUND', `no alert channel named "${name}" (see: spendcap alerts list)`);
+    if (!(await store.alerts.deleteChannel(name))) throw new StoreError('E_NOT_FOUND', `no alert channel named "${name}" (see: spendcap alerts list)`);
     io.out(`Removed alert channel "${name}" and its queued alerts.\n`);
     return 0;
   } finally {
@@ -233,10 +232,10 @@ async function thresholds(argv: string[], io: Io): Promise<number> {
   if (text === undefined) throw new UsageError(`missing thresholds. Usage: ${usage}`);
   const { store } = openStore(values['data-dir'], io);
   try {
-    if (store.budgetByName(name) === undefined) throw new StoreError('E_NOT_FOUND', `no key or budget named "${name}" (see: spendcap status)`);
+    if ((await store.budgets.byName(name)) === undefined) throw new StoreError('E_NOT_FOUND', `no key or budget named "${name}" (see: spendcap status)`);
     const list = text === 'default' ? null : parseThresholds(text);
-    new AlertStore(store).setBudgetSettings(name, { thresholds: list });
-    io.out(`"${name}" alerts at ${list === null ? `the default thresholds (${readSettings(store).thresholds.join(',')}%)` : `${list.join(',')}%`}.\n`);
+    await store.alerts.setBudgetSettings(name, { thresholds: list });
+    io.out(`"${name}" alerts at ${list === null ? `the default thresholds (${(await readSettings(store)).thresholds.join(',')}%)` : `${list.join(',')}%`}.\n`);
     return 0;
   } finally {
     store.close();
@@ -249,11 +248,11 @@ async function answer(argv: string[], io: Io, how: 'approve' | 'deny'): Promise<
   const name = requireName(positionals, 'key or budget name', how === 'approve' ? 'spendcap approve NAME [--add USD]' : 'spendcap deny NAME');
   const { store } = openStore(values['data-dir'], io);
   try {
-    const pending = new AlertStore(store).pendingAsks(Date.now(), name);
+    const pending = await store.alerts.pendingAsks(Date.now(), name);
     if (pending.length === 0) throw new StoreError('E_NOT_FOUND', `no request is waiting for approval on "${name}"`);
     const user = process.env.USER ?? 'cli';
     const addNanos = how === 'approve' && values.add !== undefined ? usd(str(values.add), '--add') : undefined;
-    const outcome = answerAsk(store, pending[0]!.id, how, 'cli', user, addNanos);
+    const outcome = await answerAsk(store, pending[0]!.id, how, 'cli', user, addNanos);
     (outcome.ok ? io.out : io.err)(`${outcome.text}\n`);
     return outcome.ok ? 0 : 1;
   } finally {

@@ -1,8 +1,7 @@
 // `--mode ask [--ask-timeout SECONDS]` on key add, budget add and cap set: the budget is stored
 // hard (the proxy refuses past the cap) and marked in the alerts table as one whose refusals wait
 // for a person's answer (src/alerts/ask.ts).
-import type { SqliteStore } from '../../store/index.js';
-import { AlertStore } from '../../store/alerts.js';
+import type { Store } from '../../store/index.js';
 import { UsageError } from '../errors.js';
 
 export const ASK_OPTIONS = { 'ask-timeout': { type: 'string' } } as const;
@@ -28,7 +27,7 @@ export function askChoice(values: Record<string, unknown>): AskChoice {
   return { mode: raw, ask: raw === undefined ? undefined : false, timeoutS };
 }
 
-export function applyAsk(store: SqliteStore, budget: string, choice: AskChoice): void {
+export async function applyAsk(store: Store, budget: string, choice: AskChoice): Promise<void> {
   if (choice.ask === undefined && choice.timeoutS === undefined) return;
-  new AlertStore(store).setBudgetSettings(budget, { ...(choice.ask !== undefined ? { ask: choice.ask } : {}), ...(choice.timeoutS !== undefined ? { askTimeoutS: choice.timeoutS } : {}) });
+  await store.alerts.setBudgetSettings(budget, { ...(choice.ask !== undefined ? { ask: choice.ask } : {}), ...(choice.timeoutS !== undefined ? { askTimeoutS: choice.timeoutS } : {}) });
 }

@@ -25,10 +25,10 @@ async function followAtProvider(dataDir: unknown, io: Io, json: unknown, name: s
 }
 
 /** The CLI side of src/budgets/actions.ts: parse, call the action with channel "cli", print. */
-function run(dataDir: unknown, io: Io, json: unknown, kind: string, action: (store: Parameters<typeof killBudget>[0]) => ActionResult): number {
+async function run(dataDir: unknown, io: Io, json: unknown, kind: string, action: (store: Parameters<typeof killBudget>[0]) => Promise<ActionResult>): Promise<number> {
   const { store } = openStore(dataDir, io);
   try {
-    const { before, after, event } = action(store);
+    const { before, after, event } = await action(store);
     const b = after ?? before!;
     if (json) {
       io.out(
@@ -108,9 +108,9 @@ export async function cap(argv: string[], io: Io): Promise<number> {
   if (clamp !== undefined) changes.clamp = clamp;
   if (values.autotune !== undefined) changes.autotune = autotuneMode(values.autotune);
   if (Object.keys(changes).length === 0 && ask.timeoutS === undefined) throw new UsageError(`nothing to change. Usage: ${CAP_USAGE}`);
-  const code = run(values['data-dir'], io, values.json, 'cap-set', (store) => {
-    const result = setCap(store, name, changes, 'cli', ask.ask === true ? { detail: `ask mode${ask.timeoutS !== undefined ? `, ${ask.timeoutS} s` : ''}` } : {});
-    applyAsk(store, name, ask);
+  const code = await run(values['data-dir'], io, values.json, 'cap-set', async (store) => {
+    const result = await setCap(store, name, changes, 'cli', ask.ask === true ? { detail: `ask mode${ask.timeoutS !== undefined ? `, ${ask.timeoutS} s` : ''}` } : {});
+    await applyAsk(store, name, ask);
     return result;
   });
   return changes.capNanos !== undefined || changes.period !== undefined ? followAtProvider(values['data-dir'], io, values.json, name, code) : code;
@@ -137,7 +137,7 @@ export async function lift(argv: string[], io: Io): Promise<number> {
   if (chosen !== 1) throw new UsageError('lift takes exactly one of --add USD, --double, --to-ceiling');
   const how: LiftHow = values.add !== undefined ? { add: usd(str(values.add), '--add') } : values.double === true ? { double: true } : { toCeiling: true };
   for (const name of positionals) {
-    const code = await followAtProvider(values['data-dir'], io, values.json, name, run(values['data-dir'], io, values.json, 'lift', (store) => liftBudget(store, name, how, 'cli')));
+    const code = await followAtProvider(values['data-dir'], io, values.json, name, await run(values['data-dir'], io, values.json, 'lift', (store) => liftBudget(store, name, how, 'cli')));
     if (code !== 0) return code;
   }
   return 0;

@@ -53,7 +53,7 @@ async function add(argv: string[], io: Io): Promise<number> {
   const capNanos = usd(values.cap, '--cap');
   const { store } = openStore(values['data-dir'], io);
   try {
-    const { after, event } = createBudget(
+    const { after, event } = await createBudget(
       store,
       {
         name,
@@ -68,7 +68,7 @@ async function add(argv: string[], io: Io): Promise<number> {
       'cli',
     );
     const b = after!;
-    applyAsk(store, b.name, ask);
+    await applyAsk(store, b.name, ask);
     if (values.json) io.out(JSON.stringify({ name: b.name, scope: b.scope, capUsd: b.capNanos / 1e9, period: b.period, mode: b.mode, clamp: b.clamp, ceilingUsd: b.ceilingNanos === null ? null : b.ceilingNanos / 1e9, autotune: b.autotune, eventId: event.id }) + '\n');
     else {
       io.out(`Created ${b.scope} budget "${printable(b.name)}": ${fmt(b.capNanos)} per ${b.period}, ${b.mode}.\n`);
@@ -84,7 +84,7 @@ async function list(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, {}, false);
   const { store } = openStore(values['data-dir'], io);
   try {
-    const report = budgetReport(store);
+    const report = await budgetReport(store);
     if (values.json) {
       io.out(JSON.stringify(report.map(statusJson), null, 2) + '\n');
       return 0;
@@ -128,8 +128,8 @@ async function autotune(argv: string[], io: Io): Promise<number> {
   const m = autotuneMode(positionals[1]);
   const { store } = openStore(values['data-dir'], io);
   try {
-    const { after } = setAutotune(store, name, m, 'cli');
-    const report = budgetReport(store).find((b) => b.name === name);
+    const { after } = await setAutotune(store, name, m, 'cli');
+    const report = (await budgetReport(store)).find((b) => b.name === name);
     if (values.json) io.out(JSON.stringify({ name, autotune: after!.autotune, suggestion: report?.suggestion ?? null }) + '\n');
     else {
       io.out(`Auto-tune of "${printable(name)}" is ${m}.\n`);
@@ -147,9 +147,9 @@ async function badge(argv: string[], io: Io): Promise<number> {
   const name = requireName(positionals, 'budget name', 'spendcap budget badge NAME [--json]');
   const { store, dataDir } = openStore(values['data-dir'], io);
   try {
-    const record = store.budgetByName(name) ?? (/^\d+$/.test(name) ? store.listBudgets().find((b) => b.id === Number(name)) : undefined);
+    const record = (await store.budgets.byName(name)) ?? (/^\d+$/.test(name) ? (await store.budgets.list()).find((b) => b.id === Number(name)) : undefined);
     if (record === undefined) throw new UsageError(`no budget named "${name}" (spendcap budget list shows them)`);
-    const base = runningServerUrl(dataDir, store) ?? `http://127.0.0.1:${DEFAULT_PORT}`;
+    const base = await runningServerUrl(dataDir, store) ?? `http://127.0.0.1:${DEFAULT_PORT}`;
     const url = base + badgePath(loadOrCreateAdminToken(dataDir), record.id);
     if (values.json) io.out(JSON.stringify({ name: record.name, id: record.id, url }) + '\n');
     else io.out(`${url}\n\nRead-only: this URL shows "${printable(record.name)}"'s badge and can do nothing else. Markdown: ![spend](${url})\n`);

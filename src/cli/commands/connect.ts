@@ -6,8 +6,8 @@ import type { AgentConnector, AgentHome } from '../../connectors/index.js';
 import { runningServerUrl } from '../../dashboard/sessions.js';
 import { createKey, issueToken, KeySpecError } from '../../keys/index.js';
 import type { KeyField } from '../../keys/index.js';
-import { getConnection, resolveDataDir, saveConnection } from '../../store/index.js';
-import type { SqliteStore } from '../../store/index.js';
+import { resolveDataDir } from '../../store/index.js';
+import type { Store } from '../../store/index.js';
 import { optionalUsd, parse, period, requireName, str, usd } from '../args.js';
 import { openStore } from '../context.js';
 import type { Io } from '../context.js';
@@ -22,7 +22,7 @@ export function agentHome(io: Io): AgentHome {
 }
 
 /** --url, else the server running on this data dir, else the default address. */
-export function serverUrl(flag: string | undefined, dataDir: string, store: SqliteStore): string {
+export async function serverUrl(flag: string | undefined, dataDir: string, store: Store): Promise<string> {
   if (flag !== undefined) {
     let u: URL;
     try {
@@ -32,7 +32,7 @@ export function serverUrl(flag: string | undefined, dataDir: string, store: Sqli
     }
     return u.href.replace(/\/+$/, '');
   }
-  return (runningServerUrl(dataDir, store) ?? DEFAULT_URL).replace(/\/+$/, '');
+  return ((await runningServerUrl(dataDir, store)) ?? DEFAULT_URL).replace(/\/+$/, '');
 }
 
 /** Connector failures are the user's to fix: printed as usage errors (exit 2). */
@@ -86,21 +86,21 @@ export async function connect(argv: string[], io: Io): Promise<number> {
 
   const { store, dataDir, masterKey } = openStore(values['data-dir'], io);
   try {
-    const existing = getConnection(store.db, agent.id);
+    const existing = await store.connections.get(agent.id);
     if (existing) throw new UsageError(`${agent.name} is already connected (key "${existing.keyName}"); run spendcap disconnect ${agent.id} first`);
     if (creating) {
       try {
-        createKey(store, masterKey, { name: keyName, provider: str(values.provider) ?? agent.providers[0]!, providerKey: str(values['provider-key']) ?? io.env.SPENDCAP_PROVIDER_KEY, capNanos: usd(values.cap, '--cap'), period: period(values.period), sessionCapNanos: optionalUsd(values['session-cap'], '--session-cap'), ceilingNanos: null, mode: 'hard', clamp: false, baseUrl: str(values['base-url']) }, 'cli', (f) => FLAGS[f]);
+        await createKey(store, masterKey, { name: keyName, provider: str(values.provider) ?? agent.providers[0]!, providerKey: str(values['provider-key']) ?? io.env.SPENDCAP_PROVIDER_KEY, capNanos: usd(values.cap, '--cap'), period: period(values.period), sessionCapNanos: optionalUsd(values['session-cap'], '--session-cap'), ceilingNanos: null, mode: 'hard', clamp: false, baseUrl: str(values['base-url']) }, 'cli', (f) => FLAGS[f]);
       } catch (err) {
         if (err instanceof KeySpecError) throw new UsageError(err.message);
         throw err;
       }
     }
-    const key = store.keyByName(keyName);
+    const key = (await store.keys.byName(keyName));
     if (!key) throw new UsageError(`no key named "${keyName}" (see: spendcap key list), or create it here with --provider P --provider-key K --cap USD`);
     if (!agent.providers.includes(key.provider)) throw new UsageError(`${agent.name} cannot use "${key.provider}" keys; it takes ${agent.providers.join(', ')} keys`);
 
-    const url = serverUrl(str(values.url), dataDir, store);
+    const url = await serverUrl(str(values.url), dataDir, store);
     let statusline = agent.id === 'claude' && values.statusline === true;
     if (agent.id === 'claude' && values.statusline === undefined && values['no-statusline'] !== true && process.stdin.isTTY && process.stdout.isTTY && !values.json) {
       statusline = await askYesNo('Also show spendcap in Claude Code\'s status line (session spend, today of the cap, burn rate)?');
@@ -108,18 +108,18 @@ export async function connect(argv: string[], io: Io): Promise<number> {
 
     const h = agentHome(io);
     const now = Date.now();
-    const { token, record } = issueToken(store, keyName, agent.id, now);
+    const { token, record } = await issueToken(store, keyName, agent.id, now);
     const backupDir = join(dataDir, 'backups', `${agent.id}-${new Date(now).toISOString().replace(/[:.]/g, '-')}`);
     let files;
     try {
       ({ files } = connectFiles(agent, h, { url, token, provider: key.provider, ...(statusline ? { statuslineCommand: statuslineCommand(dataDir, io.env) } : {}) }, backupDir));
     } catch (err) {
       // Nothing points at the new token: take it back.
-      store.db.prepare('UPDATE key_tokens SET revoked_at = ? WHERE id = ?').run(now, record.id);
+      await store.tokens.revokeId(record.id, now);
       if (err instanceof ConnectorError) throw new UsageError(err.message);
       throw err;
     }
-    saveConnection(store.db, { agent: agent.id, keyName, tokenId: record.id, url, files, connectedAt: now });
+    await store.connections.save({ agent: agent.id, keyName, tokenId: record.id, url, files, connectedAt: now });
 
     if (values.json) {
       io.out(JSON.stringify({ agent: agent.id, key: keyName, tokenId: record.id, url, statusline, files: files.map((f) => ({ path: f.path, backup: f.backup })) }, null, 2) + '\n');

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { browserBase, LINK_TTL_MS, newLink, runningServerUrl, signInUrl } from '../../dashboard/sessions.js';
-import type { SqliteStore } from '../../store/index.js';
+import type { Store } from '../../store/index.js';
 import { parse } from '../args.js';
 import { openStore } from '../context.js';
 import type { Io } from '../context.js';
@@ -23,8 +23,8 @@ export function openBrowser(url: string, platform: NodeJS.Platform = process.pla
 }
 
 /** A fresh one-time sign-in link for a server at `base`. */
-export function makeSignInLink(store: SqliteStore, base: string): { url: string; expiresAt: number } {
-  const { token, expiresAt } = newLink(store);
+export async function makeSignInLink(store: Store, base: string): Promise<{ url: string; expiresAt: number }> {
+  const { token, expiresAt } = await newLink(store);
   return { url: signInUrl(browserBase(base), token), expiresAt };
 }
 
@@ -32,8 +32,8 @@ export async function dashboard(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, { 'no-open': { type: 'boolean' } }, false);
   const { store, dataDir } = openStore(values['data-dir'], io);
   try {
-    const running = runningServerUrl(dataDir, store);
-    const { url, expiresAt } = makeSignInLink(store, running ?? DEFAULT_BASE);
+    const running = await runningServerUrl(dataDir, store);
+    const { url, expiresAt } = await makeSignInLink(store, running ?? DEFAULT_BASE);
     if (values.json) {
       io.out(JSON.stringify({ url, expiresAt: new Date(expiresAt).toISOString(), running: running !== null }) + '\n');
     } else {

@@ -1,6 +1,5 @@
 import { restoreFiles } from '../../connectors/index.js';
 import { revokeKeyToken } from '../../keys/index.js';
-import { deleteConnection, getConnection } from '../../store/index.js';
 import { parse, requireName } from '../args.js';
 import { openStore } from '../context.js';
 import type { Io } from '../context.js';
@@ -12,19 +11,19 @@ export async function disconnect(argv: string[], io: Io): Promise<number> {
   const agent = connector(requireName(positionals, 'agent', 'spendcap disconnect AGENT'));
   const { store } = openStore(values['data-dir'], io);
   try {
-    const c = getConnection(store.db, agent.id);
+    const c = await store.connections.get(agent.id);
     if (!c) throw new UsageError(`${agent.name} was not connected by spendcap connect (see: spendcap agents)`);
     const restored = restoreFiles(c.files);
     let revoked = false;
-    if (c.tokenId !== null && store.keyByName(c.keyName)) {
+    if (c.tokenId !== null && (await store.keys.byName(c.keyName))) {
       try {
-        revokeKeyToken(store, c.keyName, String(c.tokenId));
+        await revokeKeyToken(store, c.keyName, String(c.tokenId));
         revoked = true;
       } catch {
         // Already revoked by hand: nothing left to do.
       }
     }
-    deleteConnection(store.db, agent.id);
+    await store.connections.remove(agent.id);
     if (values.json) {
       io.out(JSON.stringify({ agent: agent.id, key: c.keyName, tokenRevoked: revoked, files: restored }, null, 2) + '\n');
       return 0;

@@ -12,7 +12,7 @@ export async function events(argv: string[], io: Io): Promise<number> {
   const { store } = openStore(values['data-dir'], io);
   try {
     const budget = str(values.budget);
-    const list = store.listEvents(limit, budget === undefined ? {} : { budget });
+    const list = (await store.events.list(limit, budget === undefined ? {} : { budget }));
     if (values.json) {
       io.out(
         JSON.stringify(

@@ -70,13 +70,13 @@ async function add(argv: string[], io: Io): Promise<number> {
   try {
     let created;
     try {
-      created = createKey(store, masterKey, spec, 'cli', (f) => FLAGS[f]);
+      created = await createKey(store, masterKey, spec, 'cli', (f) => FLAGS[f]);
     } catch (err) {
       if (err instanceof KeySpecError) throw new UsageError(err.field === 'providerKey' && !spec.providerKey ? `${err.message}; "-" reads it from stdin` : err.message);
       throw err;
     }
     const { token, provider, mode } = created;
-    applyAsk(store, name, ask);
+    await applyAsk(store, name, ask);
     if (values.json) {
       io.out(JSON.stringify({ name, provider, token, capUsd: capNanos / 1e9, period: spec.period, mode, clamp: spec.clamp }) + '\n');
     } else {
@@ -94,9 +94,9 @@ async function list(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, {}, false);
   const { store, masterKey } = openStore(values['data-dir'], io);
   try {
-    const budgets = new Map(store.listBudgets().map((b) => [b.keyId, b]));
+    const budgets = new Map((await store.budgets.list()).map((b) => [b.keyId, b]));
     const sides = await providerSides(store, masterKey, io);
-    const keys = store.listKeys().map((k) => {
+    const keys = (await store.keys.list()).map((k) => {
       const b = budgets.get(k.id);
       return { name: k.name, provider: k.provider, ...(k.baseUrl ? { baseUrl: k.baseUrl } : {}), tokenHint: k.tokenHint, capUsd: (b?.capNanos ?? 0) / 1e9, period: b?.period ?? null, sessionCapUsd: b?.sessionCapNanos != null ? b.sessionCapNanos / 1e9 : null, mode: b?.mode ?? 'hard', clamp: b?.clamp ?? false, killed: b?.killed ?? false, createdAt: new Date(k.createdAt).toISOString(), ...(sides.has(k.id) ? { providerSide: sides.get(k.id) } : {}) };
     });
@@ -115,8 +115,8 @@ async function rm(argv: string[], io: Io): Promise<number> {
   const { store, masterKey } = openStore(values['data-dir'], io);
   try {
     // A key made by `provider-key` owns an OpenRouter key: delete it there first, while its hash is known.
-    const owned = store.keyByName(name);
-    const side = owned ? providerKeyOf(store, owned.id) : null;
+    const owned = (await store.keys.byName(name));
+    const side = owned ? (await providerKeyOf(store, owned.id)) : null;
     let deletedThere = false;
     if (owned && side && (await decideProviderDelete(values, name))) {
       const failed = await deleteProviderSide(store, masterKey, io, owned.id);
@@ -126,7 +126,7 @@ async function rm(argv: string[], io: Io): Promise<number> {
       }
       deletedThere = true;
     }
-    removeKey(store, name, 'cli');
+    await removeKey(store, name, 'cli');
     io.out(`Removed key "${printable(name)}". Requests with it are refused from now on; its ledger rows stay.\n`);
     if (deletedThere) io.out('Its OpenRouter key was deleted at OpenRouter too.\n');
     else if (side) io.out(`Its OpenRouter key (hash ${side.hash}) still exists, with its limit; delete it at https://openrouter.ai/settings/keys when you no longer need it.\n`);
@@ -141,7 +141,7 @@ async function tokens(argv: string[], io: Io): Promise<number> {
   const name = requireName(positionals, 'key name', 'spendcap key tokens NAME [--json]');
   const { store } = openStore(values['data-dir'], io);
   try {
-    const list = tokensOf(store, name).map((t) => ({ id: t.id, label: t.label, tokenHint: t.tokenHint, createdAt: new Date(t.createdAt).toISOString(), revokedAt: t.revokedAt === null ? null : new Date(t.revokedAt).toISOString() }));
+    const list = (await tokensOf(store, name)).map((t) => ({ id: t.id, label: t.label, tokenHint: t.tokenHint, createdAt: new Date(t.createdAt).toISOString(), revokedAt: t.revokedAt === null ? null : new Date(t.revokedAt).toISOString() }));
     if (values.json) io.out(JSON.stringify(list, null, 2) + '\n');
     else io.out(table([['ID', 'LABEL', 'TOKEN', 'CREATED', 'STATE'], ...list.map((t) => [String(t.id), t.label, t.tokenHint, when(Date.parse(t.createdAt)), t.revokedAt === null ? 'live' : `revoked ${when(Date.parse(t.revokedAt))}`])]));
     return 0;
@@ -157,7 +157,7 @@ async function revoke(argv: string[], io: Io): Promise<number> {
   if (!which) throw new UsageError('missing token id or label. Usage: spendcap key revoke NAME TOKEN_ID_OR_LABEL (ids: spendcap key tokens NAME)');
   const { store } = openStore(values['data-dir'], io);
   try {
-    const t = revokeKeyToken(store, name, which);
+    const t = await revokeKeyToken(store, name, which);
     if (values.json) io.out(JSON.stringify({ key: name, id: t.id, label: t.label, revoked: true }) + '\n');
     else io.out(`Revoked token ${t.id} ("${t.label}", ${t.tokenHint}) of key "${name}". Requests with it are refused from now on; the key's other tokens keep working.\n`);
     return 0;

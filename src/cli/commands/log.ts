@@ -97,12 +97,12 @@ export async function log(argv: string[], io: Io): Promise<number> {
     let rows: StoredLedgerRow[];
     if (sinceText !== undefined || exporting) {
       // Exports run oldest first, so appending a later export continues the file.
-      const since = sinceText === undefined ? 0 : parseSince(sinceText, Date.now(), timeZoneOf(readSettings(store)));
+      const since = sinceText === undefined ? 0 : parseSince(sinceText, Date.now(), timeZoneOf((await readSettings(store))));
       rows = [];
-      for (const r of store.ledgerSince(since)) rows.push(r);
+      rows = await store.ledger.since(since);
       if (limit !== null) rows = rows.slice(-limit);
       if (!exporting) rows.reverse();
-    } else rows = store.listLedger(limit ?? 50);
+    } else rows = (await store.ledger.page(limit ?? 50));
 
     if (values.csv) {
       io.out(LEDGER_COLUMNS.join(',') + '\n');

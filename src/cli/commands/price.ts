@@ -20,19 +20,19 @@ export async function price(argv: string[], io: Io): Promise<number> {
           cacheRead: values['cache-read'] === undefined ? null : usd(values['cache-read'], '--cache-read'),
           cacheWrite: values['cache-write'] === undefined ? null : usd(values['cache-write'], '--cache-write'),
         };
-        store.setPrice(p);
-        store.insertEvent({ ts: Date.now(), kind: 'price-set', budget: null, channel: 'cli', capBeforeNanos: null, capAfterNanos: null, detail: JSON.stringify(p) });
+        await store.prices.set(p);
+        await store.events.insert({ ts: Date.now(), kind: 'price-set', budget: null, channel: 'cli', capBeforeNanos: null, capAfterNanos: null, detail: JSON.stringify(p) });
         io.out(values.json ? JSON.stringify(p) + '\n' : `Price for ${printable(model)}: ${fmt(p.input)} in / ${fmt(p.output)} out per million tokens.\n`);
         return 0;
       }
       case 'rm': {
         const model = requireName(positionals, 'model', 'spendcap price rm MODEL');
-        io.out(store.deletePrice(model) ? `Removed the price override for ${printable(model)}.\n` : `No override for ${printable(model)}.\n`);
+        io.out((await store.prices.remove(model)) ? `Removed the price override for ${printable(model)}.\n` : `No override for ${printable(model)}.\n`);
         return 0;
       }
       case 'list':
       case 'ls': {
-        const list = store.listPrices();
+        const list = (await store.prices.list());
         if (values.json) io.out(JSON.stringify(list, null, 2) + '\n');
         else if (list.length === 0) io.out('No price overrides; every model is priced from the bundled catalogue (@pydantic/genai-prices).\n');
         else io.out(table([['MODEL', 'INPUT', 'OUTPUT', 'CACHE READ', 'CACHE WRITE'], ...list.map((p) => [p.model, fmt(p.input), fmt(p.output), p.cacheRead === null ? 'default' : fmt(p.cacheRead), p.cacheWrite === null ? 'default' : fmt(p.cacheWrite)])]));

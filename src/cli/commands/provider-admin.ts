@@ -53,7 +53,7 @@ async function add(argv: string[], io: Io): Promise<number> {
   if (key.startsWith('sc-')) throw new UsageError(`${flag} must be ${provider}'s own key, not a spendcap key (sc-…)`);
   const { store, masterKey } = openStore(values['data-dir'], io);
   try {
-    const info = saveAdminKey(store, masterKey, provider, key);
+    const info = await saveAdminKey(store, masterKey, provider, key);
     if (values.json) io.out(JSON.stringify({ provider, hint: info.hint }) + '\n');
     else io.out(`Stored the ${provider} ${provider === 'openrouter' ? 'management' : 'admin'} key (${info.hint}), encrypted at rest. It ${PURPOSE[provider]}.\n`);
     return 0;
@@ -66,7 +66,7 @@ async function list(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, {}, false);
   const { store } = openStore(values['data-dir'], io);
   try {
-    const keys = listAdminKeys(store);
+    const keys = await listAdminKeys(store);
     if (values.json) io.out(JSON.stringify(keys.map((k) => ({ provider: k.provider, hint: k.hint, createdAt: new Date(k.createdAt).toISOString() })), null, 2) + '\n');
     else if (keys.length === 0) io.out(`No provider admin keys. Add one: ${USAGE}\n`);
     else io.out(table([['PROVIDER', 'KEY', 'ADDED', 'FOR'], ...keys.map((k) => [k.provider, k.hint, when(k.createdAt), PURPOSE[k.provider]])]));
@@ -81,7 +81,7 @@ async function rm(argv: string[], io: Io): Promise<number> {
   const provider = providerArg(positionals);
   const { store } = openStore(values['data-dir'], io);
   try {
-    if (!removeAdminKey(store, provider)) {
+    if (!(await removeAdminKey(store, provider))) {
       io.err(`spendcap provider-admin: no ${provider} admin key is stored (see: spendcap provider-admin list)\n`);
       return 1;
     }

@@ -3,7 +3,7 @@ import { checkKeyName, createKey, howToPoint, KeySpecError } from '../../keys/in
 import { connectAgent } from '../../provider-keys/connect-seam.js';
 import { adminKeyOf, linkProviderKey, listProviderKeys, OpenRouterApi, openRouterBase, ProviderApiError, providerKeyOf, RESET_TO_PERIOD, resetOfPeriod } from '../../provider-keys/index.js';
 import type { LimitReset } from '../../provider-keys/index.js';
-import type { Period, SqliteStore } from '../../store/index.js';
+import type { Period, Store } from '../../store/index.js';
 import { parse, str, usd } from '../args.js';
 import { openStore } from '../context.js';
 import type { Io } from '../context.js';
@@ -22,8 +22,8 @@ export function printProviderError(io: Io, command: string, err: unknown): numbe
 }
 
 /** The management key, or a message that says how to store one. */
-export function managementApi(store: SqliteStore, masterKey: () => Buffer, io: Io, timeoutMs?: number): OpenRouterApi | string {
-  const token = adminKeyOf(store, masterKey, 'openrouter');
+export async function managementApi(store: Store, masterKey: () => Buffer, io: Io, timeoutMs?: number): Promise<OpenRouterApi | string> {
+  const token = await adminKeyOf(store, masterKey, 'openrouter');
   if (token === null) return 'no OpenRouter management key is stored. Create one at https://openrouter.ai/settings/provisioning-keys, then: spendcap provider-admin add openrouter --management-key -';
   return new OpenRouterApi({ base: openRouterBase(io.env), token, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
 }
@@ -35,19 +35,19 @@ function resetArg(v: unknown): LimitReset {
 }
 
 /** A free spendcap key name: N when given, else openrouter, openrouter-2, … */
-function chooseName(store: SqliteStore, given: string | undefined): string {
+async function chooseName(store: Store, given: string | undefined): Promise<string> {
   if (given !== undefined) {
     try {
       checkKeyName(given);
     } catch (err) {
       throw err instanceof KeySpecError ? new UsageError(err.message) : err;
     }
-    if (store.keyByName(given)) throw new UsageError(`a key named "${given}" already exists (see: spendcap key list); choose another --name`);
+    if ((await store.keys.byName(given))) throw new UsageError(`a key named "${given}" already exists (see: spendcap key list); choose another --name`);
     return given;
   }
   for (let i = 1; ; i++) {
     const name = i === 1 ? 'openrouter' : `openrouter-${i}`;
-    if (!store.keyByName(name)) return name;
+    if (!(await store.keys.byName(name))) return name;
   }
 }
 
@@ -61,8 +61,8 @@ export async function providerKey(argv: string[], io: Io): Promise<number> {
   const agent = str(values.agent);
   const { store, masterKey, dataDir } = openStore(values['data-dir'], io);
   try {
-    const name = chooseName(store, str(values.name));
-    const api = managementApi(store, masterKey, io);
+    const name = await chooseName(store, str(values.name));
+    const api = await managementApi(store, masterKey, io);
     if (typeof api === 'string') {
       io.err(`spendcap provider-key: ${api}\n`);
       return 1;
@@ -75,8 +75,8 @@ export async function providerKey(argv: string[], io: Io): Promise<number> {
     }
     let made;
     try {
-      made = createKey(store, masterKey, { name, provider: 'openrouter', providerKey: created.key, capNanos, period, sessionCapNanos: null, ceilingNanos: null, mode: 'hard', clamp: false, baseUrl: undefined }, 'cli');
-      linkProviderKey(store, { keyId: made.key.id, provider: 'openrouter', hash: created.info.hash, label: created.info.name || `spendcap:${name}`, createdAt: made.key.createdAt });
+      made = await createKey(store, masterKey, { name, provider: 'openrouter', providerKey: created.key, capNanos, period, sessionCapNanos: null, ceilingNanos: null, mode: 'hard', clamp: false, baseUrl: undefined }, 'cli');
+      await linkProviderKey(store, { keyId: made.key.id, provider: 'openrouter', hash: created.info.hash, label: created.info.name || `spendcap:${name}`, createdAt: made.key.createdAt });
     } catch (err) {
       // The key exists at OpenRouter but not here: remove it there, so no capped key is left that nobody holds.
       await api.deleteKey(created.info.hash).catch(() => undefined);
@@ -106,11 +106,11 @@ export type ProviderSide =
 export const LIST_TIMEOUT_MS = 2_000;
 
 /** GET /keys/{hash} for every key that owns an OpenRouter key, in parallel; keyed by spendcap key id. */
-export async function providerSides(store: SqliteStore, masterKey: () => Buffer, io: Io): Promise<Map<number, ProviderSide>> {
+export async function providerSides(store: Store, masterKey: () => Buffer, io: Io): Promise<Map<number, ProviderSide>> {
   const out = new Map<number, ProviderSide>();
-  const links = listProviderKeys(store);
+  const links = await listProviderKeys(store);
   if (links.length === 0) return out;
-  const api = managementApi(store, masterKey, io, LIST_TIMEOUT_MS);
+  const api = await managementApi(store, masterKey, io, LIST_TIMEOUT_MS);
   await Promise.all(
     links.map(async (l) => {
       if (typeof api === 'string') return out.set(l.keyId, { hash: l.hash, reachable: false, error: 'no management key stored' });
@@ -140,12 +140,12 @@ export function describeProviderSide(p: ProviderSide | undefined): string {
  * After a cap change (cap set, lift) of a key that owns an OpenRouter key: PATCH its limit to the new cap,
  * so both walls move together. Returns a line to print, '' when the key has no provider side.
  */
-export async function syncProviderLimit(store: SqliteStore, masterKey: () => Buffer, io: Io, budgetName: string): Promise<string> {
-  const b = store.budgetByName(budgetName);
+export async function syncProviderLimit(store: Store, masterKey: () => Buffer, io: Io, budgetName: string): Promise<string> {
+  const b = (await store.budgets.byName(budgetName));
   if (b === undefined || b.scope !== 'key' || b.keyId === null) return '';
-  const link = providerKeyOf(store, b.keyId);
+  const link = await providerKeyOf(store, b.keyId);
   if (link === null) return '';
-  const api = managementApi(store, masterKey, io);
+  const api = await managementApi(store, masterKey, io);
   if (typeof api === 'string') return `The OpenRouter key's limit was not changed: ${api}\n`;
   try {
     await api.setLimit(link.hash, b.capNanos, resetOfPeriod(b.period));
@@ -173,10 +173,10 @@ export async function decideProviderDelete(values: Record<string, unknown>, keyN
 }
 
 /** Deletes a key's OpenRouter key (before spendcap forgets its hash); a message on failure. */
-export async function deleteProviderSide(store: SqliteStore, masterKey: () => Buffer, io: Io, keyId: number): Promise<string | null> {
-  const link = providerKeyOf(store, keyId);
+export async function deleteProviderSide(store: Store, masterKey: () => Buffer, io: Io, keyId: number): Promise<string | null> {
+  const link = await providerKeyOf(store, keyId);
   if (link === null) return null;
-  const api = managementApi(store, masterKey, io);
+  const api = await managementApi(store, masterKey, io);
   if (typeof api === 'string') return api;
   try {
     await api.deleteKey(link.hash);

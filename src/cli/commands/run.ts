@@ -75,13 +75,13 @@ export async function run(argv: string[], io: Io): Promise<number> {
   let provider: ProviderId;
   let url: string;
   try {
-    const key = store.keyByName(keyName);
+    const key = (await store.keys.byName(keyName));
     if (!key) throw new UsageError(`no key named "${keyName}" (see: spendcap key list)`);
     provider = key.provider;
-    url = serverUrl(str(values.url), dataDir, store);
+    url = await serverUrl(str(values.url), dataDir, store);
     // The run's own cap is a tag budget the run's token always charges; it goes away with the run.
     if (capNanos !== null) createBudget(store, { name: session, scope: 'tag', capNanos, period: 'total' }, 'cli', { detail: `spendcap run ${cmd}` });
-    ({ token, record: { id: tokenId } } = issueToken(store, keyName, `run:${session}`, Date.now(), { session, ...(capNanos !== null ? { budget: session } : {}) }));
+    ({ token, record: { id: tokenId } } = await issueToken(store, keyName, `run:${session}`, Date.now(), { session, ...(capNanos !== null ? { budget: session } : {}) }));
   } finally {
     store.close();
   }
@@ -90,10 +90,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
 
   const after = openStore(values['data-dir'], io).store;
   try {
-    const key = after.keyByName(keyName);
-    const spent = key ? after.spentBySession(key.id, session) : 0;
+    const key = await after.keys.byName(keyName);
+    const spent = key ? await after.ledger.spentBySession(key.id, session) : 0;
     try {
-      revokeKeyToken(after, keyName, String(tokenId));
+      await revokeKeyToken(after, keyName, String(tokenId));
     } catch {
       // the key was removed during the run
     }

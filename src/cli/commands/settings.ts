@@ -1,6 +1,6 @@
 import { readSettings, timeZoneOf, writeSettings } from '../../budgets/index.js';
 import type { SettingsChange } from '../../budgets/index.js';
-import type { SqliteStore } from '../../store/index.js';
+import type { Store } from '../../store/index.js';
 import { optionalUsd, parse, str } from '../args.js';
 import { openStore } from '../context.js';
 import type { Io } from '../context.js';
@@ -37,17 +37,17 @@ export function settingsChange(values: Record<string, unknown>): SettingsChange 
  * Persists settings given as flags (start and settings call this), so the server, status and every
  * CLI command agree. The one function `start` needs before startServer.
  */
-export function applySettingsFlags(store: SqliteStore, values: Record<string, unknown>): void {
+export async function applySettingsFlags(store: Store, values: Record<string, unknown>): Promise<void> {
   const change = settingsChange(values);
-  if (Object.keys(change).length > 0) writeSettings(store, change, 'cli');
+  if (Object.keys(change).length > 0) await writeSettings(store, change, 'cli');
 }
 
 export async function settings(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, SETTINGS_OPTIONS, false);
   const { store } = openStore(values['data-dir'], io);
   try {
-    applySettingsFlags(store, values);
-    const s = readSettings(store);
+    await applySettingsFlags(store, values);
+    const s = await readSettings(store);
     const shown = {
       timeZone: timeZoneOf(s),
       timeZoneSetting: s.timeZone ?? 'machine',

@@ -18,7 +18,7 @@ export async function start(argv: string[], io: Io): Promise<number> {
   // --tz, --default-session-cap, --thresholds, --retain-days persist in the data dir: status and later starts agree.
   const { store } = openStore(values['data-dir'], io);
   try {
-    applySettingsFlags(store, values);
+    await applySettingsFlags(store, values);
   } finally {
     store.close();
   }
@@ -40,7 +40,7 @@ export async function start(argv: string[], io: Io): Promise<number> {
   io.out(`  Anthropic SDK:  new Anthropic({ baseURL: '${server.url}', apiKey: 'sc-…' })\n`);
   io.out(`  SDKs:           base URL ${server.url} (Anthropic, Gemini) or ${server.url}/v1 (OpenAI), API key sc-…  (docs/agents.md)\n\n`);
   // A one-time link signs the browser in; `spendcap dashboard` prints a new one whenever needed.
-  const link = makeSignInLink(server.store, server.url);
+  const link = await makeSignInLink(server.store, server.url);
   io.out(`Dashboard (one-time sign-in link, valid 10 minutes; spendcap dashboard prints another):\n  ${link.url}\n\n`);
   if (values['no-open'] !== true) openBrowser(link.url);
 

@@ -39,7 +39,7 @@ export async function status(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, {}, false);
   const { store } = openStore(values['data-dir'], io);
   try {
-    const report = budgetReport(store);
+    const report = await budgetReport(store);
     if (values.json) {
       io.out(JSON.stringify(report.map(statusJson), null, 2) + '\n');
       return 0;

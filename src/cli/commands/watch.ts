@@ -101,7 +101,7 @@ export async function watch(argv: string[], io: Io): Promise<number> {
   const { store, dataDir } = openStore(values['data-dir'], io);
   let url: string;
   try {
-    url = serverUrl(str(values.url), dataDir, store);
+    url = await serverUrl(str(values.url), dataDir, store);
   } finally {
     store.close();
   }

@@ -1,0 +1,68 @@
+// Group commit: writes queued during one event-loop turn are flushed in ONE transaction on the
+// next (setImmediate). Each write runs in its own savepoint, so one that fails (a duplicate name)
+// fails alone and the rest of the batch still commits. A write's Promise resolves after the
+// commit that carries it: from then on a kill -9 cannot lose it (WAL, synchronous=NORMAL).
+import type Database from 'better-sqlite3';
+
+interface Pending {
+  run: () => unknown;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
+export class GroupCommit {
+  readonly #db: Database.Database;
+  #queue: Pending[] = [];
+  #scheduled: NodeJS.Immediate | null = null;
+  /** Transactions committed and writes they carried, since open: the ratio is what batching bought. */
+  commits = 0;
+  writes = 0;
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+  }
+
+  get pending(): number {
+    return this.#queue.length;
+  }
+
+  enqueue<T>(run: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ run, resolve: resolve as (v: unknown) => void, reject });
+      this.#scheduled ??= setImmediate(() => this.flushNow());
+    });
+  }
+
+  /** Commits everything queued, now (close, tests). */
+  flushNow(): void {
+    if (this.#scheduled !== null) clearImmediate(this.#scheduled);
+    this.#scheduled = null;
+    const batch = this.#queue;
+    if (batch.length === 0) return;
+    this.#queue = [];
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    try {
+      this.#db.transaction(() => {
+        for (const op of batch) {
+          try {
+            // Nested: a savepoint, rolled back alone when this write throws.
+            outcomes.push({ ok: true, value: this.#db.transaction(op.run)() });
+          } catch (error) {
+            outcomes.push({ ok: false, error });
+          }
+        }
+      })();
+    } catch (error) {
+      // The commit itself failed (disk full, I/O): nothing in the batch is durable.
+      for (const op of batch) op.reject(error);
+      return;
+    }
+    this.commits++;
+    this.writes += batch.length;
+    batch.forEach((op, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) op.resolve(o.value);
+      else op.reject(o.error);
+    });
+  }
+}
