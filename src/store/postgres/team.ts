@@ -45,6 +45,7 @@ export class TeamLedger {
   readonly #settled: { holdId: string; row: LedgerRow }[] = [];
   readonly #listener: BudgetListener;
   #timer: NodeJS.Timeout | null = null;
+  #reclaimTimer: NodeJS.Timeout | null = null;
   #flushing: Promise<void> | null = null;
   #again = false;
   #stopped = false;
@@ -52,6 +53,8 @@ export class TeamLedger {
   readonly stats = { admits: 0, waited: 0, grants: 0, grantMs: 0, flushes: 0, flushMs: 0 };
   /** Called when a budget changed anywhere (null: changes may have been missed, reload all). */
   onBudgetChange: ((change: BudgetChange | null) => void) | null = null;
+  /** Called when this instance reclaimed dead instances' leases or holds. */
+  onReclaim: ((r: { leases: Reclaimed[]; holds: number }) => void) | null = null;
   /** Called when a flush or grant failed (the database is away); the ledger keeps its queue and retries. */
   onError: ((err: Error) => void) | null = null;
 
@@ -75,6 +78,16 @@ export class TeamLedger {
     await this.#listener.start();
     this.#timer = setInterval(() => void this.flush().catch(() => undefined), this.#o.flushMs);
     this.#timer.unref();
+    // Every instance looks for dead ones twice per TTL; the DELETE … RETURNING lets one win each lease.
+    this.#reclaimTimer = setInterval(() => {
+      this.reclaimDead().then(
+        (r) => {
+          if (r.leases.length > 0 || r.holds > 0) this.onReclaim?.(r);
+        },
+        (err: Error) => this.onError?.(err),
+      );
+    }, Math.max(50, Math.floor(this.#o.policy.ttlMs / 2)));
+    this.#reclaimTimer.unref();
     return { recovered: own.leases, holds: own.holds };
   }
 
@@ -284,7 +297,9 @@ export class TeamLedger {
   async halt(): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
+    if (this.#reclaimTimer) clearInterval(this.#reclaimTimer);
     this.#timer = null;
+    this.#reclaimTimer = null;
     await this.#flushing?.catch(() => undefined);
     await this.#listener.stop();
   }
@@ -292,7 +307,9 @@ export class TeamLedger {
   /** Stops: a last batch gives every free slice back (holds still open stay leased until they settle or expire). */
   async stop(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
+    if (this.#reclaimTimer) clearInterval(this.#reclaimTimer);
     this.#timer = null;
+    this.#reclaimTimer = null;
     await this.#flushing?.catch(() => undefined);
     await this.flush({ returnAll: true }).catch(() => undefined);
     this.#stopped = true;
