@@ -7,3 +7,5 @@ export type { Slot, RoomRow, Reclaimed, FlushBatch } from './leases.js';
 export { TeamLedger } from './team.js';
 export type { TeamOptions } from './team.js';
 export { PostgresStoreError } from './errors.js';
+export { PostgresStore } from './store.js';
+export type { PostgresStoreOptions } from './store.js';

@@ -207,5 +207,75 @@ CREATE INDEX leases_expiry ON leases (expires_at);
 `,
   },
   { version: 3, name: 'budget changes NOTIFY every instance', sql: NOTIFY_TRIGGER_SQL },
+  {
+    version: 4,
+    name: 'alerts, provider keys, and the change feed',
+    sql: `
+CREATE TABLE alert_channels (
+  name TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  budgets TEXT NOT NULL DEFAULT '[]',
+  events TEXT NOT NULL DEFAULT '[]',
+  settings TEXT NOT NULL DEFAULT '{}',
+  secrets_enc TEXT,
+  created_at BIGINT NOT NULL,
+  tested_at BIGINT,
+  test_ok BOOLEAN,
+  test_detail TEXT
+);
+CREATE TABLE alert_outbox (
+  id TEXT PRIMARY KEY,
+  channel TEXT NOT NULL,
+  dedupe_key TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  budget TEXT NOT NULL,
+  alert TEXT NOT NULL,
+  count INTEGER NOT NULL DEFAULT 1,
+  state TEXT NOT NULL DEFAULT 'pending',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at BIGINT NOT NULL,
+  last_error TEXT,
+  message_ref TEXT,
+  needs_update BOOLEAN NOT NULL DEFAULT false,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  sent_at BIGINT,
+  UNIQUE (channel, dedupe_key)
+);
+CREATE INDEX alert_outbox_due ON alert_outbox (state, next_attempt_at);
+CREATE TABLE alert_budget (budget TEXT PRIMARY KEY, ask BOOLEAN NOT NULL DEFAULT false, ask_timeout_s INTEGER, thresholds TEXT);
+CREATE TABLE alert_asks (
+  id TEXT PRIMARY KEY,
+  budget TEXT NOT NULL,
+  key_name TEXT,
+  add_nanos BIGINT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'pending',
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  decided_by TEXT,
+  decided_at BIGINT
+);
+CREATE INDEX alert_asks_budget ON alert_asks (budget, state);
+CREATE TABLE provider_admin_keys (provider TEXT PRIMARY KEY, key_enc TEXT NOT NULL, hint TEXT NOT NULL, created_at BIGINT NOT NULL);
+CREATE TABLE provider_keys (
+  key_id BIGINT PRIMARY KEY REFERENCES keys(id) ON DELETE CASCADE,
+  provider TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  label TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+-- What SQLite's data_version gives for free: a number every config write moves, read once per request.
+CREATE TABLE change_feed (one BOOLEAN PRIMARY KEY DEFAULT true CHECK (one), v BIGINT NOT NULL);
+INSERT INTO change_feed (v) VALUES (0);
+CREATE FUNCTION spendcap_bump_changes() RETURNS trigger AS $$
+BEGIN UPDATE change_feed SET v = v + 1; RETURN NULL; END $$ LANGUAGE plpgsql;
+CREATE TRIGGER keys_changes AFTER INSERT OR UPDATE OR DELETE ON keys FOR EACH STATEMENT EXECUTE FUNCTION spendcap_bump_changes();
+CREATE TRIGGER budgets_changes AFTER INSERT OR UPDATE OR DELETE ON budgets FOR EACH STATEMENT EXECUTE FUNCTION spendcap_bump_changes();
+CREATE TRIGGER tokens_changes AFTER INSERT OR UPDATE OR DELETE ON key_tokens FOR EACH STATEMENT EXECUTE FUNCTION spendcap_bump_changes();
+CREATE TRIGGER meta_changes AFTER INSERT OR UPDATE OR DELETE ON meta FOR EACH STATEMENT EXECUTE FUNCTION spendcap_bump_changes();
+CREATE TRIGGER prices_changes AFTER INSERT OR UPDATE OR DELETE ON prices FOR EACH STATEMENT EXECUTE FUNCTION spendcap_bump_changes();
+CREATE TRIGGER channels_changes AFTER INSERT OR UPDATE OR DELETE ON alert_channels FOR EACH STATEMENT EXECUTE FUNCTION spendcap_bump_changes();
+`,
+  },
 ];
 
