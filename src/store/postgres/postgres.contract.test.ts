@@ -1,10 +1,13 @@
 // The Store contract (src/store/contract.ts), unchanged, on a real Postgres started for this file.
 // Each test gets a fresh database cloned from a migrated template (CREATE DATABASE … TEMPLATE is
 // far quicker than migrating each one).
-import { after, before } from 'node:test';
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
 import pg from 'pg';
 import { storeContract } from '../contract.js';
 import { PostgresStore } from './store.js';
+import { openStore } from '../open.js';
+import './register.js';
 import { startPostgres } from '../../../test/helpers/postgres.js';
 import type { PgServer } from '../../../test/helpers/postgres.js';
 
@@ -36,4 +39,17 @@ storeContract('postgres', async () => {
     open: () => PostgresStore.open(url),
     cleanup: async () => undefined,
   };
+});
+
+test('openStore opens a postgres:// (or postgresql://) URL as the Postgres store, migrated', async () => {
+  const url = await server.createDatabase('opened_by_url');
+  for (const u of [url, url.replace(/^postgres:/, 'postgresql:')]) {
+    const store = await openStore(u);
+    try {
+      assert.equal(store.kind, 'postgres');
+      assert.deepEqual(await store.keys.list(), []);
+    } finally {
+      await store.close();
+    }
+  }
 });

@@ -241,6 +241,7 @@ export class PostgresStore implements Store {
   readonly kind = 'postgres';
   readonly pool: pg.Pool;
   readonly instanceId: string;
+  readonly #pending = new Set<Promise<unknown>>();
   readonly keys: KeyStore;
   readonly tokens: TokenStore;
   readonly connections: ConnectionStore;
@@ -272,10 +273,22 @@ export class PostgresStore implements Store {
   private constructor(pool: pg.Pool, instanceId: string) {
     this.pool = pool;
     this.instanceId = instanceId;
-    const all = async (sql: string, params: unknown[] = [], q: Q = pool): Promise<Row[]> => (await q.query<Row>(sql, params)).rows;
-    const one = async (sql: string, params: unknown[] = [], q: Q = pool): Promise<Row | undefined> => (await all(sql, params, q))[0];
-    const count = async (sql: string, params: unknown[] = [], q: Q = pool): Promise<number> => (await q.query(sql, params)).rowCount ?? 0;
-    const tx = async <T>(f: (c: pg.PoolClient) => Promise<T>): Promise<T> => {
+    // Every statement in flight, so that flush() can wait for the writes queued before it.
+    const pending = this.#pending;
+    const track = <T>(p: Promise<T>): Promise<T> => {
+      pending.add(p);
+      void p.then(
+        () => pending.delete(p),
+        () => pending.delete(p),
+      );
+      return p;
+    };
+    const db: Q = { query: ((sql: string, params?: unknown[]) => track(pool.query(sql, params))) as Q['query'] };
+    const all = async (sql: string, params: unknown[] = [], q: Q = db): Promise<Row[]> => (await q.query<Row>(sql, params)).rows;
+    const one = async (sql: string, params: unknown[] = [], q: Q = db): Promise<Row | undefined> => (await all(sql, params, q))[0];
+    const count = async (sql: string, params: unknown[] = [], q: Q = db): Promise<number> => (await q.query(sql, params)).rowCount ?? 0;
+    const tx = <T>(f: (c: pg.PoolClient) => Promise<T>): Promise<T> => track(inTx(f));
+    const inTx = async <T>(f: (c: pg.PoolClient) => Promise<T>): Promise<T> => {
       const c = await pool.connect();
       try {
         await c.query('BEGIN');
@@ -289,7 +302,7 @@ export class PostgresStore implements Store {
         c.release();
       }
     };
-    const insertEvent = async (e: NewEvent, q: Q = pool): Promise<EventRecord> => {
+    const insertEvent = async (e: NewEvent, q: Q = db): Promise<EventRecord> => {
       const r = await one(
         'INSERT INTO events (ts, kind, budget, channel, cap_before_nanos, cap_after_nanos, detail) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id',
         [e.ts, e.kind, e.budget, e.channel, e.capBeforeNanos, e.capAfterNanos, e.detail],
@@ -298,7 +311,7 @@ export class PostgresStore implements Store {
       return { id: num(r?.id), ...e };
     };
     const ev = async (e: NewEvent | undefined, q: Q): Promise<EventRecord | null> => (e === undefined ? null : insertEvent(e, q));
-    const budgetByName = async (name: string, q: Q = pool): Promise<BudgetRecord | undefined> => {
+    const budgetByName = async (name: string, q: Q = db): Promise<BudgetRecord | undefined> => {
       const r = await one('SELECT * FROM budgets WHERE name = $1', [name], q);
       return r && toBudget(r);
     };
@@ -306,8 +319,8 @@ export class PostgresStore implements Store {
       const r = await one('SELECT * FROM budgets WHERE name = $1 FOR UPDATE', [name], q);
       return r && toBudget(r);
     };
-    const prunedBefore = async (q: Q = pool): Promise<number> => num((await one("SELECT v FROM meta WHERE k = 'pruned_before'", [], q))?.v);
-    const setMeta = async (k: string, v: string, q: Q = pool): Promise<void> => {
+    const prunedBefore = async (q: Q = db): Promise<number> => num((await one("SELECT v FROM meta WHERE k = 'pruned_before'", [], q))?.v);
+    const setMeta = async (k: string, v: string, q: Q = db): Promise<void> => {
       await q.query('INSERT INTO meta (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v', [k, v]);
     };
     const adoptPrimary = async (keyId: number, q: Q): Promise<void> => {
@@ -331,7 +344,7 @@ export class PostgresStore implements Store {
         [b.name, b.scope, b.keyId, b.capNanos, b.period, b.sessionCapNanos, b.ceilingNanos, b.mode, b.clamp, b.autotune, b.updatedAt],
       );
     };
-    const markSent = async (id: string, ref: string | null, at: number, next: number, q: Q = pool): Promise<void> => {
+    const markSent = async (id: string, ref: string | null, at: number, next: number, q: Q = db): Promise<void> => {
       await q.query(
         "UPDATE alert_outbox SET state = 'sent', message_ref = COALESCE($1, message_ref), sent_at = $2, needs_update = false, last_error = NULL, attempts = 0, next_attempt_at = $3 WHERE id = $4",
         [ref, at, next, id],
@@ -418,13 +431,13 @@ export class PostgresStore implements Store {
           return { ...t, revokedAt: at };
         }),
       revokeId: async (tokenId, at) => {
-        await pool.query('UPDATE key_tokens SET revoked_at = $1 WHERE id = $2', [at, tokenId]);
+        await db.query('UPDATE key_tokens SET revoked_at = $1 WHERE id = $2', [at, tokenId]);
       },
     };
 
     this.connections = {
       save: async (c) => {
-        await pool.query(
+        await db.query(
           `INSERT INTO agent_connections (agent, key_name, token_id, url, files, connected_at) VALUES ($1, $2, $3, $4, $5, $6)
            ON CONFLICT (agent) DO UPDATE SET key_name = EXCLUDED.key_name, token_id = EXCLUDED.token_id, url = EXCLUDED.url, files = EXCLUDED.files, connected_at = EXCLUDED.connected_at`,
           [c.agent, c.keyName, c.tokenId, c.url, JSON.stringify(c.files), c.connectedAt],
@@ -436,7 +449,7 @@ export class PostgresStore implements Store {
       },
       list: async () => (await all('SELECT * FROM agent_connections ORDER BY agent')).map(toConnection),
       remove: async (agent) => {
-        await pool.query('DELETE FROM agent_connections WHERE agent = $1', [agent]);
+        await db.query('DELETE FROM agent_connections WHERE agent = $1', [agent]);
       },
     };
 
@@ -487,7 +500,7 @@ export class PostgresStore implements Store {
 
     this.holds = {
       insert: async (h) => {
-        await pool.query('INSERT INTO holds (id, ts, key_id, key_name, session, provider, model, amount_nanos, tag, instance_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)', [
+        await db.query('INSERT INTO holds (id, ts, key_id, key_name, session, provider, model, amount_nanos, tag, instance_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)', [
           h.id,
           h.ts,
           h.keyId,
@@ -501,7 +514,7 @@ export class PostgresStore implements Store {
         ]);
       },
       update: async (id, amount, model) => {
-        await pool.query('UPDATE holds SET amount_nanos = $1, model = $2 WHERE id = $3 AND instance_id = $4', [amount, model, id, instanceId]);
+        await db.query('UPDATE holds SET amount_nanos = $1, model = $2 WHERE id = $3 AND instance_id = $4', [amount, model, id, instanceId]);
       },
       // Only this instance's: another instance's holds are live until its lease expires (team.ts reclaims them).
       list: async () => (await all('SELECT * FROM holds WHERE instance_id = $1 ORDER BY ts, id', [instanceId])).map(toHold),
@@ -808,7 +821,7 @@ export class PostgresStore implements Store {
     this.alerts = {
       insertChannel: async (c) => {
         try {
-          await pool.query('INSERT INTO alert_channels (name, kind, budgets, events, settings, secrets_enc, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
+          await db.query('INSERT INTO alert_channels (name, kind, budgets, events, settings, secrets_enc, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
             c.name,
             c.kind,
             JSON.stringify(c.budgets),
@@ -833,7 +846,7 @@ export class PostgresStore implements Store {
           return (await count('DELETE FROM alert_channels WHERE name = $1', [name], c)) > 0;
         }),
       recordTest: async (name, ok, detail, ts) => {
-        await pool.query('UPDATE alert_channels SET tested_at = $1, test_ok = $2, test_detail = $3 WHERE name = $4', [ts, ok, detail, name]);
+        await db.query('UPDATE alert_channels SET tested_at = $1, test_ok = $2, test_detail = $3 WHERE name = $4', [ts, ok, detail, name]);
       },
       channelsVersion: async () => {
         const r = await one("SELECT count(*) AS n, COALESCE(string_agg(name || ':' || created_at || ':' || budgets || ':' || events, ',' ORDER BY name), '') AS s FROM alert_channels");
@@ -877,13 +890,13 @@ export class PostgresStore implements Store {
           await c.query("UPDATE alert_outbox SET needs_update = true WHERE id = $1 AND updated_at > $2 AND state = 'sent'", [id, updatedAt]);
         }),
       markRetry: async (id, attempts, next, error) => {
-        await pool.query('UPDATE alert_outbox SET attempts = $1, next_attempt_at = $2, last_error = $3 WHERE id = $4', [attempts, next, error, id]);
+        await db.query('UPDATE alert_outbox SET attempts = $1, next_attempt_at = $2, last_error = $3 WHERE id = $4', [attempts, next, error, id]);
       },
       markFailed: async (id, attempts, error) => {
-        await pool.query("UPDATE alert_outbox SET state = CASE WHEN state = 'sent' THEN 'sent' ELSE 'failed' END, needs_update = false, attempts = $1, last_error = $2 WHERE id = $3", [attempts, error, id]);
+        await db.query("UPDATE alert_outbox SET state = CASE WHEN state = 'sent' THEN 'sent' ELSE 'failed' END, needs_update = false, attempts = $1, last_error = $2 WHERE id = $3", [attempts, error, id]);
       },
       supersede: async (ids) => {
-        await pool.query("UPDATE alert_outbox SET state = 'superseded' WHERE id = ANY($1::text[]) AND state = 'pending'", [[...ids]]);
+        await db.query("UPDATE alert_outbox SET state = 'superseded' WHERE id = ANY($1::text[]) AND state = 'pending'", [[...ids]]);
       },
       recentOutbox: async (limit, channel) =>
         (channel === undefined
@@ -914,7 +927,7 @@ export class PostgresStore implements Store {
           return after;
         }),
       insertAsk: async (a) => {
-        await pool.query("INSERT INTO alert_asks (id, budget, key_name, add_nanos, state, created_at, expires_at) VALUES ($1, $2, $3, $4, 'pending', $5, $6)", [
+        await db.query("INSERT INTO alert_asks (id, budget, key_name, add_nanos, state, created_at, expires_at) VALUES ($1, $2, $3, $4, 'pending', $5, $6)", [
           a.id,
           a.budget,
           a.keyName,
@@ -938,7 +951,7 @@ export class PostgresStore implements Store {
     const toLink = (r: Row): ProviderKeyLink => ({ keyId: num(r.key_id), provider: r.provider as ProviderKeyLink['provider'], hash: r.hash as string, label: r.label as string, createdAt: num(r.created_at) });
     this.providerKeys = {
       saveAdmin: async (provider, keyEnc, hint, createdAt): Promise<AdminKeyInfo> => {
-        await pool.query(
+        await db.query(
           `INSERT INTO provider_admin_keys (provider, key_enc, hint, created_at) VALUES ($1, $2, $3, $4)
            ON CONFLICT (provider) DO UPDATE SET key_enc = EXCLUDED.key_enc, hint = EXCLUDED.hint, created_at = EXCLUDED.created_at`,
           [provider, keyEnc, hint, createdAt],
@@ -950,7 +963,7 @@ export class PostgresStore implements Store {
         (await all('SELECT provider, hint, created_at FROM provider_admin_keys ORDER BY provider')).map((r) => ({ provider: r.provider as AdminProvider, hint: r.hint as string, createdAt: num(r.created_at) })),
       removeAdmin: async (provider) => (await count('DELETE FROM provider_admin_keys WHERE provider = $1', [provider])) > 0,
       link: async (l) => {
-        await pool.query(
+        await db.query(
           `INSERT INTO provider_keys (key_id, provider, hash, label, created_at) VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (key_id) DO UPDATE SET provider = EXCLUDED.provider, hash = EXCLUDED.hash, label = EXCLUDED.label, created_at = EXCLUDED.created_at`,
           [l.keyId, l.provider, l.hash, l.label, l.createdAt],
@@ -962,16 +975,16 @@ export class PostgresStore implements Store {
       },
       links: async () => (await all('SELECT * FROM provider_keys ORDER BY key_id')).map(toLink),
       unlink: async (keyId) => {
-        await pool.query('DELETE FROM provider_keys WHERE key_id = $1', [keyId]);
+        await db.query('DELETE FROM provider_keys WHERE key_id = $1', [keyId]);
       },
     };
 
     this.changes = { version: async () => num((await one('SELECT v FROM change_feed'))?.v) };
   }
 
-  /** Every write resolved when it was durable (no write queue here). */
-  flush(): Promise<void> {
-    return Promise.resolve();
+  /** Resolves once every statement sent before it has finished (each write is durable when its own Promise resolves). */
+  async flush(): Promise<void> {
+    await Promise.allSettled([...this.#pending]);
   }
 
   async close(): Promise<void> {
