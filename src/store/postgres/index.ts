@@ -9,3 +9,4 @@ export type { TeamOptions } from './team.js';
 export { PostgresStoreError } from './errors.js';
 export { PostgresStore } from './store.js';
 export type { PostgresStoreOptions } from './store.js';
+export { instanceIdFor, INSTANCE_ID_FILE } from './instance-id.js';
