@@ -50,7 +50,7 @@ describe('caps that use the whole budget (Anthropic)', () => {
     await mock.waitIdle();
     const billed = mock.bills.slice(first).reduce((s, b) => s + Math.ceil((b.usage.input_tokens * SONNET.input + b.usage.output_tokens * SONNET.output) / 1e6), 0);
     const cap = usdToNanos(capUsd);
-    const row = sc.server.store.listLedger(1)[0]!;
+    const row = (await sc.server.store.ledger.page(1))[0]!;
     console.log(`# FIGURE cut row: charged/billed ${(row.costNanos / billed).toFixed(3)}, best estimate/billed ${((row.meteredCostNanos ?? 0) / billed).toFixed(3)}`);
     assert.equal(row.outcome, 'cut');
     assert.ok(row.costNanos >= billed, 'the charge counted against the cap covers the bill');

@@ -142,7 +142,7 @@ describe('admin API', () => {
     await mock.close();
   });
 
-  test('the admin token is made at first start: <data-dir>/admin-token, one line, mode 0600', () => {
+  test('the admin token is made at first start: <data-dir>/admin-token, one line, mode 0600', async () => {
     const path = join(sc.dataDir, 'admin-token');
     assert.equal(statSync(path).mode & 0o777, 0o600);
     const text = readFileSync(path, 'utf8');
@@ -178,7 +178,7 @@ describe('admin API', () => {
     const foreignOrigin = await call(sc, 'POST', '/api/budgets/work/kill', { token: admin, headers: { origin: 'https://evil.example' } });
     assert.equal(foreignOrigin.status, 403);
     assert.equal(foreignOrigin.json.error.field, 'origin');
-    assert.equal(sc.server.store.budgetByName('work')!.killed, false, 'nothing happened');
+    assert.equal((await sc.server.store.budgets.byName('work'))!.killed, false, 'nothing happened');
     assert.equal((await call(sc, 'GET', '/api/budgets', { token: admin, headers: { host: `localhost:${port}`, origin: `http://localhost:${port}` } })).status, 200);
     assert.equal((await call(sc, 'GET', '/api/budgets', { token: admin, headers: { host: `[::1]:${port}` } })).status, 200);
 
@@ -226,9 +226,9 @@ describe('admin API', () => {
 
   test('every action through the API writes one event row, channel "api", with the cap before and after, and the running server applies it at once', async () => {
     const store = sc.server.store;
-    const lastEvent = () => store.listEvents(1)[0]!;
-    const expectEvent = (kind: string, budget: string, before: number | null, afterCap: number | null) => {
-      const e = lastEvent();
+    const lastEvent = async () => (await store.events.list(1))[0]!;
+    const expectEvent = async (kind: string, budget: string, before: number | null, afterCap: number | null) => {
+      const e = await lastEvent();
       assert.deepEqual([e.kind, e.budget, e.channel, e.capBeforeNanos, e.capAfterNanos], [kind, budget, 'api', before, afterCap]);
     };
 
@@ -236,38 +236,38 @@ describe('admin API', () => {
     assert.equal(created.status, 201, created.text);
     assert.equal(created.json.budget.capUsd, 50);
     assert.equal(created.json.event.channel, 'api');
-    expectEvent('budget-add', 'team', null, 50_000_000_000);
+    await expectEvent('budget-add', 'team', null, 50_000_000_000);
     assert.equal((await call(sc, 'POST', '/api/budgets', { token: admin, body: { name: 'team', scope: 'global', cap: 5 } })).status, 409);
 
     const patched = await call(sc, 'PATCH', '/api/budgets/team', { token: admin, body: { cap: 60 } });
     assert.equal(patched.status, 200, patched.text);
-    expectEvent('cap-set', 'team', 50_000_000_000, 60_000_000_000);
+    await expectEvent('cap-set', 'team', 50_000_000_000, 60_000_000_000);
     const tooHigh = await call(sc, 'PATCH', '/api/budgets/team', { token: admin, body: { cap: 500 } });
     assert.equal(tooHigh.status, 400);
     assert.equal(tooHigh.json.error.field, 'cap');
 
     assert.equal((await call<ActionBody>(sc, 'POST', '/api/budgets/team/lift', { token: admin, body: { add: 5 } })).json.budget.capUsd, 65);
-    expectEvent('lift', 'team', 60_000_000_000, 65_000_000_000);
+    await expectEvent('lift', 'team', 60_000_000_000, 65_000_000_000);
     assert.equal((await call<ActionBody>(sc, 'POST', '/api/budgets/team/lift', { token: admin, body: { double: true } })).json.budget.capUsd, 130);
-    expectEvent('lift', 'team', 65_000_000_000, 130_000_000_000);
+    await expectEvent('lift', 'team', 65_000_000_000, 130_000_000_000);
     assert.equal((await call<ActionBody>(sc, 'POST', '/api/budgets/team/lift', { token: admin, body: { toCeiling: true } })).json.budget.capUsd, 200);
-    expectEvent('lift', 'team', 130_000_000_000, 200_000_000_000);
+    await expectEvent('lift', 'team', 130_000_000_000, 200_000_000_000);
 
     // kill/unkill on a key's budget: the very next request is refused, then served again.
     const killed = await call<ActionBody>(sc, 'POST', '/api/budgets/work/kill', { token: admin });
     assert.equal(killed.status, 200, killed.text);
     assert.equal(killed.json.budget.killed, true);
-    expectEvent('kill', 'work', 10_000_000_000, 10_000_000_000);
+    await expectEvent('kill', 'work', 10_000_000_000, 10_000_000_000);
     await assert.rejects(client(sc, workToken).messages.create({ model: MODEL, max_tokens: 20, messages }), (err: unknown) => err instanceof Anthropic.APIError && err.status === 429);
     assert.equal((await call<ActionBody>(sc, 'POST', '/api/budgets/work/unkill', { token: admin, body: {} })).json.budget.killed, false);
-    expectEvent('unkill', 'work', 10_000_000_000, 10_000_000_000);
+    await expectEvent('unkill', 'work', 10_000_000_000, 10_000_000_000);
     await client(sc, workToken).messages.create({ model: MODEL, max_tokens: 20, messages });
 
     assert.equal((await call(sc, 'DELETE', '/api/budgets/work', { token: admin })).status, 400, "a key's budget goes with its key");
     const deleted = await call<ActionBody>(sc, 'DELETE', '/api/budgets/team', { token: admin });
     assert.equal(deleted.status, 200, deleted.text);
     assert.equal(deleted.json.deleted, 'team');
-    expectEvent('budget-rm', 'team', 200_000_000_000, null);
+    await expectEvent('budget-rm', 'team', 200_000_000_000, null);
     assert.equal((await call(sc, 'GET', '/api/budgets/team', { token: admin })).status, 404);
     assert.equal((await call(sc, 'POST', '/api/budgets/team/kill', { token: admin })).status, 404);
 
@@ -277,7 +277,7 @@ describe('admin API', () => {
     assert.deepEqual(events.json.items.map((e) => e.kind), ['budget-rm', 'lift', 'lift']);
     assert.equal(events.json.items[1]!.capBeforeUsd, 130);
     await cli(sc.dataDir, ['kill', 'work']);
-    const cliEvent = lastEvent();
+    const cliEvent = await lastEvent();
     assert.deepEqual([cliEvent.kind, cliEvent.channel], ['kill', 'cli']);
     await call(sc, 'POST', '/api/budgets/work/unkill', { token: admin });
   });
@@ -297,7 +297,7 @@ describe('admin API', () => {
     const keys = await call<{ keys: Array<{ name: string; budget: { capUsd: number } }> }>(sc, 'GET', '/api/keys', { token: admin });
     assert.equal(keys.json.keys[0]!.name, 'work');
     assert.equal(keys.json.keys[0]!.budget.capUsd, 10);
-    const rec = sc.server.store.keyByName('work')!;
+    const rec = (await sc.server.store.keys.byName('work'))!;
     for (const text of [keys.text, (await call(sc, 'GET', '/api/keys/work', { token: admin })).text, list.text, one.text]) {
       assert.ok(!text.includes('sk-test'), 'no provider key');
       assert.ok(!text.includes(workToken), 'no spendcap key');
@@ -332,7 +332,7 @@ describe('admin API', () => {
   test('stats: totals, by model and by day agree with the ledger', async () => {
     const s = await call<StatsJson>(sc, 'GET', '/api/stats', { token: admin });
     assert.equal(s.status, 200);
-    const ledger = sc.server.store.listLedger(1000);
+    const ledger = (await sc.server.store.ledger.page(1000));
     const cost = ledger.reduce((a, r) => a + r.costNanos, 0) / 1e9;
     assert.equal(s.json.totals.requests, ledger.length);
     assert.ok(Math.abs(s.json.totals.costUsd - cost) < 1e-9);
@@ -354,7 +354,7 @@ describe('admin API', () => {
 
     const token = await addKey(sc.dataDir, 'priced', 10);
     const msg = await client(sc, token).messages.create({ model: MODEL, max_tokens: 20, messages });
-    const row = sc.server.store.listLedger(1)[0]!;
+    const row = (await sc.server.store.ledger.page(1))[0]!;
     assert.equal(row.keyName, 'priced');
     // $100/Mtok in = 100 n$ per token; $1000/Mtok out = 1000 n$ per token.
     assert.equal(row.costNanos, (msg.usage.input_tokens * 100 + msg.usage.output_tokens * 1000) * 1000);
@@ -369,7 +369,7 @@ describe('admin API', () => {
     assert.equal(del.json.event.kind, 'price-rm');
     assert.equal((await call(sc, 'DELETE', `/api/pricing/${MODEL}`, { token: admin })).status, 404);
     const again = await client(sc, token).messages.create({ model: MODEL, max_tokens: 20, messages });
-    const row2 = sc.server.store.listLedger(1)[0]!;
+    const row2 = (await sc.server.store.ledger.page(1))[0]!;
     assert.equal(row2.costNanos, (again.usage.input_tokens * 3 + again.usage.output_tokens * 15) * 1000, 'back to the catalogue price');
   });
 
@@ -422,7 +422,7 @@ describe('admin API', () => {
       assert.equal(final.usage.output_tokens, 400);
       await waitFor(() => seen((b) => b.spentUsd > 0 && b.heldUsd === 0), 'the settled charge');
       const last = events.filter((e) => e.event === 'spend').flatMap((e) => e.data.budgets).filter((b) => b.name === 'live').at(-1)!;
-      const spent = sc.server.store.listLedger(1)[0]!.costNanos / 1e9;
+      const spent = (await sc.server.store.ledger.page(1))[0]!.costNanos / 1e9;
       assert.equal(last.spentUsd, spent);
       assert.ok(Math.abs(last.remainingUsd - (10 - spent)) < 1e-9);
     } finally {
@@ -434,7 +434,7 @@ describe('admin API', () => {
 
   test('badge.svg: well-formed SVG with "$spent / $cap", cacheable a few seconds; its own read-only token rides in ?token=', async () => {
     await call(sc, 'PATCH', '/api/budgets/work', { token: admin, body: { cap: 15 } });
-    const spent = sc.server.store.listLedger(1000).filter((r) => r.keyName === 'work').reduce((a, r) => a + r.costNanos, 0);
+    const spent = (await sc.server.store.ledger.page(1000)).filter((r) => r.keyName === 'work').reduce((a, r) => a + r.costNanos, 0);
     const detail = await call<{ id: number; badgeUrl: string }>(sc, 'GET', '/api/budgets/work', { token: admin });
     const badgeUrl = new URL(detail.json.badgeUrl);
     assert.equal(badgeUrl.pathname, `/api/budgets/${detail.json.id}/badge.svg`);
@@ -517,7 +517,7 @@ describe('admin API', () => {
       samples.push({ name: m[1]!, labels, value: Number(m[3] === '+Inf' ? Infinity : m[3]) });
     }
     const get = (name: string, labels: Record<string, string>) => samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
-    const ledger = sc.server.store.listLedger(1000);
+    const ledger = (await sc.server.store.ledger.page(1000));
     assert.equal(get('spendcap_requests_total', { key: 'work', outcome: 'ok' }), ledger.filter((x) => x.keyName === 'work' && x.outcome === 'ok').length);
     assert.equal(get('spendcap_blocks_total', { key: 'tiny' }), 1);
     assert.equal(get('spendcap_blocks_total', { key: 'work' }), ledger.filter((x) => x.keyName === 'work' && x.outcome === 'blocked').length);
@@ -541,7 +541,7 @@ describe('admin API', () => {
     assert.match(router.json.token, /^sc-/);
     assert.match(router.json.howToPoint, /^OPENAI_BASE_URL=http:\/\/127\.0\.0\.1:\d+\/v1 /);
     assert.deepEqual([router.json.event.kind, router.json.event.channel], ['key-add', 'api']);
-    assert.equal(sc.server.store.keyByName('router')!.provider, 'openrouter');
+    assert.equal((await sc.server.store.keys.byName('router'))!.provider, 'openrouter');
     const compat = await call<{ key: { provider: string; baseUrl: string | null } }>(sc, 'POST', '/api/keys', { token: admin, body: { name: 'groq', provider: 'openai-compatible', baseUrl: 'https://api.groq.com/openai/v1/', providerKey: 'gsk-test', capUsd: 3 } });
     assert.equal(compat.status, 201, compat.text);
     assert.deepEqual([compat.json.key.provider, compat.json.key.baseUrl], ['openai-compatible', 'https://api.groq.com/openai/v1']);
@@ -584,12 +584,12 @@ describe('admin API', () => {
   test('GET /api/budgets/:name carries the auto-tune suggestion for every budget, whatever its auto-tune mode', async () => {
     interface Tuned { autotune: string; autotuneSuggestion: { suggestedUsd: number | null; reason: string } }
     await addKey(sc.dataDir, 'tuned', 5, ['--period', 'day']);
-    const keyId = sc.server.store.keyByName('tuned')!.id;
+    const keyId = (await sc.server.store.keys.byName('tuned'))!.id;
     const day = 86_400_000;
     const now = Date.now();
     // $1..$14 on each of the 14 complete days before today: p90 is $13, × 1.2 headroom = $15.60 a day.
     for (let d = 1; d <= 14; d++) {
-      sc.server.store.insertLedger({ ts: now - d * day, requestId: `past-${d}`, keyId, keyName: 'tuned', session: null, provider: 'anthropic', model: MODEL, pricedAs: MODEL, priceEstimated: false, inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWrite5mTokens: 0, cacheWrite1hTokens: 0, costNanos: d * 1_000_000_000, outcome: 'ok', usageSource: 'provider', status: 200, durationMs: 1, detail: null });
+      await sc.server.store.ledger.insert({ ts: now - d * day, requestId: `past-${d}`, keyId, keyName: 'tuned', session: null, provider: 'anthropic', model: MODEL, pricedAs: MODEL, priceEstimated: false, inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWrite5mTokens: 0, cacheWrite1hTokens: 0, costNanos: d * 1_000_000_000, outcome: 'ok', usageSource: 'provider', status: 200, durationMs: 1, detail: null });
     }
     const tuned = await call<Tuned>(sc, 'GET', '/api/budgets/tuned', { token: admin });
     assert.equal(tuned.status, 200, tuned.text);
@@ -616,7 +616,7 @@ describe('admin API', () => {
     const sessionsOf = async () => (await call<{ sessions: SessionJson[] }>(sc, 'GET', '/api/budgets/agent', { token: admin })).json.sessions;
     const first = await sessionsOf();
     assert.equal(first.length, 1);
-    const spent = sc.server.store.listLedger(1000).filter((r) => r.session === 's-one').reduce((a, r) => a + r.costNanos, 0) / 1e9;
+    const spent = (await sc.server.store.ledger.page(1000)).filter((r) => r.session === 's-one').reduce((a, r) => a + r.costNanos, 0) / 1e9;
     assert.deepEqual({ ...first[0]!, lastSeen: typeof first[0]!.lastSeen }, { id: 's-one', session: 's-one', requests: 2, spentUsd: spent, capUsd: null, lastSeen: 'string', lastOutcome: 'ok', open: false });
 
     mock.options = { ...mock.options, outputTokens: 400, tokenIntervalMs: 10 };
@@ -654,7 +654,7 @@ describe('admin API', () => {
       const hourOf = (ms: number) => `${dayOf(ms)}T${parts(ms).hour}`;
       const now = Date.now();
       const days = new Set(Array.from({ length: 14 }, (_, i) => dayOf(now - i * 86_400_000)));
-      const ledger = sc.server.store.listLedger(10_000).filter((x) => days.has(dayOf(x.ts)));
+      const ledger = (await sc.server.store.ledger.page(10_000)).filter((x) => days.has(dayOf(x.ts)));
       const expect = (f: (x: (typeof ledger)[number]) => string) => {
         const m = new Map<string, number>();
         for (const x of ledger) m.set(f(x), (m.get(f(x)) ?? 0) + x.costNanos);

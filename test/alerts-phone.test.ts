@@ -7,7 +7,6 @@ import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
-import { AlertStore } from '../src/store/alerts.js';
 import { startServer } from '../src/server/server.js';
 import type { RunningServer } from '../src/server/server.js';
 import { CUT_STOP_REASON } from '../src/providers/anthropic/index.js';
@@ -79,7 +78,7 @@ describe('alerts on the phone, end to end (real server, real grammY and Bolt, fa
    * state per budget: the cut row and a threshold row of the same tick are one message, the newer).
    */
   const settled = (channel: string) => eventually(async () => {
-    const rows = new AlertStore(server.store).recentOutbox(50).filter((r) => r.channel === channel);
+    const rows = (await server.store.alerts.recentOutbox(50)).filter((r) => r.channel === channel);
     return rows.length > 0 && rows.every((r) => r.state === 'sent' || r.state === 'superseded') ? rows : undefined;
   });
   // Once the alert arrived: a block in the same dispatcher tick would supersede it.

@@ -11,7 +11,6 @@ import Anthropic from '@anthropic-ai/sdk';
 import { usdToNanos } from '../src/pricing/index.js';
 import { startServer } from '../src/server/server.js';
 import type { RunningServer } from '../src/server/server.js';
-import { AlertStore } from '../src/store/alerts.js';
 import { startMockAnthropic } from './helpers/mock-anthropic.js';
 import type { MockAnthropic } from './helpers/mock-anthropic.js';
 import { addKey, cli, tempDataDir } from './helpers/spendcap.js';
@@ -122,12 +121,12 @@ describe('alerts end to end', () => {
       assert.equal((await cli(dataDir, ['alerts', 'add', 'webhook', '--name', 'fail', '--url', fail.url])).code, 0);
       let i = 0;
       // Every request adds a block event and a kill/lift pair: the dispatcher keeps delivering to both broken channels.
-      const storm = () => {
-        server.store.insertEvent({ ts: Date.now(), kind: i++ % 2 === 0 ? 'block' : 'kill', budget: 'lat', channel: 'auto', capBeforeNanos: null, capAfterNanos: null, detail: null });
+      const storm = async () => {
+        await server.store.events.insert({ ts: Date.now(), kind: i++ % 2 === 0 ? 'block' : 'kill', budget: 'lat', channel: 'auto', capBeforeNanos: null, capAfterNanos: null, detail: null });
       };
       await measure(3, storm);
       const withBroken = await measure(30, storm);
-      const outbox = new AlertStore(server.store).recentOutbox(50);
+      const outbox = (await server.store.alerts.recentOutbox(50));
       assert.ok(outbox.some((r) => r.channel === 'fail' && r.attempts > 0), 'the failing channel was tried');
       console.log(`# median request through spendcap: ${without.toFixed(2)} ms without channels, ${withBroken.toFixed(2)} ms with a hung and a 500 channel`);
       assert.ok(withBroken <= without * 1.5 + 3, `added latency unchanged: ${withBroken.toFixed(2)} ms vs ${without.toFixed(2)} ms`);
@@ -180,7 +179,7 @@ describe('alerts end to end', () => {
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
     const first = new TextDecoder().decode((await reader.read()).value);
     assert.equal(first, ': waiting for approval\n\n');
-    const ask = await until(() => new AlertStore(server.store).pendingAsks(Date.now(), 'askstream')[0]);
+    const ask = await until(async () => (await server.store.alerts.pendingAsks(Date.now(), 'askstream'))[0]);
     const deny = await server.alerts.onAction({ channel: 'slack', user: 'U1', budget: 'askstream', button: { action: 'deny', label: 'Deny', askId: ask.id } });
     assert.deepEqual(deny, { ok: true, text: '✓ Denied — the request was refused' });
     let rest = '';
@@ -195,12 +194,12 @@ describe('alerts end to end', () => {
     const t0 = Date.now();
     await assert.rejects(client(token).messages.create({ model: MODEL, max_tokens: 100, messages }), /reached its cap/);
     assert.ok(Date.now() - t0 < 2000, 'refused without waiting');
-    assert.equal(new AlertStore(server.store).pendingAsks(Date.now(), 'askstream').length, 0, 'nobody is asked again');
+    assert.equal((await server.store.alerts.pendingAsks(Date.now(), 'askstream')).length, 0, 'nobody is asked again');
 
     // Approved through the SDK's own stream: it ignores the comments and reads the message.
     const token2 = await addKey(dataDir, 'askstream2', 0.0001, ['--mode', 'ask']);
     const stream = client(token2).messages.stream({ model: MODEL, max_tokens: 100, messages });
-    const ask2 = await until(() => new AlertStore(server.store).pendingAsks(Date.now(), 'askstream2')[0]);
+    const ask2 = await until(async () => (await server.store.alerts.pendingAsks(Date.now(), 'askstream2'))[0]);
     const allow = await server.alerts.onAction({ channel: 'telegram', user: '7', budget: 'askstream2', button: { action: 'approve', label: 'Allow +$5', askId: ask2.id, addNanos: usdToNanos(5) } });
     assert.equal(allow.text, '✓ Allowed +$5 — cap is now $5.0001');
     const msg = await stream.finalMessage();

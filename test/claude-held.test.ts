@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 // What the real Claude Code CLI does while spendcap holds its request for approval (`--mode ask`):
 // the key's cap is already too small, the request waits, and `spendcap approve` / `deny` (the real
 // CLI, its own process) answers it after about 5 s. Every chunk Claude Code prints is timed; the
@@ -10,7 +11,6 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AlertStore } from '../src/store/alerts.js';
 import { startMockAnthropic } from './helpers/mock-anthropic.js';
 import { addKey, ledgerRows, startSpendcap } from './helpers/spendcap.js';
 import type { TestSpendcap } from './helpers/spendcap.js';
@@ -57,7 +57,10 @@ interface AskJson { state: string; created_ms: number; decided_ms: number | null
 
 /** Every held request of one key, with times relative to the run's start (the store's own rows). */
 function asksOf(sc: TestSpendcap, name: string, t0: number): AskJson[] {
-  const rows = sc.server.store.db.prepare('SELECT state, created_at, decided_at, expires_at FROM alert_asks WHERE budget = ? ORDER BY created_at').all(name) as Array<{ state: string; created_at: number; decided_at: number | null; expires_at: number }>;
+  // The file itself, read-only: a test may look at the rows the store wrote.
+  const db = new Database(join(sc.dataDir, 'spendcap.db'), { readonly: true });
+  const rows = db.prepare('SELECT state, created_at, decided_at, expires_at FROM alert_asks WHERE budget = ? ORDER BY created_at').all(name) as Array<{ state: string; created_at: number; decided_at: number | null; expires_at: number }>;
+  db.close();
   return rows.map((r) => ({ state: r.state, created_ms: r.created_at - t0, decided_ms: r.decided_at === null ? null : r.decided_at - t0, expires_ms: r.expires_at - t0 }));
 }
 
@@ -74,10 +77,10 @@ async function heldRun(sc: TestSpendcap, name: string, answer: 'approve' | 'deny
     const { done, t0 } = run(CLAUDE, ['-p', 'say hi', '--model', 'claude-sonnet-4-5', ...claudeArgs], { HOME: home, ANTHROPIC_BASE_URL: sc.url, ANTHROPIC_API_KEY: token, CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1' });
     let exited = false;
     void done.then(() => (exited = true));
-    const asks = new AlertStore(sc.server.store);
+    const asks = sc.server.store.alerts;
     let heldAt = -1;
     for (let i = 0; i < 600 && heldAt < 0; i++) {
-      if (asks.pendingAsks(Date.now(), name).length > 0) heldAt = Date.now() - t0;
+      if ((await asks.pendingAsks(Date.now(), name)).length > 0) heldAt = Date.now() - t0;
       else await sleep(50);
     }
     assert.ok(heldAt >= 0, 'Claude Code\'s request is held');
@@ -85,7 +88,7 @@ async function heldRun(sc: TestSpendcap, name: string, answer: 'approve' | 'deny
     const answeredAt = Date.now() - t0;
     const a = execFileSync(process.execPath, [SPENDCAP, answer, name, '--data-dir', sc.dataDir], { encoding: 'utf8' });
     while (every && !exited) {
-      if (asks.pendingAsks(Date.now(), name).length > 0) execFileSync(process.execPath, [SPENDCAP, answer, name, '--data-dir', sc.dataDir], { encoding: 'utf8' });
+      if ((await asks.pendingAsks(Date.now(), name)).length > 0) execFileSync(process.execPath, [SPENDCAP, answer, name, '--data-dir', sc.dataDir], { encoding: 'utf8' });
       await sleep(100);
     }
     const r = await done;

@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 // The dashboard's sign-in and the admin API through its cookie, in a real headless chromium against a
 // real spendcap: a one-time link (printed by `spendcap dashboard`) becomes an HttpOnly SameSite=Strict
 // session; it works once and expires; changes made with the cookie need the CSRF header and this
@@ -109,9 +111,9 @@ describe('dashboard sign-in and cookie auth', () => {
     const token = decodeURIComponent(url.split('#token=')[1]!);
     assert.equal(sc.log.some((l) => l.includes(token)), false);
     // The store keeps hashes only.
-    const raw = new SqliteStore(sc.dataDir, { readonly: true });
+    const raw = new Database(join(sc.dataDir, 'spendcap.db'), { readonly: true });
     try {
-      const dump = JSON.stringify([raw.db.prepare('SELECT * FROM dashboard_links').all(), raw.db.prepare('SELECT * FROM dashboard_sessions').all()]);
+      const dump = JSON.stringify([raw.prepare('SELECT * FROM dashboard_links').all(), raw.prepare('SELECT * FROM dashboard_sessions').all()]);
       assert.equal(dump.includes(token), false);
       assert.equal(dump.includes(session.value), false);
     } finally {
@@ -136,7 +138,7 @@ describe('dashboard sign-in and cookie auth', () => {
     const store = new SqliteStore(sc.dataDir);
     let url: string;
     try {
-      const { token } = newLink(store, Date.now() - 11 * 60_000);
+      const { token } = await newLink(store, Date.now() - 11 * 60_000);
       url = signInUrl(sc.url, token);
     } finally {
       store.close();

@@ -55,8 +55,8 @@ test('a database of the first release (schema 1, test/fixtures/schema-v1.sql) op
       assert.equal(rows.length, 2, 'the old row and the new one');
       const store = new SqliteStore(dir, { readonly: true });
       try {
-        assert.equal(store.getMeta('schema_version'), String(Number(store.getMeta('schema_version'))), 'a number');
-        assert.ok(Number(store.getMeta('schema_version')) > 1, 'the schema was brought up to date');
+        assert.equal((await store.settings.getMeta('schema_version')), String(Number((await store.settings.getMeta('schema_version')))), 'a number');
+        assert.ok(Number((await store.settings.getMeta('schema_version'))) > 1, 'the schema was brought up to date');
       } finally {
         store.close();
       }
@@ -75,7 +75,7 @@ test('the WAL checkpoint worker folds the write-ahead log back into the database
   try {
     const dbFile = join(dir, 'spendcap.db');
     const dbSize = statSync(dbFile).size;
-    for (let i = 0; i < 2000; i++) store.setMeta(`filler-${i}`, 'x'.repeat(500));
+    for (let i = 0; i < 2000; i++) (await store.settings.setMeta(`filler-${i}`, 'x'.repeat(500)));
     // The serving connection does not checkpoint by itself below MAX_WAL_BYTES (about 1 MB was
     // written here): only the worker can have copied the pages into the database file.
     const until = Date.now() + 10_000;

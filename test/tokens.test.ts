@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 // A key with several tokens: each authenticates as the key and spends its budget; each is revoked
 // on its own; none is stored in clear.
 import { test } from 'node:test';
@@ -25,8 +26,8 @@ test('every live token of a key authenticates as the key; a revoked one is refus
   try {
     const primary = await addKey(sc.dataDir, 'work', 5);
     const store = new SqliteStore(sc.dataDir);
-    const claude = issueToken(store, 'work', 'claude-code');
-    const codex = issueToken(store, 'work', 'codex');
+    const claude = await issueToken(store, 'work', 'claude-code');
+    const codex = await issueToken(store, 'work', 'codex');
     store.close();
     assert.notEqual(claude.token, codex.token);
 
@@ -73,12 +74,12 @@ test('removing a key removes its tokens with it', async () => {
   try {
     await addKey(sc.dataDir, 'gone', 1);
     const store = new SqliteStore(sc.dataDir);
-    const extra = issueToken(store, 'gone', 'aider');
+    const extra = await issueToken(store, 'gone', 'aider');
     store.close();
     assert.equal((await cli(sc.dataDir, ['key', 'rm', 'gone'])).code, 0);
     assert.equal(await ask(sc.url, extra.token), 401);
-    const s = new SqliteStore(sc.dataDir);
-    assert.equal((s.db.prepare('SELECT COUNT(*) AS n FROM key_tokens').get() as { n: number }).n, 0);
+    const s = new Database(join(sc.dataDir, 'spendcap.db'), { readonly: true });
+    assert.equal((s.prepare('SELECT COUNT(*) AS n FROM key_tokens').get() as { n: number }).n, 0);
     s.close();
   } finally {
     await sc.close();

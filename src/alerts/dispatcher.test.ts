@@ -10,7 +10,6 @@ import { createBudget } from '../budgets/index.js';
 import { usdToNanos } from '../pricing/index.js';
 import { loadOrCreateMasterKey } from '../secrets/index.js';
 import { SqliteStore } from '../store/index.js';
-import { AlertStore } from '../store/alerts.js';
 import { saveChannel } from './config.js';
 import { AlertService } from './dispatcher.js';
 
@@ -44,11 +43,11 @@ describe('alert dispatcher', () => {
   let service: AlertService;
   const key = () => loadOrCreateMasterKey(dir);
   const make = () => new AlertService({ store, masterKey: key(), dashboardUrl: () => 'http://127.0.0.1:8787/dashboard', now: () => t });
-  const event = (kind: string) => store.insertEvent({ ts: t, kind, budget: 'team', channel: 'auto', capBeforeNanos: null, capAfterNanos: null, detail: null });
-  const spend = (usd: number) =>
-    store.insertLedger({ ts: t, requestId: String(Math.random()), keyId: 1, keyName: 'k', session: null, provider: 'anthropic', model: 'm', pricedAs: null, priceEstimated: false, inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWrite5mTokens: 0, cacheWrite1hTokens: 0, costNanos: usdToNanos(usd), outcome: 'ok', usageSource: 'provider', status: 200, durationMs: 1, detail: null });
+  const event = async (kind: string) => (await store.events.insert({ ts: t, kind, budget: 'team', channel: 'auto', capBeforeNanos: null, capAfterNanos: null, detail: null }));
+  const spend = async (usd: number) =>
+    await store.ledger.insert({ ts: t, requestId: String(Math.random()), keyId: 1, keyName: 'k', session: null, provider: 'anthropic', model: 'm', pricedAs: null, priceEstimated: false, inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWrite5mTokens: 0, cacheWrite1hTokens: 0, costNanos: usdToNanos(usd), outcome: 'ok', usageSource: 'provider', status: 200, durationMs: 1, detail: null });
   const pass = async () => {
-    service.tick();
+    await service.tick();
     await service.flush();
   };
 
@@ -58,7 +57,7 @@ describe('alert dispatcher', () => {
     t = Date.now();
     createBudget(store, { name: 'team', scope: 'global', capNanos: usdToNanos(10), period: 'day' }, 'cli');
     rx = await receiver();
-    saveChannel(new AlertStore(store), key(), { name: 'hook', kind: 'webhook', budgets: [], events: [], settings: { url: rx.url, secret: 'x' } }, t);
+    await saveChannel(store.alerts, key(), { name: 'hook', kind: 'webhook', budgets: [], events: [], settings: { url: rx.url, secret: 'x' } }, t);
     service = make();
     service.start();
   });
@@ -70,14 +69,14 @@ describe('alert dispatcher', () => {
   });
 
   test('a storm of blocks is one message whose count grows: 5, then rewritten in place to 7', async () => {
-    for (let i = 0; i < 5; i++) event('block');
+    for (let i = 0; i < 5; i++) await event('block');
     await pass();
     assert.equal(rx.bodies.length, 1, 'one message for five blocks read in one pass');
     assert.equal(rx.bodies[0]!.kind, 'block');
     assert.equal(rx.bodies[0]!.count, 5);
     assert.match(String(rx.bodies[0]!.title), /5 requests were refused/);
-    event('block');
-    event('block');
+    await event('block');
+    await event('block');
     await pass();
     assert.equal(rx.bodies.length, 1, 'updates wait at least 15 s');
     t += 16_000;
@@ -89,7 +88,7 @@ describe('alert dispatcher', () => {
   });
 
   test('one 80% alert per budget per period, however often it is checked', async () => {
-    spend(8.5);
+    await spend(8.5);
     await pass();
     await pass();
     t += 60_000;
@@ -97,16 +96,16 @@ describe('alert dispatcher', () => {
     const th = rx.bodies.filter((b) => b.kind === 'threshold');
     assert.equal(th.length, 1);
     assert.equal(th[0]!.threshold, 80);
-    spend(1.5);
+    await spend(1.5);
     await pass();
     assert.deepEqual(rx.bodies.filter((b) => b.kind === 'threshold').map((b) => b.threshold), [80, 100]);
   });
 
   test('a failing channel is retried with backoff, survives a restart, and a failure shows in the event log', async () => {
     rx.status = 500;
-    event('kill');
+    await event('kill');
     await pass();
-    const row = new AlertStore(store).recentOutbox(10)[0]!;
+    const row = (await store.alerts.recentOutbox(10))[0]!;
     assert.equal(row.state, 'pending');
     assert.equal(row.attempts, 1);
     assert.equal(row.nextAttemptAt, t + 1000);
@@ -114,7 +113,7 @@ describe('alert dispatcher', () => {
     await pass();
     t += 2000;
     await pass();
-    assert.ok(store.listEvents(10).some((e) => e.kind === 'alert-failed' && /failed 3 times: webhook answered HTTP 500; still retrying/.test(e.detail ?? '')), 'the third failure is in the event log');
+    assert.ok((await store.events.list(10)).some((e) => e.kind === 'alert-failed' && /failed 3 times: webhook answered HTTP 500; still retrying/.test(e.detail ?? '')), 'the third failure is in the event log');
     // Restart: a new dispatcher on the same file delivers what the old one could not.
     await service.stop();
     store.close();
@@ -126,18 +125,18 @@ describe('alert dispatcher', () => {
     await pass();
     assert.equal(rx.bodies.length, 1);
     assert.equal(rx.bodies[0]!.kind, 'kill');
-    assert.equal(new AlertStore(store).recentOutbox(10)[0]!.state, 'sent');
+    assert.equal((await store.alerts.recentOutbox(10))[0]!.state, 'sent');
   });
 
   test('a channel down for an hour gets the latest state when it comes back, not a flood', async () => {
     rx.status = 500;
-    spend(5);
+    await spend(5);
     await pass();
     for (let minute = 0; minute < 60; minute += 5) {
       t += 5 * 60_000;
-      if (minute === 10) spend(3.5);
-      if (minute === 20) event('block');
-      if (minute === 30) event('cut');
+      if (minute === 10) await spend(3.5);
+      if (minute === 20) await event('block');
+      if (minute === 30) await event('cut');
       await pass();
     }
     rx.status = 200;

@@ -69,14 +69,14 @@ test('createDashboard: assets with types and cache rules, compressed; the shell 
     assert.equal(script.headers.get('content-type'), 'text/javascript; charset=utf-8');
     assert.match(await script.text(), /x-spendcap-csrf/);
 
-    const session = exchangeLink(store, newLink(store).token)!;
-    const shell = await fetch(`${base}/dashboard/budgets/work`, { headers: { cookie: sessionCookiePair(store, port, session.sessionId) } });
+    const session = (await exchangeLink(store, (await newLink(store)).token))!;
+    const shell = await fetch(`${base}/dashboard/budgets/work`, { headers: { cookie: (await sessionCookiePair(store, port, session.sessionId)) } });
     assert.equal(shell.status, 200);
     assert.match(await shell.text(), /<title>app<\/title>/);
     assert.equal(shell.headers.get('cache-control'), 'no-cache');
     assert.match(shell.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
     assert.equal(shell.headers.get('referrer-policy'), 'no-referrer');
-    const who = await fetch(`${base}/dashboard/session`, { headers: { cookie: sessionCookiePair(store, port, session.sessionId) } });
+    const who = await fetch(`${base}/dashboard/session`, { headers: { cookie: (await sessionCookiePair(store, port, session.sessionId)) } });
     assert.equal(((await who.json()) as { signedIn: boolean }).signedIn, true);
     assert.equal((await fetch(`${base}/dashboard/session`)).status, 401);
     assert.equal((await fetch(`${base}/other`)).status, 418, 'other paths are not the dashboard\'s');

@@ -11,37 +11,37 @@ import type { KeySpec } from './index.js';
 
 const spec = (over: Partial<KeySpec> = {}): KeySpec => ({ name: 'work', provider: 'anthropic', providerKey: 'sk-ant-1', capNanos: 5_000_000, period: 'day', sessionCapNanos: null, ceilingNanos: null, mode: 'hard', clamp: false, baseUrl: undefined, ...over });
 
-test('createKey validates, stores the token hashed and the provider key encrypted, and audits key-add on its channel', () => {
+test('createKey validates, stores the token hashed and the provider key encrypted, and audits key-add on its channel', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'spendcap-keys-'));
   const store = new SqliteStore(dir);
   const master = randomBytes(32);
   try {
     const refuse = (over: Partial<KeySpec>, field: string, re: RegExp, label?: (f: string) => string) =>
-      assert.throws(() => createKey(store, () => master, spec(over), 'web', label), (e: unknown) => e instanceof KeySpecError && e.field === field && re.test(e.message));
-    refuse({ name: '-bad' }, 'name', /1–64 letters/);
-    refuse({ provider: 'azure' }, 'provider', /^--provider must be one of anthropic/, (f) => `--${f}`);
-    refuse({ providerKey: ' ' }, 'providerKey', /providerKey is required/);
-    refuse({ providerKey: 'sc-abc' }, 'providerKey', /not a spendcap key/);
-    refuse({ mode: 'strict' }, 'mode', /hard or soft/);
-    refuse({ ceilingNanos: 1 }, 'ceiling', /at least the cap/);
-    refuse({ provider: 'openai-compatible' }, 'baseUrl', /required with provider openai-compatible/);
+      assert.rejects(async () => (await createKey(store, () => master, spec(over), 'web', label)), (e: unknown) => e instanceof KeySpecError && e.field === field && re.test(e.message));
+    await refuse({ name: '-bad' }, 'name', /1–64 letters/);
+    await refuse({ provider: 'azure' }, 'provider', /^--provider must be one of anthropic/, (f) => `--${f}`);
+    await refuse({ providerKey: ' ' }, 'providerKey', /providerKey is required/);
+    await refuse({ providerKey: 'sc-abc' }, 'providerKey', /not a spendcap key/);
+    await refuse({ mode: 'strict' }, 'mode', /hard or soft/);
+    await refuse({ ceilingNanos: 1 }, 'ceiling', /at least the cap/);
+    await refuse({ provider: 'openai-compatible' }, 'baseUrl', /required with provider openai-compatible/);
 
-    const made = createKey(store, () => master, spec({ providerKey: ' sk-ant-1 ' }), 'web', undefined, 1000);
+    const made = await createKey(store, () => master, spec({ providerKey: ' sk-ant-1 ' }), 'web', undefined, 1000);
     assert.match(made.token, /^sc-/);
-    const k = store.keyByName('work')!;
+    const k = (await store.keys.byName('work'))!;
     assert.equal(k.tokenHash, hashToken(made.token));
     assert.equal(decryptSecret(master, k.providerKeyEnc), 'sk-ant-1');
     assert.deepEqual([made.event.kind, made.event.channel, made.event.capAfterNanos], ['key-add', 'web', 5_000_000]);
-    assert.throws(() => createKey(store, () => master, spec(), 'api'), /already exists/);
-    assert.equal(removeKey(store, 'work', 'api').channel, 'api');
-    assert.throws(() => removeKey(store, 'work', 'api'), /no key named "work"/);
+    await assert.rejects(async () => (await createKey(store, () => master, spec(), 'api')), /already exists/);
+    assert.equal((await removeKey(store, 'work', 'api')).channel, 'api');
+    await assert.rejects(async () => (await removeKey(store, 'work', 'api')), /no key named "work"/);
   } finally {
     store.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test('normalizeBaseUrl: http(s) only, no query or fragment, no trailing slash', () => {
+test('normalizeBaseUrl: http(s) only, no query or fragment, no trailing slash', async () => {
   assert.equal(normalizeBaseUrl('openai-compatible', 'https://api.groq.com/openai/v1/'), 'https://api.groq.com/openai/v1');
   assert.equal(normalizeBaseUrl('anthropic', undefined), null);
   assert.throws(() => normalizeBaseUrl('openai-compatible', 'ftp://x'), /http or https/);

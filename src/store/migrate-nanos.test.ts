@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DB_FILE, SqliteStore } from './sqlite.js';
+import { SCHEMA_VERSION } from './migrations.js';
 
 // The schema-3 file layout (money in integer micro-dollars, *_micros columns), as spendcap ≤ 0.1 wrote it.
 const SCHEMA_3 = `
@@ -150,26 +151,26 @@ function oldDataDir(): string {
   return dir;
 }
 
-test('a schema-3 data dir (micro-dollars) migrates in place: every money figure ×1000, once', () => {
+test('a schema-3 data dir (micro-dollars) migrates in place: every money figure ×1000, once', async () => {
   const dir = oldDataDir();
   try {
     for (let open = 0; open < 2; open++) {
       const s = new SqliteStore(dir);
       try {
-        const b = s.budgetByName('work')!;
+        const b = (await s.budgets.byName('work'))!;
         assert.deepEqual([b.capNanos, b.sessionCapNanos, b.ceilingNanos], [5_000_000_000, 500_000_000, 20_000_000_000], `open ${open}`);
-        const rows = s.listLedger(10);
+        const rows = await s.ledger.page(10);
         assert.deepEqual(rows.map((r) => [r.requestId, r.costNanos, r.providerCostNanos, r.meteredCostNanos]), [['r2', 724_000, null, 700_000], ['r1', 33_000, 33_000, null]]);
-        assert.deepEqual(s.listHolds().map((h) => h.amountNanos), [1_234_000]);
-        const p = s.listPrices()[0]!;
+        assert.deepEqual((await s.holds.list()).map((h) => h.amountNanos), [1_234_000]);
+        const p = (await s.prices.list())[0]!;
         assert.deepEqual([p.input, p.output, p.cacheRead, p.cacheWrite], [3_000_000_000, 15_000_000_000, 300_000_000, null]);
-        assert.deepEqual(s.listEvents(10).map((e) => [e.capBeforeNanos, e.capAfterNanos]), [[7000, null], [1_000_000_000, 2_000_000_000]]);
-        assert.deepEqual(s.listDailyTotals().map((d) => d.costNanos), [777_000]);
-        assert.equal(s.getSetting('default_session_cap_nanos'), '250000000');
-        assert.equal(s.getSetting('default_session_cap_micros'), null);
-        assert.equal(s.getMeta('schema_version'), '4');
+        assert.deepEqual((await s.events.list(10)).map((e) => [e.capBeforeNanos, e.capAfterNanos]), [[7000, null], [1_000_000_000, 2_000_000_000]]);
+        assert.deepEqual((await s.daily.list()).map((d) => d.costNanos), [777_000]);
+        assert.equal(await s.settings.get('default_session_cap_nanos'), '250000000');
+        assert.equal(await s.settings.get('default_session_cap_micros'), null);
+        assert.equal(await s.settings.getMeta('schema_version'), String(SCHEMA_VERSION));
       } finally {
-        s.close();
+        await s.close();
       }
     }
   } finally {
