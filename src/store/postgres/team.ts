@@ -47,7 +47,6 @@ export class TeamLedger {
   #timer: NodeJS.Timeout | null = null;
   #reclaimTimer: NodeJS.Timeout | null = null;
   #flushing: Promise<void> | null = null;
-  #again = false;
   #stopped = false;
   /** Counters for the figures in docs/deploy.md: admissions, those that waited on a grant, flushes and their time. */
   readonly stats = { admits: 0, waited: 0, grants: 0, grantMs: 0, flushes: 0, flushMs: 0 };
@@ -76,7 +75,10 @@ export class TeamLedger {
     await flushBatch(this.#o.pool, this.#batch(now, [], []));
     const own = await reclaimLeases(this.#o.pool, { instanceId: this.#o.instanceId, now, staleBefore: now, own: true });
     await this.#listener.start();
-    this.#timer = setInterval(() => void this.flush().catch(() => undefined), this.#o.flushMs);
+    // A tick while a flush still runs is skipped: the next one carries its writes, flushes never pile up.
+    this.#timer = setInterval(() => {
+      if (!this.#flushing) void this.flush().catch(() => undefined);
+    }, this.#o.flushMs);
     this.#timer.unref();
     // Every instance looks for dead ones twice per TTL; the DELETE … RETURNING lets one win each lease.
     this.#reclaimTimer = setInterval(() => {
@@ -224,20 +226,14 @@ export class TeamLedger {
     };
   }
 
-  /** Sends everything queued in one statement; concurrent calls share one flush (and one more if asked meanwhile). */
+  /** Sends everything queued so far in one statement; resolves once it is written (after any flush already running). */
   async flush(opts: { returnAll?: boolean } = {}): Promise<void> {
-    if (this.#flushing) {
-      this.#again = true;
-      return this.#flushing;
-    }
-    this.#flushing = this.#flushOnce(opts.returnAll ?? false).finally(() => {
-      this.#flushing = null;
-      if (this.#again && !this.#stopped) {
-        this.#again = false;
-        void this.flush().catch(() => undefined);
-      }
+    while (this.#flushing) await this.#flushing.catch(() => undefined);
+    const run = this.#flushOnce(opts.returnAll ?? false).finally(() => {
+      if (this.#flushing === run) this.#flushing = null;
     });
-    return this.#flushing;
+    this.#flushing = run;
+    return run;
   }
 
   async #flushOnce(returnAll: boolean): Promise<void> {
