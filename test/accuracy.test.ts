@@ -67,7 +67,7 @@ describe('caps that use the whole budget (Anthropic)', () => {
     const token = await addKey(sc.dataDir, 'swarm32', capUsd);
     mock.options = { ...mock.options, outputTokens: 1000, tokenIntervalMs: 1 };
     const first = mock.bills.length;
-    sc.server.bank.refresh();
+    await sc.server.bank.refresh();
     const key = sc.server.bank.keyByName('swarm32')!;
     let worst = 0;
     const sampler = setInterval(() => {

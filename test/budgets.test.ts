@@ -121,7 +121,7 @@ describe('budget scopes through the proxy', () => {
     assert.equal((await cli(sc.dataDir, ['budget', 'add', 'everything', '--scope', 'global', '--cap', String(capUsd)])).code, 0);
     mock.options = { ...mock.options, outputTokens: 20_000, tokenIntervalMs: 1 };
     const first = mock.bills.length;
-    sc.server.bank.refresh();
+    await sc.server.bank.refresh();
     const account = sc.server.bank.sharedAccount('everything')!;
     const base = account.spentNanos;
     let worst = 0;

@@ -106,7 +106,7 @@ describe('hard caps', () => {
     const token = await addKey(sc.dataDir, 'swarm', capUsd);
     mock.options = { ...mock.options, outputTokens: 20_000, tokenIntervalMs: 1 };
     const first = mock.bills.length;
-    sc.server.bank.refresh();
+    await sc.server.bank.refresh();
     const key = sc.server.bank.keyByName('swarm')!;
     let worst = 0;
     const sampler = setInterval(() => {

@@ -240,7 +240,7 @@ describe('gemini through spendcap', () => {
     const token = await addKey(sc.dataDir, 'swarm', capUsd, [], 'gemini');
     mock.options = { ...mock.options, outputTokens: 20_000, tokenIntervalMs: 1, tokensPerChunk: 4 };
     const first = mock.bills.length;
-    sc.server.bank.refresh();
+    await sc.server.bank.refresh();
     const key = sc.server.bank.keyByName('swarm')!;
     let worst = 0;
     const sampler = setInterval(() => {

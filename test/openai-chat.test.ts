@@ -236,7 +236,7 @@ describe('OpenAI Chat Completions', () => {
     const swarm = await addKey(sc.dataDir, 'swarm', capUsd, [], 'openai');
     mock.options = { ...mock.options, outputTokens: 20_000, tokenIntervalMs: 1 };
     const first = mock.bills.length;
-    sc.server.bank.refresh();
+    await sc.server.bank.refresh();
     const key = sc.server.bank.keyByName('swarm')!;
     let worst = 0;
     const sampler = setInterval(() => {

@@ -264,7 +264,7 @@ describe('OpenAI Responses through spendcap', () => {
     mock.options = { ...mock.options, outputTokens: 20_000, tokenIntervalMs: 1 };
     try {
       const first = mock.bills.length;
-      sc.server.bank.refresh();
+      await sc.server.bank.refresh();
       const key = sc.server.bank.keyByName('swarm')!;
       let worst = 0;
       const sampler = setInterval(() => {

@@ -77,7 +77,7 @@ test('reconcile corrects an OpenRouter row to the generation\'s cost (cancelled 
     const ledgerSum = [...after.values()].reduce((s, x) => s + x.costNanos, 0);
     const status = JSON.parse((await cli(sc.dataDir, ['status', '--json'])).out) as Array<{ name: string; spentUsd: number }>;
     assert.equal(usdToNanos(status.find((s) => s.name === 'router')!.spentUsd), ledgerSum);
-    sc.server.bank.refresh();
+    await sc.server.bank.refresh();
     assert.equal(sc.server.bank.authenticate(hashToken(token))!.account.spentNanos, ledgerSum, 'the running server counts the corrected figures');
 
     // The admin API (and so the dashboard) shows the last reconciliation.
