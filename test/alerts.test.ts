@@ -101,10 +101,10 @@ describe('alerts end to end', () => {
     const token = await addKey(dataDir, 'lat', 50);
     mock.options = { ...mock.options, outputTokens: 20 };
     const c = client(token);
-    const measure = async (n: number, during?: () => void): Promise<number> => {
+    const measure = async (n: number, during?: () => Promise<void>): Promise<number> => {
       const ms: number[] = [];
       for (let i = 0; i < n; i++) {
-        during?.();
+        await during?.();
         const t0 = performance.now();
         await c.messages.create({ model: MODEL, max_tokens: 50, messages });
         ms.push(performance.now() - t0);

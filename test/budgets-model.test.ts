@@ -37,7 +37,7 @@ function row(over: Partial<LedgerRow> & { ts: number; keyId: number; costNanos: 
   };
 }
 
-async function setup(): Promise<{ dir: string; store: SqliteStore; keyId: number; clock: { now: number }; bank: Bank; close(): void }> {
+async function setup(): Promise<{ dir: string; store: SqliteStore; keyId: number; clock: { now: number }; bank: Bank; close(): Promise<void> }> {
   const dir = tempDataDir();
   await addKey(dir, 'k', 100, ['--period', 'month']);
   const store = new SqliteStore(dir);
@@ -50,8 +50,8 @@ async function setup(): Promise<{ dir: string; store: SqliteStore; keyId: number
     keyId: (await store.keys.byName('k'))!.id,
     clock,
     bank,
-    close: () => {
-      store.close();
+    close: async () => {
+      await store.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -92,7 +92,7 @@ test('each scope rolls over at midnight in the configured zone, across a DST cha
     assert.equal(report.find((b) => b.name === 'all-day')!.spentNanos, 0);
     assert.match(JSON.stringify(report.find((b) => b.name === 'all-day')!.timeZone), /Europe\/Paris/);
   } finally {
-    t.close();
+    await t.close();
   }
 });
 
@@ -128,7 +128,7 @@ test('thresholds fire once per budget per period, and again in the next period',
     await spend(600_000);
     assert.deepEqual(await fired(), [50, 100, 80, 50], 'a new day fires again');
   } finally {
-    t.close();
+    await t.close();
   }
 });
 
@@ -188,7 +188,7 @@ test('every action returns before/after and writes one event with its channel an
     assert.equal(await code(() => setCap(t.store, 'k', { capNanos: -5 }, 'api')), 'E_INVALID');
     assert.equal(await code(() => setAutotune(t.store, 'k', 'creep', 'api')), 'E_INVALID', 'creep needs a ceiling');
   } finally {
-    t.close();
+    await t.close();
   }
 });
 
@@ -229,7 +229,7 @@ test('retention prunes old ledger rows into daily totals; spent sums (a total bu
     assert.deepEqual((await dailySpend(t.store, { keyId: t.keyId }, now, TZ)), beforePrune);
     assert.equal(beforePrune.reduce((a, b) => a + b, 0), 50_000 + 60_000 + 2_000 + 7);
   } finally {
-    t.close();
+    await t.close();
   }
 });
 
@@ -257,7 +257,7 @@ test('auto-tune: suggest shows a cap with its reason; creep applies it as an aut
     assert.equal(listed[0]!.autotune, 'creep');
     assert.ok(listed[0]!.suggestion !== null);
   } finally {
-    t.close();
+    await t.close();
   }
 });
 
@@ -281,6 +281,6 @@ test('log exports: --csv with a header and quoting, --jsonl one row a line oldes
     assert.equal((await cli(t.dir, ['log', '--csv', '--since', 'yesterday-ish'])).code, 2);
     assert.equal((await cli(t.dir, ['log', '--csv', '--jsonl'])).code, 2);
   } finally {
-    t.close();
+    await t.close();
   }
 });

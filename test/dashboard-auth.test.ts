@@ -141,7 +141,7 @@ describe('dashboard sign-in and cookie auth', () => {
       const { token } = await newLink(store, Date.now() - 11 * 60_000);
       url = signInUrl(sc.url, token);
     } finally {
-      store.close();
+      await store.close();
     }
     const context = await browser.newContext();
     contexts.push(context);

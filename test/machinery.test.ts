@@ -58,7 +58,7 @@ test('a database of the first release (schema 1, test/fixtures/schema-v1.sql) op
         assert.equal((await store.settings.getMeta('schema_version')), String(Number((await store.settings.getMeta('schema_version')))), 'a number');
         assert.ok(Number((await store.settings.getMeta('schema_version'))) > 1, 'the schema was brought up to date');
       } finally {
-        store.close();
+        await store.close();
       }
     } finally {
       await sc.close();
@@ -83,7 +83,7 @@ test('the WAL checkpoint worker folds the write-ahead log back into the database
     assert.ok(statSync(dbFile).size > dbSize + 500_000, `the worker copied the WAL into the database file (${dbSize} → ${statSync(dbFile).size} bytes)`);
   } finally {
     await checkpointer.stop();
-    store.close();
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

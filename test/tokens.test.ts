@@ -28,7 +28,7 @@ test('every live token of a key authenticates as the key; a revoked one is refus
     const store = new SqliteStore(sc.dataDir);
     const claude = await issueToken(store, 'work', 'claude-code');
     const codex = await issueToken(store, 'work', 'codex');
-    store.close();
+    await store.close();
     assert.notEqual(claude.token, codex.token);
 
     for (const t of [primary, claude.token, codex.token]) assert.equal(await ask(sc.url, t), 200);
@@ -75,7 +75,7 @@ test('removing a key removes its tokens with it', async () => {
     await addKey(sc.dataDir, 'gone', 1);
     const store = new SqliteStore(sc.dataDir);
     const extra = await issueToken(store, 'gone', 'aider');
-    store.close();
+    await store.close();
     assert.equal((await cli(sc.dataDir, ['key', 'rm', 'gone'])).code, 0);
     assert.equal(await ask(sc.url, extra.token), 401);
     const s = new Database(join(sc.dataDir, 'spendcap.db'), { readonly: true });

@@ -55,15 +55,15 @@ describe('alert dispatcher', () => {
     dir = mkdtempSync(join(tmpdir(), 'spendcap-alerts-'));
     store = new SqliteStore(dir);
     t = Date.now();
-    createBudget(store, { name: 'team', scope: 'global', capNanos: usdToNanos(10), period: 'day' }, 'cli');
+    await createBudget(store, { name: 'team', scope: 'global', capNanos: usdToNanos(10), period: 'day' }, 'cli');
     rx = await receiver();
     await saveChannel(store.alerts, key(), { name: 'hook', kind: 'webhook', budgets: [], events: [], settings: { url: rx.url, secret: 'x' } }, t);
     service = make();
-    service.start();
+    await service.start();
   });
   afterEach(async () => {
     await service.stop();
-    store.close();
+    await store.close();
     await rx.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -116,10 +116,10 @@ describe('alert dispatcher', () => {
     assert.ok((await store.events.list(10)).some((e) => e.kind === 'alert-failed' && /failed 3 times: webhook answered HTTP 500; still retrying/.test(e.detail ?? '')), 'the third failure is in the event log');
     // Restart: a new dispatcher on the same file delivers what the old one could not.
     await service.stop();
-    store.close();
+    await store.close();
     store = new SqliteStore(dir);
     service = make();
-    service.start();
+    await service.start();
     rx.status = 200;
     t += 4000;
     await pass();

@@ -82,7 +82,7 @@ test('createDashboard: assets with types and cache rules, compressed; the shell 
     assert.equal((await fetch(`${base}/other`)).status, 418, 'other paths are not the dashboard\'s');
   } finally {
     server.close();
-    store.close();
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -51,7 +51,7 @@ test('a session cookie counts only on the port it was issued for, and only if th
       assert.ok((await sessionFromCookie(store, await sessionCookiePair(store, 8787, s.sessionId), now)), 'the port defaults to the running server\'s');
     });
   } finally {
-    storeB.close();
+    await storeB.close();
     rmSync(dirB, { recursive: true, force: true });
   }
 });

@@ -36,7 +36,7 @@ test('createKey validates, stores the token hashed and the provider key encrypte
     assert.equal((await removeKey(store, 'work', 'api')).channel, 'api');
     await assert.rejects(async () => (await removeKey(store, 'work', 'api')), /no key named "work"/);
   } finally {
-    store.close();
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

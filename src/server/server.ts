@@ -245,7 +245,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       server.once('error', reject);
       server.listen(opts.port ?? DEFAULT_PORT, opts.host ?? DEFAULT_HOST, () => resolve());
     });
-    alerts.start();
+    await alerts.start();
     const port = (server.address() as AddressInfo).port;
     const host = opts.host ?? DEFAULT_HOST;
     const shownHost = host.includes(':') ? `[${host}]` : host;

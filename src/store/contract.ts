@@ -63,8 +63,8 @@ async function rejectsWith(p: Promise<unknown>, code: StoreError['code']): Promi
 
 /** Runs every behaviour of the Store interface against stores made by `factory`, one fresh store per test. */
 export function storeContract(name: string, factory: StoreFactory): void {
-  const it = (title: string, body: (f: ContractFixture) => Promise<void>) =>
-    test(title, async () => {
+  const it = (title: string, body: (f: ContractFixture) => Promise<void>): void =>
+    void test(title, async () => {
       const f = await factory();
       try {
         await body(f);
@@ -74,8 +74,8 @@ export function storeContract(name: string, factory: StoreFactory): void {
       }
     });
 
-  describe(`Store contract: ${name}`, () => {
-    describe('keys', () => {
+  void describe(`Store contract: ${name}`, () => {
+    void describe('keys', () => {
       it('a key is created with its own budget, found by name, listed by name', async ({ store }) => {
         const b = await store.keys.create(keyOf('zeta'), budget());
         const a = await store.keys.create(keyOf('alpha'), budget(7));
@@ -111,7 +111,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
       });
     });
 
-    describe('budgets', () => {
+    void describe('budgets', () => {
       it('create, change and remove a shared budget, each with its event', async ({ store }) => {
         const { after, event } = await store.budgets.create({ name: 'team', scope: 'global', keyId: null, capNanos: 100, period: 'day', sessionCapNanos: null, ceilingNanos: null, mode: 'soft', clamp: true, autotune: 'suggest' }, { channel: 'api', ts: T0 });
         assert.equal(after.name, 'team');
@@ -141,7 +141,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
       });
     });
 
-    describe('holds and settle', () => {
+    void describe('holds and settle', () => {
       it('a hold is listed, updated, and settled into exactly one ledger row', async ({ store }) => {
         const k = await store.keys.create(keyOf('h'), budget());
         await store.holds.insert(hold(k, 'h1', 500, { session: 's1', tag: 't' }));
@@ -186,7 +186,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
       });
     });
 
-    describe('ledger', () => {
+    void describe('ledger', () => {
       it('rows round-trip with every field', async ({ store }) => {
         const k = await store.keys.create(keyOf('r'), budget());
         const r = row(k, { session: 'sess', pricedAs: 'gpt-4o', priceEstimated: true, cacheReadTokens: 3, cacheWrite5mTokens: 4, cacheWrite1hTokens: 5, providerCostNanos: 77, meteredCostNanos: 66, tag: 'tg', outcome: 'cut', usageSource: 'estimate', status: null, detail: 'why' });
@@ -280,7 +280,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
       });
     });
 
-    describe('daily totals and retention', () => {
+    void describe('daily totals and retention', () => {
       it('prune folds old rows into daily totals; every sum still counts them, once', async ({ store }) => {
         const a = await store.keys.create(keyOf('a'), budget());
         const dayOf = (ts: number) => {
@@ -307,7 +307,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
       });
     });
 
-    describe('events', () => {
+    void describe('events', () => {
       it('insert returns the stored event; list, search and after filter and order', async ({ store }) => {
         const e1 = await store.events.insert({ ts: T0, kind: 'lift', budget: 'a', channel: 'cli', capBeforeNanos: 1, capAfterNanos: 2, detail: null });
         await store.events.insert({ ts: T0 + 1, kind: 'kill', budget: 'b', channel: 'web', capBeforeNanos: null, capAfterNanos: null, detail: 'd' });
@@ -324,7 +324,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
       });
     });
 
-    describe('thresholds', () => {
+    void describe('thresholds', () => {
       it('a mark is true once per budget, period and pct; its event lands only then', async ({ store }) => {
         const ev = { ts: T0, kind: 'threshold', budget: 'a', channel: 'auto' as const, capBeforeNanos: null, capAfterNanos: null, detail: '80%' };
         assert.equal(await store.thresholds.mark(1, T0, 80, T0, ev), true);
@@ -337,7 +337,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
       });
     });
 
-    describe('settings, meta, prices', () => {
+    void describe('settings, meta, prices', () => {
       it('settings set together with their event, read one or all, deleted by null', async ({ store }) => {
         const e = await store.settings.set({ tz: 'Europe/Paris', retain_days: '30' }, { ts: T0, kind: 'settings', budget: null, channel: 'cli', capBeforeNanos: null, capAfterNanos: null, detail: 'x' });
         assert.equal(e?.kind, 'settings');
@@ -366,7 +366,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
       });
     });
 
-    describe('dashboard sessions', () => {
+    void describe('dashboard sessions', () => {
       it('a link works once and only before it expires; sessions expire and can be removed', async ({ store }) => {
         await store.sessions.insertLink('L1', T0, T0 + 1000);
         await store.sessions.insertLink('L2', T0, T0 + 10);
@@ -381,7 +381,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
       });
     });
 
-    describe('tokens and agent connections', () => {
+    void describe('tokens and agent connections', () => {
       it("a key's own token authenticates; extra tokens are listed, bound, revoked one at a time", async ({ store }) => {
         const k = await store.keys.create(keyOf('t'), budget());
         assert.deepEqual(await store.tokens.live(), [{ keyId: k.id, tokenHash: 'hash-t-1', session: null, budget: null }]);
@@ -411,7 +411,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
       });
     });
 
-    describe('alerts', () => {
+    void describe('alerts', () => {
       it('channels, outbox dedupe and delivery states, budget settings, asks', async ({ store }) => {
         await store.alerts.insertChannel({ name: 'ops', kind: 'slack', budgets: ['a'], events: ['threshold'], settings: { url: 'u' }, secretsEnc: null, createdAt: T0 });
         await rejectsWith(store.alerts.insertChannel({ name: 'ops', kind: 'slack', budgets: [], events: [], settings: {}, secretsEnc: null, createdAt: T0 }), 'E_EXISTS');
@@ -444,7 +444,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
       });
     });
 
-    describe('provider keys', () => {
+    void describe('provider keys', () => {
       it('admin keys upsert per provider; a link follows its spendcap key', async ({ store }) => {
         await store.providerKeys.saveAdmin('openrouter', 'enc1', 'sk-or…1', T0);
         await store.providerKeys.saveAdmin('openrouter', 'enc2', 'sk-or…2', T0 + 1);
@@ -462,7 +462,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
       });
     });
 
-    describe('change feed', () => {
+    void describe('change feed', () => {
       it("another store's commit moves the version; nothing committed leaves it", async ({ store, open }) => {
         const v0 = await store.changes.version();
         assert.equal(await store.changes.version(), v0);

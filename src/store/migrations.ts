@@ -239,6 +239,8 @@ export const MIGRATIONS: readonly Migration[] = [
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+/** The last version written before migrations were numbered steps. */
+const PRE_NUMBERED = 4;
 
 /** The file's schema version; null for a new (empty) file. */
 export function schemaVersion(db: Database.Database): number | null {
@@ -258,8 +260,9 @@ export function migrate(db: Database.Database, target: number = SCHEMA_VERSION):
   if (before !== null && before > SCHEMA_VERSION) {
     throw new StoreError('E_INVALID', `the data dir was written by a newer spendcap (schema ${before}); upgrade spendcap`);
   }
-  // A file with tables but no version (spendcap before versions) starts at 0: every step checks before it changes.
-  const from = before ?? 0;
+  // Before the numbering (schema ≤ 3) a version did not say which tables existed: such a file, or one
+  // with no version, runs steps 1–4 again; each checks before it changes anything.
+  const from = before === null || before < PRE_NUMBERED ? 0 : before;
   const ran: Migration[] = [];
   for (const m of MIGRATIONS) {
     if (m.version <= from || m.version > target) continue;

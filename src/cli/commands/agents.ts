@@ -33,6 +33,6 @@ export async function agents(argv: string[], io: Io): Promise<number> {
     io.out(table([['AGENT', 'STATE', 'KEY', 'URL', 'SINCE', 'CONFIG'], ...rows.map((r) => [r.agent, state(r), r.key ?? '', r.connected || r.pointsAtSpendcap ? r.url : '', r.connectedAt ? when(Date.parse(r.connectedAt)) : '', r.config])]));
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }

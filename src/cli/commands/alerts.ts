@@ -143,7 +143,7 @@ async function add(argv: string[], io: Io): Promise<number> {
     else io.out(`Added ${kind} alerts "${name}" (${cfg.budgets.length === 0 ? 'every budget' : cfg.budgets.join(', ')}; ${cfg.events.length === 0 ? 'default events' : cfg.events.join(',')}). Send a test: spendcap alerts test ${name}\n`);
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -176,7 +176,7 @@ async function list(argv: string[], io: Io): Promise<number> {
     }
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -206,7 +206,7 @@ async function test(argv: string[], io: Io): Promise<number> {
     else io.err(`✗ Test alert through "${name}" (${row.kind}) failed: ${result.error ?? 'unknown error'}\n`);
     return result.ok ? 0 : 1;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -219,7 +219,7 @@ async function rm(argv: string[], io: Io): Promise<number> {
     io.out(`Removed alert channel "${name}" and its queued alerts.\n`);
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -238,7 +238,7 @@ async function thresholds(argv: string[], io: Io): Promise<number> {
     io.out(`"${name}" alerts at ${list === null ? `the default thresholds (${(await readSettings(store)).thresholds.join(',')}%)` : `${list.join(',')}%`}.\n`);
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -256,7 +256,7 @@ async function answer(argv: string[], io: Io, how: 'approve' | 'deny'): Promise<
     (outcome.ok ? io.out : io.err)(`${outcome.text}\n`);
     return outcome.ok ? 0 : 1;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

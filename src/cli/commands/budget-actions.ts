@@ -20,7 +20,7 @@ async function followAtProvider(dataDir: unknown, io: Io, json: unknown, name: s
     if (line !== '') (line.startsWith('OpenRouter') && !json ? io.out : io.err)(line);
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -50,7 +50,7 @@ async function run(dataDir: unknown, io: Io, json: unknown, kind: string, action
     else io.out(`"${printable(b.name)}": cap ${fmt(before?.capNanos ?? 0)} → ${fmt(after?.capNanos ?? 0)} per ${b.period}${event.detail ? ` (${printable(event.detail)})` : ''}.\n`);
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

@@ -76,7 +76,7 @@ async function add(argv: string[], io: Io): Promise<number> {
     }
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -96,7 +96,7 @@ async function list(argv: string[], io: Io): Promise<number> {
     io.out(table([['NAME', 'SCOPE', 'CAP', 'PERIOD', 'MODE', 'CEILING', 'CLAMP', 'AUTOTUNE'], ...report.map((b) => [b.name, b.scope, fmt(b.capNanos), b.period, b.mode, b.ceilingNanos === null ? '' : fmt(b.ceilingNanos), b.clamp ? 'on' : '', autotuneText(b)])]));
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -112,11 +112,11 @@ async function rm(argv: string[], io: Io): Promise<number> {
   const name = requireName(positionals, 'budget name', 'spendcap budget rm NAME');
   const { store } = openStore(values['data-dir'], io);
   try {
-    deleteBudget(store, name, 'cli');
+    await deleteBudget(store, name, 'cli');
     io.out(values.json ? JSON.stringify({ name, removed: true }) + '\n' : `Removed budget "${printable(name)}". Its ledger rows stay; requests naming it in x-spendcap-budget are now refused.\n`);
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -137,7 +137,7 @@ async function autotune(argv: string[], io: Io): Promise<number> {
     }
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -155,6 +155,6 @@ async function badge(argv: string[], io: Io): Promise<number> {
     else io.out(`${url}\n\nRead-only: this URL shows "${printable(record.name)}"'s badge and can do nothing else. Markdown: ![spend](${url})\n`);
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }

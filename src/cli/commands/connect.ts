@@ -132,6 +132,6 @@ export async function connect(argv: string[], io: Io): Promise<number> {
     io.out(`Undo: spendcap disconnect ${agent.id}  (restores the files byte for byte and revokes the token)\n`);
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }

@@ -43,6 +43,6 @@ export async function dashboard(argv: string[], io: Io): Promise<number> {
     if (values['no-open'] !== true && running !== null) openBrowser(url);
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }

@@ -35,6 +35,6 @@ export async function disconnect(argv: string[], io: Io): Promise<number> {
     }
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }

@@ -36,6 +36,6 @@ export async function events(argv: string[], io: Io): Promise<number> {
     io.out(table([['TIME', 'EVENT', 'BUDGET', 'BY', 'CAP BEFORE', 'CAP AFTER', 'DETAIL'], ...list.map((e) => [when(e.ts), e.kind, e.budget ?? '', e.channel, cap(e.capBeforeNanos), e.capBeforeNanos === e.capAfterNanos ? '' : cap(e.capAfterNanos), e.detail ?? ''])]));
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }

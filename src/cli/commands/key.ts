@@ -86,7 +86,7 @@ async function add(argv: string[], io: Io): Promise<number> {
     }
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -105,7 +105,7 @@ async function list(argv: string[], io: Io): Promise<number> {
     else io.out(table([['NAME', 'PROVIDER', 'KEY', 'CAP', 'PERIOD', 'STATE', 'CREATED', ...(sides.size > 0 ? ['PROVIDER SIDE'] : [])], ...keys.map((k) => [k.name, k.provider, k.tokenHint, fmt(Math.round(k.capUsd * 1e9)), k.period ?? '', k.killed ? 'killed' : 'active', when(Date.parse(k.createdAt)), ...(sides.size > 0 ? [describeProviderSide(k.providerSide)] : [])])]));
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -132,7 +132,7 @@ async function rm(argv: string[], io: Io): Promise<number> {
     else if (side) io.out(`Its OpenRouter key (hash ${side.hash}) still exists, with its limit; delete it at https://openrouter.ai/settings/keys when you no longer need it.\n`);
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -146,7 +146,7 @@ async function tokens(argv: string[], io: Io): Promise<number> {
     else io.out(table([['ID', 'LABEL', 'TOKEN', 'CREATED', 'STATE'], ...list.map((t) => [String(t.id), t.label, t.tokenHint, when(Date.parse(t.createdAt)), t.revokedAt === null ? 'live' : `revoked ${when(Date.parse(t.revokedAt))}`])]));
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -162,6 +162,6 @@ async function revoke(argv: string[], io: Io): Promise<number> {
     else io.out(`Revoked token ${t.id} ("${t.label}", ${t.tokenHint}) of key "${name}". Requests with it are refused from now on; the key's other tokens keep working.\n`);
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }

@@ -143,7 +143,7 @@ export async function log(argv: string[], io: Io): Promise<number> {
     );
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

@@ -42,6 +42,6 @@ export async function price(argv: string[], io: Io): Promise<number> {
         throw new UsageError('usage: spendcap price set|list|rm …');
     }
   } finally {
-    store.close();
+    await store.close();
   }
 }

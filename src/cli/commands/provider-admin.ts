@@ -58,7 +58,7 @@ async function add(argv: string[], io: Io): Promise<number> {
     else io.out(`Stored the ${provider} ${provider === 'openrouter' ? 'management' : 'admin'} key (${info.hint}), encrypted at rest. It ${PURPOSE[provider]}.\n`);
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -72,7 +72,7 @@ async function list(argv: string[], io: Io): Promise<number> {
     else io.out(table([['PROVIDER', 'KEY', 'ADDED', 'FOR'], ...keys.map((k) => [k.provider, k.hint, when(k.createdAt), PURPOSE[k.provider]])]));
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -88,6 +88,6 @@ async function rm(argv: string[], io: Io): Promise<number> {
     io.out(`Removed the ${provider} admin key. Keys it created stay as they are, at ${provider} and in spendcap.\n`);
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }

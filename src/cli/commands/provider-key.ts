@@ -93,7 +93,7 @@ export async function providerKey(argv: string[], io: Io): Promise<number> {
     if (agent !== undefined) io.out(connected ? `Connected ${agent} to "${name}".\n` : `To connect ${agent}, run: spendcap connect ${agent} --key ${name}\n`);
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

@@ -33,6 +33,6 @@ export async function reconcile(argv: string[], io: Io): Promise<number> {
     for (const n of report.notes) io.out(`note: ${n}\n`);
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }

@@ -80,10 +80,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
     provider = key.provider;
     url = await serverUrl(str(values.url), dataDir, store);
     // The run's own cap is a tag budget the run's token always charges; it goes away with the run.
-    if (capNanos !== null) createBudget(store, { name: session, scope: 'tag', capNanos, period: 'total' }, 'cli', { detail: `spendcap run ${cmd}` });
+    if (capNanos !== null) await createBudget(store, { name: session, scope: 'tag', capNanos, period: 'total' }, 'cli', { detail: `spendcap run ${cmd}` });
     ({ token, record: { id: tokenId } } = await issueToken(store, keyName, `run:${session}`, Date.now(), { session, ...(capNanos !== null ? { budget: session } : {}) }));
   } finally {
-    store.close();
+    await store.close();
   }
 
   const code = await runChild(cmd, args, runEnv(io.env, provider, url, token, session));
@@ -99,14 +99,14 @@ export async function run(argv: string[], io: Io): Promise<number> {
     }
     if (capNanos !== null) {
       try {
-        deleteBudget(after, session, 'cli', { detail: 'spendcap run ended' });
+        await deleteBudget(after, session, 'cli', { detail: 'spendcap run ended' });
       } catch {
         // removed by hand during the run
       }
     }
     io.err(`spendcap: session ${session} of key "${keyName}" spent ${formatUsd(spent)}${capNanos !== null ? ` of its ${formatUsd(capNanos)} cap` : ''}; ${cmd} exited ${code}.\n`);
   } finally {
-    after.close();
+    await after.close();
   }
   return code;
 }

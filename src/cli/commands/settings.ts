@@ -64,6 +64,6 @@ export async function settings(argv: string[], io: Io): Promise<number> {
     }
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }

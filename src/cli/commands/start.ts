@@ -20,7 +20,7 @@ export async function start(argv: string[], io: Io): Promise<number> {
   try {
     await applySettingsFlags(store, values);
   } finally {
-    store.close();
+    await store.close();
   }
   const server = await startServer({
     dataDir,

@@ -66,6 +66,6 @@ export async function status(argv: string[], io: Io): Promise<number> {
     for (const b of report) if (b.suggestion) io.out(`auto-tune ${printable(b.name)} (${b.autotune}): ${printable(b.suggestion.reason)}\n`);
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }

@@ -103,7 +103,7 @@ export async function watch(argv: string[], io: Io): Promise<number> {
   try {
     url = await serverUrl(str(values.url), dataDir, store);
   } finally {
-    store.close();
+    await store.close();
   }
   let token: string;
   try {
