@@ -6,7 +6,7 @@ import type { Dispatcher } from 'undici';
 import { clampTokens, describeRefusal, describeUnknownTag, planGrowth } from '../budgets/index.js';
 import { budgetTagOf } from './budget-header.js';
 import type { Account, Bank, Hold, KeyEntry, Refusal, TokenBinding } from '../budgets/index.js';
-import { commonRoom, InflightMargin } from '../budgets/index.js';
+import { InflightMargin } from '../budgets/index.js';
 import { costNanos, formatUsd, inputCostNanos, outputRateFor, tokensCostNanos, UnknownModelError } from '../pricing/index.js';
 import type { Nanos, ModelRates, PriceBook, ResolvedPrice, Usage } from '../pricing/index.js';
 import { hashToken } from '../secrets/index.js';
@@ -277,12 +277,14 @@ export async function relayMetered(ctx: ProxyContext, route: Route, key: KeyEntr
   const smallestCap = Math.min(...accounts.filter((a) => a.mode === 'hard').map((a) => a.capNanos));
   const stepNanos = info.stream ? Math.min(tokensCostNanos(opts.stepTokens, model.outputRate), Math.floor(smallestCap / STEP_CAP_DIVISOR)) : 0;
   const admit = (): Hold | Refusal => {
-    const plan = planGrowth(0, firstNeed, stepNanos, commonRoom(accounts));
+    const plan = planGrowth(0, firstNeed, stepNanos, ctx.bank.room(accounts));
     return plan.action === 'cut'
       ? (ctx.bank.check(accounts, firstNeed) ?? { code: 'E_CAP_REACHED' as const, account: accounts[0]!, neededNanos: firstNeed })
       : ctx.bank.open(key, session, accounts, info.model, plan.action === 'grow' ? plan.extraNanos : firstNeed, provider);
   };
   let opened = admit();
+  // Team mode: this instance's lease ran short; one top-up (or one wait for others to give back) before refusing.
+  if (!('id' in opened) && opened.code === 'E_CAP_REACHED' && (await ctx.bank.waitForRoom(accounts, firstNeed))) opened = admit();
   if (!('id' in opened) && opened.code === 'E_CAP_REACHED' && (await ctx.approval?.applies(opened.account)) === true) {
     if (await ctx.approval!.wait({ account: opened.account, key, neededNanos: firstNeed, model: info.model, stream: info.stream, res })) opened = admit();
   }
@@ -507,7 +509,7 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
   /** Grows (or shrinks) the hold to what the stream may have cost so far; a refusal means cut. */
   const reassess = (m: StreamMeter): Refusal | null => {
     const needed = costSoFar(m);
-    const plan = planGrowth(hold.amountNanos, needed, stepNanos, commonRoom(hold.accounts));
+    const plan = planGrowth(hold.amountNanos, needed, stepNanos, bank.room(hold.accounts));
     if (plan.action === 'grow') return bank.grow(hold, plan.extraNanos);
     if (plan.action === 'shrink') bank.shrink(hold, plan.releaseNanos);
     else if (plan.action === 'cut') return bank.check(hold.accounts, needed - hold.amountNanos) ?? { code: 'E_CAP_REACHED' as const, account: hold.accounts[0]!, neededNanos: needed };

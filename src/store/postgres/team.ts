@@ -30,6 +30,8 @@ interface SlotState {
   revoking: boolean;
   /** A grant in flight for this slot: later top-ups wait on it instead of sending their own. */
   pending: Promise<void> | null;
+  /** When a grant last gave less than asked: prefetches skip the slot for a flush round (near the cap every ask would be refused). */
+  refusedAt: number;
 }
 
 /**
@@ -103,7 +105,7 @@ export class TeamLedger {
     const k = `${slot.budgetId}:${slot.periodStart}`;
     let s = this.#slots.get(k);
     if (!s) {
-      s = { slot, lease: newLease(), room: null, killed: false, mode: 'hard', revoking: false, pending: null };
+      s = { slot, lease: newLease(), room: null, killed: false, mode: 'hard', revoking: false, pending: null, refusedAt: -Infinity };
       this.#slots.set(k, s);
       const list = this.#byBudget.get(slot.budgetId) ?? [];
       list.push(s);
@@ -183,6 +185,7 @@ export class TeamLedger {
       applyGrant(s.lease, r.grantedNanos);
       if (r.room) this.#apply(s, r.room);
       refused = r.grantedNanos < t.needNanos;
+      if (r.grantedNanos < t.wantNanos) s.refusedAt = this.#o.now();
     };
     s.pending = run().finally(() => (s.pending = null));
     try {
@@ -192,6 +195,20 @@ export class TeamLedger {
       return 'refused';
     }
     return refused ? 'refused' : 'retry';
+  }
+
+  /**
+   * Off the request path: tops up every hard slice that has less than `nanos` free, so the next
+   * request (or the next growth of a stream) finds room without waiting. One grant per slot at a time.
+   */
+  prefetch(slots: readonly Slot[], nanos: number): void {
+    const now = this.#o.now();
+    for (const slot of slots) {
+      const s = this.#state(slot);
+      if (s.pending || s.killed || s.revoking || s.mode !== 'hard' || this.#stopped) continue;
+      if (leaseFree(s.lease) >= nanos || now - s.refusedAt < this.#o.flushMs) continue;
+      void this.#topUp(s, nanos);
+    }
   }
 
   release(slots: readonly Slot[], nanos: number): void {
