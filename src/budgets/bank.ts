@@ -572,9 +572,11 @@ export class Bank {
     });
   }
 
-  /** Marks every hard account the request could not grow on as reached: later requests are blocked until a lift or reset. */
+  /** Marks every hard account the request could not grow on as reached: later requests are blocked until a lift or reset (local mode). */
   markExhausted(refusal: Refusal): void {
-    refusal.account.exhausted = true;
+    // Team mode: a cut may come from this instance's slice running dry while others still have room;
+    // the lease refuses by itself once the database has none, so the account is not closed here.
+    if (this.#allowance === null) refusal.account.exhausted = true;
     this.#event('cut', refusal.account, `${refusal.code}: a stream on ${refusal.account.label} was cut`);
   }
 

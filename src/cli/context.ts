@@ -1,5 +1,5 @@
 import { loadOrCreateMasterKey } from '../secrets/index.js';
-import { ensureDataDir, openStore as openAnyStore, resolveDataDir, SqliteStore } from '../store/index.js';
+import { ensureDataDir, openStore as openAnyStore, resolveDataDir, SqliteStore, StoreError } from '../store/index.js';
 import type { Store } from '../store/index.js';
 import { invocation } from './args.js';
 import { UsageError } from './errors.js';
@@ -38,7 +38,7 @@ async function openPostgres(url: string): Promise<Store> {
   try {
     return await openAnyStore(url);
   } catch (err) {
-    throw new Error(`could not open the team store ${redactUrl(url)}: ${(err as Error).message.split(url).join(redactUrl(url))}`);
+    throw new StoreError('E_INVALID', `could not open the team store ${redactUrl(url)}: ${(err as Error).message.split(url).join(redactUrl(url))}`);
   }
 }
 

@@ -5,6 +5,9 @@ import type { HoldRecord, LedgerRow } from '../types.js';
 import type { Slot } from './leases.js';
 import type { TeamLedger } from './team.js';
 
+/** Below this much free on a budget's slice, a top-up goes out before anyone needs it ($0.004). */
+const LOW_WATER_NANOS = 4_000_000;
+
 /**
  * The Bank's room in team mode: the lease of each hard budget the request draws on (key, global,
  * tag). Sessions and soft budgets stay per instance (they never refuse on another's spend).
@@ -21,20 +24,38 @@ export function slotsOf(accounts: readonly Account[]): Slot[] {
 /** Team mode's Allowance over this instance's TeamLedger. Every call but waitForRoom and recover is synchronous. */
 export class LeaseAllowance implements Allowance {
   readonly #team: TeamLedger;
+  /**
+   * Room a waitForRoom took for its caller, kept until the caller's admission right after (same
+   * accounts array): handing it back first would let another waiter take it. Returned at the next
+   * turn of the event loop if the caller did not use it.
+   */
+  readonly #credit = new WeakMap<readonly Account[], Nanos>();
 
   constructor(team: TeamLedger) {
     this.#team = team;
   }
 
   room(accounts: readonly Account[]): Nanos {
+    const slots = slotsOf(accounts);
     let room = Number.POSITIVE_INFINITY;
-    for (const slot of slotsOf(accounts)) room = Math.min(room, this.#team.free(slot));
-    return room;
+    for (const slot of slots) room = Math.min(room, this.#team.free(slot));
+    // Running low: the top-up goes out now, so a stream's next growth finds room without waiting.
+    this.#team.prefetch(slots, LOW_WATER_NANOS);
+    return room + (this.#credit.get(accounts) ?? 0);
   }
 
   take(accounts: readonly Account[], nanos: Nanos): boolean {
     const slots = slotsOf(accounts);
     this.#team.stats.admits++;
+    const credit = this.#credit.get(accounts);
+    if (credit !== undefined) {
+      this.#credit.delete(accounts);
+      if (credit >= nanos) {
+        this.#team.release(slots, credit - nanos);
+        return true;
+      }
+      this.#team.release(slots, credit);
+    }
     if (!this.#team.tryAdmit(slots, nanos)) {
       // The next request should not find the slice empty either.
       this.#team.prefetch(slots, nanos);
@@ -60,8 +81,16 @@ export class LeaseAllowance implements Allowance {
     // caller's own (synchronous) admission right after.
     const ok = await this.#team.admit(slots, nanos);
     this.#team.stats.admits--;
-    if (ok) this.#team.release(slots, nanos);
-    return ok;
+    if (!ok) return false;
+    const before = this.#credit.get(accounts);
+    if (before !== undefined) this.#team.release(slots, before);
+    this.#credit.set(accounts, nanos);
+    setImmediate(() => {
+      if (this.#credit.get(accounts) !== nanos) return;
+      this.#credit.delete(accounts);
+      this.#team.release(slots, nanos);
+    });
+    return true;
   }
 
   writeHold(h: HoldRecord): void {

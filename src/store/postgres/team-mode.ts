@@ -1,5 +1,6 @@
 import type { Bank } from '../../budgets/bank.js';
 import './register.js';
+import { StoreError } from '../errors.js';
 import { LeaseAllowance } from './allowance.js';
 import { instanceIdFor } from './instance-id.js';
 import { PostgresStore } from './store.js';
@@ -38,7 +39,7 @@ export async function openTeamMode(url: string, dataDir: string): Promise<TeamMo
     store = await PostgresStore.open(url, { instanceId });
   } catch (err) {
     const message = (err as Error).message.split(url).join(redactUrl(url));
-    throw new Error(`could not open the team store ${redactUrl(url)}: ${message}`);
+    throw new StoreError('E_INVALID', `could not open the team store ${redactUrl(url)}: ${message}`);
   }
   const team = new TeamLedger({ pool: store.pool, url, instanceId });
   return {

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { admitLocal, applyFlush, applyGrant, DEFAULT_LEASE_POLICY, leaseFree, newLease, planFlush, releaseLocal, settleLocal, topUp } from '../../budgets/lease.js';
+import { admitLocal, applyFlush, applyGrant, DEFAULT_LEASE_POLICY, fairShare, leaseFree, newLease, planFlush, releaseLocal, settleLocal, topUp } from '../../budgets/lease.js';
 import type { LeasePolicy, LocalLease, RoomView } from '../../budgets/lease.js';
 import type { HoldRecord, LedgerRow } from '../types.js';
 import { ensureRoom, flushBatch, grantLease, reclaimLeases } from './leases.js';
@@ -206,8 +206,10 @@ export class TeamLedger {
     for (const slot of slots) {
       const s = this.#state(slot);
       if (s.pending || s.killed || s.revoking || s.mode !== 'hard' || this.#stopped) continue;
-      if (leaseFree(s.lease) >= nanos || now - s.refusedAt < this.#o.flushMs) continue;
-      void this.#topUp(s, nanos);
+      // Half a fair share free at least: streams draw on the slice while the grant is on its way.
+      const want = Math.max(nanos, s.room ? Math.floor(fairShare(s.room, s.lease.grantedNanos, this.#o.policy) / 2) : 0);
+      if (leaseFree(s.lease) >= want || now - s.refusedAt < this.#o.flushMs) continue;
+      void this.#topUp(s, want);
     }
   }
 
