@@ -261,7 +261,8 @@ export class TeamLedger {
     this.#holds.clear();
     const settled = this.#settled.splice(0);
     const plans = [...this.#slots.values()].map((s) => {
-      const idle = returnAll || s.revoking || s.killed;
+      // A slice with nothing in flight goes back whole: near the cap another instance may be refusing for want of it.
+      const idle = returnAll || s.revoking || s.killed || s.lease.heldNanos === 0;
       const plan = planFlush(s.lease, s.room, this.#o.policy, idle);
       if (idle) plan.returnNanos = Math.max(0, leaseFree(s.lease));
       return { s, plan, dec: Math.min(s.lease.grantedNanos, plan.spendNanos + plan.returnNanos) };
