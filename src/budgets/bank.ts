@@ -585,14 +585,14 @@ export class Bank {
    * at once; the Promise resolves when the row is on disk: the relay sends the response's last
    * byte only then, so a finished request is never lost to a crash.
    */
-  settle(hold: Hold, row: Omit<LedgerRow, 'keyId' | 'keyName' | 'session' | 'ts'>): Promise<void> {
+  settle(hold: Hold, row: Omit<LedgerRow, 'keyId' | 'keyName' | 'session' | 'ts'>, opts: { soon?: boolean } = {}): Promise<void> {
     if (hold.settled) return Promise.resolve();
     hold.settled = true;
     this.#open.delete(hold);
     settle(hold.accounts, hold.amountNanos, row.costNanos);
     const ledgerRow = { ...row, ts: this.#now(), keyId: hold.key.record.id, keyName: hold.key.record.name, session: hold.session, tag: hold.tag };
     let durable: Promise<unknown>;
-    if (this.#allowance === null) durable = this.#store.holds.settle(hold.id, ledgerRow);
+    if (this.#allowance === null) durable = this.#store.holds.settle(hold.id, ledgerRow, opts);
     else {
       // Team mode: used money and the unused lease go back in the next batch (a crash meanwhile charges the whole lease).
       this.#allowance.settle(hold.accounts, hold.amountNanos, row.costNanos);

@@ -123,7 +123,7 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
       return send(req, res, file);
     }
     // Pages vary by the cookie: a shared cache must never hand the app shell to a signed-out browser.
-    if (session(req) === null) return send(req, res, SIGN_IN_PAGE, { vary: 'Cookie' });
+    if ((await session(req)) === null) return send(req, res, SIGN_IN_PAGE, { vary: 'Cookie' });
     send(req, res, root.get('index.html') ?? PLACEHOLDER, { vary: 'Cookie', 'cache-control': 'no-cache' });
   };
 

@@ -391,7 +391,8 @@ async function forward(ctx: ProxyContext, route: Route, req: IncomingMessage, re
       // Beside the provider's own figure: spendcap's price of the same usage. Beside a cut's charge (the
       // safe upper bound, margin included): spendcap's best estimate of the bill, what it read without the margin.
       meteredCostNanos: reported !== null && usage !== null && u !== null ? costNanos(u, model.rates) : usage === null && u !== null && meter?.inputKnown ? costNanos(u, model.rates) : null,
-    });
+      // A stream's client may take its final event as the end, before the connection closes: commit now.
+    }, { soon: info.stream });
     ctx.log(`${outcome} ${hold.key.record.name}${hold.session ? `/${hold.session.slice(0, 8)}` : ''} ${info.model} $${(chargeNanos / 1e9).toFixed(9)}${detail ? ` (${detail})` : ''}`);
   };
 

@@ -26,12 +26,26 @@ export class GroupCommit {
     return this.#queue.length;
   }
 
-  enqueue<T>(run: () => T): Promise<T> {
+  /**
+   * `soon`: commit at the end of this macrotask (a microtask), not the next turn. Settles use it: an
+   * SSE client may take the final event as the end before the connection closes, so the row must be
+   * on disk before anything else runs. It still carries every write queued so far.
+   */
+  enqueue<T>(run: () => T, opts: { soon?: boolean } = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ run, resolve: resolve as (v: unknown) => void, reject });
+      if (opts.soon === true && !this.#soonScheduled) {
+        this.#soonScheduled = true;
+        queueMicrotask(() => {
+          this.#soonScheduled = false;
+          this.flushNow();
+        });
+      }
       this.#scheduled ??= setImmediate(() => this.flushNow());
     });
   }
+
+  #soonScheduled = false;
 
   /** Commits everything queued, now (close, tests). */
   flushNow(): void {

@@ -124,7 +124,8 @@ export class SqliteStore implements Store {
       insert: (h) => w(() => t.insertHold(h)),
       update: (id, amount, model) => w(() => t.updateHold(id, amount, model)),
       list: () => now(() => t.listHolds()),
-      settle: (holdId, row) => w(() => t.settleHold(holdId, row)),
+      // Committed before this macrotask ends: the response's end may follow at once (group-commit.ts).
+      settle: (holdId, row, opts) => this.#q.enqueue(() => t.settleHold(holdId, row), { soon: opts?.soon === true }),
     };
     this.ledger = {
       insert: (row) => w(() => t.insertLedger(row)),

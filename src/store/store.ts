@@ -90,8 +90,11 @@ export interface HoldStore {
   update(id: string, amountNanos: number, model: string): Promise<void>;
   /** Oldest first. */
   list(): Promise<HoldRecord[]>;
-  /** Deletes the hold and inserts its ledger row, atomically: a crash leaves one or the other, never both or neither. Returns the row id. */
-  settle(holdId: string, row: LedgerRow): Promise<number>;
+  /**
+   * Deletes the hold and inserts its ledger row, atomically: a crash leaves one or the other, never both or neither. Returns the row id.
+   * `soon`: make it durable before anything else runs (a stream whose client may already have read its final event), rather than with the next batch.
+   */
+  settle(holdId: string, row: LedgerRow, opts?: { soon?: boolean }): Promise<number>;
 }
 
 export interface UsageFilter {
