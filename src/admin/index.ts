@@ -48,6 +48,8 @@ export { LiveFeed } from './live.js';
 
 export interface AdminDeps {
   dataDir: string;
+  /** Team mode: the postgres:// URL admin writes go to (absent: the data dir's SQLite file). */
+  storeSpec?: string;
   /** The server's store: every read goes through it. */
   store: Store;
   bank: Bank;
@@ -96,7 +98,7 @@ export function createAdmin(deps: AdminDeps): Admin {
   // Changes are written on a connection of their own: the server's connection then sees a new
   // PRAGMA data_version and the bank reloads budgets and prices, exactly as after a CLI command.
   let writer: Promise<Store> | null = null;
-  const write = (): Promise<Store> => (writer ??= openStore(deps.dataDir));
+  const write = (): Promise<Store> => (writer ??= openStore(deps.storeSpec ?? deps.dataDir));
   let allowed: { port: number; hosts: Set<string> } | null = null;
   const hosts = (): Set<string> => {
     const port = deps.port();

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { formatUsd } from '../pricing/index.js';
 import type { Nanos, ProviderId } from '../pricing/index.js';
 import type { BudgetRecord, KeyRecord, LedgerRow, NewEvent, Store } from '../store/index.js';
-import { findRefusal, reserve, release, settle } from './account.js';
+import { commonRoom, findRefusal, reserve, release, settle } from './account.js';
 import type { Account, Refusal } from './account.js';
+import type { Allowance } from './allowance.js';
 import { filterOf, runAutotune } from './autotune.js';
 import { machineTimeZone, periodWindow } from './period.js';
 import { pruneLedger } from './retention.js';
@@ -47,6 +48,8 @@ export interface Hold {
 }
 
 const SESSION_IDLE_MS = 24 * 3600_000;
+/** Team mode: how often a request may ask the database whether anything changed (budget changes come by NOTIFY at once). */
+const TEAM_VERSION_MS = 200;
 /** A burst of blocks or cuts on one budget logs one event per this long, not one per request. */
 const EVENT_QUIET_MS = 60_000;
 /** How often retention and auto-tune run in a server. */
@@ -103,11 +106,38 @@ export class Bank {
   onWriteError: ((err: unknown) => void) | null = null;
   /** Called after money moved (a hold opened, grew, shrank or settled; a request was refused): the live feed listens. */
   onChange: (() => void) | null = null;
+  /** Team mode: this instance's leases (null in local mode, where the accounts alone decide). */
+  #allowance: Allowance | null = null;
+  #teamDirty = false;
+  #versionCheckedAt = 0;
 
   constructor(store: Store, openKey: ProviderKeyOpener, now: () => number = Date.now) {
     this.#store = store;
     this.#openKey = openKey;
     this.#now = now;
+  }
+
+  /** Team mode: room comes from this instance's leases too, and hold writes go out in the lease ledger's batch. Set before serving. */
+  useAllowance(allowance: Allowance): void {
+    this.#allowance = allowance;
+  }
+
+  /**
+   * What every hard account can still take: cap − spent − held, and in team mode no more than this
+   * instance's lease. `live`: for a running request, which may use what a budget marked reached has left.
+   */
+  room(accounts: readonly Account[], live = false): Nanos {
+    const local = commonRoom(accounts, live);
+    return this.#allowance === null ? local : Math.min(local, this.#allowance.room(accounts));
+  }
+
+  /**
+   * A request found no room: in team mode, one top-up of the lease (and at most one wait for other
+   * instances to give back) before it is refused; true when a second admission may pass. Local: false at once.
+   */
+  async waitForRoom(accounts: readonly Account[], nanos: Nanos): Promise<boolean> {
+    if (this.#allowance === null || findRefusal(accounts, nanos) !== null) return false;
+    return this.#allowance.waitForRoom(accounts, nanos);
   }
 
   get openHolds(): ReadonlySet<Hold> {
@@ -128,6 +158,8 @@ export class Bank {
    * charged at that estimate, in a ledger row that says so. Run before any request is served.
    */
   async recoverCrashedHolds(): Promise<number> {
+    // Team mode: only this instance's own holds and leases (another's are live until its lease expires).
+    if (this.#allowance !== null) return this.#allowance.recover();
     const holds = await this.#store.holds.list();
     await Promise.all(holds.map((h) =>
       this.#store.holds.settle(h.id, {
@@ -156,6 +188,10 @@ export class Bank {
    * counts from the very next request. Cheap when nothing changed: one version check.
    */
   async refresh(): Promise<void> {
+    if (this.#teamChangeKnown()) {
+      if (this.#loading !== null) await this.#loading;
+      return;
+    }
     const version = await this.#store.changes.version();
     if (version !== this.#dataVersion) {
       this.#dataVersion = version;
@@ -170,6 +206,27 @@ export class Bank {
       // Off the request path: pruning a large ledger takes a moment once a day.
       setTimeout(() => void this.maintain(), 0).unref();
     }
+  }
+
+  /**
+   * Team mode asks the database for its change version at most every TEAM_VERSION_MS, not per
+   * request (a round trip each): budget changes arrive by NOTIFY (`changed()`), other changes
+   * (a key added) by that check. Local mode: always false, the check is one cheap read.
+   */
+  #teamChangeKnown(): boolean {
+    if (this.#allowance === null) return false;
+    const now = this.#now();
+    if (!this.#teamDirty && now - this.#versionCheckedAt < TEAM_VERSION_MS) return true;
+    this.#teamDirty = false;
+    this.#versionCheckedAt = now;
+    return false;
+  }
+
+  /** Team mode: a budget changed on another instance (NOTIFY); reloads now, so a kill cuts running streams here within the second. */
+  changed(): Promise<void> {
+    this.#teamDirty = true;
+    this.#dataVersion = -1;
+    return this.refresh();
   }
 
   /**
@@ -451,13 +508,15 @@ export class Bank {
 
   /** Takes a hold of `amountNanos` on every account, atomically, and persists it before the request goes upstream. */
   open(key: KeyEntry, session: string | null, accounts: readonly Account[], model: string, amountNanos: Nanos, provider: ProviderId): Hold | Refusal {
-    const refusal = reserve(accounts, amountNanos);
+    const refusal = this.#reserve(accounts, amountNanos);
     if (refusal) return refusal;
     const tag = this.#tagOf(accounts);
     const id = randomUUID();
     const startedAt = this.#now();
-    // Queued: committed with the other writes of this event-loop turn (group commit).
-    const durable = this.#store.holds.insert({ id, ts: startedAt, keyId: key.record.id, keyName: key.record.name, session, provider, model, amountNanos, tag });
+    const record = { id, ts: startedAt, keyId: key.record.id, keyName: key.record.name, session, provider, model, amountNanos, tag };
+    // Queued: committed with the other writes of this event-loop turn (group commit). Team mode: the
+    // lease already counts this money as spent should the instance die, so the request need not wait for the batch.
+    const durable = this.#allowance === null ? this.#store.holds.insert(record) : (this.#allowance.writeHold(record), Promise.resolve());
     const hold: Hold = { id, key, session, accounts, startedAt, tag, model, amountNanos, settled: false, durable, onKill: null };
     durable.catch(() => {
       // Never on disk, so never upstream (the relay awaits `durable`): the money goes back.
@@ -465,11 +524,21 @@ export class Bank {
       hold.settled = true;
       this.#open.delete(hold);
       release(accounts, hold.amountNanos);
+      this.#allowance?.give(accounts, hold.amountNanos);
       this.onChange?.();
     });
     this.#open.add(hold);
     this.onChange?.();
     return hold;
+  }
+
+  /** The accounts' reservation, and in team mode the lease's: both or neither. */
+  #reserve(accounts: readonly Account[], nanos: Nanos, live = false): Refusal | null {
+    const refusal = reserve(accounts, nanos, live);
+    if (refusal || this.#allowance === null || this.#allowance.take(accounts, nanos)) return refusal;
+    release(accounts, nanos);
+    const account = accounts.find((a) => a.mode === 'hard') ?? accounts[0]!;
+    return { code: account.killed ? 'E_KILLED' : 'E_CAP_REACHED', account, neededNanos: nanos };
   }
 
   #tagOf(accounts: readonly Account[]): string | null {
@@ -480,7 +549,7 @@ export class Bank {
   /** Grows the hold by `extraNanos` if every account has room; persisted so a crash charges the latest estimate. */
   grow(hold: Hold, extraNanos: Nanos): Refusal | null {
     // A running request may take what a budget marked reached has left (see findRefusal's `live`).
-    const refusal = reserve(hold.accounts, extraNanos, true);
+    const refusal = this.#reserve(hold.accounts, extraNanos, true);
     if (refusal) return refusal;
     hold.amountNanos += extraNanos;
     this.#persistHold(hold);
@@ -490,6 +559,7 @@ export class Bank {
 
   shrink(hold: Hold, releaseNanos: Nanos): void {
     release(hold.accounts, releaseNanos);
+    this.#allowance?.give(hold.accounts, releaseNanos);
     hold.amountNanos -= releaseNanos;
     this.#persistHold(hold);
     this.onChange?.();
@@ -497,14 +567,20 @@ export class Bank {
 
   /** The hold's latest estimate, queued: a crash charges the last one committed. Not awaited (the stream goes on). */
   #persistHold(hold: Hold): void {
+    if (this.#allowance !== null) {
+      this.#allowance.writeHold({ id: hold.id, ts: hold.startedAt, keyId: hold.key.record.id, keyName: hold.key.record.name, session: hold.session, provider: hold.key.record.provider, model: hold.model, amountNanos: hold.amountNanos, tag: hold.tag });
+      return;
+    }
     this.#store.holds.update(hold.id, hold.amountNanos, hold.model).catch(() => {
       // A failed update leaves the previous estimate on disk; the settle still writes the real charge.
     });
   }
 
-  /** Marks every hard account the request could not grow on as reached: later requests are blocked until a lift or reset. */
+  /** Marks every hard account the request could not grow on as reached: later requests are blocked until a lift or reset (local mode). */
   markExhausted(refusal: Refusal): void {
-    refusal.account.exhausted = true;
+    // Team mode: a cut may come from this instance's slice running dry while others still have room;
+    // the lease refuses by itself once the database has none, so the account is not closed here.
+    if (this.#allowance === null) refusal.account.exhausted = true;
     this.#event('cut', refusal.account, `${refusal.code}: a stream on ${refusal.account.label} was cut`);
   }
 
@@ -518,7 +594,15 @@ export class Bank {
     hold.settled = true;
     this.#open.delete(hold);
     settle(hold.accounts, hold.amountNanos, row.costNanos);
-    const durable = this.#store.holds.settle(hold.id, { ...row, ts: this.#now(), keyId: hold.key.record.id, keyName: hold.key.record.name, session: hold.session, tag: hold.tag }, opts);
+    const ledgerRow = { ...row, ts: this.#now(), keyId: hold.key.record.id, keyName: hold.key.record.name, session: hold.session, tag: hold.tag };
+    let durable: Promise<unknown>;
+    if (this.#allowance === null) durable = this.#store.holds.settle(hold.id, ledgerRow, opts);
+    else {
+      // Team mode: used money and the unused lease go back in the next batch (a crash meanwhile charges the whole lease).
+      this.#allowance.settle(hold.accounts, hold.amountNanos, row.costNanos);
+      this.#allowance.writeSettled(hold.id, ledgerRow);
+      durable = Promise.resolve();
+    }
     if (row.costNanos > 0) for (const a of hold.accounts) this.#checkThresholds(a);
     this.onChange?.();
     return durable.then(

@@ -9,13 +9,19 @@ export type Options = NonNullable<ParseArgsConfig['options']>;
 
 export const COMMON: Options = {
   'data-dir': { type: 'string' },
+  store: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 };
 
+/** The --store of the command being run (one command per process): context.openStore opens it. */
+export const invocation: { store: string | undefined } = { store: undefined };
+
 export function parse(argv: string[], options: Options, allowPositionals = true) {
   try {
-    return parseArgs({ args: argv, options: { ...COMMON, ...options }, allowPositionals, strict: true });
+    const parsed = parseArgs({ args: argv, options: { ...COMMON, ...options }, allowPositionals, strict: true });
+    invocation.store = typeof parsed.values.store === 'string' ? parsed.values.store : undefined;
+    return parsed;
   } catch (err) {
     throw new UsageError((err as Error).message);
   }

@@ -73,6 +73,7 @@ Usage: spendcap <command> [options]      (every command takes --data-dir DIR)
   watch [--url URL]                       live terminal view: bars, last requests, burn rate; +/k/u keys
 
 Data: --data-dir, else $SPENDCAP_HOME, else ~/.spendcap.
+Team mode: --store postgres://… (or $SPENDCAP_STORE) on every command shares budgets through Postgres (docs/deploy.md).
 `;
 
 export async function main(argv: string[], io: Io = defaultIo()): Promise<number> {

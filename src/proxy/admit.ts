@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { clampTokens, commonRoom, describeRefusal, describeUnknownTag, planGrowth } from '../budgets/index.js';
+import { clampTokens, describeRefusal, describeUnknownTag, planGrowth } from '../budgets/index.js';
 import type { Account, Hold, KeyEntry, Refusal } from '../budgets/index.js';
 import { tokensCostNanos, totalInputTokens, UnknownModelError } from '../pricing/index.js';
 import type { Nanos, ResolvedPrice, Usage } from '../pricing/index.js';
@@ -93,6 +93,8 @@ export async function admit(ctx: ProxyContext, route: Route, key: KeyEntry, req:
   const stepNanos = info.stream ? Math.min(tokensCostNanos(opts.stepTokens, model.outputRate), Math.floor(smallestCap / STEP_CAP_DIVISOR)) : 0;
   const open = (): Hold | Refusal => openHold(ctx, key, session, accounts, info.model, firstNeed, stepNanos, provider);
   let opened = open();
+  // Team mode: this instance's lease ran short; one top-up (or one wait for others to give back) before refusing.
+  if (!('id' in opened) && opened.code === 'E_CAP_REACHED' && (await ctx.bank.waitForRoom(accounts, firstNeed))) opened = open();
   if (!('id' in opened) && opened.code === 'E_CAP_REACHED' && (await ctx.approval?.applies(opened.account)) === true) {
     if (await ctx.approval!.wait({ account: opened.account, key, neededNanos: firstNeed, model: info.model, stream: info.stream, res })) opened = open();
   }
@@ -121,7 +123,7 @@ export async function admit(ctx: ProxyContext, route: Route, key: KeyEntry, req:
 
 /** The first hold: the request's first need, in one step when the budgets have room, or the refusal that says whose room is missing. */
 function openHold(ctx: ProxyContext, key: KeyEntry, session: string | null, accounts: Account[], modelName: string, firstNeed: Nanos, stepNanos: Nanos, provider: Route['provider']): Hold | Refusal {
-  const plan = planGrowth(0, firstNeed, stepNanos, commonRoom(accounts));
+  const plan = planGrowth(0, firstNeed, stepNanos, ctx.bank.room(accounts));
   return plan.action === 'cut'
     ? (ctx.bank.check(accounts, firstNeed) ?? { code: 'E_CAP_REACHED' as const, account: accounts[0]!, neededNanos: firstNeed })
     : ctx.bank.open(key, session, accounts, modelName, plan.action === 'grow' ? plan.extraNanos : firstNeed, provider);

@@ -1,4 +1,4 @@
-import { commonRoom, findRefusal, hiddenMarginTokens, HIDDEN_CLOCK_MS, InflightMargin, planGrowth } from '../budgets/index.js';
+import { findRefusal, hiddenMarginTokens, HIDDEN_CLOCK_MS, InflightMargin, planGrowth } from '../budgets/index.js';
 import type { Bank, Hold, Refusal } from '../budgets/index.js';
 import type { Nanos } from '../pricing/index.js';
 import type { StreamMeter } from '../providers/types.js';
@@ -79,7 +79,7 @@ export class HoldLife {
   reassess(m: StreamMeter): Refusal | null {
     const needed = this.costSoFar(m);
     // A running request may take what a budget marked reached has left (see findRefusal's `live`).
-    const plan = planGrowth(this.hold.amountNanos, needed, this.stepNanos, commonRoom(this.hold.accounts, true));
+    const plan = planGrowth(this.hold.amountNanos, needed, this.stepNanos, this.bank.room(this.hold.accounts, true));
     if (plan.action === 'grow') return this.bank.grow(this.hold, plan.extraNanos);
     if (plan.action === 'shrink') this.bank.shrink(this.hold, plan.releaseNanos);
     else if (plan.action === 'cut') return findRefusal(this.hold.accounts, needed - this.hold.amountNanos, true) ?? { code: 'E_CAP_REACHED', account: this.hold.accounts[0]!, neededNanos: needed };

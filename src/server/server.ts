@@ -20,6 +20,7 @@ import { createDashboard, recordServer, sessionFromCookie } from '../dashboard/i
 import { AlertService, AskGate } from '../alerts/index.js';
 import { OpenRouterCutReconciler } from '../reconcile/index.js';
 import { acquireServerLock } from './lock.js';
+import type { TeamMode } from '../store/postgres/team-mode.js';
 import { passAllowedFor, passThrough } from './passthrough.js';
 import { safeLogLine } from './log-line.js';
 import { matchRoute } from './routes.js';
@@ -59,6 +60,8 @@ export const DEFAULT_SERVER_TIMEOUTS: ServerTimeouts = { headersMs: 20_000, requ
 
 export interface ServerOptions {
   dataDir: string;
+  /** Team mode: a postgres:// URL shared by several instances (`--store`, SPENDCAP_STORE); absent: the SQLite file in dataDir. */
+  store?: string;
   host?: string;
   port?: number;
   anthropicBaseUrl?: string;
@@ -103,8 +106,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const releaseLock = acquireServerLock(dataDir);
   let store: Store | null = null;
   let checkpointer: { stop(): Promise<void> } | null = null;
+  let team: TeamMode | null = null;
   try {
-    store = await openStore(dataDir);
+    if (opts.store !== undefined) {
+      // Loaded only in team mode: the SQLite path never loads pg.
+      team = await (await import('../store/postgres/team-mode.js')).openTeamMode(opts.store, dataDir);
+      store = team.store;
+    } else store = await openStore(dataDir);
     checkpointer = store.background?.() ?? { stop: async () => {} };
     const walCheckpoints = checkpointer;
     const masterKey = loadOrCreateMasterKey(dataDir);
@@ -114,10 +122,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const s = store;
     bank.onReload = async () => prices.setOverrides((await s.prices.list()).map(toOverride));
     bank.onWriteError = (err) => log(`could not write to the store: ${(err as Error).message}`);
+    team?.attach(bank, (line) => log(line));
     const recoveredHolds = await bank.recoverCrashedHolds();
     await bank.refresh();
     // The port is known once listening; requests only arrive after that.
-    const admin = createAdmin({ dataDir, store: s, bank, prices, adminToken, alerts: () => alerts, port: () => (server.address() as AddressInfo).port, host: opts.host ?? DEFAULT_HOST, webSession: async (req) => (await sessionFromCookie(s, req.headers.cookie)) !== null });
+    const admin = createAdmin({ dataDir, ...(opts.store !== undefined ? { storeSpec: opts.store } : {}), store: s, bank, prices, adminToken, alerts: () => alerts, port: () => (server.address() as AddressInfo).port, host: opts.host ?? DEFAULT_HOST, webSession: async (req) => (await sessionFromCookie(s, req.headers.cookie)) !== null });
     const dashboard = createDashboard({ store: s, port: () => (server.address() as AddressInfo).port, host: opts.host ?? DEFAULT_HOST });
     // Spend changes reach /api/live as they happen, not at the next poll.
     bank.onChange = () => admin.notify();
@@ -145,7 +154,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       masterKey,
       bank,
       dashboardUrl: () => `http://${(opts.host ?? DEFAULT_HOST).includes(':') ? `[${opts.host ?? DEFAULT_HOST}]` : (opts.host ?? DEFAULT_HOST)}:${(server.address() as AddressInfo).port}/dashboard`,
-      writer: () => (alertWriter ??= openStore(dataDir)),
+      writer: () => (alertWriter ??= openStore(opts.store ?? dataDir)),
       onChanged: async () => {
         await bank.refresh();
         admin.notify();
@@ -286,12 +295,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         await ctx.dispatcher.close();
+        // Team mode: the last batch (settles of the requests just closed) and the free slices go back.
+        await team?.stop();
         await walCheckpoints.stop();
         await s.close();
         releaseLock();
       },
     };
   } catch (err) {
+    await team?.stop().catch(() => undefined);
     await checkpointer?.stop();
     await store?.close();
     releaseLock();

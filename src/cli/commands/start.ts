@@ -2,7 +2,7 @@ import { BASE_URL_ENV } from '../../providers/index.js';
 import { DEFAULT_HOST, DEFAULT_PORT, startServer } from '../../server/server.js';
 import { resolveDataDir } from '../../store/index.js';
 import { parse, str } from '../args.js';
-import { openStore } from '../context.js';
+import { openStore, storeUrl } from '../context.js';
 import type { Io } from '../context.js';
 import { applySettingsFlags, SETTINGS_OPTIONS } from './settings.js';
 import { makeSignInLink, openBrowser } from './dashboard.js';
@@ -22,8 +22,10 @@ export async function start(argv: string[], io: Io): Promise<number> {
   } finally {
     await store.close();
   }
+  const teamStore = storeUrl(io);
   const server = await startServer({
     dataDir,
+    ...(teamStore !== undefined ? { store: teamStore } : {}),
     host,
     port,
     baseUrls: Object.fromEntries(Object.entries(BASE_URL_ENV).flatMap(([provider, env]) => (io.env[env] ? [[provider, io.env[env]]] : []))),
@@ -32,6 +34,7 @@ export async function start(argv: string[], io: Io): Promise<number> {
   });
   const loopback = host === '127.0.0.1' || host === 'localhost' || host === '::1';
   io.out(`spendcap is running on ${server.url}  (data: ${dataDir})\n`);
+  if (teamStore !== undefined) io.out(`Team mode: budgets shared through ${(await import('../../store/postgres/team-mode.js')).redactUrl(teamStore)}\n`);
   if (!loopback) io.out(`WARNING: listening on ${host}, not loopback: anyone who can reach this address and holds a spendcap key can spend through it.\n`);
   if (server.recoveredHolds > 0) io.out(`Charged ${server.recoveredHolds} request(s) left in flight by the last stop at their last estimate (see spendcap log).\n`);
   io.out(`\nPoint an agent at it with a spendcap key (create one: spendcap key add NAME --provider anthropic|openai|gemini|openrouter --provider-key … --cap 15):\n`);
