@@ -50,7 +50,7 @@ test('provider-key creates an OpenRouter key with the limit, stores it as the pr
     const post = fake.calls.find((c) => c.method === 'POST' && c.path === '/keys');
     assert.deepEqual(post?.body, { name: 'spendcap:router', limit: 5, limit_reset: 'daily', include_byok_in_limit: true });
     assert.equal(post?.auth, fake.managementKey);
-    const token = /\b(sc-[A-Za-z0-9_-]{32})\b/.exec(r.out)?.[1];
+    const token = /\b(sc-[A-Za-z0-9_-]{32})(?![A-Za-z0-9_-])/.exec(r.out)?.[1];
     assert.ok(token, r.out);
     // --agent connects Codex (it speaks Responses, which OpenRouter serves) with a token of its own.
     assert.match(r.out, /Connected codex to "router"/);
