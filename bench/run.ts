@@ -622,7 +622,16 @@ async function runProfile(env: Env, gen: LoadGen, opts: Options, repo: string): 
     const r = await gen.run({ kind: 'seq', ep: t.endpoint(), body: messageBody(false, 100_000), stream: false, count: 300, warmup: 0 });
     return r.samples.length;
   };
+  // Issue 12's scenario: OpenAI chat, a 5-token JSON reply, 32 keep-alive clients in a closed loop.
+  const chat = async (t: Target): Promise<number> => {
+    await configureMock(env.mockPort, { delayMs: 0, chunks: 10, intervalMs: 0 });
+    const ep = (t as SpendcapTarget).chatEndpoint();
+    const body = JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 16, messages: [{ role: 'user', content: 'Say five words, please.' }] });
+    const r = await gen.run({ kind: 'closed', ep, body, concurrency: 32, durationMs: 6000, warmupMs: 0, timeoutMs: 10_000 });
+    return r.ok;
+  };
   const workloads: { name: string; what: string; target: ProfiledTarget; run: (t: Target) => Promise<number> }[] = [
+    { name: 'spendcap-chat', what: 'spendcap: OpenAI chat JSON, 32 clients in a closed loop for 6 s (issue 12)', target: spendcap('chat'), run: chat },
     { name: 'spendcap-json', what: 'spendcap: JSON requests at a fixed 1000 req/s for 8 s (prompt ~20 tokens, 0 ms upstream)', target: spendcap('json'), run: json },
     { name: 'floor-json', what: 'the floor (raw Node pipe), same JSON load: the cost of the HTTP hop itself', target: floor('floor-json'), run: json },
     { name: 'spendcap-stream', what: 'spendcap: 2000 streams, 200 open at a time, 50 deltas 5 ms apart', target: spendcap('stream'), run: streams },
@@ -630,7 +639,10 @@ async function runProfile(env: Env, gen: LoadGen, opts: Options, repo: string): 
     { name: 'spendcap-body100k', what: 'spendcap: 300 JSON requests one at a time with a 100k-token (~400 KB) prompt', target: spendcap('body100k'), run: big },
   ];
   const summaries: { name: string; what: string; summary: ProfileSummary }[] = [];
+  // BENCH_PROFILE_ONLY=spendcap-json,floor-json profiles just those workloads (a quicker loop while tuning).
+  const only = process.env.BENCH_PROFILE_ONLY?.split(',');
   for (const w of workloads) {
+    if (only !== undefined && !only.includes(w.name)) continue;
     mkdirSync(w.target.profileDir, { recursive: true });
     await w.target.start();
     const requests = await w.run(w.target);
@@ -642,7 +654,7 @@ async function runProfile(env: Env, gen: LoadGen, opts: Options, repo: string): 
     log(`profile ${w.name}: ${requests} requests, ${round(summary.usPerReq, 1)} µs CPU (main thread, sampled) per request`);
   }
   log('micro-benchmarks of the hot spots (in-process)');
-  const micro = await runMicro(repo);
+  const micro = only === undefined ? await runMicro(repo) : [];
   mkdirSync(opts.outDir, { recursive: true });
   const meta = machineMeta(repo);
   writeFileSync(join(opts.outDir, 'profile-latest.json'), JSON.stringify({ meta, profiles: summaries, micro }, null, 2) + '\n');

@@ -92,6 +92,9 @@ export class Bank {
   readonly #sessions = new Map<string, { account: Account; lastUsed: number }>();
   readonly #open = new Set<Hold>();
   #dataVersion = -1;
+  /** A version check was made in this event-loop turn (cleared at its end): see refresh's perTurn. */
+  #checkedThisTurn = false;
+  #turnReset: NodeJS.Immediate | null = null;
   /** The reload in progress: requests arriving meanwhile wait for it rather than start another. */
   #loading: Promise<void> | null = null;
   #settings: Settings = { timeZone: null, defaultSessionCapNanos: null, thresholds: [50, 80, 100], retainDays: 90 };
@@ -187,11 +190,19 @@ export class Bank {
    * Reloads keys and budgets when another process (a CLI command) changed the store, so a change
    * counts from the very next request. Cheap when nothing changed: one version check.
    */
-  async refresh(): Promise<void> {
+  async refresh(opts: { perTurn?: boolean } = {}): Promise<void> {
     if (this.#teamChangeKnown()) {
       if (this.#loading !== null) await this.#loading;
       return;
     }
+    // perTurn (the request path): requests that arrive in one event-loop turn arrived together, so
+    // they share one version check; the next turn checks again (PRAGMA data_version, ~10 µs, profiled).
+    if (opts.perTurn === true && this.#checkedThisTurn && this.#loading === null) return;
+    this.#checkedThisTurn = true;
+    this.#turnReset ??= setImmediate(() => {
+      this.#checkedThisTurn = false;
+      this.#turnReset = null;
+    });
     const version = await this.#store.changes.version();
     if (version !== this.#dataVersion) {
       this.#dataVersion = version;

@@ -19,8 +19,8 @@ export function sessionOf(headers: IncomingHttpHeaders): string | null {
 const tokenHashes = new WeakMap<IncomingMessage, string>();
 
 export async function authenticate(ctx: ProxyContext, req: IncomingMessage, query: URLSearchParams): Promise<KeyEntry | string> {
-  // A key added or changed by a CLI command counts from the very next request.
-  await ctx.bank.refresh();
+  // A key added or changed by a CLI command counts from the very next request (the next event-loop turn).
+  await ctx.bank.refresh({ perTurn: true });
   const token = credentialFrom(req.headers, query);
   if (!token) {
     return `spendcap: no spendcap key in the request. Give your client the key that \`spendcap key add\` printed (sc-…) as its API key.`;

@@ -143,9 +143,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       }
       return u;
     };
-    const sink = opts.log ?? (() => {});
+    const sink = opts.log;
     // Every line is built from client and provider text: no credential and no control character reaches the terminal.
-    const log = (line: string): void => sink(safeLogLine(line));
+    // Without a sink (quiet) nothing is redacted: that was ~5 µs a request for a line nobody reads.
+    const log = sink === undefined ? (): void => {} : (line: string): void => sink(safeLogLine(line));
     // Alerts run on their own timer and their own writer connection: nothing here is awaited by a request.
     let alertWriter: Promise<Store> | null = null;
     let reconcileWriter: Promise<Store> | null = null;

@@ -12,6 +12,11 @@ interface Pending {
 
 export class GroupCommit {
   readonly #db: Database.Database;
+  /**
+   * The batch's transaction and each write's savepoint, as statements prepared once: a
+   * `db.transaction(op.run)` per write built four wrapper functions every time (~15 µs a request, profiled).
+   */
+  readonly #sql: Record<'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollbackTo', Database.Statement>;
   #queue: Pending[] = [];
   #scheduled: NodeJS.Immediate | null = null;
   /** Transactions committed and writes they carried, since open: the ratio is what batching bought. */
@@ -20,6 +25,15 @@ export class GroupCommit {
 
   constructor(db: Database.Database) {
     this.#db = db;
+    const p = (sql: string): Database.Statement => db.prepare(sql);
+    this.#sql = {
+      begin: p('BEGIN'),
+      commit: p('COMMIT'),
+      rollback: p('ROLLBACK'),
+      savepoint: p('SAVEPOINT group_write'),
+      release: p('RELEASE group_write'),
+      rollbackTo: p('ROLLBACK TO group_write'),
+    };
   }
 
   get pending(): number {
@@ -47,6 +61,23 @@ export class GroupCommit {
 
   #soonScheduled = false;
 
+  /** One write in its own savepoint, rolled back alone when it throws. */
+  #runOne(op: Pending): { ok: true; value: unknown } | { ok: false; error: unknown } {
+    const sql = this.#sql;
+    sql.savepoint.run();
+    try {
+      const value = op.run();
+      sql.release.run();
+      return { ok: true, value };
+    } catch (error) {
+      // A few errors (disk full, I/O) roll the whole transaction back by themselves: then the batch fails.
+      if (!this.#db.inTransaction) throw error;
+      sql.rollbackTo.run();
+      sql.release.run();
+      return { ok: false, error };
+    }
+  }
+
   /** Commits everything queued, now (close, tests). */
   flushNow(): void {
     if (this.#scheduled !== null) clearImmediate(this.#scheduled);
@@ -55,19 +86,14 @@ export class GroupCommit {
     if (batch.length === 0) return;
     this.#queue = [];
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    const sql = this.#sql;
     try {
-      this.#db.transaction(() => {
-        for (const op of batch) {
-          try {
-            // Nested: a savepoint, rolled back alone when this write throws.
-            outcomes.push({ ok: true, value: this.#db.transaction(op.run)() });
-          } catch (error) {
-            outcomes.push({ ok: false, error });
-          }
-        }
-      })();
+      sql.begin.run();
+      for (const op of batch) outcomes.push(this.#runOne(op));
+      sql.commit.run();
     } catch (error) {
       // The commit itself failed (disk full, I/O): nothing in the batch is durable.
+      if (this.#db.inTransaction) sql.rollback.run();
       for (const op of batch) op.reject(error);
       return;
     }

@@ -295,10 +295,7 @@ export class SqliteTables {
     this.#s.dataVersion.pluck(true);
     this.#s.spentByKey.pluck(true);
     this.#s.spentBySession.pluck(true);
-    this.#settleTx = this.db.transaction((holdId: string, row: LedgerRow) => {
-      this.#s.deleteHold.run(holdId);
-      return Number(this.#s.insertLedger.run(ledgerParams(row)).lastInsertRowid);
-    });
+    this.#settleTx = this.db.transaction((holdId: string, row: LedgerRow) => this.#settleBody(holdId, row));
   }
 
   /** For the long-running server: WAL checkpoints leave the event loop for a worker thread (checkpointer.ts). */
@@ -675,7 +672,15 @@ export class SqliteTables {
 
   /** The hold becomes a charge: one transaction, so a crash leaves either the hold or the row, never both or neither. */
   settleHold(holdId: string, row: LedgerRow): number {
+    // Inside a transaction (the group commit runs each write in its own savepoint) the two statements
+    // are atomic already: a nested savepoint here was one more SAVEPOINT/RELEASE pair per request.
+    if (this.db.inTransaction) return this.#settleBody(holdId, row);
     return this.#settleTx(holdId, row);
+  }
+
+  #settleBody(holdId: string, row: LedgerRow): number {
+    this.#s.deleteHold.run(holdId);
+    return Number(this.#s.insertLedger.run(ledgerParams(row)).lastInsertRowid);
   }
 
   // prices (n$/Mtok)

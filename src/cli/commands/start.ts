@@ -29,7 +29,8 @@ export async function start(argv: string[], io: Io): Promise<number> {
     host,
     port,
     baseUrls: Object.fromEntries(Object.entries(BASE_URL_ENV).flatMap(([provider, env]) => (io.env[env] ? [[provider, io.env[env]]] : []))),
-    log: values.quiet ? () => {} : (line) => io.out(`${new Date().toISOString().slice(11, 19)} ${printable(line)}\n`),
+    // Quiet: no log function at all, so the server does not build and redact a line per request.
+    ...(values.quiet ? {} : { log: (line: string) => io.out(`${new Date().toISOString().slice(11, 19)} ${printable(line)}\n`) }),
     guardProcess: true,
   });
   const loopback = host === '127.0.0.1' || host === 'localhost' || host === '::1';
