@@ -97,8 +97,8 @@ export function storeContract(name: string, factory: StoreFactory): void {
       it('a failing write fails alone: writes queued beside it still land', async ({ store }) => {
         const results = await Promise.allSettled([store.keys.create(keyOf('one'), budget()), store.keys.create(keyOf('one', 2), budget()), store.keys.create(keyOf('two'), budget())]);
         // Which of the two same-named creates lands first is the store's (a pooled store may run them in any order); exactly one does.
-        assert.deepEqual([results[0]!.status, results[1]!.status].sort(), ['fulfilled', 'rejected']);
-        assert.equal(results[2]!.status, 'fulfilled');
+        assert.deepEqual([results[0].status, results[1].status].sort(), ['fulfilled', 'rejected']);
+        assert.equal(results[2].status, 'fulfilled');
         assert.deepEqual((await store.keys.list()).map((k) => k.name), ['one', 'two']);
       });
       it('remove deletes the key and its budget, keeps its ledger rows, records the event', async ({ store }) => {
