@@ -135,7 +135,7 @@ describe('admin API', () => {
     mock = await startMockAnthropic({ tokenIntervalMs: 0, outputTokens: 20 });
     sc = await startSpendcap(mock.url, { pollMs: 100 });
     admin = readFileSync(join(sc.dataDir, 'admin-token'), 'utf8').trim();
-    workToken = await addKey(sc.dataDir, 'work', 10);
+    workToken = await addKey(sc.dataDir, 'ops', 10);
   });
   after(async () => {
     await sc.close();
@@ -150,7 +150,7 @@ describe('admin API', () => {
   });
 
   test('without the admin token: 401 with WWW-Authenticate, on /api/* and /metrics; the Claude Code probe still answers', async () => {
-    for (const [method, path] of [['GET', '/api/budgets'], ['GET', '/metrics'], ['POST', '/api/budgets/work/kill'], ['GET', '/api/nothing-here'], ['GET', '/api/budgets/work/badge.svg']] as const) {
+    for (const [method, path] of [['GET', '/api/budgets'], ['GET', '/metrics'], ['POST', '/api/budgets/ops/kill'], ['GET', '/api/nothing-here'], ['GET', '/api/budgets/ops/badge.svg']] as const) {
       const r = await call(sc, method, path, { token: null });
       assert.equal(r.status, 401, `${method} ${path}`);
       assert.equal(r.json.error.field, 'authorization');
@@ -175,10 +175,10 @@ describe('admin API', () => {
     assert.equal(foreignHost.json.error.field, 'host');
     assert.equal((await call(sc, 'GET', '/metrics', { token: admin, headers: { host: `attacker.test:${port}` } })).status, 403);
     assert.equal((await call(sc, 'GET', '/api/budgets', { token: admin, headers: { host: `127.0.0.1:${port + 1}` } })).status, 403, 'another port is another origin');
-    const foreignOrigin = await call(sc, 'POST', '/api/budgets/work/kill', { token: admin, headers: { origin: 'https://evil.example' } });
+    const foreignOrigin = await call(sc, 'POST', '/api/budgets/ops/kill', { token: admin, headers: { origin: 'https://evil.example' } });
     assert.equal(foreignOrigin.status, 403);
     assert.equal(foreignOrigin.json.error.field, 'origin');
-    assert.equal((await sc.server.store.budgets.byName('work'))!.killed, false, 'nothing happened');
+    assert.equal((await sc.server.store.budgets.byName('ops'))!.killed, false, 'nothing happened');
     assert.equal((await call(sc, 'GET', '/api/budgets', { token: admin, headers: { host: `localhost:${port}`, origin: `http://localhost:${port}` } })).status, 200);
     assert.equal((await call(sc, 'GET', '/api/budgets', { token: admin, headers: { host: `[::1]:${port}` } })).status, 200);
 
@@ -195,11 +195,11 @@ describe('admin API', () => {
       ['POST', '/api/budgets', { name: 'team', scope: 'key', cap: 5 }, 'scope'],
       ['POST', '/api/budgets', { name: 'no spaces', scope: 'tag', cap: 5 }, 'name'],
       ['POST', '/api/budgets', { name: 'team', scope: 'tag', cap: 5, owner: 'me' }, 'owner'],
-      ['PATCH', '/api/budgets/work', { period: 'year' }, 'period'],
-      ['PATCH', '/api/budgets/work', { mode: 'lenient' }, 'mode'],
-      ['POST', '/api/budgets/work/lift', { add: 0 }, 'add'],
-      ['POST', '/api/budgets/work/lift', { add: 1, double: true }, 'add'],
-      ['POST', '/api/budgets/work/kill', { now: true }, 'now'],
+      ['PATCH', '/api/budgets/ops', { period: 'year' }, 'period'],
+      ['PATCH', '/api/budgets/ops', { mode: 'lenient' }, 'mode'],
+      ['POST', '/api/budgets/ops/lift', { add: 0 }, 'add'],
+      ['POST', '/api/budgets/ops/lift', { add: 1, double: true }, 'add'],
+      ['POST', '/api/budgets/ops/kill', { now: true }, 'now'],
       ['PUT', '/api/pricing/some-model', { input: 3 }, 'output'],
       ['PUT', '/api/pricing/some-model', { input: 3, output: '15' }, 'output'],
     ];
@@ -217,10 +217,10 @@ describe('admin API', () => {
     const garbled = await call(sc, 'POST', '/api/budgets', { token: admin, rawBody: '{"name": ' });
     assert.equal(garbled.status, 400);
     assert.match(garbled.json.error.message, /not valid JSON/);
-    const form = await call(sc, 'POST', '/api/budgets/work/kill', { token: admin, rawBody: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const form = await call(sc, 'POST', '/api/budgets/ops/kill', { token: admin, rawBody: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     assert.equal(form.status, 415);
     // A schema that passes but an action rule that does not (lift past the ceiling) is a 400 too.
-    assert.equal((await call(sc, 'POST', '/api/budgets/work/lift', { token: admin, body: { toCeiling: true } })).status, 400);
+    assert.equal((await call(sc, 'POST', '/api/budgets/ops/lift', { token: admin, body: { toCeiling: true } })).status, 400);
     assert.equal((await call<Page<EventJson>>(sc, 'GET', '/api/events?budget=team', { token: admin })).json.total, 0, 'nothing was created by a refused body');
   });
 
@@ -254,16 +254,16 @@ describe('admin API', () => {
     await expectEvent('lift', 'team', 130_000_000_000, 200_000_000_000);
 
     // kill/unkill on a key's budget: the very next request is refused, then served again.
-    const killed = await call<ActionBody>(sc, 'POST', '/api/budgets/work/kill', { token: admin });
+    const killed = await call<ActionBody>(sc, 'POST', '/api/budgets/ops/kill', { token: admin });
     assert.equal(killed.status, 200, killed.text);
     assert.equal(killed.json.budget.killed, true);
-    await expectEvent('kill', 'work', 10_000_000_000, 10_000_000_000);
+    await expectEvent('kill', 'ops', 10_000_000_000, 10_000_000_000);
     await assert.rejects(client(sc, workToken).messages.create({ model: MODEL, max_tokens: 20, messages }), (err: unknown) => err instanceof Anthropic.APIError && err.status === 429);
-    assert.equal((await call<ActionBody>(sc, 'POST', '/api/budgets/work/unkill', { token: admin, body: {} })).json.budget.killed, false);
-    await expectEvent('unkill', 'work', 10_000_000_000, 10_000_000_000);
+    assert.equal((await call<ActionBody>(sc, 'POST', '/api/budgets/ops/unkill', { token: admin, body: {} })).json.budget.killed, false);
+    await expectEvent('unkill', 'ops', 10_000_000_000, 10_000_000_000);
     await client(sc, workToken).messages.create({ model: MODEL, max_tokens: 20, messages });
 
-    assert.equal((await call(sc, 'DELETE', '/api/budgets/work', { token: admin })).status, 400, "a key's budget goes with its key");
+    assert.equal((await call(sc, 'DELETE', '/api/budgets/ops', { token: admin })).status, 400, "a key's budget goes with its key");
     const deleted = await call<ActionBody>(sc, 'DELETE', '/api/budgets/team', { token: admin });
     assert.equal(deleted.status, 200, deleted.text);
     assert.equal(deleted.json.deleted, 'team');
@@ -276,18 +276,18 @@ describe('admin API', () => {
     assert.equal(events.json.total, 6);
     assert.deepEqual(events.json.items.map((e) => e.kind), ['budget-rm', 'lift', 'lift']);
     assert.equal(events.json.items[1]!.capBeforeUsd, 130);
-    await cli(sc.dataDir, ['kill', 'work']);
+    await cli(sc.dataDir, ['kill', 'ops']);
     const cliEvent = await lastEvent();
     assert.deepEqual([cliEvent.kind, cliEvent.channel], ['kill', 'cli']);
-    await call(sc, 'POST', '/api/budgets/work/unkill', { token: admin });
+    await call(sc, 'POST', '/api/budgets/ops/unkill', { token: admin });
   });
 
   test('budgets, keys: listings with a per-model breakdown, never a provider key, token or hash', async () => {
     const list = await call<{ budgets: BudgetJson[] }>(sc, 'GET', '/api/budgets', { token: admin });
-    const work = list.json.budgets.find((b) => b.name === 'work')!;
+    const work = list.json.budgets.find((b) => b.name === 'ops')!;
     assert.equal(work.scope, 'key');
     assert.equal(work.capUsd, 10);
-    const one = await call<BudgetJson>(sc, 'GET', '/api/budgets/work', { token: admin });
+    const one = await call<BudgetJson>(sc, 'GET', '/api/budgets/ops', { token: admin });
     assert.equal(one.status, 200);
     assert.ok(one.json.spentUsd > 0);
     const row = one.json.byModel.find((m) => m.model === MODEL);
@@ -295,10 +295,10 @@ describe('admin API', () => {
     assert.ok(Math.abs(one.json.byModel.reduce((a, m) => a + m.costUsd, 0) - one.json.spentUsd) < 1e-9);
 
     const keys = await call<{ keys: Array<{ name: string; budget: { capUsd: number } }> }>(sc, 'GET', '/api/keys', { token: admin });
-    assert.equal(keys.json.keys[0]!.name, 'work');
+    assert.equal(keys.json.keys[0]!.name, 'ops');
     assert.equal(keys.json.keys[0]!.budget.capUsd, 10);
-    const rec = (await sc.server.store.keys.byName('work'))!;
-    for (const text of [keys.text, (await call(sc, 'GET', '/api/keys/work', { token: admin })).text, list.text, one.text]) {
+    const rec = (await sc.server.store.keys.byName('ops'))!;
+    for (const text of [keys.text, (await call(sc, 'GET', '/api/keys/ops', { token: admin })).text, list.text, one.text]) {
       assert.ok(!text.includes('sk-test'), 'no provider key');
       assert.ok(!text.includes(workToken), 'no spendcap key');
       assert.ok(!text.includes(rec.tokenHash), 'no token hash');
@@ -433,9 +433,9 @@ describe('admin API', () => {
   });
 
   test('badge.svg: well-formed SVG with "$spent / $cap", cacheable a few seconds; its own read-only token rides in ?token=', async () => {
-    await call(sc, 'PATCH', '/api/budgets/work', { token: admin, body: { cap: 15 } });
-    const spent = (await sc.server.store.ledger.page(1000)).filter((r) => r.keyName === 'work').reduce((a, r) => a + r.costNanos, 0);
-    const detail = await call<{ id: number; badgeUrl: string }>(sc, 'GET', '/api/budgets/work', { token: admin });
+    await call(sc, 'PATCH', '/api/budgets/ops', { token: admin, body: { cap: 15 } });
+    const spent = (await sc.server.store.ledger.page(1000)).filter((r) => r.keyName === 'ops').reduce((a, r) => a + r.costNanos, 0);
+    const detail = await call<{ id: number; badgeUrl: string }>(sc, 'GET', '/api/budgets/ops', { token: admin });
     const badgeUrl = new URL(detail.json.badgeUrl);
     assert.equal(badgeUrl.pathname, `/api/budgets/${detail.json.id}/badge.svg`);
     const badgeTok = badgeUrl.searchParams.get('token')!;
@@ -450,17 +450,17 @@ describe('admin API', () => {
     const shown = `$${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, '0')} / $15`;
     assert.ok(r.text.includes(`>${shown}</text>`), `${shown} in ${r.text}`);
     assert.ok(r.text.includes('>spend</text>'));
-    const bearer = await call(sc, 'GET', '/api/budgets/work/badge.svg?label=work', { token: admin });
+    const bearer = await call(sc, 'GET', '/api/budgets/ops/badge.svg?label=work', { token: admin });
     assert.ok(bearer.text.includes('>work</text>'));
-    assert.equal((await call(sc, 'GET', '/api/budgets/work/badge.svg?token=wrong', { token: null })).status, 401);
+    assert.equal((await call(sc, 'GET', '/api/budgets/ops/badge.svg?token=wrong', { token: null })).status, 401);
     assert.equal((await call(sc, 'GET', '/api/budgets/nope/badge.svg', { token: admin })).status, 404);
-    assert.equal((await call(sc, 'GET', `/api/budgets/work/badge.svg?token=${badgeTok}`, { token: null })).status, 200, 'by name too');
+    assert.equal((await call(sc, 'GET', `/api/budgets/ops/badge.svg?token=${badgeTok}`, { token: null })).status, 200, 'by name too');
   });
 
   test('a badge token can do nothing else: no other endpoint, no other budget\'s badge; the admin token is not taken in a URL', async () => {
-    const work = await call<{ badgeUrl: string }>(sc, 'GET', '/api/budgets/work', { token: admin });
+    const work = await call<{ badgeUrl: string }>(sc, 'GET', '/api/budgets/ops', { token: admin });
     const badgeTok = new URL(work.json.badgeUrl).searchParams.get('token')!;
-    for (const [method, path] of [['GET', '/api/budgets'], ['GET', '/api/budgets/work'], ['POST', '/api/budgets/work/kill'], ['GET', '/metrics'], ['GET', '/api/keys']] as const) {
+    for (const [method, path] of [['GET', '/api/budgets'], ['GET', '/api/budgets/ops'], ['POST', '/api/budgets/ops/kill'], ['GET', '/metrics'], ['GET', '/api/keys']] as const) {
       assert.equal((await call(sc, method, path, { token: badgeTok })).status, 401, `${method} ${path} as Bearer`);
       assert.equal((await call(sc, method, `${path}?token=${badgeTok}`, { token: null })).status, 401, `${method} ${path} in ?token=`);
     }
@@ -468,27 +468,27 @@ describe('admin API', () => {
     const budgets = await call<{ budgets: Array<{ name: string; id: number }> }>(sc, 'GET', '/api/budgets', { token: admin });
     const other = budgets.json.budgets.find((b) => b.name === 'badge-other')!;
     assert.equal((await call(sc, 'GET', `/api/budgets/${other.id}/badge.svg?token=${badgeTok}`, { token: null })).status, 401, "another budget's badge");
-    const inUrl = await call(sc, 'GET', `/api/budgets/work/badge.svg?token=${encodeURIComponent(admin)}`, { token: null });
+    const inUrl = await call(sc, 'GET', `/api/budgets/ops/badge.svg?token=${encodeURIComponent(admin)}`, { token: null });
     assert.equal(inUrl.status, 401);
     assert.match(inUrl.text, /badge token/);
-    const printed = await cli(sc.dataDir, ['budget', 'badge', 'work', '--json']);
+    const printed = await cli(sc.dataDir, ['budget', 'badge', 'ops', '--json']);
     assert.equal(printed.code, 0, printed.err);
     assert.equal((JSON.parse(printed.out) as { url: string }).url, work.json.badgeUrl, 'spendcap budget badge prints the same URL');
   });
 
   test('budgets are addressed by the numeric id GET /api/budgets gives, as by name', async () => {
     const budgets = await call<{ budgets: Array<{ name: string; id: number }> }>(sc, 'GET', '/api/budgets', { token: admin });
-    const work = budgets.json.budgets.find((b) => b.name === 'work')!;
+    const work = budgets.json.budgets.find((b) => b.name === 'ops')!;
     const byId = await call<{ name: string; id: number }>(sc, 'GET', `/api/budgets/${work.id}`, { token: admin });
     assert.equal(byId.status, 200, byId.text);
-    assert.equal(byId.json.name, 'work');
+    assert.equal(byId.json.name, 'ops');
     const svg = await call(sc, 'GET', `/api/budgets/${work.id}/badge.svg`, { token: admin });
     assert.equal(svg.status, 200);
     const patched = await call<{ budget: { name: string; capUsd: number } }>(sc, 'PATCH', `/api/budgets/${work.id}`, { token: admin, body: { cap: 16 } });
     assert.equal(patched.status, 200, patched.text);
-    assert.deepEqual([patched.json.budget.name, patched.json.budget.capUsd], ['work', 16]);
+    assert.deepEqual([patched.json.budget.name, patched.json.budget.capUsd], ['ops', 16]);
     assert.equal((await call(sc, 'GET', '/api/budgets/999999', { token: admin })).status, 404);
-    await call(sc, 'PATCH', '/api/budgets/work', { token: admin, body: { cap: 15 } });
+    await call(sc, 'PATCH', '/api/budgets/ops', { token: admin, body: { cap: 15 } });
   });
 
   test('/metrics: Prometheus text that parses, with spend, holds, blocks, cuts, requests by outcome and a duration histogram', async () => {
@@ -518,12 +518,12 @@ describe('admin API', () => {
     }
     const get = (name: string, labels: Record<string, string>) => samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
     const ledger = (await sc.server.store.ledger.page(1000));
-    assert.equal(get('spendcap_requests_total', { key: 'work', outcome: 'ok' }), ledger.filter((x) => x.keyName === 'work' && x.outcome === 'ok').length);
+    assert.equal(get('spendcap_requests_total', { key: 'ops', outcome: 'ok' }), ledger.filter((x) => x.keyName === 'ops' && x.outcome === 'ok').length);
     assert.equal(get('spendcap_blocks_total', { key: 'tiny' }), 1);
-    assert.equal(get('spendcap_blocks_total', { key: 'work' }), ledger.filter((x) => x.keyName === 'work' && x.outcome === 'blocked').length);
+    assert.equal(get('spendcap_blocks_total', { key: 'ops' }), ledger.filter((x) => x.keyName === 'ops' && x.outcome === 'blocked').length);
     assert.equal(types.get('spendcap_cuts_total'), 'counter');
-    assert.equal(get('spendcap_budget_cap_usd', { budget: 'work' }), 15);
-    assert.ok(get('spendcap_budget_spent_usd', { budget: 'work' })! > 0);
+    assert.equal(get('spendcap_budget_cap_usd', { budget: 'ops' }), 15);
+    assert.ok(get('spendcap_budget_spent_usd', { budget: 'ops' })! > 0);
     assert.equal(get('spendcap_held_usd', {}), 0);
     assert.equal(get('spendcap_open_requests', {}), 0);
     const spend = samples.filter((s) => s.name === 'spendcap_spend_usd_total').reduce((a, s) => a + s.value, 0);
@@ -601,7 +601,7 @@ describe('admin API', () => {
     assert.equal(made.status, 201, made.text);
     const total = await call<Tuned>(sc, 'GET', '/api/budgets/all-time', { token: admin });
     assert.deepEqual(total.json.autotuneSuggestion, { suggestedUsd: null, reason: 'a total budget never resets; auto-tune only suggests caps for day, week and month budgets' });
-    const fresh = await call<Tuned>(sc, 'GET', '/api/budgets/work', { token: admin });
+    const fresh = await call<Tuned>(sc, 'GET', '/api/budgets/ops', { token: admin });
     assert.equal(fresh.json.autotuneSuggestion.suggestedUsd, null);
     assert.match(fresh.json.autotuneSuggestion.reason, /only 0 of the last 14 days had spend/);
     await call(sc, 'DELETE', '/api/budgets/all-time', { token: admin });

@@ -45,7 +45,7 @@ describe('dashboard sign-in and cookie auth', () => {
   before(async () => {
     mock = await startMockAnthropic({ outputTokens: 10, tokenIntervalMs: 0 });
     sc = await startSpendcap(mock.url);
-    await addKey(sc.dataDir, 'work', 10);
+    await addKey(sc.dataDir, 'ops', 10);
     browser = await launchBrowser();
   });
   after(async () => {
@@ -156,35 +156,35 @@ describe('dashboard sign-in and cookie auth', () => {
     const { context, page } = await signIn();
     const list = await pageFetch(page, '/api/budgets');
     assert.equal(list.status, 200);
-    assert.deepEqual((list.body as { budgets: { name: string }[] }).budgets.map((b) => b.name), ['work']);
+    assert.deepEqual((list.body as { budgets: { name: string }[] }).budgets.map((b) => b.name), ['ops']);
 
     // Without the header: refused, nothing changed.
-    const bare = await pageFetch(page, '/api/budgets/work/kill', { method: 'POST' });
+    const bare = await pageFetch(page, '/api/budgets/ops/kill', { method: 'POST' });
     assert.equal(bare.status, 403);
     assert.equal((bare.body as { error: { field: string } }).error.field, 'x-spendcap-csrf');
     // The cookie with a foreign Origin (as another site's page would send): refused.
     const cookie = (await context.cookies()).find((c) => c.name === `spendcap_session_${sc.server.port}`)!;
-    const foreign = await fetch(`${sc.url}/api/budgets/work/kill`, { method: 'POST', headers: { ...json, cookie: `${cookie.name}=${cookie.value}`, origin: 'http://evil.example' } });
+    const foreign = await fetch(`${sc.url}/api/budgets/ops/kill`, { method: 'POST', headers: { ...json, cookie: `${cookie.name}=${cookie.value}`, origin: 'http://evil.example' } });
     assert.equal(foreign.status, 403);
     assert.equal(((await foreign.json()) as { error: { field: string } }).error.field, 'origin');
-    let state = await pageFetch(page, '/api/budgets/work');
+    let state = await pageFetch(page, '/api/budgets/ops');
     assert.equal((state.body as { killed: boolean }).killed, false);
 
     // With the header, from the page itself: done, and audited as "web".
-    const kill = await pageFetch(page, '/api/budgets/work/kill', { method: 'POST', headers: json, body: {} });
+    const kill = await pageFetch(page, '/api/budgets/ops/kill', { method: 'POST', headers: json, body: {} });
     assert.equal(kill.status, 200, JSON.stringify(kill.body));
     assert.equal((kill.body as { event: EventJson }).event.channel, 'web');
-    const unkill = await pageFetch(page, '/api/budgets/work/unkill', { method: 'POST', headers: json });
+    const unkill = await pageFetch(page, '/api/budgets/ops/unkill', { method: 'POST', headers: json });
     assert.equal(unkill.status, 200);
-    const events = await cli(sc.dataDir, ['events', '--json', '--budget', 'work']);
+    const events = await cli(sc.dataDir, ['events', '--json', '--budget', 'ops']);
     const rows = JSON.parse(events.out) as EventJson[];
     assert.deepEqual(rows.filter((e) => e.kind === 'kill' || e.kind === 'unkill').map((e) => [e.kind, e.channel]).sort(), [['kill', 'web'], ['unkill', 'web']]);
-    state = await pageFetch(page, '/api/budgets/work');
+    state = await pageFetch(page, '/api/budgets/ops');
     assert.equal((state.body as { killed: boolean }).killed, false);
 
     // The admin token still works and is still audited as "api".
     const token = (await import('node:fs')).readFileSync(`${sc.dataDir}/admin-token`, 'utf8').trim();
-    const viaApi = await fetch(`${sc.url}/api/budgets/work/lift`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ add: 1 }) });
+    const viaApi = await fetch(`${sc.url}/api/budgets/ops/lift`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ add: 1 }) });
     assert.equal(((await viaApi.json()) as { event: EventJson }).event.channel, 'api');
 
     // Settings and the trust page through the cookie.
@@ -213,7 +213,7 @@ describe('dashboard sign-in and cookie auth', () => {
 
   test("another site's page cannot act with the cookie (form post or fetch from another port)", async () => {
     const { context, page } = await signIn();
-    const target = `${sc.url}/api/budgets/work/kill`;
+    const target = `${sc.url}/api/budgets/ops/kill`;
     // Same host, other port: same "site" for SameSite, so the cookie IS sent; Origin and the header stop it.
     const evilHtml = `<!doctype html><html><body>
 <form id="f" method="POST" action="${target}" enctype="text/plain"><input name='{"a":"' value='"}'></form>
@@ -237,7 +237,7 @@ fetch(${JSON.stringify(target)}, { method: 'POST', credentials: 'include', heade
     } finally {
       evil.close();
     }
-    const state = await pageFetch(page, '/api/budgets/work');
+    const state = await pageFetch(page, '/api/budgets/ops');
     assert.equal((state.body as { killed: boolean }).killed, false);
   });
 

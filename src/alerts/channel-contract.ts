@@ -22,9 +22,11 @@ export interface ContractOptions {
   showsButtons?: boolean;
 }
 
+const SAMPLE_BUDGET = 'team-alpha';
+
 const FACTS: AlertFacts = {
   kind: 'block',
-  budget: 'work',
+  budget: SAMPLE_BUDGET,
   scope: 'key',
   spentNanos: usdToNanos(15),
   capNanos: usdToNanos(15),
@@ -33,7 +35,7 @@ const FACTS: AlertFacts = {
   count: 1,
 };
 
-/** A realistic alert: key "work" reached $15.00 of $15.00, with +$1/+$5/+$10/Kill. */
+/** A realistic alert: key "team-alpha" reached $15.00 of $15.00, with +$1/+$5/+$10/Kill. */
 export function sampleAlert(overrides: Partial<AlertFacts> = {}, id = 'contract-1'): Alert {
   return buildAlert({ ...FACTS, ...overrides }, { id, dashboardUrl: 'http://127.0.0.1:8787/dashboard', tz: 'UTC', now: Date.UTC(2026, 2, 1, 14) });
 }
@@ -56,7 +58,7 @@ export function channelContract(name: string, setup: () => Promise<ContractHarne
         assert.equal(r.ok, true, r.error);
         const got = await waitForCount(h, 1);
         assert.equal(got.length, 1, 'exactly one message arrived');
-        assert.match(got[0]!, /work/);
+        assert.ok(got[0]!.includes(SAMPLE_BUDGET), `the message names the budget: ${got[0]}`);
         assert.ok(got[0]!.includes(formatUsd(usdToNanos(15))), `the message shows ${formatUsd(usdToNanos(15))}: ${got[0]}`);
         if (opts.showsButtons) for (const label of ['+$1', '+$5', '+$10', 'Kill']) assert.ok(got[0]!.includes(label), `button ${label} arrives`);
       } finally {

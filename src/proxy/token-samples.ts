@@ -77,7 +77,7 @@ export const SAMPLES: TokenSample[] = [
     claude: 89,
     cl100k: 79,
     o200k: 80,
-    text: "{\"file_path\":\"/work/main/src/proxy/relay.ts\",\"old_string\":\"  const upTo = received - parser.pendingBytes;\\n  if (pending === null && upTo === received) {\",\"new_string\":\"  const upTo = received - parser.pendingBytes;\\n  // fast path: nothing pending\\n  if (pending === null && upTo === received) {\"}",
+    text: "{\"file_path\":\"/home/dev/spendcap/src/proxy/relay.ts\",\"old_string\":\"  const upTo = received - parser.pendingBytes;\\n  if (pending === null && upTo === received) {\",\"new_string\":\"  const upTo = received - parser.pendingBytes;\\n  // fast path: nothing pending\\n  if (pending === null && upTo === received) {\"}",
   },
   {
     name: "chinese",

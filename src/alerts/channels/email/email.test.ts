@@ -62,8 +62,8 @@ test('email: plain text and HTML parts, the dashboard link, the user and passwor
     await ch.stop();
     assert.deepEqual(s.auths, ['me@example.com:p@ss word']);
     const raw = s.messages[0]!;
-    assert.match(raw, /^Subject: =\?UTF-8\?Q\?spendcap=3A_key_=22work=22_reached_=2415/m, 'the subject is the alert title (encoded)');
-    assert.match(raw, /\r\nkey "work" reached \$15\.00 of \$15\.00: a request was refused\r\n/);
+    assert.match(raw, /^Subject: =\?UTF-8\?Q\?spendcap=3A_key_=22team-alpha=22_reached/m, 'the subject is the alert title (encoded)');
+    assert.match(raw, /\r\nkey "team-alpha" reached \$15\.00 of \$15\.00: a request was refused\r\n/);
     assert.match(raw, /Content-Type: text\/plain/);
     assert.match(raw, /Content-Type: text\/html/);
     assert.match(raw, /href=3D"http:\/\/127\.0\.0\.1:8787\/dashboard"|href="http:\/\/127\.0\.0\.1:8787\/dashboard"/);

@@ -58,7 +58,7 @@ test('webhook: the JSON body has budget, scope, kind, threshold, spent, cap, per
     const ok = createWebhookChannel({ name: 'a', kind: 'webhook', budgets: [], events: [], settings: { url: rx.url, secret: 'right' } });
     assert.equal((await ok.send(sampleAlert({ kind: 'threshold', thresholdPct: 80 }))).ok, true);
     const body = JSON.parse(rx.bodies[0]!) as Record<string, unknown>;
-    assert.equal(body.budget, 'work');
+    assert.equal(body.budget, 'team-alpha');
     assert.equal(body.scope, 'key');
     assert.equal(body.kind, 'threshold');
     assert.equal(body.threshold, 80);
