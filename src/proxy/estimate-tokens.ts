@@ -236,13 +236,22 @@ export function estimateTokens(text: string): number {
 
 const TRAILING_WORD = /[A-Za-z]{1,32}$/;
 
+/** The exact token count of a text in the model's own (public) tokenizer, or null when it cannot count (not loaded yet). */
+export type ExactCounter = (text: string) => number | null;
+
 /**
  * Sums estimates over a stream of deltas as if they were one text: a word split across two deltas
  * (providers cut deltas anywhere) counts once, not as two pieces.
+ *
+ * With an exact counter (OpenAI's o200k/cl100k), each delta is counted in the model's own tokenizer
+ * instead: a provider streams about one token a delta, so a delta's own count is what it generated
+ * (a word split across two deltas was two tokens), where the estimate ran 5-20% over on prose.
  */
 export class StreamingTokenEstimate {
   #units = 0;
   #tail = '';
+
+  constructor(private readonly exact: ExactCounter | null = null) {}
 
   get units(): number {
     return this.#units;
@@ -250,6 +259,13 @@ export class StreamingTokenEstimate {
 
   add(text: string): void {
     if (text.length === 0) return;
+    const exact = this.exact?.(text) ?? null;
+    if (exact !== null) {
+      // A delta is at least one token, whatever its text re-tokenizes to.
+      this.#units += Math.max(1, exact);
+      this.#tail = '';
+      return;
+    }
     const combined = this.#tail + text;
     const delta = estimateTokenUnits(combined) - (this.#tail ? estimateTokenUnits(this.#tail) : 0);
     this.#units += Math.max(0, delta);

@@ -2,12 +2,14 @@ import type { Nanos, Usage } from '../../pricing/types.js';
 import { encodeSseEvent } from '../../proxy/sse.js';
 import type { SseEvent } from '../../proxy/sse-types.js';
 import { StreamingTokenEstimate } from '../../proxy/estimate-tokens.js';
+import type { ExactCounter } from '../../proxy/estimate-tokens.js';
 import { ToolInputTracker } from '../tool-input.js';
 import type { StreamMeter } from '../types.js';
 import { buildChatCutTail } from './chat-cut.js';
 import { asRecord, num, str } from '../json.js';
 import type { ChatRequestInfo } from './chat-request.js';
 import { providerCostFromUsage, usageFromChatUsage } from './chat-usage.js';
+import { exactOutputCounter } from './output-tokens.js';
 import { tokenizerFactor, reasoningTokensPerSecond } from './models.js';
 
 /** Tokens of a tool call's framing (call id, name header, end marker) beyond its name and arguments. */
@@ -74,6 +76,8 @@ export class ChatStreamMeter implements StreamMeter {
   readonly rewrite?: (ev: SseEvent) => string;
 
   private readonly factor: number;
+  /** OpenAI's own models: each delta counted in their public tokenizer (null: estimated). */
+  private readonly exact: ExactCounter | null;
   private readonly tokensPerSecond: number;
   private readonly since: number;
 
@@ -82,6 +86,7 @@ export class ChatStreamMeter implements StreamMeter {
     private readonly now: () => number = Date.now,
   ) {
     this.factor = tokenizerFactor(info.model);
+    this.exact = exactOutputCounter(info.model);
     this.tokensPerSecond = reasoningTokensPerSecond(info.model);
     this.since = Math.min(info.receivedAt, now());
     if (info.hiddenUsage === true) this.rewrite = stripHiddenUsage;
@@ -169,8 +174,8 @@ export class ChatStreamMeter implements StreamMeter {
         text: false,
         finished: false,
         hiddenTokens: this.info.hiddenReasoning ? null : 0,
-        content: new StreamingTokenEstimate(),
-        reasoning: new StreamingTokenEstimate(),
+        content: new StreamingTokenEstimate(this.exact),
+        reasoning: new StreamingTokenEstimate(this.exact),
         toolCalls: new Map(),
         functionCall: null,
       };
@@ -274,7 +279,7 @@ export class ChatStreamMeter implements StreamMeter {
         const index = num(tc['index']) ?? 0;
         let state = c.toolCalls.get(index);
         if (state === undefined) {
-          state = { estimate: new StreamingTokenEstimate(), args: new ToolInputTracker() };
+          state = { estimate: new StreamingTokenEstimate(this.exact), args: new ToolInputTracker() };
           c.toolCalls.set(index, state);
         }
         this.onFunction(state, asRecord(tc['function']));
@@ -283,7 +288,7 @@ export class ChatStreamMeter implements StreamMeter {
     const fc = asRecord(delta['function_call']);
     if (fc) {
       this.endHidden(c);
-      c.functionCall ??= { estimate: new StreamingTokenEstimate(), args: new ToolInputTracker() };
+      c.functionCall ??= { estimate: new StreamingTokenEstimate(this.exact), args: new ToolInputTracker() };
       this.onFunction(c.functionCall, fc);
     }
   }

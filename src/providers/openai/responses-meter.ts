@@ -6,6 +6,7 @@ import { asRecord, num, str } from '../json.js';
 import { mayReasonHidden, tokenizerFactor, reasoningTokensPerSecond } from './models.js';
 import { providerCostFromResponsesUsage, usageFromResponsesUsage } from './responses-usage.js';
 import { buildResponsesCutTail } from './responses-cut.js';
+import { exactOutputCounter } from './output-tokens.js';
 
 /** The request facts the meter needs (a subset of ResponsesRequestInfo). */
 export interface ResponsesMeterRequest {
@@ -76,7 +77,7 @@ export class ResponsesStreamMeter implements StreamMeter {
   readonly doneItems = new Map<number, Record<string, unknown>>();
 
   private reportedOutputTokens = 0;
-  private readonly estimate = new StreamingTokenEstimate();
+  private readonly estimate: StreamingTokenEstimate;
   private overheadTokens = 0;
   private readonly factor: number;
   private readonly rate: number;
@@ -92,6 +93,8 @@ export class ResponsesStreamMeter implements StreamMeter {
   ) {
     this.usage = { inputTokens: request.estimatedInputTokens, outputTokens: 0, cacheReadTokens: 0, cacheWrite5mTokens: 0, cacheWrite1hTokens: 0 };
     this.factor = tokenizerFactor(request.model);
+    // OpenAI's own models: each delta counted in their public tokenizer, not estimated.
+    this.estimate = new StreamingTokenEstimate(exactOutputCounter(request.model));
     this.rate = reasoningTokensPerSecond(request.model);
     this.hiddenPossible = mayReasonHidden(request.model, request.reasoningEffort ?? null);
     // A reasoning model may start before its first event: the window opens with the stream.
