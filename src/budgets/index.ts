@@ -3,7 +3,7 @@ export type { PeriodWindow, LocalTime } from './period.js';
 export { findRefusal, reserve, release, settle, roomNanos, commonRoom } from './account.js';
 export type { Account, Refusal, RefusalCode } from './account.js';
 export { planGrowth } from './growth.js';
-export { InflightMargin, hiddenMarginTokens, HIDDEN_CLOCK_MS } from './inflight.js';
+export { InflightMargin, hiddenMarginTokens, HIDDEN_CLOCK_MS, UpstreamLatency } from './inflight.js';
 export { clampTokens, MIN_CLAMP_TOKENS } from './clamp.js';
 export type { GrowthPlan } from './growth.js';
 export { Bank, LEDGER_CORRECTED_META } from './bank.js';

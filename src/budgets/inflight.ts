@@ -81,3 +81,30 @@ export function hiddenMarginTokens(tokensPerSecond: number | undefined): number 
   if (tokensPerSecond === undefined || !(tokensPerSecond > 0)) return 128;
   return Math.ceil((tokensPerSecond * 2 * HIDDEN_CLOCK_MS) / 1000);
 }
+
+/** How many recent answers of one upstream the latency floor remembers. */
+const LATENCY_SAMPLES = 32;
+
+/**
+ * The round trip of one upstream, from its recent times to headers: their minimum. A request's own
+ * time to headers also counts the provider queueing it and reading its prompt (and, under load, a
+ * busy event loop at either end): an abort waits for none of that, only for the way there and the
+ * provider's reaction, which the quickest recent answer bounds. Recent only (a ring of the last
+ * LATENCY_SAMPLES), so a path that got slower raises it again within as many requests.
+ */
+export class UpstreamLatency {
+  readonly #samples: number[] = [];
+  #next = 0;
+
+  observe(ms: number): void {
+    if (!(ms >= 0)) return;
+    if (this.#samples.length < LATENCY_SAMPLES) this.#samples.push(ms);
+    else this.#samples[this.#next] = ms;
+    this.#next = (this.#next + 1) % LATENCY_SAMPLES;
+  }
+
+  /** The quickest recent answer, or `fallback` before any. */
+  floor(fallback: number): number {
+    return this.#samples.length === 0 ? fallback : Math.min(...this.#samples);
+  }
+}

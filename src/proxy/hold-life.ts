@@ -1,4 +1,4 @@
-import { findRefusal, hiddenMarginTokens, HIDDEN_CLOCK_MS, InflightMargin, planGrowth } from '../budgets/index.js';
+import { findRefusal, hiddenMarginTokens, HIDDEN_CLOCK_MS, InflightMargin, planGrowth, UpstreamLatency } from '../budgets/index.js';
 import type { Bank, Hold, Refusal } from '../budgets/index.js';
 import type { Nanos } from '../pricing/index.js';
 import type { StreamMeter } from '../providers/types.js';
@@ -7,8 +7,8 @@ import type { CostModel } from './cost.js';
 import { safeTokens } from './usage-guard.js';
 
 /**
- * How long an abort may take to stop the provider: the stream's own time to response headers (one
- * round trip to the provider and its reaction, an upper bound of the way back), kept within these.
+ * How long an abort may take to stop the provider: one round trip and its reaction, bounded by the
+ * quickest recent time to response headers of the same upstream (see UpstreamLatency), kept within these.
  */
 const MIN_ABORT_LATENCY_MS = 5;
 const MAX_ABORT_LATENCY_MS = 2000;
@@ -16,6 +16,16 @@ const MAX_ABORT_LATENCY_MS = 2000;
 const ABORT_LATENCY_BEFORE_HEADERS_MS = 100;
 /** How often a stream with hidden output (thinking) has its hold re-checked between events. */
 export const CLOCK_MS = HIDDEN_CLOCK_MS;
+
+/** Each upstream's recent times to headers (provider and base URL): the one registry, process-wide. */
+const upstreamLatencies = new Map<string, UpstreamLatency>();
+
+function upstreamLatency(hold: Hold): UpstreamLatency {
+  const k = `${hold.key.record.provider}\u0000${hold.key.record.baseUrl ?? ''}`;
+  let l = upstreamLatencies.get(k);
+  if (l === undefined) upstreamLatencies.set(k, (l = new UpstreamLatency()));
+  return l;
+}
 
 /**
  * One request's hold from admission to settlement: what it holds, how it grows or shrinks as the
@@ -47,9 +57,11 @@ export class HoldLife {
     return this.#settled;
   }
 
-  /** The provider's time to headers, once known, is how long an abort may take to stop it. */
+  /** The provider's time to headers, once known: the quickest recent one of its upstream is how long an abort may take to stop it. */
   providerAnswered(afterMs: number): void {
-    this.#inflight.latencyMs = Math.min(MAX_ABORT_LATENCY_MS, Math.max(MIN_ABORT_LATENCY_MS, afterMs));
+    const latency = upstreamLatency(this.hold);
+    latency.observe(afterMs);
+    this.#inflight.latencyMs = Math.min(MAX_ABORT_LATENCY_MS, Math.max(MIN_ABORT_LATENCY_MS, latency.floor(afterMs)));
   }
 
   /**
