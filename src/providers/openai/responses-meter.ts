@@ -39,6 +39,16 @@ export interface OpenItem {
 /** Output tokens an item costs beyond its streamed text (item framing, a call's name and id). */
 const ITEM_OVERHEAD_TOKENS = 8;
 /**
+ * A message item (the answer) has no name or id the model writes: its framing is the channel and
+ * message markers and the end marker (OpenAI's harmony format: `<|channel|>final<|message|>…<|end|>`).
+ * Eight tokens each wasted 6% of a $0.02 cap shared by 16 answers.
+ */
+const MESSAGE_ITEM_OVERHEAD_TOKENS = 4;
+
+function itemOverheadTokens(type: string): number {
+  return (type === 'message' ? MESSAGE_ITEM_OVERHEAD_TOKENS : ITEM_OVERHEAD_TOKENS) + (HOSTED_TOOL_INPUT_TOKENS[type] ?? 0);
+}
+/**
  * Hosted search tools add their results to the INPUT, which the provider counts only at the end.
  * The relay's input part is fixed at the request estimate until then, so the allowance is added to
  * the output estimate instead: the output rate is never below the input rate, so it over-covers.
@@ -267,7 +277,7 @@ export class ResponsesStreamMeter implements StreamMeter {
     const index = num(data['output_index']) ?? this.openItems.size + this.doneItems.size;
     const type = str(item['type']) ?? 'unknown';
     this.openItems.set(index, { index, type, item, parts: [], part: null, sawDelta: false });
-    this.overheadTokens += ITEM_OVERHEAD_TOKENS + (HOSTED_TOOL_INPUT_TOKENS[type] ?? 0);
+    this.overheadTokens += itemOverheadTokens(type);
     const name = str(item['name']);
     if (name) this.estimate.add(name);
   }
@@ -279,7 +289,7 @@ export class ResponsesStreamMeter implements StreamMeter {
     this.openItems.delete(index);
     if (!item) return;
     this.doneItems.set(index, item);
-    if (open === undefined) this.overheadTokens += ITEM_OVERHEAD_TOKENS + (HOSTED_TOOL_INPUT_TOKENS[str(item['type']) ?? ''] ?? 0);
+    if (open === undefined) this.overheadTokens += itemOverheadTokens(str(item['type']) ?? '');
     // An item that arrived whole (no deltas) still cost its content.
     if (!open?.sawDelta) for (const t of itemTexts(item)) this.estimate.add(t);
   }
