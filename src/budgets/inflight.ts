@@ -35,10 +35,10 @@ export class InflightMargin {
     while (s.length > 2 && s[1]!.t <= now - this.latencyMs) s.shift();
   }
 
-  /** Output tokens to hold ahead of `tokens` at `now`. */
-  tokens(now: number, tokens: number): number {
+  /** Output tokens to hold ahead of `tokens` at `now` (`maxTokensPerSecond`: see inFlight). */
+  tokens(now: number, tokens: number, maxTokensPerSecond?: number): number {
     if (this.#firstAt === null) return this.minTokens;
-    return this.minTokens + this.inFlight(now, tokens);
+    return this.minTokens + this.inFlight(now, tokens, maxTokensPerSecond);
   }
 
   /**
@@ -46,12 +46,17 @@ export class InflightMargin {
    * fixed `minTokens` is held ahead for the next chunk, which a cut never reads; a stream that had
    * produced nothing yet is charged `minTokens` (its first chunk may be on the way).
    */
-  chargeTokens(now: number, tokens: number): number {
-    return this.#firstAt === null ? this.minTokens : this.inFlight(now, tokens);
+  chargeTokens(now: number, tokens: number, maxTokensPerSecond?: number): number {
+    return this.#firstAt === null ? this.minTokens : this.inFlight(now, tokens, maxTokensPerSecond);
   }
 
-  /** Rate × latency, the larger of the lifetime and the last-window rate. */
-  inFlight(now: number, tokens: number): number {
+  /**
+   * Rate × latency, the larger of the lifetime and the last-window rate; no more than
+   * `maxTokensPerSecond` × latency when the meter bounds the provider's speed (its clock already
+   * counts the time since the last chunk at that speed, so a count that grows with the clock, or a
+   * burst read late under load, is not taken for a faster provider).
+   */
+  inFlight(now: number, tokens: number, maxTokensPerSecond?: number): number {
     if (this.#firstAt === null) return 0;
     const latency = Math.max(1, this.latencyMs);
     const elapsed = Math.max(latency, now - this.#firstAt);
@@ -59,7 +64,9 @@ export class InflightMargin {
     const s = this.#samples;
     const windowStart = s.length > 0 && s[0]!.t <= now - latency ? s[0]!.tokens : 0;
     const recent = tokens - windowStart;
-    return Math.ceil(Math.max(lifetime, recent, 0));
+    const measured = Math.max(lifetime, recent, 0);
+    const bound = maxTokensPerSecond !== undefined && maxTokensPerSecond > 0 ? (maxTokensPerSecond * latency) / 1000 : Infinity;
+    return Math.ceil(Math.min(measured, bound));
   }
 }
 

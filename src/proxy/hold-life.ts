@@ -71,7 +71,9 @@ export class HoldLife {
    */
   #marginTokens(m: StreamMeter, now: number, out: number, forCharge: boolean): number {
     this.#inflight.observe(now, out);
-    const t = forCharge ? this.#inflight.chargeTokens(now, out) : this.#inflight.tokens(now, out);
+    // On the clock the meter bounds the provider's speed (hidden output is counted at it): so is what may be in flight.
+    const speed = m.needsClock ? m.hiddenTokensPerSecond : undefined;
+    const t = forCharge ? this.#inflight.chargeTokens(now, out, speed) : this.#inflight.tokens(now, out, speed);
     return m.needsClock && !forCharge ? Math.max(t, hiddenMarginTokens(m.hiddenTokensPerSecond)) : t;
   }
 
@@ -114,7 +116,14 @@ export class HoldLife {
    * show; `tick` decides what a refusal does (the caller knows whether a response has started).
    */
   startClock(tick: () => void): void {
-    if (this.#clock === null && !this.#settled) this.#clock = setInterval(tick, CLOCK_MS);
+    if (this.#clock !== null || this.#settled) return;
+    // The check runs after the event loop's I/O phase, not in the timer phase: after a stall the timer
+    // fires before the chunks that arrived meanwhile are read, and it would charge (or cut on) as hidden
+    // output what is already in the socket's buffer, counted exactly once read.
+    const afterIo = (): void => {
+      if (this.#clock !== null) tick();
+    };
+    this.#clock = setInterval(() => setImmediate(afterIo), CLOCK_MS);
   }
 
   stopClock(): void {
