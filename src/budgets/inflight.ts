@@ -51,10 +51,11 @@ export class InflightMargin {
   }
 
   /**
-   * Rate × latency, the larger of the lifetime and the last-window rate; no more than
-   * `maxTokensPerSecond` × latency when the meter bounds the provider's speed (its clock already
-   * counts the time since the last chunk at that speed, so a count that grows with the clock, or a
-   * burst read late under load, is not taken for a faster provider).
+   * Rate × latency, the larger of the lifetime and the last-window rate. When the meter bounds the
+   * provider's speed (`maxTokensPerSecond`: its clock already counts the time since the last chunk at
+   * that speed), the last window's gain counts up to that speed only: a count that grows with the
+   * clock, or a burst read late under load, is not a faster provider. The lifetime rate is not
+   * bounded: a provider measured faster than the bound over its whole stream is that fast.
    */
   inFlight(now: number, tokens: number, maxTokensPerSecond?: number): number {
     if (this.#firstAt === null) return 0;
@@ -64,9 +65,9 @@ export class InflightMargin {
     const s = this.#samples;
     const windowStart = s.length > 0 && s[0]!.t <= now - latency ? s[0]!.tokens : 0;
     const recent = tokens - windowStart;
-    const measured = Math.max(lifetime, recent, 0);
+    // The lifetime rate is what the provider really did; only the last window's burst is bounded.
     const bound = maxTokensPerSecond !== undefined && maxTokensPerSecond > 0 ? (maxTokensPerSecond * latency) / 1000 : Infinity;
-    return Math.ceil(Math.min(measured, bound));
+    return Math.ceil(Math.max(lifetime, Math.min(recent, bound), 0));
   }
 }
 
