@@ -19,13 +19,21 @@ import { whenExactTokenizerReady } from '../src/providers/openai/exact-tokens.js
 const MODEL = 'claude-sonnet-4-5';
 const SONNET: MockPricePerMtok = { input: usdToNanos(3), output: usdToNanos(15), cacheRead: usdToNanos(0.3), cacheWrite5m: usdToNanos(3.75), cacheWrite1h: usdToNanos(6) };
 /**
- * The share of a small cap the tests require the provider may bill. The issue's target is 0.90; on an
- * idle machine this branch reaches 0.88-0.91 on one Anthropic stream, 0.83-0.88 on 32, 0.78-0.84 on
- * Chat Completions and Responses and up to 0.96 on Gemini (see the FIGURE lines). What a loaded machine
- * takes away is the in-flight margin (rate × time to headers, both stretched by a busy event loop), so
- * the floor asserted is what holds under load, not the target; bill ≤ cap is the hard assertion.
+ * The share of a small cap the provider must have billed (the issue's target is 0.90). What a loaded
+ * machine takes away is what may be in flight: rate × abort latency, the latency being the quickest
+ * recent time to headers, which a busy event loop stretches (the one-stream case is the server's first
+ * request: its own time to headers, connection set-up included, is all it knows). Figures on this
+ * 2-core machine at load 7-9 (see the FIGURE lines and docs/how-caps-work.md): 0.88-0.95 in the four
+ * cases asserted at MIN_USE, most runs ≥ 0.90. bill ≤ cap is the hard assertion.
  */
-const MIN_USE = 0.7;
+const MIN_USE = 0.85;
+/**
+ * Gemini is on its meter's clock for the whole stream (it may think unseen at any moment): a cut is
+ * charged the time since the last chunk at 1,000 tokens/s. The mock shares this process, so a stall of
+ * the event loop stops it while the clock counts the stall as output it may have generated: 0.88-0.99
+ * at load 7-9, down to 0.77 with a type-check running beside the test.
+ */
+const GEMINI_MIN_USE = 0.7;
 const messages = [{ role: 'user' as const, content: 'Write a long essay about budgets.' }];
 
 function client(sc: TestSpendcap, token: string, headers: Record<string, string> = {}): Anthropic {
@@ -46,7 +54,7 @@ describe('caps that use the whole budget (Anthropic)', () => {
     await mock.close();
   });
 
-  test('one stream on a $0.01 cap, 2000 tokens wanted: the provider bills ≥ 90% of the cap and never more', async () => {
+  test('one stream on a $0.01 cap, 2000 tokens wanted: the provider bills ≥ 85% of the cap (the target is 90%) and never more', async () => {
     const capUsd = 0.01;
     const token = await addKey(sc.dataDir, 'one', capUsd);
     mock.options = { ...mock.options, outputTokens: 2000, tokenIntervalMs: 1 };
@@ -67,7 +75,7 @@ describe('caps that use the whole budget (Anthropic)', () => {
     assert.ok(billed / cap >= MIN_USE, `billed only ${(billed / cap).toFixed(3)} of the cap`);
   });
 
-  test('32 concurrent streams of 1000 tokens at 1 ms/token on $0.05: ≥ 90% billed, never more; none refused while the cap has room', async () => {
+  test('32 concurrent streams of 1000 tokens at 1 ms/token on $0.05: ≥ 85% billed (the target is 90%), never more; none refused while the cap has room', async () => {
     const capUsd = 0.05;
     const token = await addKey(sc.dataDir, 'swarm32', capUsd);
     mock.options = { ...mock.options, outputTokens: 1000, tokenIntervalMs: 1 };
@@ -125,9 +133,9 @@ describe('16 concurrent streams per protocol on one $0.02 cap', () => {
       assert.equal(chatRun.refused, 0, 'the cap had room for every prompt plus a few tokens');
       const resp = await addKey(sc.dataDir, 'resp16', 0.02, [], 'openai');
       // gpt-5 may reason unseen until its first item: that wait is held on the clock (500 tokens/s), and
-      // dropped once the first item turns out to be the answer; under load the wait is longer.
+      // dropped once the first item turns out to be the answer.
       const respRun = await swarm16('Responses', (i) => c(resp, i).responses.stream({ model: 'gpt-5', input: 'Write a long essay about budgets.' }).finalResponse(), () => mock.billedNanos(GPT_5), () => mock.waitIdle());
-      assert.ok(respRun.use >= MIN_USE - 0.1, `Responses billed only ${respRun.use.toFixed(3)} of the cap`);
+      assert.ok(respRun.use >= MIN_USE, `Responses billed only ${respRun.use.toFixed(3)} of the cap`);
       assert.equal(respRun.refused, 0, 'the cap had room for every prompt plus a few tokens');
     } finally {
       await sc.close();
@@ -145,10 +153,10 @@ describe('16 concurrent streams per protocol on one $0.02 cap', () => {
         const g = new GoogleGenAI({ apiKey: token, httpOptions: { baseUrl: sc.url, headers: { 'x-spendcap-session': `s${i}` } } });
         for await (const _ of await g.models.generateContentStream({ model: 'gemini-2.5-flash', contents: 'Write a long essay about budgets.' })) void _;
       };
-      // Gemini 2.5 may think unseen at any moment (and before its first chunk), so every stream is on the
-      // clock at 1,000 tokens/s: 0.96 of the cap on an idle machine, far less when a loaded event loop
-      // stretches the waits the clock counts. Only the safety half is asserted here.
-      await swarm16('Gemini', drain, () => mock.billedNanos(FLASH), () => mock.waitIdle());
+      // Gemini 2.5 may think unseen at any moment (and before its first chunk): see GEMINI_MIN_USE.
+      const gem = await swarm16('Gemini', drain, () => mock.billedNanos(FLASH), () => mock.waitIdle());
+      assert.ok(gem.use >= GEMINI_MIN_USE, `Gemini billed only ${gem.use.toFixed(3)} of the cap`);
+      assert.equal(gem.refused, 0, 'the cap had room for every prompt plus a few tokens');
     } finally {
       await sc.close();
       await mock.close();
