@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hiddenMarginTokens, HIDDEN_CLOCK_MS, InflightMargin } from './inflight.js';
+import { hiddenMarginTokens, HIDDEN_CLOCK_MS, InflightMargin, UpstreamLatency } from './inflight.js';
 
 test('before the first token only the minimum is held', () => {
   const m = new InflightMargin(4, 10);
@@ -42,4 +42,25 @@ test('the hidden-output margin covers two clock periods at the meter rate; a met
   assert.equal(hiddenMarginTokens(1000), Math.ceil((1000 * 2 * HIDDEN_CLOCK_MS) / 1000));
   assert.ok(hiddenMarginTokens(3000) >= 3 * 2 * HIDDEN_CLOCK_MS);
   assert.equal(hiddenMarginTokens(undefined), 128);
+});
+
+test('on the clock a burst counts up to the speed bound; a stream measured faster over its life is not bounded', () => {
+  const m = new InflightMargin(4, 10);
+  for (let t = 1; t <= 100; t++) m.observe(t * 10, t); // 0.1 token/ms for 1 s
+  m.observe(1005, 400); // 300 tokens read at once after a stall
+  assert.ok(m.chargeTokens(1005, 400) >= 300, 'without a bound the burst is taken for the rate');
+  assert.equal(m.chargeTokens(1005, 400, 1000), 10, '1,000 tokens/s × 10 ms');
+  const fast = new InflightMargin(4, 10);
+  for (let t = 1; t <= 500; t++) fast.observe(t, 4 * t); // 4 tokens/ms over its whole life
+  assert.ok(fast.chargeTokens(500, 2000, 1000) >= 40, 'the lifetime rate stands above the bound');
+});
+
+test('the abort latency is the quickest recent answer of the upstream, and rises again once old answers leave', () => {
+  const l = new UpstreamLatency();
+  assert.equal(l.floor(100), 100, 'before any answer: the fallback');
+  l.observe(8);
+  for (let i = 0; i < 31; i++) l.observe(40);
+  assert.equal(l.floor(40), 8, 'a burst queued at the provider does not raise it');
+  l.observe(40);
+  assert.equal(l.floor(40), 40, 'the quick answer left the last 32: the path is slower now');
 });

@@ -118,3 +118,17 @@ test('a word split across deltas counts once', () => {
   for (const piece of [' the', ' budget', ',', ' is']) perToken.add(piece);
   assert.ok(perToken.units >= 4);
 });
+
+test('with an exact counter each delta is counted in the model tokenizer, at least one token; null falls back to the estimate', () => {
+  const words = (t: string): number => t.trim().split(/\s+/).filter(Boolean).length;
+  const exact = new StreamingTokenEstimate((t) => words(t));
+  for (const d of [' budgets', ' accounting', ' ', ' the']) exact.add(d);
+  assert.equal(exact.units, 4, 'a whitespace delta is still one token');
+  const loading = new StreamingTokenEstimate(() => null);
+  const plain = new StreamingTokenEstimate();
+  for (const d of [' budgets', ' accounting']) {
+    loading.add(d);
+    plain.add(d);
+  }
+  assert.equal(loading.units, plain.units);
+});
