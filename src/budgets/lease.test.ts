@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { admitLocal, applyFlush, applyGrant, DEMAND_ROUNDS, fairShare, keepFree, leaseFree, newLease, planFlush, scarce, settleLocal, topUp } from './lease.js';
+import { admitLocal, applyFlush, applyGrant, beginReturn, DEMAND_ROUNDS, fairShare, keepFree, leaseFree, newLease, planFlush, scarce, settleLocal, topUp } from './lease.js';
 import type { LeasePolicy, LocalLease, RoomView } from './lease.js';
 
 const policy: LeasePolicy = { minChunkNanos: 1_000, maxChunkNanos: 1_000_000, ttlMs: 10_000 };
@@ -72,6 +72,19 @@ test('when the room is scarce a busy slice keeps only a few rounds of its own de
   // A top-up sized by demand asks only what keeps that much free after the request.
   const t = topUp({ grantedNanos: 100_000, heldNanos: 100_000, usedNanos: 0 }, 20_000, { ...tight, leasedNanos: 1_000_000 }, policy, 50_000);
   assert.deepEqual(t, { needNanos: 20_000, wantNanos: 20_000 + DEMAND_ROUNDS * 50_000 });
+});
+
+test('room a flush gives back cannot be admitted while the flush is being written', () => {
+  const l: LocalLease = { grantedNanos: 100_000, heldNanos: 0, usedNanos: 0 };
+  const view: RoomView = { capNanos: 1_000_000, spentNanos: 0, leasedNanos: 1_000_000, activeInstances: 3 };
+  // Idle: the whole free slice goes back.
+  const plan = planFlush(l, view, policy, true);
+  assert.equal(plan.returnNanos, 100_000);
+  const rest = beginReturn(l, plan);
+  // A request arriving before the database answers finds nothing: the database no longer counts it as this instance's.
+  assert.equal(admitLocal(l, 1_000), false);
+  applyFlush(l, rest);
+  assert.deepEqual(l, { grantedNanos: 0, heldNanos: 0, usedNanos: 0 });
 });
 
 test('three instances drawing on one room in random order never pass the cap', () => {
