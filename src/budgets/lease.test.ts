@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { admitLocal, applyFlush, applyGrant, beginReturn, DEMAND_ROUNDS, fairShare, keepFree, leaseFree, newLease, planFlush, scarce, settleLocal, topUp } from './lease.js';
+import { admitLocal, applyFlush, applyGrant, beginReturn, fairShare, leaseFree, newLease, planFlush, settleLocal, topUp } from './lease.js';
 import type { LeasePolicy, LocalLease, RoomView } from './lease.js';
 
 const policy: LeasePolicy = { minChunkNanos: 1_000, maxChunkNanos: 1_000_000, ttlMs: 10_000 };
@@ -50,28 +50,6 @@ test('a flush writes what was used and gives back the free slice beyond the fair
   assert.deepEqual(plan, { spendNanos: 5_000, returnNanos: 25_000 });
   applyFlush(idle, plan);
   assert.deepEqual(idle, { grantedNanos: 0, heldNanos: 0, usedNanos: 0 });
-});
-
-test('when the room is scarce a busy slice keeps only a few rounds of its own demand free; plenty of room keeps the fair share', () => {
-  // policy.maxChunkNanos 1_000_000: 3 instances, 2_000_000 left < 3 largest slices: scarce.
-  const tight: RoomView = { capNanos: 2_000_000, spentNanos: 0, leasedNanos: 2_000_000, activeInstances: 3 };
-  assert.equal(scarce(tight, policy), true);
-  const l: LocalLease = { grantedNanos: 900_000, heldNanos: 300_000, usedNanos: 0 };
-  // Its streams asked 50_000 in the last round: it keeps DEMAND_ROUNDS of that and gives the rest back.
-  assert.equal(keepFree(tight, l.grantedNanos, policy, 50_000), DEMAND_ROUNDS * 50_000);
-  assert.deepEqual(planFlush(l, tight, policy, false, 50_000), { spendNanos: 0, returnNanos: 600_000 - DEMAND_ROUNDS * 50_000 });
-  // No round measured yet: the fair share, as before.
-  assert.equal(keepFree(tight, l.grantedNanos, policy, null), fairShare(tight, l.grantedNanos, policy));
-  // Never less than the smallest slice, never more than the fair share.
-  assert.equal(keepFree(tight, l.grantedNanos, policy, 0), policy.minChunkNanos);
-  assert.equal(keepFree(tight, l.grantedNanos, policy, 10_000_000), fairShare(tight, l.grantedNanos, policy));
-  // Far from the cap (room for every instance's largest slice) demand does not shrink the slice.
-  const plenty: RoomView = { capNanos: 100_000_000, spentNanos: 0, leasedNanos: 900_000, activeInstances: 3 };
-  assert.equal(scarce(plenty, policy), false);
-  assert.equal(keepFree(plenty, l.grantedNanos, policy, 1_000), fairShare(plenty, l.grantedNanos, policy));
-  // A top-up sized by demand asks only what keeps that much free after the request.
-  const t = topUp({ grantedNanos: 100_000, heldNanos: 100_000, usedNanos: 0 }, 20_000, { ...tight, leasedNanos: 1_000_000 }, policy, 50_000);
-  assert.deepEqual(t, { needNanos: 20_000, wantNanos: 20_000 + DEMAND_ROUNDS * 50_000 });
 });
 
 test('room a flush gives back cannot be admitted while the flush is being written', () => {

@@ -66,33 +66,12 @@ export function fairShare(view: RoomView, mineNanos: Nanos, policy: LeasePolicy)
   return Math.min(available, Math.min(policy.maxChunkNanos, Math.max(policy.minChunkNanos, share)));
 }
 
-/**
- * The free slice worth keeping on this instance: the fair share; when the room is scarce (the fair
- * share is set by what is left, not by the largest slice), no more than `DEMAND_ROUNDS` flush rounds of
- * this instance's own recent demand. Room an instance will not use soon then goes back to the others,
- * and its own top-ups ask no more than that either, so what it gives back is not taken again at once.
- * `demandNanos` null: no flush round measured yet (the fair share).
- */
-export function keepFree(view: RoomView, mineNanos: Nanos, policy: LeasePolicy, demandNanos: Nanos | null): Nanos {
-  const share = fairShare(view, mineNanos, policy);
-  if (demandNanos === null || !scarce(view, policy)) return share;
-  return Math.min(share, Math.max(policy.minChunkNanos, DEMAND_ROUNDS * demandNanos));
-}
-
-/** Flush rounds of recent demand a slice keeps free when the room is scarce. */
-export const DEMAND_ROUNDS = 2;
-
-/** What is left of the budget would not give every active instance the largest slice. */
-export function scarce(view: RoomView, policy: LeasePolicy): boolean {
-  return view.capNanos - view.spentNanos < Math.max(1, view.activeInstances) * policy.maxChunkNanos;
-}
-
-/** What to ask the database for so that `needNanos` more fits: at least the shortfall, ideally up to the free slice worth keeping. */
-export function topUp(l: LocalLease, needNanos: Nanos, view: RoomView | null, policy: LeasePolicy, demandNanos: Nanos | null = null): { needNanos: Nanos; wantNanos: Nanos } {
+/** What to ask the database for so that `needNanos` more fits: at least the shortfall, ideally up to the fair share. */
+export function topUp(l: LocalLease, needNanos: Nanos, view: RoomView | null, policy: LeasePolicy): { needNanos: Nanos; wantNanos: Nanos } {
   const free = leaseFree(l);
   const shortfall = Math.max(0, needNanos - free);
-  const target = view ? keepFree(view, l.grantedNanos, policy, demandNanos) : policy.minChunkNanos;
-  // After this request the slice should still have about that much free for the next ones.
+  const target = view ? fairShare(view, l.grantedNanos, policy) : policy.minChunkNanos;
+  // After this request the slice should still have about the fair share free for the next ones.
   const after = Math.max(0, free - needNanos);
   return { needNanos: shortfall, wantNanos: shortfall + Math.min(policy.maxChunkNanos, Math.max(0, target - after)) };
 }
@@ -121,15 +100,15 @@ export interface FlushPlan {
 }
 
 /**
- * The batch to write: everything used becomes spent; of the free slice, whatever exceeds what is worth
- * keeping (keepFree) goes back to the room (all of it when nothing is held and `idle`). A cost above what was
+ * The batch to write: everything used becomes spent; of the free slice, whatever exceeds the fair
+ * share goes back to the room (all of it when nothing is held and `idle`). A cost above what was
  * granted (used + held > granted) is still written in full: the database's spent may then pass the
  * cap by that overshoot, which is the truth about the bill.
  */
-export function planFlush(l: LocalLease, view: RoomView | null, policy: LeasePolicy, idle: boolean, demandNanos: Nanos | null = null): FlushPlan {
+export function planFlush(l: LocalLease, view: RoomView | null, policy: LeasePolicy, idle: boolean): FlushPlan {
   const spend = l.usedNanos;
   const free = Math.max(0, leaseFree(l));
-  const keep = idle && l.heldNanos === 0 ? 0 : view ? keepFree(view, l.grantedNanos, policy, demandNanos) : free;
+  const keep = idle && l.heldNanos === 0 ? 0 : view ? fairShare(view, l.grantedNanos, policy) : free;
   return { spendNanos: spend, returnNanos: Math.max(0, free - keep) };
 }
 

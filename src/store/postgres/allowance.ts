@@ -57,7 +57,6 @@ export class LeaseAllowance implements Allowance {
       this.#team.release(slots, credit);
     }
     if (!this.#team.tryAdmit(slots, nanos)) {
-      this.#team.noteDemand(slots, nanos);
       // The next request should not find the slice empty either.
       this.#team.prefetch(slots, nanos);
       return false;

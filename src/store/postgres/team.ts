@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { admitLocal, applyFlush, applyGrant, beginReturn, DEFAULT_LEASE_POLICY, keepFree, leaseFree, newLease, planFlush, releaseLocal, settleLocal, topUp, undoReturn } from '../../budgets/lease.js';
+import { admitLocal, applyFlush, applyGrant, beginReturn, DEFAULT_LEASE_POLICY, fairShare, leaseFree, newLease, planFlush, releaseLocal, settleLocal, topUp, undoReturn } from '../../budgets/lease.js';
 import type { LeasePolicy, LocalLease, RoomView } from '../../budgets/lease.js';
 import type { HoldRecord, LedgerRow } from '../types.js';
 import { ensureRoom, flushBatch, grantLease, reclaimLeases } from './leases.js';
@@ -32,10 +32,6 @@ interface SlotState {
   pending: Promise<void> | null;
   /** When a grant last gave less than asked: prefetches skip the slot for a flush round (near the cap every ask would be refused). */
   refusedAt: number;
-  /** Room asked of this slice (admitted, or refused for want of room) since the last flush. */
-  takenNanos: number;
-  /** What was asked in the last flush round: sizes the slice kept when the room is scarce (null until a round has passed). */
-  demandNanos: number | null;
 }
 
 /**
@@ -109,7 +105,7 @@ export class TeamLedger {
     const k = `${slot.budgetId}:${slot.periodStart}`;
     let s = this.#slots.get(k);
     if (!s) {
-      s = { slot, lease: newLease(), room: null, killed: false, mode: 'hard', revoking: false, pending: null, refusedAt: -Infinity, takenNanos: 0, demandNanos: null };
+      s = { slot, lease: newLease(), room: null, killed: false, mode: 'hard', revoking: false, pending: null, refusedAt: -Infinity };
       this.#slots.set(k, s);
       const list = this.#byBudget.get(slot.budgetId) ?? [];
       list.push(s);
@@ -135,14 +131,8 @@ export class TeamLedger {
     for (const s of states) {
       if (s.mode === 'hard') admitLocal(s.lease, nanos);
       else s.lease.heldNanos += nanos;
-      s.takenNanos += nanos;
     }
     return true;
-  }
-
-  /** A request or a stream's growth found no room here: its need still counts as this instance's demand. */
-  noteDemand(slots: readonly Slot[], nanos: number): void {
-    for (const slot of slots) this.#state(slot).takenNanos += nanos;
   }
 
   /**
@@ -170,12 +160,8 @@ export class TeamLedger {
     return this.tryAdmit(slots, nanos);
   }
 
-  /**
-   * 'refused' when this call asked the database and got less than the shortfall; 'retry' otherwise.
-   * `partial` (a prefetch): any part of the ask is worth taking, so the last room of a budget is
-   * leased out too rather than left in the database while a stream here is cut for want of it.
-   */
-  async #topUp(s: SlotState, nanos: number, partial = false): Promise<'refused' | 'retry'> {
+  /** 'refused' when this call asked the database and got less than the shortfall; 'retry' otherwise. */
+  async #topUp(s: SlotState, nanos: number): Promise<'refused' | 'retry'> {
     // One grant at a time per slot: many requests short at once share it, then re-check.
     if (s.pending) {
       await s.pending.catch(() => undefined);
@@ -185,8 +171,8 @@ export class TeamLedger {
     let refused = false;
     const run = async (): Promise<void> => {
       const now = this.#o.now();
-      const t = topUp(s.lease, nanos, s.room, this.#o.policy, s.demandNanos);
-      const args = { ...s.slot, instanceId: this.#o.instanceId, needNanos: partial ? Math.min(1, t.needNanos) : t.needNanos, wantNanos: t.wantNanos, expiresAt: now + this.#o.policy.ttlMs, activeSince: now - this.#o.policy.ttlMs };
+      const t = topUp(s.lease, nanos, s.room, this.#o.policy);
+      const args = { ...s.slot, instanceId: this.#o.instanceId, needNanos: t.needNanos, wantNanos: t.wantNanos, expiresAt: now + this.#o.policy.ttlMs, activeSince: now - this.#o.policy.ttlMs };
       const t0 = performance.now();
       let r = await grantLease(this.#o.pool, args);
       this.stats.grants++;
@@ -220,10 +206,10 @@ export class TeamLedger {
     for (const slot of slots) {
       const s = this.#state(slot);
       if (s.pending || s.killed || s.revoking || s.mode !== 'hard' || this.#stopped) continue;
-      // Half the slice worth keeping free at least: streams draw on it while the grant is on its way.
-      const want = Math.max(nanos, s.room ? Math.floor(keepFree(s.room, s.lease.grantedNanos, this.#o.policy, s.demandNanos) / 2) : 0);
+      // Half a fair share free at least: streams draw on the slice while the grant is on its way.
+      const want = Math.max(nanos, s.room ? Math.floor(fairShare(s.room, s.lease.grantedNanos, this.#o.policy) / 2) : 0);
       if (leaseFree(s.lease) >= want || now - s.refusedAt < this.#o.flushMs) continue;
-      void this.#topUp(s, want, true);
+      void this.#topUp(s, want);
     }
   }
 
@@ -275,11 +261,9 @@ export class TeamLedger {
     this.#holds.clear();
     const settled = this.#settled.splice(0);
     const plans = [...this.#slots.values()].map((s) => {
-      s.demandNanos = s.takenNanos;
-      s.takenNanos = 0;
       // A slice with nothing in flight goes back whole: near the cap another instance may be refusing for want of it.
       const idle = returnAll || s.revoking || s.killed || s.lease.heldNanos === 0;
-      const plan = planFlush(s.lease, s.room, this.#o.policy, idle, s.demandNanos);
+      const plan = planFlush(s.lease, s.room, this.#o.policy, idle);
       if (idle) plan.returnNanos = Math.max(0, leaseFree(s.lease));
       const dec = Math.min(s.lease.grantedNanos, plan.spendNanos + plan.returnNanos);
       // The room going back leaves the slice now: admissions during the write cannot take it.
