@@ -218,7 +218,10 @@ test('kill -9 of B mid-stream: A and C carry on, the cap still holds; a restart 
   const first = mock.bills.length;
   const onB = Array.from({ length: 6 }, () => stream(B, token));
   const onAC = [A, A, A, C, C, C].map((i) => stream(i, token));
-  await until(() => mock.bills.length - first === 12 && mock.bills.slice(first).every((b) => b.usage.output_tokens >= 40), 'twelve flowing streams');
+  await until(() => mock.bills.length - first === 12 && mock.bills.slice(first).every((b) => b.usage.output_tokens >= 40), 'twelve flowing streams').catch(async (err: Error) => {
+    const got = await Promise.race([Promise.all([...onB, ...onAC]), new Promise((r) => setTimeout(() => r('still running'), 100))]);
+    throw new Error(`${err.message}: bills ${JSON.stringify(mock.bills.slice(first).map((b) => b.usage.output_tokens))}, runs ${JSON.stringify(got, (_k, v: unknown) => (v instanceof Error ? v.message : v))}`);
+  });
   const bId = readFileSync(join(dirs.B, 'instance-id'), 'utf8').trim();
   const pool = new pg.Pool({ connectionString: storeUrl, max: 1 });
   try {
