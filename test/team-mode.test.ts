@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { copyFileSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import Anthropic from '@anthropic-ai/sdk';
 import pg from 'pg';
@@ -91,6 +92,9 @@ async function teamCli(args: string[]): Promise<string> {
 
 async function addKey(name: string, capUsd: number): Promise<string> {
   const out = await teamCli(['key', 'add', name, '--provider', 'anthropic', '--provider-key', `sk-test-${name}`, '--cap', String(capUsd), '--json']);
+  // A running instance asks the database for changes other than budgets (a new key) at most every
+  // 200 ms (TEAM_VERSION_MS in src/budgets/bank.ts): a stream sent sooner may meet an unknown key.
+  if (running.size > 0) await new Promise((r) => setTimeout(r, 300));
   return (JSON.parse(out) as { token: string }).token;
 }
 
@@ -127,6 +131,11 @@ before(async () => {
   copyFileSync(join(dirs.A, 'secret.key'), join(dirs.B, 'secret.key'));
   copyFileSync(join(dirs.A, 'secret.key'), join(dirs.C, 'secret.key'));
   [A, B, C] = await Promise.all([startInstance('A'), startInstance('B'), startInstance('C')]);
+  // Instances in service have warm code and open connections to the provider: 64 short streams first,
+  // so the measured run does not time a cold start (its slow first headers widen every in-flight margin).
+  const warm = await addKey('warm', 1);
+  const warmed = await Promise.all(Array.from({ length: 64 }, (_, i) => stream([A, B, C][i % 3]!, warm, 5)));
+  for (const w of warmed) assert.ok(w.ok, `warm-up stream failed: ${String(w.error)}`);
 });
 
 after(async () => {
@@ -136,10 +145,11 @@ after(async () => {
   for (const d of Object.values(dirs)) rmSync(d, { recursive: true, force: true });
 });
 
-test('three instances, 64 concurrent streams on one $0.10 sonnet budget: the provider bills <= the cap, every instance serves', async () => {
+test('three instances, 64 concurrent streams on one $0.10 sonnet budget: the provider bills <= the cap, the leases strand almost nothing, every instance serves', async () => {
   const token = await addKey('team', 0.1);
   const first = mock.bills.length;
   const insts = [A, B, C];
+  const load = loadavg()[0]!;
   const t0 = performance.now();
   const results = await Promise.all(Array.from({ length: 64 }, (_, i) => stream(insts[i % 3]!, token)));
   const ms = performance.now() - t0;
@@ -149,13 +159,35 @@ test('three instances, 64 concurrent streams on one $0.10 sonnet budget: the pro
   const cap = 100_000_000;
   const ratio = billed / cap;
   const served = results.filter((r) => r.ok).length;
-  console.log(`# 3 instances, 64 streams: billed ${billed} n$ of ${cap} = ${(ratio * 100).toFixed(1)}%; ${bills.length} reached the provider, ${served} finished (cut at the cap), ${64 - served} refused; ${ms.toFixed(0)} ms`);
+  // What every instance charged against the budget, once their last batches are in (idle slices go back whole).
+  const pool = new pg.Pool({ connectionString: storeUrl, max: 1 });
+  const readRoom = async (): Promise<{ spent: number; leased: number }> => {
+    const r = await pool.query<{ spent: string; leased: string }>(
+      'SELECT r.spent_nanos AS spent, r.leased_nanos AS leased FROM budget_room r JOIN budgets b ON b.id = r.budget_id JOIN keys k ON k.id = b.key_id WHERE k.name = $1',
+      ['team'],
+    );
+    return { spent: Number(r.rows[0]!.spent), leased: Number(r.rows[0]!.leased) };
+  };
+  let room = await readRoom();
+  try {
+    for (const end = Date.now() + 3000; room.leased > 0 && Date.now() < end; room = await readRoom()) await new Promise((r) => setTimeout(r, 50));
+  } finally {
+    await pool.end();
+  }
+  console.log(
+    `# 3 instances, 64 streams (load ${load.toFixed(2)}): billed ${billed} n$ of ${cap} = ${(ratio * 100).toFixed(1)}%; charged ${((room.spent / cap) * 100).toFixed(1)}% (leased left ${room.leased}); ${bills.length} reached the provider, ${served} finished (cut at the cap), ${64 - served} refused; ${ms.toFixed(0)} ms`,
+  );
   assert.ok(billed <= cap, `provider billed ${billed} n$ > cap ${cap} n$`);
-  // The issue asks billed/cap >= 0.85. Not reached: every stream cut at the cap is charged its
-  // in-flight margin (~35 tokens here) that the provider never billed, and 64 streams on $0.10 leave
-  // each only ~100 tokens; one SQLite server on the same load bills 0.72-0.80 of the cap (docs/deploy.md).
-  // Asserted here: the bound, and that the shared budget is used well beyond one instance's share.
-  assert.ok(ratio >= 0.4, `only ${(ratio * 100).toFixed(1)}% of the cap was usable`);
+  // The leases' own effect: once every stream is cut, the instances together charged all but a sliver
+  // of the cap (room stranded on one instance while another cut or refused would show here).
+  assert.ok(room.spent >= 0.97 * cap, `the instances charged only ${room.spent} n$ of ${cap}: room was stranded in leases`);
+  // Every stream was cut (no late usage report), so what they charged stays within the cap too.
+  assert.ok(room.spent <= cap, `the instances charged ${room.spent} n$ > cap ${cap} n$`);
+  assert.equal(room.leased, 0, 'every slice went back once the streams ended');
+  // The issue asks billed/cap >= 0.85. Not reached on this 2-core machine: every one of the 64 streams
+  // is cut, and each cut is charged its in-flight margin (rate x time to headers, src/budgets/inflight.ts),
+  // which a loaded event loop stretches to 20-60 tokens of the ~100 each stream gets (docs/deploy.md).
+  assert.ok(ratio >= 0.5, `only ${(ratio * 100).toFixed(1)}% of the cap was billed`);
   for (const r of results) if (!r.ok) assert.ok(r.error instanceof Anthropic.RateLimitError, `only cap refusals may fail: ${String(r.error)}`);
   // Every instance served some: the budget is one across them.
   for (const [n, inst] of insts.entries()) assert.ok(results.some((r, i) => i % 3 === n && r.ok), `instance ${inst.name} served nothing`);
@@ -186,7 +218,10 @@ test('kill -9 of B mid-stream: A and C carry on, the cap still holds; a restart 
   const first = mock.bills.length;
   const onB = Array.from({ length: 6 }, () => stream(B, token));
   const onAC = [A, A, A, C, C, C].map((i) => stream(i, token));
-  await until(() => mock.bills.length - first === 12 && mock.bills.slice(first).every((b) => b.usage.output_tokens >= 40), 'twelve flowing streams');
+  await until(() => mock.bills.length - first === 12 && mock.bills.slice(first).every((b) => b.usage.output_tokens >= 40), 'twelve flowing streams').catch(async (err: Error) => {
+    const got = await Promise.race([Promise.all([...onB, ...onAC]), new Promise((r) => setTimeout(() => r('still running'), 100))]);
+    throw new Error(`${err.message}: bills ${JSON.stringify(mock.bills.slice(first).map((b) => b.usage.output_tokens))}, runs ${JSON.stringify(got, (_k, v: unknown) => (v instanceof Error ? v.message : v))}`);
+  });
   const bId = readFileSync(join(dirs.B, 'instance-id'), 'utf8').trim();
   const pool = new pg.Pool({ connectionString: storeUrl, max: 1 });
   try {

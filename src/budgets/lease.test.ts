@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { admitLocal, applyFlush, applyGrant, fairShare, leaseFree, newLease, planFlush, settleLocal, topUp } from './lease.js';
+import { admitLocal, applyFlush, applyGrant, beginReturn, fairShare, leaseFree, newLease, planFlush, settleLocal, topUp } from './lease.js';
 import type { LeasePolicy, LocalLease, RoomView } from './lease.js';
 
 const policy: LeasePolicy = { minChunkNanos: 1_000, maxChunkNanos: 1_000_000, ttlMs: 10_000 };
@@ -50,6 +50,19 @@ test('a flush writes what was used and gives back the free slice beyond the fair
   assert.deepEqual(plan, { spendNanos: 5_000, returnNanos: 25_000 });
   applyFlush(idle, plan);
   assert.deepEqual(idle, { grantedNanos: 0, heldNanos: 0, usedNanos: 0 });
+});
+
+test('room a flush gives back cannot be admitted while the flush is being written', () => {
+  const l: LocalLease = { grantedNanos: 100_000, heldNanos: 0, usedNanos: 0 };
+  const view: RoomView = { capNanos: 1_000_000, spentNanos: 0, leasedNanos: 1_000_000, activeInstances: 3 };
+  // Idle: the whole free slice goes back.
+  const plan = planFlush(l, view, policy, true);
+  assert.equal(plan.returnNanos, 100_000);
+  const rest = beginReturn(l, plan);
+  // A request arriving before the database answers finds nothing: the database no longer counts it as this instance's.
+  assert.equal(admitLocal(l, 1_000), false);
+  applyFlush(l, rest);
+  assert.deepEqual(l, { grantedNanos: 0, heldNanos: 0, usedNanos: 0 });
 });
 
 test('three instances drawing on one room in random order never pass the cap', () => {

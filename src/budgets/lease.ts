@@ -118,6 +118,22 @@ export function applyFlush(l: LocalLease, plan: FlushPlan): void {
   l.grantedNanos = Math.max(0, l.grantedNanos - plan.spendNanos - plan.returnNanos);
 }
 
+/**
+ * While a flush is being written (one round trip, longer under load) requests go on being admitted:
+ * the room it gives back must leave the slice when the flush is planned, not when it lands, or an
+ * admission meanwhile takes room the database no longer counts as this instance's and the holds
+ * then settle past the cap. Returns the plan left to apply once the write succeeded (the spend).
+ */
+export function beginReturn(l: LocalLease, plan: FlushPlan): FlushPlan {
+  l.grantedNanos -= plan.returnNanos;
+  return { spendNanos: plan.spendNanos, returnNanos: 0 };
+}
+
+/** The flush failed: the room it would have given back is this slice's again. */
+export function undoReturn(l: LocalLease, plan: FlushPlan): void {
+  l.grantedNanos += plan.returnNanos;
+}
+
 /** After the database granted `grantedNanos` more. */
 export function applyGrant(l: LocalLease, grantedNanos: Nanos): void {
   l.grantedNanos += grantedNanos;

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { admitLocal, applyFlush, applyGrant, DEFAULT_LEASE_POLICY, fairShare, leaseFree, newLease, planFlush, releaseLocal, settleLocal, topUp } from '../../budgets/lease.js';
+import { admitLocal, applyFlush, applyGrant, beginReturn, DEFAULT_LEASE_POLICY, fairShare, leaseFree, newLease, planFlush, releaseLocal, settleLocal, topUp, undoReturn } from '../../budgets/lease.js';
 import type { LeasePolicy, LocalLease, RoomView } from '../../budgets/lease.js';
 import type { HoldRecord, LedgerRow } from '../types.js';
 import { ensureRoom, flushBatch, grantLease, reclaimLeases } from './leases.js';
@@ -265,7 +265,9 @@ export class TeamLedger {
       const idle = returnAll || s.revoking || s.killed || s.lease.heldNanos === 0;
       const plan = planFlush(s.lease, s.room, this.#o.policy, idle);
       if (idle) plan.returnNanos = Math.max(0, leaseFree(s.lease));
-      return { s, plan, dec: Math.min(s.lease.grantedNanos, plan.spendNanos + plan.returnNanos) };
+      const dec = Math.min(s.lease.grantedNanos, plan.spendNanos + plan.returnNanos);
+      // The room going back leaves the slice now: admissions during the write cannot take it.
+      return { s, plan, rest: beginReturn(s.lease, plan), dec };
     });
     const batch = this.#batch(now, holds, settled);
     batch.rooms = plans.map(({ s, plan, dec }) => ({ ...s.slot, spendNanos: plan.spendNanos, decNanos: dec }));
@@ -276,14 +278,15 @@ export class TeamLedger {
       this.stats.flushes++;
       this.stats.flushMs += performance.now() - t0;
     } catch (err) {
-      // Nothing was written: requeue, newest hold state wins.
+      // Nothing was written: requeue, newest hold state wins; the room is still this instance's.
+      for (const { s, plan } of plans) undoReturn(s.lease, plan);
       for (const h of holds) if (!this.#holds.has(h.id)) this.#holds.set(h.id, h);
       this.#settled.unshift(...settled);
       this.onError?.(err as Error);
       throw err;
     }
-    for (const { s, plan } of plans) {
-      applyFlush(s.lease, plan);
+    for (const { s, rest } of plans) {
+      applyFlush(s.lease, rest);
       s.revoking = false;
     }
     for (const r of rooms) this.#apply(this.#state(r), r);
