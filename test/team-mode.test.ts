@@ -110,6 +110,13 @@ function stream(inst: Instance, token: string, maxTokens = 30_000): Promise<{ ok
     );
 }
 
+/** A stream's outcome, and whether it has ended yet (read synchronously by the waits). */
+function tracked<T>(p: Promise<T>): { result: Promise<T>; done: boolean } {
+  const t = { result: p, done: false };
+  void p.finally(() => (t.done = true));
+  return t;
+}
+
 async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
@@ -135,7 +142,11 @@ before(async () => {
   // so the measured run does not time a cold start (its slow first headers widen every in-flight margin).
   const warm = await addKey('warm', 1);
   const warmed = await Promise.all(Array.from({ length: 64 }, (_, i) => stream([A, B, C][i % 3]!, warm, 5)));
-  for (const w of warmed) assert.ok(w.ok, `warm-up stream failed: ${String(w.error)}`);
+  // A cold start may still refuse a few of 64 at once with room left (docs/deploy.md, left open):
+  // the warm-up only needs the instances warm, so a cap refusal is tolerated here and nothing else.
+  for (const w of warmed) assert.ok(w.ok || w.error instanceof Anthropic.RateLimitError, `warm-up stream failed: ${String(w.error)}`);
+  const refused = warmed.filter((w) => !w.ok).length;
+  if (refused > 0) console.log(`# warm-up: ${refused} of 64 cold-start streams refused with room left`);
 });
 
 after(async () => {
@@ -216,10 +227,18 @@ test('kill -9 of B mid-stream: A and C carry on, the cap still holds; a restart 
   const token = await addKey('crash', 0.1);
   mock.options = { ...mock.options, tokenIntervalMs: 5 };
   const first = mock.bills.length;
-  const onB = Array.from({ length: 6 }, () => stream(B, token));
-  const onAC = [A, A, A, C, C, C].map((i) => stream(i, token));
-  await until(() => mock.bills.length - first === 12 && mock.bills.slice(first).every((b) => b.usage.output_tokens >= 40), 'twelve flowing streams').catch(async (err: Error) => {
-    const got = await Promise.race([Promise.all([...onB, ...onAC]), new Promise((r) => setTimeout(() => r('still running'), 100))]);
+  const onB = Array.from({ length: 6 }, () => tracked(stream(B, token)));
+  const onAC = [A, A, A, C, C, C].map((i) => tracked(stream(i, token)));
+  // A stream whose instance's slice runs dry before its top-up lands is cut early (docs/deploy.md):
+  // the test waits until every stream flows or has ended, and judges the crash on those running at the kill.
+  const all = [...onB, ...onAC];
+  const everyStreamFlowsOrEnded = (): boolean => {
+    const bills = mock.bills.slice(first);
+    const notFlowing = bills.filter((b) => b.usage.output_tokens < 40).length + (12 - bills.length);
+    return notFlowing <= all.filter((t) => t.done).length;
+  };
+  await until(everyStreamFlowsOrEnded, 'twelve flowing (or ended) streams').catch(async (err: Error) => {
+    const got = await Promise.race([Promise.all(all.map((t) => t.result)), new Promise((r) => setTimeout(() => r('still running'), 100))]);
     throw new Error(`${err.message}: bills ${JSON.stringify(mock.bills.slice(first).map((b) => b.usage.output_tokens))}, runs ${JSON.stringify(got, (_k, v: unknown) => (v instanceof Error ? v.message : v))}`);
   });
   const bId = readFileSync(join(dirs.B, 'instance-id'), 'utf8').trim();
@@ -228,16 +247,19 @@ test('kill -9 of B mid-stream: A and C carry on, the cap still holds; a restart 
     // B's holds are in the database (its batch goes out every 100 ms) before it dies.
     await new Promise((r) => setTimeout(r, 300));
     const atKill = mock.bills.slice(first).map((b) => b.usage.output_tokens);
+    const runningOnB = onB.filter((t) => !t.done);
+    const runningOnAC = onAC.filter((t) => !t.done);
     await stopInstance(B, 'SIGKILL');
     const bHolds = Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM holds WHERE instance_id = $1', [bId])).rows[0]!.n);
-    const deadB = await Promise.all(onB);
-    const carried = await Promise.all(onAC);
+    const deadB = await Promise.all(runningOnB.map((t) => t.result));
+    const carried = await Promise.all(onAC.map((t) => t.result));
     await mock.waitIdle();
     const bills = mock.bills.slice(first);
     const billed = bills.reduce((s, b) => s + billedNanos(b), 0);
     const grewAfter = bills.filter((b, i) => b.usage.output_tokens > atKill[i]!).length;
     console.log(`# kill -9 of B: ${bHolds} holds of B left in the database; billed ${billed} n$ of 100000000; ${grewAfter} streams went on after it`);
     assert.ok(billed <= 100_000_000, `provider billed ${billed} n$ > cap`);
+    assert.ok(deadB.length > 0 && runningOnAC.length > 0, `streams were running at the kill: ${deadB.length} on B, ${runningOnAC.length} on A and C`);
     assert.ok(deadB.every((r) => !r.ok), "B's streams died with it");
     for (const r of carried) assert.ok(r.ok, `streams on A and C end well-formed: ${String(r.error)}`);
     assert.ok(grewAfter > 0, 'streams on A and C went on after B died');
