@@ -1,8 +1,9 @@
-import type { Dispatcher } from 'undici';
 import { sendError } from './context.js';
 import type { Exchange } from './exchange.js';
 import { requestHeadersForUpstream } from './headers.js';
 import { finish } from './settle.js';
+import { callUpstream } from './upstream-call.js';
+import type { UpstreamResponse } from './upstream-call.js';
 
 /**
  * Errors that leave before a byte of the request reached the provider: the connection was never
@@ -32,22 +33,25 @@ const UPSTREAM_TIMEOUT_MS = 600_000;
  * ended here (unreachable provider, or settled meanwhile by a kill, a cut or the client leaving);
  * the client has its answer.
  */
-export async function dispatch(x: Exchange): Promise<Dispatcher.ResponseData | null> {
+export async function dispatch(x: Exchange): Promise<UpstreamResponse | null> {
   const { ctx, route, res, life } = x;
   const { adapter, upstream } = route;
-  let upstreamRes: Dispatcher.ResponseData;
+  let upstreamRes: UpstreamResponse;
   const sentAt = Date.now();
   try {
-    upstreamRes = await ctx.dispatcher.request({
-      origin: upstream.origin,
-      path: upstream.basePath + route.path + route.query,
-      method: 'POST',
-      headers: upstreamHeaders(x),
-      body: x.admitted.body,
-      signal: x.abort.signal,
-      headersTimeout: UPSTREAM_TIMEOUT_MS,
-      bodyTimeout: UPSTREAM_TIMEOUT_MS,
-    });
+    upstreamRes = await callUpstream(
+      ctx.dispatcher,
+      {
+        origin: upstream.origin,
+        path: upstream.basePath + route.path + route.query,
+        method: 'POST',
+        headers: upstreamHeaders(x),
+        body: x.admitted.body,
+        headersTimeout: UPSTREAM_TIMEOUT_MS,
+        bodyTimeout: UPSTREAM_TIMEOUT_MS,
+      },
+      x.abort,
+    );
   } catch (err) {
     life.stopClock();
     if (x.settled) return null;

@@ -9,6 +9,7 @@ import type { ProxyContext, Route } from './context.js';
 import { responseHeadersForClient } from './headers.js';
 import { HoldLife } from './hold-life.js';
 import { finish } from './settle.js';
+import { CallAbort } from './upstream-call.js';
 
 /**
  * One admitted request on its way through dispatch, meter and settle: what the steps learn about
@@ -16,7 +17,8 @@ import { finish } from './settle.js';
  * (hold, growth, clock, settled) is its HoldLife.
  */
 export class Exchange {
-  readonly abort = new AbortController();
+  /** Stops the provider call (an AbortController and its signal were ~5 µs a request, profiled). */
+  readonly abort = new CallAbort();
   readonly life: HoldLife;
   requestId: string;
   status: number | null = null;

@@ -1,4 +1,3 @@
-import type { Dispatcher } from 'undici';
 import { describeRefusal } from '../budgets/index.js';
 import type { Refusal } from '../budgets/index.js';
 import type { Usage } from '../pricing/index.js';
@@ -10,13 +9,14 @@ import type { Exchange } from './exchange.js';
 import { finish, finishPastHold, settleFromUsage } from './settle.js';
 import { SseParser } from './sse.js';
 import type { SseEvent } from './sse-types.js';
+import type { UpstreamBody, UpstreamResponse } from './upstream-call.js';
 import { safeTokens } from './usage-guard.js';
 
 /**
  * Step 3, meter: relay the provider's answer to the client while reading what it costs. Only a
  * stream is metered from its events; an error or JSON reply is settled from its body.
  */
-export async function meter(x: Exchange, upstreamRes: Dispatcher.ResponseData): Promise<void> {
+export async function meter(x: Exchange, upstreamRes: UpstreamResponse): Promise<void> {
   const contentType = String(upstreamRes.headers['content-type'] ?? '');
   const isSse = upstreamRes.statusCode === 200 && contentType.startsWith('text/event-stream');
   if (!isSse) {
@@ -32,7 +32,7 @@ function wholeReplyNanos(x: Exchange): number {
 }
 
 /** Reads a whole reply up to `limit` bytes; 'too-large' past it (the rest is not read). */
-function readWhole(body: Dispatcher.ResponseData['body'], limit: number): Promise<Buffer | 'too-large'> {
+function readWhole(body: UpstreamBody, limit: number): Promise<Buffer | 'too-large'> {
   const chunks: Buffer[] = [];
   let size = 0;
   return new Promise((resolve) => {
@@ -52,7 +52,7 @@ function readWhole(body: Dispatcher.ResponseData['body'], limit: number): Promis
  * A JSON reply is only usable whole: it is settled before its last byte reaches the client, so a
  * finished request always has its ledger row. It is buffered up to a limit.
  */
-async function relayWhole(x: Exchange, upstreamRes: Dispatcher.ResponseData): Promise<void> {
+async function relayWhole(x: Exchange, upstreamRes: UpstreamResponse): Promise<void> {
   const { ctx, route, res, life, admitted } = x;
   const { adapter } = route;
   const status = upstreamRes.statusCode;
@@ -127,7 +127,7 @@ class StreamRelay {
 
   constructor(
     private readonly x: Exchange,
-    private readonly up: Dispatcher.ResponseData,
+    private readonly up: UpstreamResponse,
   ) {
     x.meter ??= x.route.adapter.newStreamMeter(x.admitted.info);
     this.#m = x.meter;
