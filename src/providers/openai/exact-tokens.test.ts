@@ -79,3 +79,22 @@ test('a media payload is left to its own rule; other vendors keep the byte rule'
   const other = Buffer.from(JSON.stringify({ model: 'meta-llama/llama-3.3-70b', messages: [{ role: 'user', content: 'hi' }] }));
   assert.equal(openaiBodyTextTokens(other, 0, 'meta-llama/llama-3.3-70b'), bodyTextTokens(other, 0));
 });
+
+test('a body counted in cached segments gives exactly the whole body count, first time, again, and as the conversation grows', () => {
+  for (const model of ['gpt-4o', 'gpt-4']) {
+    const count = model === 'gpt-4' ? cl100k : o200k;
+    const messages: Array<Record<string, unknown>> = [{ role: 'system', content: 'You are a careful assistant.' }];
+    // Every kind of text as a turn, with tool calls and nested objects: many `{"` cut points, keys of every shape.
+    for (const [i, { text }] of texts().entries()) {
+      messages.push({ role: 'user', content: text });
+      messages.push({ role: 'assistant', content: null, tool_calls: [{ id: `call_${i}`, type: 'function', function: { name: 'read', arguments: JSON.stringify({ path: `src/${i}.ts`, opts: { Deep: { x: i } } }) } }] });
+      messages.push({ role: 'tool', tool_call_id: `call_${i}`, content: `{"ok":true,"lines":${i}}` });
+      const text2 = JSON.stringify({ model, messages, tools: [{ type: 'function', function: { name: 'read', parameters: { type: 'object', properties: { path: { type: 'string' } } } } }] });
+      const body = Buffer.from(text2);
+      const whole = count(text2);
+      const first = openaiBodyTextTokens(body, 0, model);
+      assert.equal(first - whole, openaiBodyTextTokens(Buffer.from('{"a":1}'), 0, model) - count('{"a":1}'), `${model}, ${messages.length} messages: segments sum to the whole count`);
+      assert.equal(openaiBodyTextTokens(body, 0, model), first, 'the same body again (from the cache)');
+    }
+  }
+});

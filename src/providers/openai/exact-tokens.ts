@@ -27,6 +27,61 @@ const BASE64_RUN = /[A-Za-z0-9+/=]{512,}/g;
 const SEAM_TOKENS = 8;
 
 const counters = new Map<Encoding, Counter>();
+
+/*
+ * Counts of body segments already seen, per encoding. An agent sends its whole conversation on every
+ * turn, so all but the newest messages were counted before; the exact tokenizer was 12–30 µs of a
+ * short request and grows with the conversation (profiled, 2026-12-02).
+ *
+ * A body is cut only right before the first letter of a key that opens an object (`{"role"`,
+ * `{"type"`): both encodings' pre-tokenizers end a punctuation run there (`{"` and whatever
+ * punctuation precedes it form one piece, greedily, and a letter cannot join it), and BPE never
+ * merges across pieces, so the sum of the segments' counts is exactly the body's count. A cut falls
+ * at least SEGMENT_CHARS after the previous one, decided only by the text before it: the same prefix
+ * is always cut the same way, so a conversation's earlier turns hit the cache.
+ */
+const SEGMENT_CHARS = 256;
+/** Characters of segment text kept per encoding; past it the oldest segments are dropped first. */
+const CACHE_CHARS = 4 * 1024 * 1024;
+
+class SegmentCache {
+  readonly #counts = new Map<string, number>();
+  #chars = 0;
+
+  count(text: string, count: Counter): number {
+    let total = 0;
+    let start = 0;
+    for (let i = text.indexOf('{"'); i !== -1; i = text.indexOf('{"', i + 2)) {
+      const cut = i + 2;
+      if (cut - start < SEGMENT_CHARS || !isAsciiLetter(text.charCodeAt(cut))) continue;
+      total += this.#one(text.slice(start, cut), count);
+      start = cut;
+    }
+    return total + this.#one(start === 0 ? text : text.slice(start), count);
+  }
+
+  #one(segment: string, count: Counter): number {
+    const known = this.#counts.get(segment);
+    if (known !== undefined) return known;
+    const n = count(segment);
+    if (segment.length <= CACHE_CHARS / 8) {
+      this.#counts.set(segment, n);
+      this.#chars += segment.length;
+      for (const k of this.#counts.keys()) {
+        if (this.#chars <= CACHE_CHARS) break;
+        this.#counts.delete(k);
+        this.#chars -= k.length;
+      }
+    }
+    return n;
+  }
+}
+
+function isAsciiLetter(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+}
+
+const segmentCaches = new Map<Encoding, SegmentCache>();
 const loading = new Map<Encoding, Promise<void>>();
 
 /** The tokenizer of an OpenAI model id, or null for another vendor's model (or gpt-oss, served by others). */
@@ -75,6 +130,24 @@ export function exactTokens(model: string, text: string): number | null {
   }
 }
 
+/** exactTokens of a request body's text, through the segment cache (deltas of a stream are not cached: too many, too short). */
+function exactBodyTokens(model: string, text: string): number | null {
+  const enc = encodingOf(model);
+  if (enc === null) return null;
+  const count = counters.get(enc);
+  if (count === undefined) {
+    void loadEncoding(enc);
+    return null;
+  }
+  let cache = segmentCaches.get(enc);
+  if (cache === undefined) segmentCaches.set(enc, (cache = new SegmentCache()));
+  try {
+    return cache.count(text, count);
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Upper bound of the tokens of a request body's text for `model`, leaving out `base64Bytes` of media:
  * the exact count of the JSON text when the model's tokenizer is public and loaded and the body is
@@ -87,6 +160,6 @@ export function openaiBodyTextTokens(body: Buffer, base64Bytes: number, model: s
   let text = body.toString('utf8');
   if (base64Bytes > 0) text = text.replace(BASE64_RUN, '');
   if (text.length > MAX_EXACT_CHARS) return byRule;
-  const exact = exactTokens(model, text);
+  const exact = exactBodyTokens(model, text);
   return exact === null ? byRule : exact + SEAM_TOKENS;
 }
