@@ -9,11 +9,12 @@
 
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Agent } from 'undici';
+import { writeHeapSnapshot } from 'node:v8';
 import { freePort, median, sampleProcs } from './common.js';
 import { LoadGen } from './loadgen-client.js';
 import { chatEndpoint, forkHelper, liveChildren, stopChild } from './targets.js';
@@ -42,14 +43,24 @@ function mark(name: string): void {
 }
 
 /** CPU seconds of this process's threads, from /proc: the main thread (tid = pid) and all of them. */
-function threadCpu(): { main: number; all: number } {
+function threadCpu(): { main: number; all: number; byName: Record<string, number> } {
   const ticks = (stat: string): number => {
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(f[11]) + Number(f[12])) / 100;
   };
   const main = ticks(readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8'));
   const all = ticks(readFileSync('/proc/self/stat', 'utf8'));
-  return { main, all };
+  const byName: Record<string, number> = {};
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const name = readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
+      const label = tid === String(process.pid) ? "main" : `${name}#${tid}`;
+      byName[label] = (byName[label] ?? 0) + ticks(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8'));
+    } catch {
+      // the thread ended
+    }
+  }
+  return { main, all, byName };
 }
 
 type AnyFn = (...args: unknown[]) => unknown;
@@ -132,10 +143,12 @@ async function main(): Promise<void> {
     const direct = chatEndpoint(`http://127.0.0.1:${mockPort}`, 'sk-bench-openai');
     await gen.run({ kind: 'seq', ep, body: CHAT_BODY, stream: false, count: 500, warmup: 10 });
     state.done.length = 0;
+    if (process.argv.includes('--heap')) process.stderr.write(`heap snapshot: ${writeHeapSnapshot()}\n`);
     const floorEp = chatEndpoint(`http://127.0.0.1:${floorPort}`, 'sk-bench-openai');
     await gen.run({ kind: 'seq', ep: floorEp, body: CHAT_BODY, stream: false, count: 500, warmup: 10 });
     const rounds: Array<{ direct: number; proxy: number; floor: number }> = [];
     const threads = { main: 0, all: 0, floor: 0 };
+    const byThread: Record<string, number> = {};
     for (let r = 0; r < 4; r++) {
       const d = await gen.run({ kind: 'seq', ep: direct, body: CHAT_BODY, stream: false, count: count / 4, warmup: 5 });
       const c0 = threadCpu();
@@ -143,11 +156,14 @@ async function main(): Promise<void> {
       const c1 = threadCpu();
       threads.main += c1.main - c0.main;
       threads.all += c1.all - c0.all;
+      for (const [k, v] of Object.entries(c1.byName)) byThread[k] = (byThread[k] ?? 0) + v - (c0.byName[k] ?? 0);
       const f0 = sampleProcs([floor.pid!]).cpuSec;
       const f = await gen.run({ kind: 'seq', ep: floorEp, body: CHAT_BODY, stream: false, count: count / 4, warmup: 5 });
       threads.floor += sampleProcs([floor.pid!]).cpuSec - f0;
       rounds.push({ direct: median(d.samples), proxy: median(p.samples), floor: median(f.samples) });
     }
+    if (process.argv.includes('--heap')) process.stderr.write(`heap snapshot: ${writeHeapSnapshot()}\n`);
+    process.stdout.write(`CPU per request by thread name: ${Object.entries(byThread).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${Math.round((v * 1e6) / (count + 20))} µs`).join(', ')}\n`);
     report(rounds, { main: (threads.main * 1e6) / (count + 20), all: (threads.all * 1e6) / (count + 20), floor: (threads.floor * 1e6) / (count + 20) });
   } finally {
     await server.close();

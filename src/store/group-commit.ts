@@ -78,6 +78,28 @@ export class GroupCommit {
     }
   }
 
+  /**
+   * A batch of one (one request at a time: every hold and every settle): its own transaction, no
+   * savepoint. Rolling the transaction back when the write throws is what the savepoint would have
+   * done, with two statements fewer per commit.
+   */
+  #flushOne(op: Pending): void {
+    const sql = this.#sql;
+    let value: unknown;
+    try {
+      sql.begin.run();
+      value = op.run();
+      sql.commit.run();
+    } catch (error) {
+      if (this.#db.inTransaction) sql.rollback.run();
+      op.reject(error);
+      return;
+    }
+    this.commits++;
+    this.writes++;
+    op.resolve(value);
+  }
+
   /** Commits everything queued, now (close, tests). */
   flushNow(): void {
     if (this.#scheduled !== null) clearImmediate(this.#scheduled);
@@ -85,6 +107,7 @@ export class GroupCommit {
     const batch = this.#queue;
     if (batch.length === 0) return;
     this.#queue = [];
+    if (batch.length === 1) return this.#flushOne(batch[0]!);
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     const sql = this.#sql;
     try {
