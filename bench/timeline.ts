@@ -98,7 +98,7 @@ function instrument(GroupCommit: { prototype: object }): void {
     const n = (self as { pending: number }).pending;
     if (n > 0) mark(`flush(${n}) start`);
   });
-  const dispatch0 = Agent.prototype.dispatch as unknown as AnyFn;
+  const dispatch0 = (Agent.prototype as unknown as Record<string, AnyFn>).dispatch!;
   (Agent.prototype as unknown as Record<string, AnyFn>).dispatch = function (this: unknown, ...args: unknown[]) {
     mark('undici.dispatch');
     const handler = args[1] as Record<string, AnyFn>;
