@@ -4,6 +4,8 @@ import type { ProviderId } from '../pricing/index.js';
 import { BodyEncodingError, readBody, sendError } from '../proxy/relay.js';
 import type { ProxyContext, Route } from '../proxy/relay.js';
 import { requestHeadersForUpstream, responseHeadersForClient } from '../proxy/headers.js';
+import { callUpstream, CallAbort } from '../proxy/upstream-call.js';
+import type { UpstreamBody } from '../proxy/upstream-call.js';
 
 /**
  * The free paths each provider serves: Gemini's API lives under /v1beta (and /v1); the others
@@ -25,34 +27,48 @@ export async function passThrough(ctx: ProxyContext, route: Route, key: KeyEntry
     sendError(res, adapter, 'E_BAD_REQUEST', `spendcap: ${body.message}`);
     return;
   }
-  const abort = new AbortController();
   // Only a client that leaves mid-call stops the provider: aborting after a finished call made a
   // DOMException per request for nothing (~15 µs a call, profiled with metering off).
+  const stop = new CallAbort();
   const call = { finished: false };
   res.on('close', () => {
-    if (!call.finished) abort.abort();
+    if (!call.finished) stop.abort();
   });
   try {
-    const up = await ctx.dispatcher.request({
-      origin: upstream.origin,
-      path: upstream.basePath + route.path + route.query,
-      method: req.method as 'GET' | 'POST' | 'HEAD',
-      headers: { ...requestHeadersForUpstream(req.headers, adapter.forwardedHeaders, false), ...adapter.authHeaders(key.providerKey, route.provider) },
-      body,
-      signal: abort.signal,
-    });
+    // The metered path's transport (undici's dispatch API), so metering's price is metered − this alone.
+    const up = await callUpstream(
+      ctx.dispatcher,
+      {
+        origin: upstream.origin,
+        path: upstream.basePath + route.path + route.query,
+        method: req.method as 'GET' | 'POST' | 'HEAD',
+        headers: { ...requestHeadersForUpstream(req.headers, adapter.forwardedHeaders, false), ...adapter.authHeaders(key.providerKey, route.provider) },
+        body,
+      },
+      stop,
+    );
     res.writeHead(up.statusCode, responseHeadersForClient(up.headers));
-    for await (const chunk of up.body) {
-      // A slow reader makes the provider wait rather than spendcap buffer for it.
-      if (!res.write(chunk as Buffer)) await new Promise<void>((resolve) => {
-        res.once('drain', resolve);
-        res.once('close', resolve);
-      });
-    }
+    await relayBody(up.body, res);
     call.finished = true;
-    res.end();
+    if (!res.destroyed) res.end();
   } catch (err) {
     if (res.headersSent) res.destroy();
-    else if (!abort.signal.aborted) sendError(res, adapter, 'E_UPSTREAM', `spendcap could not reach the provider at ${upstream.origin}: ${(err as Error).message}`);
+    else if (!stop.aborted) sendError(res, adapter, 'E_UPSTREAM', `spendcap could not reach the provider at ${upstream.origin}: ${(err as Error).message}`);
   }
+}
+
+/** The provider's body to the client as it comes; a slow reader makes the provider wait rather than spendcap buffer for it. */
+function relayBody(body: UpstreamBody, res: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onDrain = (): void => body.resume();
+    body.on('data', (chunk) => {
+      if (res.write(chunk) || res.destroyed) return;
+      body.pause();
+      res.once('drain', onDrain);
+    });
+    body.on('end', () => resolve());
+    body.on('error', reject);
+    // The client left: nothing more to relay (the close handler aborted the call).
+    res.once('close', () => resolve());
+  });
 }
