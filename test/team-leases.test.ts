@@ -38,9 +38,9 @@ async function freshDb(): Promise<{ url: string; pool: pg.Pool }> {
 }
 
 /** An instance's ledger on its own pool, stopped after the file whatever happened. */
-function makeTeam(url: string, instanceId: string, extra: { policy?: LeasePolicy; pool?: pg.Pool } = {}): TeamLedger {
+function makeTeam(url: string, instanceId: string, extra: { policy?: LeasePolicy; pool?: pg.Pool; flushMs?: number } = {}): TeamLedger {
   const pool = extra.pool ?? openPool(url, 4);
-  const t = new TeamLedger({ pool, url, instanceId, flushMs: 50, ...(extra.policy ? { policy: extra.policy } : {}) });
+  const t = new TeamLedger({ pool, url, instanceId, flushMs: extra.flushMs ?? 50, ...(extra.policy ? { policy: extra.policy } : {}) });
   cleanups.push(() => t.halt().then(() => pool.end()));
   return t;
 }
@@ -227,6 +227,29 @@ test('three instances, 64 concurrent streams on $0.10: bill <= cap, billed/cap >
   assert.equal(teams[1]!.tryAdmit([slot], 1), false, 'a killed budget admits nothing');
   await Promise.all(teams.map((t) => t.stop()));
   await pool.end();
+});
+
+test('an instance that finds the room all leased out is admitted within a round trip of the others: its refused grant tells them and they give back', async () => {
+  const { url, pool } = await freshDb();
+  const { budgetId } = await seedBudget(pool, 'short', CAP_NANOS);
+  const slot = { budgetId, periodStart: 0 };
+  // Flush rounds of 2 s: a give-back sooner than that can only be the one the short signal asked for.
+  const holder = makeTeam(url, 'holder', { flushMs: 2000 });
+  const short = makeTeam(url, 'short', { flushMs: 2000 });
+  await Promise.all([holder.start(), short.start()]);
+  // The holder leases the whole cap and keeps a small hold open (so its next flush keeps a fair share).
+  assert.ok(await holder.admit([slot], CAP_NANOS));
+  holder.release([slot], CAP_NANOS - 1_000_000);
+  assert.equal((await room(pool, budgetId)).leased, CAP_NANOS, 'the holder leased the whole cap');
+  const t0 = performance.now();
+  const admitted = await short.admit([slot], 10_000_000);
+  const ms = performance.now() - t0;
+  console.log(`# a short instance was admitted ${ms.toFixed(0)} ms after asking, the room all leased to another`);
+  assert.ok(admitted, 'admitted on room the other instance gave back');
+  assert.ok(ms < 1500, `admitted after ${ms.toFixed(0)} ms: before the holder's own flush round, so by the short signal`);
+  const r = await room(pool, budgetId);
+  assert.ok(r.spent + r.leased <= CAP_NANOS, 'the leases never pass the cap');
+  await Promise.all([holder.stop(), short.stop()]);
 });
 
 test('a kill cuts running streams on the other instances within 1 s', async () => {

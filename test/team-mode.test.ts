@@ -98,23 +98,41 @@ async function addKey(name: string, capUsd: number): Promise<string> {
   return (JSON.parse(out) as { token: string }).token;
 }
 
-/** A stream through one instance; resolves with when and how it ended. */
-function stream(inst: Instance, token: string, maxTokens = 30_000): Promise<{ ok: boolean; stop: string | null; error: unknown; endedAt: number }> {
+/** A stream through one instance; resolves with when and how it ended (and when its first text came, ms after the call). */
+function stream(inst: Instance, token: string, maxTokens = 30_000): Promise<{ ok: boolean; stop: string | null; error: unknown; endedAt: number; firstTextMs: number }> {
   const c = new Anthropic({ apiKey: token, baseURL: inst.url, maxRetries: 0 });
-  return c.messages
-    .stream({ model: MODEL, max_tokens: maxTokens, messages })
-    .finalMessage()
-    .then(
-      (m) => ({ ok: true, stop: m.stop_reason as string | null, error: null, endedAt: Date.now() }),
-      (error: unknown) => ({ ok: false, stop: null, error, endedAt: Date.now() }),
-    );
+  const t0 = performance.now();
+  let firstTextMs = Number.NaN;
+  const s = c.messages.stream({ model: MODEL, max_tokens: maxTokens, messages });
+  s.once('text', () => (firstTextMs = performance.now() - t0));
+  return s.finalMessage().then(
+    (m) => ({ ok: true, stop: m.stop_reason as string | null, error: null, endedAt: Date.now(), firstTextMs }),
+    (error: unknown) => ({ ok: false, stop: null, error, endedAt: Date.now(), firstTextMs }),
+  );
 }
 
-/** A stream's outcome, and whether it has ended yet (read synchronously by the waits). */
-function tracked<T>(p: Promise<T>): { result: Promise<T>; done: boolean } {
-  const t = { result: p, done: false };
-  void p.finally(() => (t.done = true));
-  return t;
+/** Sonnet's output price: n$ per token. */
+const OUTPUT_NANOS_PER_TOKEN = SONNET.output / 1e6;
+
+/** Median and p90 of the finite values, as "m, p". */
+function pct(values: number[]): string {
+  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (v.length === 0) return 'n/a';
+  return `${v[Math.floor(v.length / 2)]!.toFixed(0)}, ${v[Math.floor(v.length * 0.9)]!.toFixed(0)}`;
+}
+
+/**
+ * A key's ledger rows summed: what the cuts were charged, the meter's best estimate beside it
+ * (metered_cost_nanos: the same usage without the in-flight margin) and the output tokens counted.
+ */
+async function whereTheCapWent(pool: pg.Pool, key: string): Promise<{ chargedNanos: number; bestNanos: number; marginNanos: number; outputTokens: number }> {
+  const r = await pool.query<{ charged: string; best: string; out: string }>(
+    'SELECT sum(cost_nanos) AS charged, sum(COALESCE(metered_cost_nanos, cost_nanos)) AS best, sum(output_tokens) AS out FROM ledger WHERE key_name = $1',
+    [key],
+  );
+  const charged = Number(r.rows[0]!.charged);
+  const best = Number(r.rows[0]!.best);
+  return { chargedNanos: charged, bestNanos: best, marginNanos: charged - best, outputTokens: Number(r.rows[0]!.out) };
 }
 
 async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
@@ -138,15 +156,6 @@ before(async () => {
   copyFileSync(join(dirs.A, 'secret.key'), join(dirs.B, 'secret.key'));
   copyFileSync(join(dirs.A, 'secret.key'), join(dirs.C, 'secret.key'));
   [A, B, C] = await Promise.all([startInstance('A'), startInstance('B'), startInstance('C')]);
-  // Instances in service have warm code and open connections to the provider: 64 short streams first,
-  // so the measured run does not time a cold start (its slow first headers widen every in-flight margin).
-  const warm = await addKey('warm', 1);
-  const warmed = await Promise.all(Array.from({ length: 64 }, (_, i) => stream([A, B, C][i % 3]!, warm, 5)));
-  // A cold start may still refuse a few of 64 at once with room left (docs/deploy.md, left open):
-  // the warm-up only needs the instances warm, so a cap refusal is tolerated here and nothing else.
-  for (const w of warmed) assert.ok(w.ok || w.error instanceof Anthropic.RateLimitError, `warm-up stream failed: ${String(w.error)}`);
-  const refused = warmed.filter((w) => !w.ok).length;
-  if (refused > 0) console.log(`# warm-up: ${refused} of 64 cold-start streams refused with room left`);
 });
 
 after(async () => {
@@ -154,6 +163,22 @@ after(async () => {
   await mock.close();
   await db.stop();
   for (const d of Object.values(dirs)) rmSync(d, { recursive: true, force: true });
+});
+
+// Runs first: the instances are cold (no connection to the provider yet, no slice of any budget),
+// and it warms them for the measured run below, as instances in service are.
+test('a cold start: 64 concurrent requests over three fresh instances on a fresh $0.10 budget with room for all of them: none refused', async () => {
+  const token = await addKey('cold', 0.1);
+  const first = mock.bills.length;
+  const results = await Promise.all(Array.from({ length: 64 }, (_, i) => stream([A, B, C][i % 3]!, token, 5)));
+  await mock.waitIdle();
+  const billed = mock.bills.slice(first).reduce((s, b) => s + billedNanos(b), 0);
+  const refused = results.filter((r) => !r.ok);
+  console.log(`# cold start: ${64 - refused.length} of 64 served, ${refused.length} refused; billed ${billed} n$ of 100000000; first text after ${pct(results.map((r) => r.firstTextMs))} ms (median, p90)`);
+  // 64 of these 5-token replies cost about an eighth of the cap: a refusal here is room stranded on
+  // another instance's slice (their first holds with a growth step each do not all fit at once).
+  assert.ok(billed * 4 < 100_000_000, `the requests fit the cap several times over (billed ${billed} n$)`);
+  for (const r of results) assert.ok(r.ok, `a cold-start request was refused with room left: ${String(r.error)}`);
 });
 
 test('three instances, 64 concurrent streams on one $0.10 sonnet budget: the provider bills <= the cap, the leases strand almost nothing, every instance serves', async () => {
@@ -180,13 +205,20 @@ test('three instances, 64 concurrent streams on one $0.10 sonnet budget: the pro
     return { spent: Number(r.rows[0]!.spent), leased: Number(r.rows[0]!.leased) };
   };
   let room = await readRoom();
+  let where: Awaited<ReturnType<typeof whereTheCapWent>>;
   try {
     for (const end = Date.now() + 3000; room.leased > 0 && Date.now() < end; room = await readRoom()) await new Promise((r) => setTimeout(r, 50));
+    where = await whereTheCapWent(pool, 'team');
   } finally {
     await pool.end();
   }
+  const billedOut = bills.reduce((s, b) => s + b.usage.output_tokens, 0);
   console.log(
     `# 3 instances, 64 streams (load ${load.toFixed(2)}): billed ${billed} n$ of ${cap} = ${(ratio * 100).toFixed(1)}%; charged ${((room.spent / cap) * 100).toFixed(1)}% (leased left ${room.leased}); ${bills.length} reached the provider, ${served} finished (cut at the cap), ${64 - served} refused; ${ms.toFixed(0)} ms`,
+  );
+  // Where the cap went between what the instances charged and what the provider billed (docs/deploy.md).
+  console.log(
+    `# where the cap went: in-flight margins charged on the cuts ${((where.marginNanos / cap) * 100).toFixed(1)}% (${(where.marginNanos / OUTPUT_NANOS_PER_TOKEN / 64).toFixed(1)} tokens a stream); the meter's best estimate over the bill ${(((where.bestNanos - billed) / cap) * 100).toFixed(1)}% (${where.outputTokens} output tokens counted, ${billedOut} billed); first text after ${pct(results.map((r) => r.firstTextMs))} ms (median, p90)`,
   );
   assert.ok(billed <= cap, `provider billed ${billed} n$ > cap ${cap} n$`);
   // The leases' own effect: once every stream is cut, the instances together charged all but a sliver
@@ -195,10 +227,11 @@ test('three instances, 64 concurrent streams on one $0.10 sonnet budget: the pro
   // Every stream was cut (no late usage report), so what they charged stays within the cap too.
   assert.ok(room.spent <= cap, `the instances charged ${room.spent} n$ > cap ${cap} n$`);
   assert.equal(room.leased, 0, 'every slice went back once the streams ended');
-  // The issue asks billed/cap >= 0.85. Not reached on this 2-core machine: every one of the 64 streams
-  // is cut, and each cut is charged its in-flight margin (rate x time to headers, src/budgets/inflight.ts),
-  // which a loaded event loop stretches to 20-60 tokens of the ~100 each stream gets (docs/deploy.md).
-  assert.ok(ratio >= 0.5, `only ${(ratio * 100).toFixed(1)}% of the cap was billed`);
+  // The issue asks billed/cap >= 0.85. This mock bills one token per word, and the meter counts its text
+  // as Claude's tokenizer would (1.2x): 0.13-0.15 of the cap; the in-flight margin of the 64 cuts takes
+  // 0.10-0.16 (docs/deploy.md, "where the cap goes"). 0.71-0.75 measured at load 1-7 on 2026-12-02; the floor
+  // leaves room for a loaded CI machine. With a mock billing like Claude the same run bills 0.79-0.83.
+  assert.ok(ratio >= 0.6, `only ${(ratio * 100).toFixed(1)}% of the cap was billed`);
   for (const r of results) if (!r.ok) assert.ok(r.error instanceof Anthropic.RateLimitError, `only cap refusals may fail: ${String(r.error)}`);
   // Every instance served some: the budget is one across them.
   for (const [n, inst] of insts.entries()) assert.ok(results.some((r, i) => i % 3 === n && r.ok), `instance ${inst.name} served nothing`);
@@ -227,18 +260,12 @@ test('kill -9 of B mid-stream: A and C carry on, the cap still holds; a restart 
   const token = await addKey('crash', 0.1);
   mock.options = { ...mock.options, tokenIntervalMs: 5 };
   const first = mock.bills.length;
-  const onB = Array.from({ length: 6 }, () => tracked(stream(B, token)));
-  const onAC = [A, A, A, C, C, C].map((i) => tracked(stream(i, token)));
-  // A stream whose instance's slice runs dry before its top-up lands is cut early (docs/deploy.md):
-  // the test waits until every stream flows or has ended, and judges the crash on those running at the kill.
-  const all = [...onB, ...onAC];
-  const everyStreamFlowsOrEnded = (): boolean => {
-    const bills = mock.bills.slice(first);
-    const notFlowing = bills.filter((b) => b.usage.output_tokens < 40).length + (12 - bills.length);
-    return notFlowing <= all.filter((t) => t.done).length;
-  };
-  await until(everyStreamFlowsOrEnded, 'twelve flowing (or ended) streams').catch(async (err: Error) => {
-    const got = await Promise.race([Promise.all(all.map((t) => t.result)), new Promise((r) => setTimeout(() => r('still running'), 100))]);
+  const onB = Array.from({ length: 6 }, () => stream(B, token));
+  const onAC = [A, A, A, C, C, C].map((i) => stream(i, token));
+  // Every stream flows before the kill: none may be cut early for its instance's slice running dry
+  // while another instance holds room (a stream short of room runs on its reserve while it tops up).
+  await until(() => mock.bills.length - first === 12 && mock.bills.slice(first).every((b) => b.usage.output_tokens >= 40), 'twelve flowing streams').catch(async (err: Error) => {
+    const got = await Promise.race([Promise.all([...onB, ...onAC]), new Promise((r) => setTimeout(() => r('still running'), 100))]);
     throw new Error(`${err.message}: bills ${JSON.stringify(mock.bills.slice(first).map((b) => b.usage.output_tokens))}, runs ${JSON.stringify(got, (_k, v: unknown) => (v instanceof Error ? v.message : v))}`);
   });
   const bId = readFileSync(join(dirs.B, 'instance-id'), 'utf8').trim();
@@ -247,19 +274,16 @@ test('kill -9 of B mid-stream: A and C carry on, the cap still holds; a restart 
     // B's holds are in the database (its batch goes out every 100 ms) before it dies.
     await new Promise((r) => setTimeout(r, 300));
     const atKill = mock.bills.slice(first).map((b) => b.usage.output_tokens);
-    const runningOnB = onB.filter((t) => !t.done);
-    const runningOnAC = onAC.filter((t) => !t.done);
     await stopInstance(B, 'SIGKILL');
     const bHolds = Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM holds WHERE instance_id = $1', [bId])).rows[0]!.n);
-    const deadB = await Promise.all(runningOnB.map((t) => t.result));
-    const carried = await Promise.all(onAC.map((t) => t.result));
+    const deadB = await Promise.all(onB);
+    const carried = await Promise.all(onAC);
     await mock.waitIdle();
     const bills = mock.bills.slice(first);
     const billed = bills.reduce((s, b) => s + billedNanos(b), 0);
     const grewAfter = bills.filter((b, i) => b.usage.output_tokens > atKill[i]!).length;
     console.log(`# kill -9 of B: ${bHolds} holds of B left in the database; billed ${billed} n$ of 100000000; ${grewAfter} streams went on after it`);
     assert.ok(billed <= 100_000_000, `provider billed ${billed} n$ > cap`);
-    assert.ok(deadB.length > 0 && runningOnAC.length > 0, `streams were running at the kill: ${deadB.length} on B, ${runningOnAC.length} on A and C`);
     assert.ok(deadB.every((r) => !r.ok), "B's streams died with it");
     for (const r of carried) assert.ok(r.ok, `streams on A and C end well-formed: ${String(r.error)}`);
     assert.ok(grewAfter > 0, 'streams on A and C went on after B died');

@@ -15,7 +15,15 @@ export interface Allowance {
   take(accounts: readonly Account[], nanos: Nanos): boolean;
   give(accounts: readonly Account[], nanos: Nanos): void;
   settle(accounts: readonly Account[], heldNanos: Nanos, costNanos: Nanos): void;
-  /** One top-up (and at most one wait for other instances' flush); true when `nanos` would now fit. */
+  /**
+   * How far ahead of its need a stream's hold grows, for a hold that grows by `stepNanos`: room a
+   * stream still holds when its instance's slice runs dry, so that a top-up (or other instances
+   * giving back) can land before the stream needs it. 0: grow only when needed (local mode).
+   */
+  aheadNanos(stepNanos: Nanos): Nanos;
+  /** A running stream wants `nanos` more than there is room for here: top up now (not awaited). */
+  short(accounts: readonly Account[], nanos: Nanos): void;
+  /** Top-ups (and waits for other instances to give back) for a bounded time; true when `nanos` would now fit. */
   waitForRoom(accounts: readonly Account[], nanos: Nanos): Promise<boolean>;
   /** The hold as it is now, written in the next batch. */
   writeHold(h: HoldRecord): void;

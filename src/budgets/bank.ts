@@ -143,6 +143,16 @@ export class Bank {
     return this.#allowance.waitForRoom(accounts, nanos);
   }
 
+  /** How far ahead of its need a stream's hold grows (team mode: Allowance.aheadNanos; local mode 0). */
+  aheadNanos(stepNanos: Nanos): Nanos {
+    return this.#allowance === null ? 0 : this.#allowance.aheadNanos(stepNanos);
+  }
+
+  /** A running stream could not grow its reserve ahead: in team mode the lease tops up now. Local mode: nothing to do. */
+  short(accounts: readonly Account[], nanos: Nanos): void {
+    this.#allowance?.short(accounts, nanos);
+  }
+
   get openHolds(): ReadonlySet<Hold> {
     return this.#open;
   }

@@ -93,7 +93,15 @@ export class HoldLife {
   reassess(m: StreamMeter): Refusal | null {
     const needed = this.costSoFar(m);
     // A running request may take what a budget marked reached has left (see findRefusal's `live`).
-    const plan = planGrowth(this.hold.amountNanos, needed, this.stepNanos, this.bank.room(this.hold.accounts, true));
+    const room = this.bank.room(this.hold.accounts, true);
+    // Team mode grows a reserve ahead of the need: when the instance's slice is dry, the stream runs on
+    // it while the top-up comes, and is cut only when the need itself does not fit (as without it).
+    const ahead = this.bank.aheadNanos(this.stepNanos);
+    let plan = planGrowth(this.hold.amountNanos, needed + ahead, this.stepNanos, room);
+    if (plan.action === 'cut' && ahead > 0) {
+      this.bank.short(this.hold.accounts, needed + ahead - this.hold.amountNanos);
+      plan = planGrowth(this.hold.amountNanos, needed, this.stepNanos, room);
+    }
     if (plan.action === 'grow') return this.bank.grow(this.hold, plan.extraNanos);
     if (plan.action === 'shrink') this.bank.shrink(this.hold, plan.releaseNanos);
     else if (plan.action === 'cut') return findRefusal(this.hold.accounts, needed - this.hold.amountNanos, true) ?? { code: 'E_CAP_REACHED', account: this.hold.accounts[0]!, neededNanos: needed };

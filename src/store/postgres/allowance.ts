@@ -61,9 +61,24 @@ export class LeaseAllowance implements Allowance {
       this.#team.prefetch(slots, nanos);
       return false;
     }
-    // Keep about one more of these free: the top-up goes out now, off this request's path.
-    this.#team.prefetch(slots, nanos);
+    // Keep about one more of these free: the top-up goes out now, off this request's path. A slice
+    // that could not fund another is short already (the room may all be leased out): top up at once.
+    if (slots.some((s) => this.#team.free(s) < nanos)) this.#team.short(slots, nanos);
+    else this.#team.prefetch(slots, nanos);
     return true;
+  }
+
+  /**
+   * Half a growth step: a stream asks for its next step when half of the last one is left, so when
+   * the slice is dry it still has that half to run on while the top-up (and, with the room all
+   * leased out, the other instances' give-back) comes: a grant is one round trip, a give-back two.
+   */
+  aheadNanos(stepNanos: Nanos): Nanos {
+    return Math.floor(stepNanos / 2);
+  }
+
+  short(accounts: readonly Account[], nanos: Nanos): void {
+    this.#team.short(slotsOf(accounts), nanos);
   }
 
   give(accounts: readonly Account[], nanos: Nanos): void {

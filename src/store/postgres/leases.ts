@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { HoldRecord, LedgerRow } from '../types.js';
+import { SHORT_CHANNEL } from './migrations.js';
 
 /** Anything that runs a query: the pool or one client. */
 export type Queryable = Pick<pg.Pool, 'query'>;
@@ -37,11 +38,13 @@ export async function ensureRoom(q: Queryable, slot: Slot): Promise<void> {
  * The atomic admission: takes up to `want` (at least `need`) of the room into this instance's lease.
  * The row is locked first (FOR UPDATE waits for a concurrent grant and then reads its result), and
  * the UPDATE's own WHERE re-checks spent + leased + grant <= cap, so two instances can never both
- * take the last room. Returns the grant (0 when refused) and the row as it is now.
+ * take the last room. Returns the grant (0 when refused) and the row as it is now. With `signal`, a
+ * refusal also tells the other instances (NOTIFY on SHORT_CHANNEL, sent when the statement commits)
+ * that this one is short, so they give back part of their free slices without waiting.
  */
 export async function grantLease(
   q: Queryable,
-  a: Slot & { instanceId: string; needNanos: number; wantNanos: number; expiresAt: number; activeSince: number },
+  a: Slot & { instanceId: string; needNanos: number; wantNanos: number; expiresAt: number; activeSince: number; signal?: boolean },
 ): Promise<{ grantedNanos: number; room: RoomRow | null }> {
   const sql = `
 WITH cur AS (
@@ -63,13 +66,18 @@ WITH cur AS (
   ON CONFLICT (budget_id, period_start, instance_id)
   DO UPDATE SET amount_nanos = leases.amount_nanos + EXCLUDED.amount_nanos, expires_at = EXCLUDED.expires_at
   RETURNING 1
+), short AS (
+  -- Refused while all the room is leased out: the others hear it and give part of theirs back.
+  SELECT pg_notify('${SHORT_CHANNEL}', json_build_object('budgetId', cur.budget_id, 'periodStart', cur.period_start, 'instanceId', $5::text)::text)
+    FROM cur WHERE $8::boolean AND NOT cur.killed AND NOT EXISTS (SELECT 1 FROM g)
 )
 SELECT COALESCE(g.grant_nanos, 0) AS granted, cur.budget_id, cur.period_start, cur.cap_nanos, cur.killed, cur.mode,
        COALESCE(g.spent_nanos, r.spent_nanos) AS spent_nanos,
        COALESCE(g.leased_nanos, r.leased_nanos) AS leased_nanos,
-       (SELECT count(*)::int FROM instances WHERE heartbeat_at >= $7) AS active
+       (SELECT count(*)::int FROM instances WHERE heartbeat_at >= $7) AS active,
+       (SELECT count(*)::int FROM short) AS signalled
   FROM cur LEFT JOIN g ON true JOIN budget_room r ON r.budget_id = cur.budget_id AND r.period_start = cur.period_start`;
-  const res = await run<Record<string, number | boolean | string>>(q, sql, [a.budgetId, a.periodStart, a.needNanos, a.wantNanos, a.instanceId, a.expiresAt, a.activeSince]);
+  const res = await run<Record<string, number | boolean | string>>(q, sql, [a.budgetId, a.periodStart, a.needNanos, a.wantNanos, a.instanceId, a.expiresAt, a.activeSince, a.signal === true]);
   const row = res.rows[0];
   if (!row) return { grantedNanos: 0, room: null };
   return { grantedNanos: Number(row.granted), room: toRoom(row) };

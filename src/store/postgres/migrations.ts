@@ -14,6 +14,13 @@ export interface Migration {
 export const NOTIFY_CHANNEL = 'spendcap_budgets';
 
 /**
+ * The channel a refused grant speaks on: `{budgetId, periodStart, instanceId}` of an instance that
+ * found the budget's room all leased out while it had a request or a stream short. The others give
+ * part of their free slice back at once instead of at their next fair-share flush.
+ */
+export const SHORT_CHANNEL = 'spendcap_short';
+
+/**
  * Migration 3: every change to a budget row (CLI, admin API, any instance) tells every
  * listening instance at once, so a kill, a lift or a cap change reaches running streams everywhere.
  */

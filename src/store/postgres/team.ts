@@ -5,7 +5,7 @@ import type { HoldRecord, LedgerRow } from '../types.js';
 import { ensureRoom, flushBatch, grantLease, reclaimLeases } from './leases.js';
 import type { Reclaimed, RoomRow, Slot } from './leases.js';
 import { BudgetListener } from './notify.js';
-import type { BudgetChange } from './notify.js';
+import type { BudgetChange, ShortSignal } from './notify.js';
 
 export interface TeamOptions {
   pool: pg.Pool;
@@ -32,7 +32,24 @@ interface SlotState {
   pending: Promise<void> | null;
   /** When a grant last gave less than asked: prefetches skip the slot for a flush round (near the cap every ask would be refused). */
   refusedAt: number;
+  /** Another instance is short on this budget: the next flush (sent at once) gives half the free slice back. */
+  giveBack: boolean;
+  /** When this instance last told the others it is short (one signal per SIGNAL_EVERY of a flush round). */
+  signalledAt: number;
 }
+
+/**
+ * How long a request that found the room all leased out keeps asking, in flush rounds: the others
+ * hear its refused grant (NOTIFY) and give back within about one round trip, their fair-share flush
+ * at the latest within one round; a loaded machine stretches both. When no other instance holds a
+ * lease there is nothing to wait for but this instance's own streams settling: a shorter wait.
+ */
+const SHORT_WAIT_ROUNDS = 5;
+const ALONE_WAIT_ROUNDS = 2;
+/** While short, the grant is asked again every this much of a flush round. */
+const SHORT_RETRY = 0.25;
+/** At most one short signal per slot per this much of a flush round. */
+const SIGNAL_EVERY = 0.5;
 
 /**
  * This instance's side of team mode: its leases on every budget it serves, the in-memory
@@ -61,7 +78,11 @@ export class TeamLedger {
 
   constructor(opts: TeamOptions) {
     this.#o = { policy: DEFAULT_LEASE_POLICY, flushMs: 100, now: Date.now, ...opts };
-    this.#listener = new BudgetListener(opts.url, (c) => this.#changed(c));
+    this.#listener = new BudgetListener(
+      opts.url,
+      (c) => this.#changed(c),
+      (sig) => this.#heardShort(sig),
+    );
   }
 
   get instanceId(): string {
@@ -105,7 +126,7 @@ export class TeamLedger {
     const k = `${slot.budgetId}:${slot.periodStart}`;
     let s = this.#slots.get(k);
     if (!s) {
-      s = { slot, lease: newLease(), room: null, killed: false, mode: 'hard', revoking: false, pending: null, refusedAt: -Infinity };
+      s = { slot, lease: newLease(), room: null, killed: false, mode: 'hard', revoking: false, pending: null, refusedAt: -Infinity, giveBack: false, signalledAt: -Infinity };
       this.#slots.set(k, s);
       const list = this.#byBudget.get(slot.budgetId) ?? [];
       list.push(s);
@@ -137,31 +158,52 @@ export class TeamLedger {
 
   /**
    * Admits `nanos` on every slot, topping up the slices that are short (one round trip each, in
-   * parallel). When the room is all leased out, waits one flush round for other instances to give
-   * back what exceeds their fair share, and tries once more before refusing.
+   * parallel). When the room is all leased out, the refused grant tells the other instances, which
+   * give part of their free slices back at once: the grant is asked again every quarter of a flush
+   * round, for SHORT_WAIT_ROUNDS rounds (ALONE_WAIT_ROUNDS when no other instance holds a lease),
+   * before refusing.
    */
   async admit(slots: readonly Slot[], nanos: number): Promise<boolean> {
     this.stats.admits++;
     if (this.tryAdmit(slots, nanos)) return true;
     this.stats.waited++;
     const states = slots.map((s) => this.#state(s));
-    let waited = false;
-    for (let round = 0; round < 16; round++) {
+    const started = this.#o.now();
+    // Bounded: a 'retry' comes back only after another grant landed or room appeared.
+    for (let round = 0; round < 64; round++) {
       if (this.tryAdmit(slots, nanos)) return true;
       if (states.some((s) => s.killed) || this.#stopped) return false;
       const short = states.filter((s) => s.mode === 'hard' && leaseFree(s.lease) < nanos);
-      const results = await Promise.all(short.map((s) => this.#topUp(s, nanos)));
+      const results = await Promise.all(short.map((s) => this.#topUp(s, nanos, true)));
       if (!results.includes('refused')) continue;
       if (this.tryAdmit(slots, nanos)) return true;
-      if (waited) return false;
-      waited = true;
-      await new Promise((r) => setTimeout(r, this.#o.flushMs * 2));
+      const othersHold = short.some((s) => s.room !== null && s.room.leasedNanos > s.lease.grantedNanos);
+      if (this.#o.now() - started >= (othersHold ? SHORT_WAIT_ROUNDS : ALONE_WAIT_ROUNDS) * this.#o.flushMs) return false;
+      await new Promise((r) => setTimeout(r, Math.max(1, Math.floor(this.#o.flushMs * SHORT_RETRY))));
     }
     return this.tryAdmit(slots, nanos);
   }
 
-  /** 'refused' when this call asked the database and got less than the shortfall; 'retry' otherwise. */
-  async #topUp(s: SlotState, nanos: number): Promise<'refused' | 'retry'> {
+  /**
+   * A running stream on this instance needs `nanos` more than the slice has (it still holds a reserve
+   * ahead, see Allowance.aheadNanos): a top-up goes out now, not after the prefetch's pause, and
+   * when the room is all leased out the others are told. Off the stream's path.
+   */
+  short(slots: readonly Slot[], nanos: number): void {
+    const now = this.#o.now();
+    for (const slot of slots) {
+      const s = this.#state(slot);
+      if (s.pending || s.killed || s.revoking || s.mode !== 'hard' || this.#stopped || leaseFree(s.lease) >= nanos) continue;
+      if (now - s.refusedAt < this.#o.flushMs * SHORT_RETRY) continue;
+      void this.#topUp(s, nanos, true);
+    }
+  }
+
+  /**
+   * 'refused' when this call asked the database and got less than the shortfall; 'retry' otherwise.
+   * `signal`: a request or a stream is short now (not a prefetch), so a refusal tells the others.
+   */
+  async #topUp(s: SlotState, nanos: number, signal = false): Promise<'refused' | 'retry'> {
     // One grant at a time per slot: many requests short at once share it, then re-check.
     if (s.pending) {
       await s.pending.catch(() => undefined);
@@ -172,7 +214,9 @@ export class TeamLedger {
     const run = async (): Promise<void> => {
       const now = this.#o.now();
       const t = topUp(s.lease, nanos, s.room, this.#o.policy);
-      const args = { ...s.slot, instanceId: this.#o.instanceId, needNanos: t.needNanos, wantNanos: t.wantNanos, expiresAt: now + this.#o.policy.ttlMs, activeSince: now - this.#o.policy.ttlMs };
+      const tell = signal && now - s.signalledAt >= this.#o.flushMs * SIGNAL_EVERY;
+      if (tell) s.signalledAt = now;
+      const args = { ...s.slot, instanceId: this.#o.instanceId, needNanos: t.needNanos, wantNanos: t.wantNanos, expiresAt: now + this.#o.policy.ttlMs, activeSince: now - this.#o.policy.ttlMs, signal: tell };
       const t0 = performance.now();
       let r = await grantLease(this.#o.pool, args);
       this.stats.grants++;
@@ -265,6 +309,9 @@ export class TeamLedger {
       const idle = returnAll || s.revoking || s.killed || s.lease.heldNanos === 0;
       const plan = planFlush(s.lease, s.room, this.#o.policy, idle);
       if (idle) plan.returnNanos = Math.max(0, leaseFree(s.lease));
+      // Another instance is short: half of the free slice goes back (each signal halves it again).
+      else if (s.giveBack) plan.returnNanos = Math.max(plan.returnNanos, Math.ceil(Math.max(0, leaseFree(s.lease)) / 2));
+      s.giveBack = false;
       const dec = Math.min(s.lease.grantedNanos, plan.spendNanos + plan.returnNanos);
       // The room going back leaves the slice now: admissions during the write cannot take it.
       return { s, plan, rest: beginReturn(s.lease, plan), dec };
@@ -296,6 +343,17 @@ export class TeamLedger {
     s.room = { capNanos: r.capNanos, spentNanos: r.spentNanos, leasedNanos: r.leasedNanos, activeInstances: r.activeInstances };
     s.killed = r.killed;
     s.mode = r.mode;
+  }
+
+  /** Another instance was refused a grant on a slot this one holds free room of: give half of it back now. */
+  #heardShort(sig: ShortSignal): void {
+    if (sig.instanceId === this.#o.instanceId || this.#stopped) return;
+    const s = this.#slots.get(`${sig.budgetId}:${sig.periodStart}`);
+    if (!s || s.mode !== 'hard' || leaseFree(s.lease) <= 0) return;
+    s.giveBack = true;
+    // Not taken back by this instance's own prefetch at once: the short one asks again within a round.
+    s.refusedAt = this.#o.now();
+    void this.flush().catch(() => undefined);
   }
 
   /** A budget changed somewhere: a kill stops admissions at once; a cap change gives the free slice back before taking more. */
