@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hiddenMarginTokens, HIDDEN_CLOCK_MS, InflightMargin, UpstreamLatency, UpstreamRate } from './inflight.js';
+import { hiddenMarginTokens, HIDDEN_CLOCK_MS, InflightMargin, MAX_GENERATION_TOKENS_PER_MS, UpstreamLatency, UpstreamRate } from './inflight.js';
 
 test('before the first token only the minimum is held', () => {
   const m = new InflightMargin(4, 10);
@@ -110,4 +110,12 @@ test('the upstream rate prior is the fastest recent stream', () => {
 
 test('the hidden-output margin adds the loop lag at the clock rate', () => {
   assert.equal(hiddenMarginTokens(1000, 100), Math.ceil((1000 * (2 * HIDDEN_CLOCK_MS + 100)) / 1000));
+});
+
+test('over the lag a stream read faster than any provider generates counts at the fastest generation speed only', () => {
+  const m = new InflightMargin(4, 10, 100);
+  for (let t = 1; t <= 1000; t++) m.observe(t, 20 * t); // 20 tokens/ms: a mock writing flat out
+  const held = m.tokens(1000, 20_000);
+  assert.ok(held <= 4 + 200 + MAX_GENERATION_TOKENS_PER_MS * 100 + 1, `20 × 10 ms + the lag at the generation bound: ${held}`);
+  assert.ok(held >= 4 + 200 + MAX_GENERATION_TOKENS_PER_MS * 100);
 });

@@ -64,7 +64,8 @@ export class InflightMargin {
 
   /** The upstream's recent rate over the horizon: what a stream too young to know its own may have in flight. */
   #prior(): number {
-    return Math.ceil(Math.max(0, this.priorTokensPerMs) * this.horizonMs);
+    const p = Math.max(0, this.priorTokensPerMs);
+    return Math.ceil(Math.min(p * this.horizonMs, p * this.latencyMs + MAX_GENERATION_TOKENS_PER_MS * Math.max(0, this.lagMs)));
   }
 
   /** The stream's rate over its life up to its last observation, tokens/ms, once that spans `minAgeMs`; null before. */
@@ -98,8 +99,18 @@ export class InflightMargin {
    */
   inFlight(now: number, tokens: number, maxTokensPerSecond?: number, horizonMs: number = this.latencyMs): number {
     if (this.#firstAt === null) return 0;
+    const over = this.#measured(now, tokens, maxTokensPerSecond, horizonMs);
+    const lagMs = horizonMs - this.latencyMs;
+    if (lagMs <= 0) return over;
+    // Over the lag the provider bills what it generates, at most MAX_GENERATION_TOKENS_PER_MS: a stream
+    // read faster than that (a burst, or a mock writing flat out) is not generating faster meanwhile.
+    return Math.min(over, this.#measured(now, tokens, maxTokensPerSecond, this.latencyMs) + Math.ceil(MAX_GENERATION_TOKENS_PER_MS * lagMs));
+  }
+
+  #measured(now: number, tokens: number, maxTokensPerSecond: number | undefined, horizonMs: number): number {
+    const firstAt = this.#firstAt ?? now;
     const horizon = Math.max(1, horizonMs);
-    const elapsed = Math.max(horizon, now - this.#firstAt);
+    const elapsed = Math.max(horizon, now - firstAt);
     const lifetime = ((tokens - this.#firstTokens) * horizon) / elapsed;
     const s = this.#samples;
     // The gain over the last horizon, from the newest sample at or before its start (none: all of it).
@@ -108,10 +119,17 @@ export class InflightMargin {
     // The lifetime rate is what the provider really did; only the last window's burst is bounded.
     const bound = maxTokensPerSecond !== undefined && maxTokensPerSecond > 0 ? (maxTokensPerSecond * horizon) / 1000 : Infinity;
     // Younger than the horizon, its own rate is one burst of unknown age: the upstream's recent rate stands in.
-    const prior = now - this.#firstAt < horizon ? Math.max(0, this.priorTokensPerMs) * horizon : 0;
+    const prior = now - firstAt < horizon ? Math.max(0, this.priorTokensPerMs) * horizon : 0;
     return Math.ceil(Math.max(lifetime, Math.min(recent, bound), prior, 0));
   }
 }
+
+/**
+ * The fastest a provider generates, tokens/ms: hosts built for speed reach about 3,000 tokens/s (the
+ * hidden-output clock's rate for them). It bounds what a stall can add to the bill, not the rate a
+ * stream is read at.
+ */
+export const MAX_GENERATION_TOKENS_PER_MS = 3;
 
 /** Index of the last sample at or before `t` (samples in time order), -1 when none: a binary search, the list is long under lag. */
 function lastAtOrBefore(s: readonly { t: number }[], t: number): number {

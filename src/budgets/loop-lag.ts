@@ -65,7 +65,7 @@ export class LoopLag {
 /** The sampler's period, ms: short enough to see a stall of a few ms, cheap (100 wake-ups a second). */
 export const LOOP_SAMPLE_MS = 10;
 /** How long a stall counts, ms. */
-export const LOOP_LAG_WINDOW_MS = 2000;
+export const LOOP_LAG_WINDOW_MS = 500;
 /** A stall longer than this is not planned for: margins that large would refuse every stream anyway. */
 export const MAX_LOOP_LAG_MS = 2000;
 

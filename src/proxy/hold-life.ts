@@ -1,4 +1,4 @@
-import { findRefusal, hiddenMarginTokens, HIDDEN_CLOCK_MS, InflightMargin, currentLoopLagMs, loopLagMs, planGrowth, UpstreamLatency, UpstreamRate } from '../budgets/index.js';
+import { findRefusal, hiddenMarginTokens, HIDDEN_CLOCK_MS, InflightMargin, currentLoopLagMs, loopLagMs, MAX_GENERATION_TOKENS_PER_MS, planGrowth, UpstreamLatency, UpstreamRate } from '../budgets/index.js';
 import type { Bank, Hold, KeyEntry, Refusal } from '../budgets/index.js';
 import type { Nanos } from '../pricing/index.js';
 import type { StreamMeter } from '../providers/types.js';
@@ -47,7 +47,10 @@ function latencyBeforeHeaders(u: UpstreamStats): number {
  */
 export function firstReadTokens(key: KeyEntry): number {
   const u = upstreamStats(key);
-  return Math.ceil(u.rate.fastest() * (latencyBeforeHeaders(u) + loopLagMs()));
+  const rate = u.rate.fastest();
+  const latency = latencyBeforeHeaders(u);
+  const lag = loopLagMs();
+  return Math.ceil(Math.min(rate * (latency + lag), rate * latency + MAX_GENERATION_TOKENS_PER_MS * lag));
 }
 
 /**

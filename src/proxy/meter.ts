@@ -120,12 +120,6 @@ class StreamRelay {
   #forwarded = 0;
   /** Set once spendcap ended the client's stream itself (cut, kill, overlong event): nothing more is forwarded. */
   #ended = false;
-  /**
-   * A cut decided on a chunk waits for the rest of the same socket read: its events are billed already
-   * (after a late read there are many, one 'data' per event), so they are counted, not forwarded, and
-   * the cut follows once the read is done (a microtask).
-   */
-  #cutAfterRead: Refusal | null = null;
   /** The client reads slower than the provider sends: the provider's stream is paused until it drains. */
   #paused = false;
   readonly #sendBound: (data: Buffer | string) => void;
@@ -217,7 +211,6 @@ class StreamRelay {
     const m = this.#m;
     this.#received += chunk.length;
     const events = this.#parser.push(chunk);
-    if (this.#cutAfterRead !== null) return this.#read(events);
     // One event is held whole until its end: past the limit the stream is cut rather than the memory spent.
     if (this.#parser.pendingBytes > x.ctx.options.maxEventBytes) return this.#overlong(chunk, events);
     if (events.length === 0 || x.settled) return this.#relayOut(chunk, events);
@@ -234,8 +227,7 @@ class StreamRelay {
     const refusal = x.life.reassess(m);
     if (refusal) {
       x.life.exhaust(refusal);
-      this.#cutAfterRead = refusal;
-      queueMicrotask(x.guarded(() => this.#cut(refusal)));
+      this.#cut(refusal);
       return;
     }
     x.syncClock();
@@ -266,8 +258,6 @@ class StreamRelay {
     const { x } = this;
     const m = this.#m;
     const res = x.res;
-    // The stream ended in the read a cut was decided on: the cut's tail ends it.
-    if (this.#cutAfterRead !== null) return this.#cut(this.#cutAfterRead);
     if (!x.settled) {
       if (m.hasFinalUsage) settleFromUsage(x, m.complete ? 'ok' : 'error', m.usage, m.providerCostNanos ?? null, m.complete ? null : 'stream ended without its final event');
       else finish(x, 'error', null, x.estimatedCharge(), 'stream ended before the provider reported usage');
