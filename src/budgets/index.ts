@@ -3,7 +3,7 @@ export type { PeriodWindow, LocalTime } from './period.js';
 export { findRefusal, reserve, release, settle, roomNanos, commonRoom } from './account.js';
 export type { Account, Refusal, RefusalCode } from './account.js';
 export { planGrowth } from './growth.js';
-export { InflightMargin, hiddenMarginTokens, HIDDEN_CLOCK_MS, MAX_GENERATION_TOKENS_PER_MS, UpstreamLatency, UpstreamRate } from './inflight.js';
+export { InflightMargin, hiddenMarginTokens, HIDDEN_CLOCK_MS, MAX_GENERATION_TOKENS_PER_MS, generationTokensPerMs, UpstreamLatency, UpstreamRate } from './inflight.js';
 export { LoopLag, loopLagMs, currentLoopLagMs } from './loop-lag.js';
 export { clampTokens, MIN_CLAMP_TOKENS } from './clamp.js';
 export type { GrowthPlan } from './growth.js';

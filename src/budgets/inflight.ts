@@ -35,6 +35,8 @@ export class InflightMargin {
     public priorTokensPerMs = 0,
     /** How late spendcap reads right now, ms (LoopLag.currentLagMs): the backlog a cut leaves behind its event. */
     public currentLagMs = 0,
+    /** The fastest this provider generates, tokens/ms (see MAX_GENERATION_TOKENS_PER_MS): what a stall can add to its bill per ms. */
+    public generationTokensPerMs = MAX_GENERATION_TOKENS_PER_MS,
   ) {}
 
   /** How far ahead the hold looks: the abort latency and the loop's lag. */
@@ -65,7 +67,7 @@ export class InflightMargin {
   /** The upstream's recent rate over the horizon: what a stream too young to know its own may have in flight. */
   #prior(): number {
     const p = Math.max(0, this.priorTokensPerMs);
-    return Math.ceil(Math.min(p * this.horizonMs, p * this.latencyMs + MAX_GENERATION_TOKENS_PER_MS * Math.max(0, this.lagMs)));
+    return Math.ceil(Math.min(p * this.horizonMs, p * this.latencyMs + this.generationTokensPerMs * Math.max(0, this.lagMs)));
   }
 
   /** The stream's rate over its life up to its last observation, tokens/ms, once that spans `minAgeMs`; null before. */
@@ -102,9 +104,9 @@ export class InflightMargin {
     const over = this.#measured(now, tokens, maxTokensPerSecond, horizonMs);
     const lagMs = horizonMs - this.latencyMs;
     if (lagMs <= 0) return over;
-    // Over the lag the provider bills what it generates, at most MAX_GENERATION_TOKENS_PER_MS: a stream
-    // read faster than that (a burst, or a mock writing flat out) is not generating faster meanwhile.
-    return Math.min(over, this.#measured(now, tokens, maxTokensPerSecond, this.latencyMs) + Math.ceil(MAX_GENERATION_TOKENS_PER_MS * lagMs));
+    // Over the lag the provider bills what it generates, at most `generationTokensPerMs`: a stream read
+    // faster than that (a burst, or a mock writing flat out) is not generating faster meanwhile.
+    return Math.min(over, this.#measured(now, tokens, maxTokensPerSecond, this.latencyMs) + Math.ceil(this.generationTokensPerMs * lagMs));
   }
 
   #measured(now: number, tokens: number, maxTokensPerSecond: number | undefined, horizonMs: number): number {
@@ -125,11 +127,20 @@ export class InflightMargin {
 }
 
 /**
- * The fastest a provider generates, tokens/ms: hosts built for speed reach about 3,000 tokens/s (the
- * hidden-output clock's rate for them). It bounds what a stall can add to the bill, not the rate a
- * stream is read at.
+ * The fastest a provider generates, tokens/ms, when its meter states no clock rate: hosts built for
+ * speed reach about 3,000 tokens/s (the hidden-output clock's rate for them). It bounds what a stall
+ * can add to the bill, not the rate a stream is read at.
  */
 export const MAX_GENERATION_TOKENS_PER_MS = 3;
+
+/**
+ * The generation bound for a meter: its clock rate (about twice the fastest real speed of its models:
+ * Claude 400 tokens/s, OpenAI 500, Gemini 1,000, fast routed hosts 3,000), and never under 1 token/ms.
+ */
+export function generationTokensPerMs(clockTokensPerSecond: number | undefined): number {
+  if (clockTokensPerSecond === undefined || !(clockTokensPerSecond > 0)) return MAX_GENERATION_TOKENS_PER_MS;
+  return Math.max(1, clockTokensPerSecond / 1000);
+}
 
 /** Index of the last sample at or before `t` (samples in time order), -1 when none: a binary search, the list is long under lag. */
 function lastAtOrBefore(s: readonly { t: number }[], t: number): number {

@@ -1,4 +1,4 @@
-import { findRefusal, hiddenMarginTokens, HIDDEN_CLOCK_MS, InflightMargin, currentLoopLagMs, loopLagMs, MAX_GENERATION_TOKENS_PER_MS, planGrowth, UpstreamLatency, UpstreamRate } from '../budgets/index.js';
+import { findRefusal, hiddenMarginTokens, HIDDEN_CLOCK_MS, InflightMargin, currentLoopLagMs, generationTokensPerMs, loopLagMs, MAX_GENERATION_TOKENS_PER_MS, planGrowth, UpstreamLatency, UpstreamRate } from '../budgets/index.js';
 import type { Bank, Hold, KeyEntry, Refusal } from '../budgets/index.js';
 import type { Nanos } from '../pricing/index.js';
 import type { StreamMeter } from '../providers/types.js';
@@ -102,6 +102,7 @@ export class HoldLife {
     const lag = loopLagMs();
     this.#inflight.lagMs = lag;
     this.#inflight.currentLagMs = currentLoopLagMs();
+    this.#inflight.generationTokensPerMs = generationTokensPerMs(m.hiddenTokensPerSecond);
     this.#inflight.observe(now, out);
     // On the clock the meter bounds the provider's speed (hidden output is counted at it): so is what may be in flight.
     const speed = m.needsClock ? m.hiddenTokensPerSecond : undefined;
