@@ -63,6 +63,8 @@ function exited(child: ChildProcess): Promise<void> {
 function serveChild(): void {
   let mock: MockAnthropic | null = null;
   const answer = (a: Answer): void => void process.send!(a);
+  // The parent is gone (a failed or killed test run): so is the mock.
+  process.on('disconnect', () => process.exit(0));
   process.on('message', (q: Ask) => {
     void (async () => {
       try {
