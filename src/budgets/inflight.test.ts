@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hiddenMarginTokens, HIDDEN_CLOCK_MS, InflightMargin, UpstreamLatency } from './inflight.js';
+import { hiddenMarginTokens, HIDDEN_CLOCK_MS, InflightMargin, MAX_GENERATION_TOKENS_PER_MS, UpstreamLatency, UpstreamRate } from './inflight.js';
 
 test('before the first token only the minimum is held', () => {
   const m = new InflightMargin(4, 10);
@@ -63,4 +63,59 @@ test('the abort latency is the quickest recent answer of the upstream, and rises
   assert.equal(l.floor(40), 8, 'a burst queued at the provider does not raise it');
   l.observe(40);
   assert.equal(l.floor(40), 40, 'the quick answer left the last 32: the path is slower now');
+});
+
+test('the hold looks ahead over the abort latency and the loop lag: 1 token/ms, 10 ms + 90 ms of lag → 100 tokens', () => {
+  const m = new InflightMargin(4, 10, 90);
+  for (let t = 1; t <= 1000; t++) m.observe(t, t);
+  const held = m.tokens(1000, 1000);
+  assert.ok(held >= 4 + 100 && held <= 4 + 101, String(held));
+  const idle = new InflightMargin(4, 10, 0);
+  for (let t = 1; t <= 1000; t++) idle.observe(t, t);
+  assert.ok(idle.tokens(1000, 1000) <= 4 + 11, 'without lag, as before');
+});
+
+test('a cut is charged over the latency and the current lag only: what a late read left behind it', () => {
+  const m = new InflightMargin(4, 10, 200, 0, 40);
+  for (let t = 1; t <= 1000; t++) m.observe(t, t);
+  const c = m.chargeTokens(1000, 1000);
+  assert.ok(c >= 50 && c <= 51, `1 token/ms × (10 + 40) ms: ${c}`);
+  m.currentLagMs = 500;
+  assert.ok(m.chargeTokens(1000, 1000) <= 211, 'never past the lag planned for');
+});
+
+test('a stream younger than its horizon holds the upstream recent rate over it; before its first token too', () => {
+  const m = new InflightMargin(4, 10, 290, 1);
+  assert.equal(m.tokens(0, 0), 4 + 300, 'before the first token: 1 token/ms × 300 ms');
+  m.observe(100, 18); // the first read after a stall: 18 tokens, its own rate unknown
+  assert.ok(m.tokens(100, 18) >= 4 + 300);
+  assert.ok(m.chargeTokens(100, 18) >= 10, 'charged at least the rate over the latency');
+  const old = new InflightMargin(4, 10, 0, 5);
+  for (let t = 1; t <= 1000; t++) old.observe(t, t);
+  assert.ok(old.tokens(1000, 1000) <= 4 + 11, 'an older stream goes by its own rate');
+  assert.ok(Math.abs(old.lifetimeTokensPerMs(100)! - 1) < 0.01, 'its lifetime rate');
+  assert.equal(new InflightMargin(4, 10).lifetimeTokensPerMs(100), null);
+});
+
+test('the upstream rate prior is the fastest recent stream', () => {
+  const r = new UpstreamRate();
+  assert.equal(r.fastest(), 0);
+  r.observe(0.3);
+  r.observe(1.2);
+  r.observe(Number.NaN);
+  assert.equal(r.fastest(), 1.2);
+  for (let i = 0; i < 32; i++) r.observe(0.5);
+  assert.equal(r.fastest(), 0.5, 'only the last 32 count');
+});
+
+test('the hidden-output margin adds the loop lag at the clock rate', () => {
+  assert.equal(hiddenMarginTokens(1000, 100), Math.ceil((1000 * (2 * HIDDEN_CLOCK_MS + 100)) / 1000));
+});
+
+test('over the lag a stream read faster than any provider generates counts at the fastest generation speed only', () => {
+  const m = new InflightMargin(4, 10, 100);
+  for (let t = 1; t <= 1000; t++) m.observe(t, 20 * t); // 20 tokens/ms: a mock writing flat out
+  const held = m.tokens(1000, 20_000);
+  assert.ok(held <= 4 + 200 + MAX_GENERATION_TOKENS_PER_MS * 100 + 1, `20 × 10 ms + the lag at the generation bound: ${held}`);
+  assert.ok(held >= 4 + 200 + MAX_GENERATION_TOKENS_PER_MS * 100);
 });

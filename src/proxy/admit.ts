@@ -13,6 +13,7 @@ import type { ProxyContext, Route } from './context.js';
 import { costModel, estimateNanos } from './cost.js';
 import type { CostModel } from './cost.js';
 import { digestPrompt, PromptMemory } from './prompt-memory.js';
+import { firstReadTokens } from './hold-life.js';
 
 /** A clamped stream must end by its own limit, not by a cut: its limit leaves room for a full in-flight margin. */
 const CLAMP_MARGIN_TOKENS = 128;
@@ -91,7 +92,9 @@ export async function admit(ctx: ProxyContext, route: Route, key: KeyEntry, req:
   const firstNeed = estimateNanos(model, info.stream ? opts.marginTokens : info.maxTokens);
   const smallestCap = Math.min(...accounts.filter((a) => a.mode === 'hard').map((a) => a.capNanos));
   const stepNanos = info.stream ? Math.min(tokensCostNanos(opts.stepTokens, model.outputRate), Math.floor(smallestCap / STEP_CAP_DIVISOR)) : 0;
-  const open = (): Hold | Refusal => openHold(ctx, key, session, accounts, info.model, firstNeed, stepNanos, provider);
+  // The first step also covers what the provider may write before spendcap first reads the stream (when there is room).
+  const firstStep = info.stream ? Math.max(stepNanos, tokensCostNanos(firstReadTokens(key), model.outputRate)) : 0;
+  const open = (): Hold | Refusal => openHold(ctx, key, session, accounts, info.model, firstNeed, firstStep, provider);
   let opened = open();
   // Team mode: this instance's lease ran short; one top-up (or one wait for others to give back) before refusing.
   if (!('id' in opened) && opened.code === 'E_CAP_REACHED' && (await ctx.bank.waitForRoom(accounts, firstNeed))) opened = open();

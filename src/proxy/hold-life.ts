@@ -1,5 +1,5 @@
-import { findRefusal, hiddenMarginTokens, HIDDEN_CLOCK_MS, InflightMargin, planGrowth, UpstreamLatency } from '../budgets/index.js';
-import type { Bank, Hold, Refusal } from '../budgets/index.js';
+import { findRefusal, hiddenMarginTokens, HIDDEN_CLOCK_MS, InflightMargin, currentLoopLagMs, generationTokensPerMs, loopLagMs, MAX_GENERATION_TOKENS_PER_MS, planGrowth, UpstreamLatency, UpstreamRate } from '../budgets/index.js';
+import type { Bank, Hold, KeyEntry, Refusal } from '../budgets/index.js';
 import type { Nanos } from '../pricing/index.js';
 import type { StreamMeter } from '../providers/types.js';
 import { streamCostNanos } from './cost.js';
@@ -17,14 +17,40 @@ const ABORT_LATENCY_BEFORE_HEADERS_MS = 100;
 /** How often a stream with hidden output (thinking) has its hold re-checked between events. */
 export const CLOCK_MS = HIDDEN_CLOCK_MS;
 
-/** Each upstream's recent times to headers (provider and base URL): the one registry, process-wide. */
-const upstreamLatencies = new Map<string, UpstreamLatency>();
+/** A stream's rate counts for the upstream's prior once it has run this long (a shorter one is a burst). */
+const RATE_SAMPLE_MIN_AGE_MS = 100;
 
-function upstreamLatency(hold: Hold): UpstreamLatency {
-  const k = `${hold.key.record.provider}\u0000${hold.key.record.baseUrl ?? ''}`;
-  let l = upstreamLatencies.get(k);
-  if (l === undefined) upstreamLatencies.set(k, (l = new UpstreamLatency()));
-  return l;
+/** What spendcap knows of one upstream (provider and base URL): recent times to headers and stream rates; one registry, process-wide. */
+interface UpstreamStats {
+  latency: UpstreamLatency;
+  rate: UpstreamRate;
+}
+const upstreams = new Map<string, UpstreamStats>();
+
+function upstreamStats(key: KeyEntry): UpstreamStats {
+  const k = `${key.record.provider}\u0000${key.record.baseUrl ?? ''}`;
+  let u = upstreams.get(k);
+  if (u === undefined) upstreams.set(k, (u = { latency: new UpstreamLatency(), rate: new UpstreamRate() }));
+  return u;
+}
+
+/** The abort latency before this request's headers: the upstream's quickest recent answer, or a guess before any. */
+function latencyBeforeHeaders(u: UpstreamStats): number {
+  return Math.min(MAX_ABORT_LATENCY_MS, Math.max(MIN_ABORT_LATENCY_MS, u.latency.floor(ABORT_LATENCY_BEFORE_HEADERS_MS)));
+}
+
+/**
+ * Output tokens the provider may write before spendcap first reads a new stream: the upstream's recent
+ * rate over the abort latency and the loop's lag. Idle, a few tokens; on a starved loop hundreds, all
+ * billed, while room admitted to others meanwhile would be gone. Admission holds it ahead when the
+ * budgets have room for it (its first step), not as a condition of admission.
+ */
+export function firstReadTokens(key: KeyEntry): number {
+  const u = upstreamStats(key);
+  const rate = u.rate.fastest();
+  const latency = latencyBeforeHeaders(u);
+  const lag = loopLagMs();
+  return Math.ceil(Math.min(rate * (latency + lag), rate * latency + MAX_GENERATION_TOKENS_PER_MS * lag));
 }
 
 /**
@@ -45,7 +71,9 @@ export class HoldLife {
     readonly stepNanos: Nanos,
     marginTokens: number,
   ) {
-    this.#inflight = new InflightMargin(marginTokens, ABORT_LATENCY_BEFORE_HEADERS_MS);
+    // The lag sampler runs from the first request on: a stall before this stream's first chunk counts too.
+    const u = upstreamStats(hold.key);
+    this.#inflight = new InflightMargin(marginTokens, latencyBeforeHeaders(u), loopLagMs(), u.rate.fastest());
   }
 
   get amountNanos(): Nanos {
@@ -59,7 +87,7 @@ export class HoldLife {
 
   /** The provider's time to headers, once known: the quickest recent one of its upstream is how long an abort may take to stop it. */
   providerAnswered(afterMs: number): void {
-    const latency = upstreamLatency(this.hold);
+    const latency = upstreamStats(this.hold.key).latency;
     latency.observe(afterMs);
     this.#inflight.latencyMs = Math.min(MAX_ABORT_LATENCY_MS, Math.max(MIN_ABORT_LATENCY_MS, latency.floor(afterMs)));
   }
@@ -70,11 +98,16 @@ export class HoldLife {
    * until now is already in the meter's clock estimate.
    */
   #marginTokens(m: StreamMeter, now: number, out: number, forCharge: boolean): number {
+    // A starved event loop reads the upstream late while the provider keeps writing: the margin looks that much further ahead.
+    const lag = loopLagMs();
+    this.#inflight.lagMs = lag;
+    this.#inflight.currentLagMs = currentLoopLagMs();
+    this.#inflight.generationTokensPerMs = generationTokensPerMs(m.hiddenTokensPerSecond);
     this.#inflight.observe(now, out);
     // On the clock the meter bounds the provider's speed (hidden output is counted at it): so is what may be in flight.
     const speed = m.needsClock ? m.hiddenTokensPerSecond : undefined;
     const t = forCharge ? this.#inflight.chargeTokens(now, out, speed) : this.#inflight.tokens(now, out, speed);
-    return m.needsClock && !forCharge ? Math.max(t, hiddenMarginTokens(m.hiddenTokensPerSecond)) : t;
+    return m.needsClock && !forCharge ? Math.max(t, hiddenMarginTokens(m.hiddenTokensPerSecond, lag)) : t;
   }
 
   /** What a stream may have cost so far, plus the margin in flight (`forCharge`: what a cut now is charged). */
@@ -144,6 +177,8 @@ export class HoldLife {
     if (this.#settled) return false;
     this.#settled = true;
     this.stopClock();
+    const rate = this.#inflight.lifetimeTokensPerMs(RATE_SAMPLE_MIN_AGE_MS);
+    if (rate !== null) upstreamStats(this.hold.key).rate.observe(rate);
     return true;
   }
 }

@@ -1,7 +1,14 @@
-import { test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { countTokens as o200k } from 'gpt-tokenizer/encoding/o200k_base';
+import { kindsOfText } from '../../proxy/token-samples.js';
+import { whenExactTokenizerReady } from './exact-tokens.js';
 import { DEFAULT_MAX_OUTPUT_TOKENS, parseResponsesRequest } from './responses-request.js';
 import type { ResponsesRequestInfo } from './responses-request.js';
+
+before(async () => {
+  await whenExactTokenizerReady('gpt-5');
+});
 
 function parse(body: unknown): ResponsesRequestInfo {
   const r = parseResponsesRequest(Buffer.from(JSON.stringify(body)));
@@ -43,10 +50,9 @@ test('malformed bodies are refused with a reason', () => {
 test('the input estimate is above the o200k count of English text (about 4 bytes a token)', () => {
   const text = 'The quick brown fox jumps over the lazy dog while the budget holds. '.repeat(200);
   const r = parse({ model: 'gpt-5', input: [{ role: 'user', content: [{ type: 'input_text', text }] }], instructions: 'Be brief.' });
-  assert.ok(r.estimatedInputTokens >= text.length / 4 * 1.2, `${r.estimatedInputTokens}`);
-  // non-ASCII text counts per character
+  assert.ok(r.estimatedInputTokens >= o200k(text) + o200k('Be brief.') + 2 * 4 + 3, `${r.estimatedInputTokens}`);
   const cjk = parse({ model: 'gpt-5', input: '预算'.repeat(1000) });
-  assert.ok(cjk.estimatedInputTokens >= 2000 * 1.5);
+  assert.ok(cjk.estimatedInputTokens >= o200k('预算'.repeat(1000)) + 4 + 3);
 });
 
 test('an image counts as an image, its base64 bytes do not count as text', () => {
@@ -78,4 +84,38 @@ test('a deeply nested body does not overflow the stack', () => {
   const deep = '{"a":['.repeat(3000) + '{"type":"input_text","text":"x"}' + ']}'.repeat(3000);
   const r = parseResponsesRequest(Buffer.from(`{"model":"gpt-5","input":[${deep}]}`));
   assert.ok(!('code' in r));
+});
+
+/** What OpenAI bills for a prompt by its framing rule: each message's text in o200k, 4 tokens a message (role included), 3 to prime the reply. */
+function billedByRule(messages: string[]): number {
+  return messages.reduce((n, t) => n + 4 + o200k(t), 3);
+}
+
+test('the estimate of a tiny prompt stays above what the provider bills for it, framing included', () => {
+  // Published bills: a two-character prompt on gpt-5-pro, 7 input tokens; a greeting on gpt-4o-mini, 9.
+  for (const [text, billed] of [['你好', 7], ['Hello!', 9]] as const) {
+    const r = parse({ model: 'gpt-5', input: text, stream: true });
+    assert.ok(r.estimatedInputTokens >= billed, `${text}: ${r.estimatedInputTokens} < ${billed}`);
+  }
+  // By the framing rule, on every kind of text, as a string, as one message with instructions, and as several items.
+  for (const { name, text } of kindsOfText()) {
+    const short = text.slice(0, 40);
+    const cases: Array<[unknown, string[]]> = [
+      [{ model: 'gpt-5', input: short, stream: true }, [short]],
+      [{ model: 'gpt-5', instructions: short, input: [{ role: 'user', content: short }], stream: true }, [short, short]],
+      [{ model: 'gpt-5', input: [1, 2, 3].map((i) => ({ role: i % 2 ? 'user' : 'assistant', content: [{ type: 'input_text', text: short }] })), stream: true }, [short, short, short]],
+    ];
+    for (const [body, messages] of cases) {
+      const r = parse(body);
+      assert.ok(r.estimatedInputTokens >= billedByRule(messages), `${name}: ${r.estimatedInputTokens} < ${billedByRule(messages)}`);
+    }
+  }
+});
+
+test("the estimate stays above the billing mock's count (a token per 4 bytes of the body)", () => {
+  for (const { name, text } of kindsOfText()) {
+    const raw = JSON.stringify({ model: 'gpt-5', input: text.slice(0, 200), stream: true });
+    const r = parse(JSON.parse(raw));
+    assert.ok(r.estimatedInputTokens >= Math.ceil(Buffer.byteLength(raw) / 4), name);
+  }
 });

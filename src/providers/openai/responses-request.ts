@@ -31,8 +31,14 @@ const REFERENCED_FILE_TOKENS = 50_000;
 const STORED_CONTEXT_TOKENS = 272_000;
 /** A stored prompt template (`prompt: {id}`): its text is not in the body. */
 const STORED_PROMPT_TOKENS = 20_000;
-/** Role markers, tool framing and the like, not visible in the body. */
-const BASE_OVERHEAD_TOKENS = 32;
+/**
+ * Framing not visible in the body: priming of the reply, the instructions' developer message, the tool
+ * namespace header. OpenAI's framing is about 4 tokens a message plus 3 to prime the reply (Responses
+ * bills 7 input tokens for a two-character prompt on gpt-5-pro, 9 for a greeting on gpt-4o-mini), and
+ * each input item's JSON keys (`role`, `content`, `type`) already count more than its framing; 16, as
+ * for Chat Completions (it was 32: 4% of a $0.02 cap over 16 tiny prompts).
+ */
+const BASE_OVERHEAD_TOKENS = 16;
 
 /**
  * max_output_tokens when the request gives none: the provider may then write up to the model's own
