@@ -80,8 +80,10 @@ describe('the cap holds when spendcap reads the provider late (starved event loo
       const cap = usdToNanos(capUsd);
       console.log(`# FIGURE starved ${streams} stream(s) $${capUsd} (busy ${busyMs}/${busyMs + freeMs} ms): billed/cap = ${(billed / cap).toFixed(3)}; ${bills.length} reached the provider`);
       assert.ok(billed <= cap, `the provider billed ${billed} n$ > cap ${cap} n$ (${(billed / cap).toFixed(3)})`);
-      // Starved, spendcap cuts early rather than late; it must still use a fair part of the cap.
-      assert.ok(billed / cap >= 0.4, `billed only ${(billed / cap).toFixed(3)} of the cap`);
+      // Starved, spendcap cuts early rather than late; it must still use a fair part of the cap. Stalls
+      // of 300 ms that recur are planned at 450 ms: at 1 token/ms that is a third of a $0.02 cap held
+      // ahead per stream, and CI's extra load (2 cores, many files) made one run 0.48.
+      assert.ok(billed / cap >= 0.3, `billed only ${(billed / cap).toFixed(3)} of the cap`);
     });
   }
 });

@@ -125,7 +125,7 @@ describe('dashboard sign-in and cookie auth', () => {
     contexts.push(other);
     const p2 = await other.newPage();
     await p2.goto(url);
-    await p2.waitForFunction("document.getElementById('status')?.className === 'error'", undefined, { timeout: 15_000 });
+    await p2.locator('#status.error').waitFor({ timeout: 15_000 });
     assert.match((await p2.textContent('#status')) ?? '', /already used or has expired/);
     assert.equal(p2.url().includes('#'), false);
     assert.equal((await other.cookies()).length, 0);
@@ -147,7 +147,7 @@ describe('dashboard sign-in and cookie auth', () => {
     contexts.push(context);
     const page = await context.newPage();
     await page.goto(url);
-    await page.waitForFunction("document.getElementById('status')?.className === 'error'", undefined, { timeout: 15_000 });
+    await page.locator('#status.error').waitFor({ timeout: 15_000 });
     assert.equal(await page.locator(SIGN_IN).count(), 1);
     assert.equal((await context.cookies()).length, 0);
   });

@@ -18,6 +18,11 @@ import { CUT_STOP_REASON } from '../src/providers/anthropic/index.js';
 const ROOT = join(import.meta.dirname, '..', '..');
 const SHOTS = process.env.SPENDCAP_SCREENSHOTS === '1' ? join(ROOT, 'docs', 'screenshots') : null;
 const MODEL = 'claude-sonnet-4-5';
+/** The page's document, as the predicates run in the page use it (the tests compile without the DOM library). */
+interface PageDocument {
+  querySelector(selector: string): { getAttribute(name: string): string | null } | null;
+  querySelectorAll(selector: string): ArrayLike<{ getAttribute(name: string): string | null }>;
+}
 const messages = [{ role: 'user' as const, content: 'Write a long essay about budgets.' }];
 
 function client(sc: TestSpendcap, token: string, headers: Record<string, string> = {}): Anthropic {
@@ -145,7 +150,12 @@ describe('web dashboard', () => {
     assert.ok(seen.length >= 3, `bar values during the stream: ${seen.join(', ')}`);
     assert.ok(seen.at(-1)! > before, `bar rose: ${before} → ${seen.join(', ')}`);
     const settled = await admin<BudgetJson>(sc, '/api/budgets/claude');
-    await page.waitForFunction(`Math.abs(Number(document.querySelector('li.budget[data-budget="claude"] [role=meter]').getAttribute('aria-valuenow')) - ${settled.spentUsd}) < 1e-9`, undefined, { timeout: 5000 });
+    // Predicates are functions, not strings: the page's CSP (no 'unsafe-eval') refuses a string once Playwright has to poll it.
+    await page.waitForFunction(
+      (spentUsd) => Math.abs(Number((globalThis as unknown as { document: PageDocument }).document.querySelector('li.budget[data-budget="claude"] [role=meter]')?.getAttribute('aria-valuenow')) - spentUsd) < 1e-9,
+      settled.spentUsd,
+      { timeout: 5000 },
+    );
   });
 
   test('Kill from the page cuts an open stream and blocks the next request; "+$5" re-opens it', async () => {
@@ -212,7 +222,7 @@ describe('web dashboard', () => {
     const asked = page.waitForRequest((r) => r.url().includes('/api/events?') && new URL(r.url()).searchParams.get('channel') === 'web');
     await page.getByRole('combobox', { name: 'Channel' }).selectOption('web');
     assert.equal(new URL((await asked).url()).searchParams.get('limit'), '50');
-    await page.waitForFunction(`[...document.querySelectorAll('table.events tbody tr')].every((r) => r.dataset.channel === 'web')`);
+    await page.waitForFunction(() => Array.from((globalThis as unknown as { document: PageDocument }).document.querySelectorAll('table.events tbody tr')).every((r) => r.getAttribute('data-channel') === 'web'));
     const text = (await table.textContent()) ?? '';
     for (const kind of ['kill', 'lift', 'cap-set']) assert.ok(text.includes(kind), `history has ${kind}`);
     const events = await admin<{ items: Array<{ kind: string; channel: string }> }>(sc, '/api/events?budget=claude');

@@ -6,8 +6,10 @@
  * over that lag as well as over the abort latency.
  *
  * Measured by timer drift: a timer due every `periodMs` that fires late was held up by the loop (or by
- * the OS not scheduling the process) for that long. The lag to plan with is the second largest drift
- * of the last `windowMs` (stalls that recur), or the current one when the loop is late right now.
+ * the OS not scheduling the process) for that long. The lag to plan with, over the last `windowMs`:
+ * the largest drift (the next stall may come before a second one is seen), and stalls that recur with a
+ * 50% allowance (a loaded machine's stalls vary: in CI a loop planned for its 300 ms stalls met 330 ms
+ * ones, and the bill passed the cap by 10%); or the current one when the loop is late right now.
  */
 export class LoopLag {
   #lastTick: number;
@@ -15,7 +17,7 @@ export class LoopLag {
   #lastLateMs = 0;
   /** The window's drifts (time seen, ms late), oldest first: at most one per tick. */
   readonly #drifts: { t: number; lateMs: number }[] = [];
-  /** The second largest drift of the window, as of the last tick. */
+  /** The lag to plan with as of the last tick (see the class). */
   #planMs = 0;
 
   constructor(
@@ -36,19 +38,19 @@ export class LoopLag {
     const d = this.#drifts;
     if (late > 0) d.push({ t: now, lateMs: late });
     while (d.length > 0 && d[0]!.t < now - this.windowMs) d.shift();
-    // The second largest: one stall (a module loading, a long GC) is an event; a loaded machine stalls again and again.
     let first = 0;
     let second = 0;
     for (const x of d) {
       if (x.lateMs > first) [first, second] = [x.lateMs, first];
       else if (x.lateMs > second) second = x.lateMs;
     }
-    this.#planMs = second;
+    // One stall is planned for as it was; a second says the loop stalls again and again, and by how much more.
+    this.#planMs = Math.max(first, second * RECURRING_STALL_FACTOR);
   }
 
   /**
-   * How late the loop may read a socket before the next check, ms: the window's second largest drift
-   * (stalls that recur), or the current one when the loop is late right now (the timer has not had its turn).
+   * How late the loop may read a socket before the next check, ms: the window's plan (see the class),
+   * or the current one when the loop is late right now (the timer has not had its turn).
    */
   lagMs(now: number): number {
     return Math.min(MAX_LOOP_LAG_MS, Math.max(this.#planMs, now - this.#lastTick - this.periodMs, 0));
@@ -66,6 +68,8 @@ export class LoopLag {
 
 /** The sampler's period, ms: short enough to see a stall of a few ms, cheap (100 wake-ups a second). */
 export const LOOP_SAMPLE_MS = 10;
+/** The allowance on stalls that recur: the next one may be longer (measured: 10% in CI). */
+export const RECURRING_STALL_FACTOR = 1.5;
 /** How long a stall counts, ms. */
 export const LOOP_LAG_WINDOW_MS = 1000;
 /** A stall longer than this is not planned for: margins that large would refuse every stream anyway. */
