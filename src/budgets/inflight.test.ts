@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hiddenMarginTokens, HIDDEN_CLOCK_MS, InflightMargin, MAX_GENERATION_TOKENS_PER_MS, UpstreamLatency, UpstreamRate } from './inflight.js';
+import { hiddenMarginTokens, HIDDEN_CLOCK_MS, InflightMargin, LATENCY_WINDOW_MS, MAX_GENERATION_TOKENS_PER_MS, UpstreamLatency, UpstreamRate } from './inflight.js';
 
 test('before the first token only the minimum is held', () => {
   const m = new InflightMargin(4, 10);
@@ -57,12 +57,28 @@ test('on the clock a burst counts up to the speed bound; a stream measured faste
 
 test('the abort latency is the quickest recent answer of the upstream, and rises again once old answers leave', () => {
   const l = new UpstreamLatency();
-  assert.equal(l.floor(100), 100, 'before any answer: the fallback');
-  l.observe(8);
-  for (let i = 0; i < 31; i++) l.observe(40);
-  assert.equal(l.floor(40), 8, 'a burst queued at the provider does not raise it');
-  l.observe(40);
-  assert.equal(l.floor(40), 40, 'the quick answer left the last 32: the path is slower now');
+  assert.equal(l.floor(100, 0), 100, 'before any answer: the fallback');
+  l.observe(8, 0);
+  for (let i = 0; i < 31; i++) l.observe(40, 100 + i);
+  assert.equal(l.floor(40, 200), 8, 'a burst queued at the provider does not raise it');
+  l.observe(40, LATENCY_WINDOW_MS + 2000);
+  assert.equal(l.floor(40, LATENCY_WINDOW_MS + 2000), 40, 'the quick answer left the last 32 and the window: the path is slower now');
+});
+
+test('a burst longer than the ring keeps the quiet answer of the last minute: queueing at the provider is not abort latency', () => {
+  const l = new UpstreamLatency();
+  for (let i = 0; i < 3; i++) l.observe(5 + i, 1000 * i); // quiet requests, one at a time
+  for (let i = 0; i < 200; i++) l.observe(56 + (i % 100), 10_000 + i); // 200 requests at once, each queued behind the others
+  assert.equal(l.floor(100, 10_300), 5, 'the burst did not push the quiet answers out');
+  // An upper bound still: nothing quicker than an answer seen is assumed, and a slower path shows
+  // once the window and the last 32 have both passed.
+  for (let i = 0; i < 32; i++) l.observe(90, LATENCY_WINDOW_MS + 20_000 + i);
+  assert.equal(l.floor(100, LATENCY_WINDOW_MS + 20_100), 90);
+  // A quiet upstream keeps its last 32 answers however old: one answer an hour still has a floor.
+  const q = new UpstreamLatency();
+  q.observe(12, 0);
+  q.observe(30, 3_600_000);
+  assert.equal(q.floor(100, 7_200_000), 12);
 });
 
 test('the hold looks ahead over the abort latency and the loop lag: 1 token/ms, 10 ms + 90 ms of lag → 100 tokens', () => {

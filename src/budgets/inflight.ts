@@ -201,29 +201,56 @@ export class UpstreamRate {
   }
 }
 
-/** How many recent answers of one upstream the latency floor remembers. */
+/** How many recent answers of one upstream the latency floor remembers at least. */
 const LATENCY_SAMPLES = 32;
+/** And for how long it remembers every answer, however many came since (kept as one minimum a second). */
+export const LATENCY_WINDOW_MS = 60_000;
+const LATENCY_BUCKET_MS = 1000;
 
 /**
  * The round trip of one upstream, from its recent times to headers: their minimum. A request's own
  * time to headers also counts the provider queueing it and reading its prompt (and, under load, a
  * busy event loop at either end): an abort waits for none of that, only for the way there and the
- * provider's reaction, which the quickest recent answer bounds. Recent only (a ring of the last
- * LATENCY_SAMPLES), so a path that got slower raises it again within as many requests.
+ * provider's reaction, which the quickest recent answer bounds. Recent: the last LATENCY_SAMPLES
+ * answers, and every answer of the last LATENCY_WINDOW_MS. The window is why a burst (64 requests
+ * queued behind each other at the provider, each answered late) does not push the quiet answers out
+ * within a second; the count is why a quiet upstream keeps one. A path that got slower raises the
+ * floor again once both have passed.
  */
 export class UpstreamLatency {
   readonly #samples: number[] = [];
   #next = 0;
+  /** One minimum a second over the window: [second, ms], oldest first. */
+  readonly #window: Array<[number, number]> = [];
 
-  observe(ms: number): void {
+  observe(ms: number, now: number = Date.now()): void {
     if (!(ms >= 0)) return;
     if (this.#samples.length < LATENCY_SAMPLES) this.#samples.push(ms);
     else this.#samples[this.#next] = ms;
     this.#next = (this.#next + 1) % LATENCY_SAMPLES;
+    this.#remember(ms, now);
   }
 
-  /** The quickest recent answer, or `fallback` before any. */
-  floor(fallback: number): number {
-    return this.#samples.length === 0 ? fallback : Math.min(...this.#samples);
+  /** The quickest answer of the last LATENCY_SAMPLES and of the last LATENCY_WINDOW_MS, or `fallback` before any. */
+  floor(fallback: number, now: number = Date.now()): number {
+    if (this.#samples.length === 0) return fallback;
+    this.#forget(now);
+    let least = Math.min(...this.#samples);
+    for (const [, ms] of this.#window) least = Math.min(least, ms);
+    return least;
+  }
+
+  #remember(ms: number, now: number): void {
+    const second = Math.floor(now / LATENCY_BUCKET_MS);
+    const last = this.#window[this.#window.length - 1];
+    if (last !== undefined && last[0] === second) last[1] = Math.min(last[1], ms);
+    else this.#window.push([second, ms]);
+    this.#forget(now);
+  }
+
+  #forget(now: number): void {
+    // A second counts while any part of it is within the window: an answer stays up to a second longer.
+    const oldest = Math.floor((now - LATENCY_WINDOW_MS) / LATENCY_BUCKET_MS);
+    while (this.#window.length > 0 && this.#window[0]![0] < oldest) this.#window.shift();
   }
 }
