@@ -114,15 +114,18 @@ export async function whenExactTokenizerReady(model: string): Promise<void> {
   if (enc !== null) await loadEncoding(enc);
 }
 
+/** The encoding's counter once loaded; until then undefined, and the load starts (no allocation: this runs per stream delta). */
+function loadedCounter(enc: Encoding): Counter | undefined {
+  const count = counters.get(enc);
+  if (count === undefined) void loadEncoding(enc);
+  return count;
+}
+
 /** The exact count of `text` in the model's tokenizer, or null when it is not an OpenAI model or not loaded yet. */
 export function exactTokens(model: string, text: string): number | null {
   const enc = encodingOf(model);
-  if (enc === null) return null;
-  const count = counters.get(enc);
-  if (count === undefined) {
-    void loadEncoding(enc);
-    return null;
-  }
+  const count = enc === null ? undefined : loadedCounter(enc);
+  if (count === undefined) return null;
   try {
     return count(text);
   } catch {
@@ -133,12 +136,8 @@ export function exactTokens(model: string, text: string): number | null {
 /** exactTokens of a request body's text, through the segment cache (deltas of a stream are not cached: too many, too short). */
 function exactBodyTokens(model: string, text: string): number | null {
   const enc = encodingOf(model);
-  if (enc === null) return null;
-  const count = counters.get(enc);
-  if (count === undefined) {
-    void loadEncoding(enc);
-    return null;
-  }
+  const count = enc === null ? undefined : loadedCounter(enc);
+  if (enc === null || count === undefined) return null;
   let cache = segmentCaches.get(enc);
   if (cache === undefined) segmentCaches.set(enc, (cache = new SegmentCache()));
   try {
