@@ -10,23 +10,42 @@ import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startMockAnthropic } from './mock-anthropic.js';
-import type { MockAnthropic, MockAnthropicOptions, MockBill } from './mock-anthropic.js';
+import type { MockAnthropicOptions, MockBill } from './mock-anthropic.js';
+import { startMockOpenAI } from './mock-openai.js';
+import type { MockOpenAIBill, MockOpenAIOptions } from './mock-openai.js';
+import { startMockGemini } from './mock-gemini.js';
+import type { MockGeminiBill, MockGeminiOptions } from './mock-gemini.js';
 
-type Question = { op: 'start'; options: MockAnthropicOptions } | { op: 'bills' | 'waitIdle' | 'close' };
+/** Which mock runs in the child, with its options. */
+type MockSpec = { kind: 'anthropic'; options: MockAnthropicOptions } | { kind: 'openai'; options: MockOpenAIOptions } | { kind: 'gemini'; options: MockGeminiOptions };
+type Question = { op: 'start'; spec: MockSpec } | { op: 'bills' | 'waitIdle' | 'close' };
 type Ask = Question & { id: number };
-type Answer = { id: number; url?: string; bills?: MockBill[]; error?: string };
+type Answer = { id: number; url?: string; bills?: unknown[]; error?: string };
 
-export interface MockAnthropicProcess {
+export interface MockProcess<Bill> {
   readonly url: string;
-  /** The bills as the child has them now (one per POST /v1/messages, in arrival order). */
-  bills(): Promise<MockBill[]>;
+  /** The bills as the child has them now (one per metered request, in arrival order). */
+  bills(): Promise<Bill[]>;
   /** Resolves once the child has no response in flight and every bill is final. */
   waitIdle(): Promise<void>;
   close(): Promise<void>;
 }
+export type MockAnthropicProcess = MockProcess<MockBill>;
 
 /** Starts the Anthropic mock in a child process. */
-export async function startMockAnthropicProcess(options: MockAnthropicOptions): Promise<MockAnthropicProcess> {
+export function startMockAnthropicProcess(options: MockAnthropicOptions): Promise<MockProcess<MockBill>> {
+  return startMockProcess({ kind: 'anthropic', options });
+}
+/** Starts the OpenAI mock (Chat Completions and Responses) in a child process. */
+export function startMockOpenAIProcess(options: MockOpenAIOptions): Promise<MockProcess<MockOpenAIBill>> {
+  return startMockProcess({ kind: 'openai', options });
+}
+/** Starts the Gemini mock in a child process. */
+export function startMockGeminiProcess(options: MockGeminiOptions): Promise<MockProcess<MockGeminiBill>> {
+  return startMockProcess({ kind: 'gemini', options });
+}
+
+async function startMockProcess<Bill>(spec: MockSpec): Promise<MockProcess<Bill>> {
   const child = fork(fileURLToPath(import.meta.url), ['--mock-child'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const waiting = new Map<number, (a: Answer) => void>();
   let next = 0;
@@ -40,10 +59,10 @@ export async function startMockAnthropicProcess(options: MockAnthropicOptions): 
       waiting.set(id, (a) => (a.error === undefined ? resolve(a) : reject(new Error(a.error))));
       child.send({ ...q, id });
     });
-  const started = await ask({ op: 'start', options });
+  const started = await ask({ op: 'start', spec });
   return {
     url: started.url!,
-    bills: async () => (await ask({ op: 'bills' })).bills!,
+    bills: async () => (await ask({ op: 'bills' })).bills as Bill[],
     waitIdle: async () => void (await ask({ op: 'waitIdle' })),
     close: async () => {
       await ask({ op: 'close' });
@@ -61,7 +80,7 @@ function exited(child: ChildProcess): Promise<void> {
 
 /** The child side: one mock, answering the parent's questions. */
 function serveChild(): void {
-  let mock: MockAnthropic | null = null;
+  let mock: { url: string; bills: unknown[]; waitIdle(): Promise<void>; close(): Promise<void> } | null = null;
   const answer = (a: Answer): void => void process.send!(a);
   // The parent is gone (a failed or killed test run): so is the mock.
   process.on('disconnect', () => process.exit(0));
@@ -69,7 +88,8 @@ function serveChild(): void {
     void (async () => {
       try {
         if (q.op === 'start') {
-          mock = await startMockAnthropic(q.options);
+          const { spec } = q;
+          mock = spec.kind === 'anthropic' ? await startMockAnthropic(spec.options) : spec.kind === 'openai' ? await startMockOpenAI(spec.options) : await startMockGemini(spec.options);
           return answer({ id: q.id, url: mock.url });
         }
         if (mock === null) throw new Error('mock not started');
