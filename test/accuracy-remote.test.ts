@@ -5,10 +5,7 @@
 // yet is billed all the same, and the bill must still stay under the cap.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { GoogleGenAI } from '@google/genai';
@@ -17,10 +14,10 @@ import type { MockProcess } from './helpers/mock-process.js';
 import type { MockBill } from './helpers/mock-anthropic.js';
 import type { MockOpenAIBill } from './helpers/mock-openai.js';
 import type { MockGeminiBill } from './helpers/mock-gemini.js';
-import { addKey, tempDataDir } from './helpers/spendcap.js';
+import { addKey, startSpendcapProcess, tempDataDir } from './helpers/spendcap.js';
+import type { SpendcapProcess } from './helpers/spendcap.js';
 import { usdToNanos } from '../src/pricing/index.js';
 
-const BIN = fileURLToPath(new URL('../../bin/spendcap.js', import.meta.url));
 /**
  * The share of the cap the provider must bill. Idle on this 2-core VM (2026-12-03): Anthropic 1 stream
  * 0.92-0.94, 32 streams 0.85-0.89, Chat 0.90-0.93, Responses 0.86-0.91, Gemini 0.98; a loaded machine holds more
@@ -41,26 +38,6 @@ const cost = (p: Prices, uncached: number, cached: number, output: number): numb
 const anthropicBill = (b: MockBill): number => cost(SONNET, b.usage.input_tokens, b.usage.cache_read_input_tokens, b.usage.output_tokens);
 const openaiBill = (p: Prices) => (b: MockOpenAIBill) => cost(p, b.usage.input_tokens - b.usage.cached_tokens, b.usage.cached_tokens, b.usage.output_tokens);
 const geminiBill = (b: MockGeminiBill): number => cost(FLASH, b.usage.promptTokenCount - b.usage.cachedContentTokenCount, b.usage.cachedContentTokenCount, b.usage.candidatesTokenCount + b.usage.thoughtsTokenCount);
-
-/** `spendcap start` as a child process; resolves with its URL once its banner is out. */
-async function startSpendcapProcess(dataDir: string, env: Record<string, string>): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(process.execPath, [BIN, 'start', '--data-dir', dataDir, '--port', '0', '--no-open', '--quiet'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stderr.on('data', (c: Buffer) => (out += c.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`spendcap did not start: ${out}`)), 15_000);
-    proc.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /running on (http:\/\/[^\s]+)/.exec(out);
-      if (m && out.includes('Anthropic SDK:')) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    proc.once('exit', (code) => reject(new Error(`spendcap exited (${code}): ${out}`)));
-  });
-  return { proc, url };
-}
 
 /** Runs `count` streams at once on a fresh key with `capUsd`; the provider's bill for them against the cap. */
 async function swarm<Bill>(opts: { name: string; mock: MockProcess<Bill>; bill: (b: Bill) => number; capUsd: number; count: number; run: (i: number) => Promise<unknown> }): Promise<void> {
@@ -84,7 +61,7 @@ describe('swarms on small caps with spendcap and the providers in their own proc
   let anthropic: MockProcess<MockBill>;
   let openai: MockProcess<MockOpenAIBill>;
   let gemini: MockProcess<MockGeminiBill>;
-  let server: { proc: ChildProcess; url: string };
+  let server: SpendcapProcess;
   const dataDir = tempDataDir();
   const key = async (name: string, capUsd: number, provider: string): Promise<string> => addKey(dataDir, name, capUsd, [], provider);
   const claude = (token: string, i: number) => new Anthropic({ apiKey: token, baseURL: server.url, maxRetries: 0, defaultHeaders: { 'x-spendcap-session': `s${i}` } }).messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 4096, messages: [{ role: 'user', content: PROMPT }] }).finalMessage();
@@ -101,7 +78,7 @@ describe('swarms on small caps with spendcap and the providers in their own proc
     anthropic = await startMockAnthropicProcess({ tokenIntervalMs: 1, outputTokens: 1000, tokenizerInflation: 0.25 });
     openai = await startMockOpenAIProcess({ tokenIntervalMs: 1, outputTokens: 1000 });
     gemini = await startMockGeminiProcess({ tokenIntervalMs: 1, outputTokens: 1000 });
-    server = await startSpendcapProcess(dataDir, { SPENDCAP_ANTHROPIC_BASE_URL: anthropic.url, SPENDCAP_OPENAI_BASE_URL: `${openai.url}/v1`, SPENDCAP_GEMINI_BASE_URL: gemini.url });
+    server = await startSpendcapProcess(dataDir, { SPENDCAP_ANTHROPIC_BASE_URL: anthropic.url, SPENDCAP_OPENAI_BASE_URL: `${openai.url}/v1`, SPENDCAP_GEMINI_BASE_URL: gemini.url }, ['--quiet']);
     // One request per upstream first, on other keys: spendcap knows each upstream's round trip and
     // stream rate, as a server that has been running does.
     await claude(await key('warm-anthropic', 1, 'anthropic'), 0);

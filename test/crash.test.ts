@@ -2,40 +2,18 @@
 // next start, and the cap still holds afterwards. The server runs as a real child process.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import Anthropic from '@anthropic-ai/sdk';
 import { startMockAnthropic } from './helpers/mock-anthropic.js';
 import type { MockPricePerMtok } from './helpers/mock-anthropic.js';
-import { addKey, cli, tempDataDir } from './helpers/spendcap.js';
+import { addKey, cli, startSpendcapProcess, tempDataDir } from './helpers/spendcap.js';
+import type { SpendcapProcess } from './helpers/spendcap.js';
 
-const BIN = fileURLToPath(new URL('../../bin/spendcap.js', import.meta.url));
 const MODEL = 'claude-sonnet-4-5';
 const SONNET: MockPricePerMtok = { input: 3_000_000_000, output: 15_000_000_000, cacheRead: 300_000_000, cacheWrite5m: 3_750_000_000, cacheWrite1h: 6_000_000_000 };
 
-async function startProcess(dataDir: string, upstream: string): Promise<{ proc: ChildProcess; url: string; output: () => string }> {
-  const proc = spawn(process.execPath, [BIN, 'start', '--data-dir', dataDir, '--port', '0', '--no-open'], {
-    env: { ...process.env, SPENDCAP_ANTHROPIC_BASE_URL: upstream },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  proc.stderr.on('data', (c: Buffer) => (out += c.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`spendcap did not start: ${out}`)), 15_000);
-    proc.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /running on (http:\/\/[^\s]+)/.exec(out);
-      // The banner is complete once it says how to point the SDK at it.
-      if (m && out.includes('Anthropic SDK:')) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    proc.once('exit', (code) => reject(new Error(`spendcap exited (${code}): ${out}`)));
-  });
-  return { proc, url, output: () => out };
+function startProcess(dataDir: string, upstream: string): Promise<SpendcapProcess> {
+  return startSpendcapProcess(dataDir, { SPENDCAP_ANTHROPIC_BASE_URL: upstream });
 }
 
 interface Row {

@@ -1,8 +1,11 @@
 // Starts a real spendcap server (in this process) on a fresh data dir, and runs CLI commands
 // against the same data dir through the real CLI entry.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.js';
 import type { ProxyOptions } from '../../src/proxy/relay.js';
 import { startServer } from '../../src/server/server.js';
@@ -30,6 +33,36 @@ export async function addKey(dataDir: string, name: string, capUsd: number, extr
   const r = await cli(dataDir, ['key', 'add', name, '--provider', provider, '--provider-key', `sk-test-${provider}-${name}`, '--cap', String(capUsd), '--json', ...extra]);
   if (r.code !== 0) throw new Error(`key add failed: ${r.err}`);
   return (JSON.parse(r.out) as { token: string }).token;
+}
+
+const BIN = fileURLToPath(new URL('../../../bin/spendcap.js', import.meta.url));
+
+export interface SpendcapProcess {
+  proc: ChildProcess;
+  url: string;
+  /** Everything it printed so far (stdout and stderr). */
+  output: () => string;
+}
+
+/** `spendcap start` as a real child process on `dataDir` (upstreams from `env`); resolves once its banner is out. */
+export async function startSpendcapProcess(dataDir: string, env: NodeJS.ProcessEnv, extraArgs: string[] = []): Promise<SpendcapProcess> {
+  const proc = spawn(process.execPath, [BIN, 'start', '--data-dir', dataDir, '--port', '0', '--no-open', ...extraArgs], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`spendcap did not start: ${out}`)), 15_000);
+    proc.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /running on (http:\/\/[^\s]+)/.exec(out);
+      // The banner is complete once it says how to point the SDK at it.
+      if (m && out.includes('Anthropic SDK:')) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    proc.once('exit', (code) => reject(new Error(`spendcap exited (${code}): ${out}`)));
+  });
+  return { proc, url, output: () => out };
 }
 
 export interface TestSpendcap {
