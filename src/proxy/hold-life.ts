@@ -10,7 +10,7 @@ import { safeTokens } from './usage-guard.js';
  * How long an abort may take to stop the provider: one round trip and its reaction, bounded by the
  * quickest recent time to response headers of the same upstream (see UpstreamLatency), kept within these.
  */
-const MIN_ABORT_LATENCY_MS = 5;
+const MIN_ABORT_LATENCY_MS = 2;
 const MAX_ABORT_LATENCY_MS = 2000;
 /** Before the provider's headers, when the round trip is not known yet. */
 const ABORT_LATENCY_BEFORE_HEADERS_MS = 100;
