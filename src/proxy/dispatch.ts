@@ -37,7 +37,6 @@ export async function dispatch(x: Exchange): Promise<UpstreamResponse | null> {
   const { ctx, route, res, life } = x;
   const { adapter, upstream } = route;
   let upstreamRes: UpstreamResponse;
-  const sentAt = Date.now();
   try {
     upstreamRes = await callUpstream(
       ctx.dispatcher,
@@ -62,7 +61,7 @@ export async function dispatch(x: Exchange): Promise<UpstreamResponse | null> {
     return null;
   }
   life.stopClock();
-  life.providerAnswered(Date.now() - sentAt);
+  life.providerAnswered(upstreamRes.answeredAfterMs);
   x.status = upstreamRes.statusCode;
   // OpenRouter's generation id (header or body) is what GET /generation?id= answers for: spendcap reconcile.
   const generationId = upstreamRes.headers['x-generation-id'];

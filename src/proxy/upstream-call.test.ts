@@ -2,7 +2,7 @@
 // chunk and never inside undici's callback, backpressure reaching undici, destroy aborting the call.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CallAbort, UpstreamBody } from './upstream-call.js';
+import { callUpstream, CallAbort, UpstreamBody } from './upstream-call.js';
 
 function body(): { b: UpstreamBody; calls: { resumed: number; aborted: number } } {
   const calls = { resumed: 0, aborted: 0 };
@@ -94,4 +94,33 @@ test('an abort before the call connects stops it as soon as it does; after, at o
   late.abort();
   late.abort();
   assert.equal(stopped, 2);
+});
+
+test("the provider's time to answer leaves out the wait for a connection in front of the call", async () => {
+  const { createServer } = await import('node:http');
+  const { Pool } = await import('undici');
+  // The provider answers each request 20 ms after it has it; one connection, so the second call
+  // waits about 120 ms for the first to finish before it is even sent.
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => setTimeout(() => res.end('ok'), req.url === '/slow' ? 120 : 20));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as import('node:net').AddressInfo;
+  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 1 });
+  try {
+    const call = async (path: string): Promise<{ answeredAfterMs: number; totalMs: number }> => {
+      const t0 = performance.now();
+      const r = await callUpstream(pool, { path, method: 'POST', body: 'x' }, new CallAbort());
+      await new Promise<void>((resolve) => r.body.on('data', () => undefined).on('end', resolve));
+      return { answeredAfterMs: r.answeredAfterMs, totalMs: performance.now() - t0 };
+    };
+    const [first, queued] = await Promise.all([call('/slow'), call('/quick')]);
+    assert.ok(first.answeredAfterMs >= 110, `the slow answer took ${first.answeredAfterMs} ms`);
+    assert.ok(queued.totalMs >= 130, `the second call waited for the connection (${queued.totalMs} ms in all)`);
+    assert.ok(queued.answeredAfterMs >= 15 && queued.answeredAfterMs < 80, `its answer took ${queued.answeredAfterMs} ms of that, not the queue's`);
+  } finally {
+    await pool.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 });

@@ -10,6 +10,11 @@ export interface UpstreamResponse {
   statusCode: number;
   headers: Record<string, string | string[] | undefined>;
   body: UpstreamBody;
+  /**
+   * ms from the request's last byte on the socket to the response's headers: the provider's time to
+   * answer, without the wait for a connection (or a connect) in front of it (see HoldLife.providerAnswered).
+   */
+  answeredAfterMs: number;
 }
 
 /**
@@ -169,6 +174,8 @@ function parseHeaders(raw: Buffer[]): Record<string, string | string[] | undefin
 class CallHandler implements Dispatcher.DispatchHandler {
   #abortCall: ((err?: Error) => void) | null = null;
   #body: UpstreamBody | null = null;
+  /** When the call was handed to undici, then when its last byte was written (performance.now()). */
+  #sentAt = performance.now();
 
   constructor(
     private readonly stop: CallAbort,
@@ -185,11 +192,16 @@ class CallHandler implements Dispatcher.DispatchHandler {
     this.stop.onAbort(this.#abort);
   }
 
+  /** undici wrote the whole request (not in its handler types, called when present). */
+  onRequestSent(): void {
+    this.#sentAt = performance.now();
+  }
+
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     // 1xx (informational) answers are not the response.
     if (statusCode < 200) return true;
     this.#body = new UpstreamBody(resume, this.#abort);
-    this.resolve({ statusCode, headers: parseHeaders(rawHeaders), body: this.#body });
+    this.resolve({ statusCode, headers: parseHeaders(rawHeaders), body: this.#body, answeredAfterMs: performance.now() - this.#sentAt });
     return true;
   }
 
