@@ -23,6 +23,8 @@ export interface Allowance {
   aheadNanos(stepNanos: Nanos): Nanos;
   /** A running stream wants `nanos` more than there is room for here: top up now (not awaited). */
   short(accounts: readonly Account[], nanos: Nanos): void;
+  /** One top-up of the slices that have less than `nanos` free, awaited; no wait for other instances to give back. */
+  topUp(accounts: readonly Account[], nanos: Nanos): Promise<void>;
   /** Top-ups (and waits for other instances to give back) for a bounded time; true when `nanos` would now fit. */
   waitForRoom(accounts: readonly Account[], nanos: Nanos): Promise<boolean>;
   /** The hold as it is now, written in the next batch. */

@@ -143,6 +143,16 @@ export class Bank {
     return this.#allowance.waitForRoom(accounts, nanos);
   }
 
+  /**
+   * Team mode: one top-up of this instance's slices when they have less than `nanos` free, awaited
+   * (no wait for other instances to give back). Null when there is nothing to wait for (local mode,
+   * room enough, or no room at all): the request path takes no extra turn.
+   */
+  topUp(accounts: readonly Account[], nanos: Nanos): Promise<void> | null {
+    if (this.#allowance === null || this.room(accounts) >= nanos || findRefusal(accounts, nanos) !== null) return null;
+    return this.#allowance.topUp(accounts, nanos);
+  }
+
   /** How far ahead of its need a stream's hold grows (team mode: Allowance.aheadNanos; local mode 0). */
   aheadNanos(stepNanos: Nanos): Nanos {
     return this.#allowance === null ? 0 : this.#allowance.aheadNanos(stepNanos);

@@ -95,6 +95,11 @@ export async function admit(ctx: ProxyContext, route: Route, key: KeyEntry, req:
   // The first step also covers what the provider may write before spendcap first reads the stream (when there is room).
   const firstStep = info.stream ? Math.max(stepNanos, tokensCostNanos(firstReadTokens(key), model.outputRate)) : 0;
   const open = (): Hold | Refusal => openHold(ctx, key, session, accounts, info.model, firstNeed, firstStep, provider);
+  // Team mode: a slice with room for the prompt but not for the first step would open a stream that
+  // is cut at its first chunk unless the top-up lands before it (12 streams started together on three
+  // instances: 2 cut at 2-4 tokens in half the runs). One top-up first; local mode: no wait.
+  const topUp = info.stream ? ctx.bank.topUp(accounts, firstNeed + firstStep) : null;
+  if (topUp !== null) await topUp;
   let opened = open();
   // Team mode: this instance's lease ran short; one top-up (or one wait for others to give back) before refusing.
   if (!('id' in opened) && opened.code === 'E_CAP_REACHED' && (await ctx.bank.waitForRoom(accounts, firstNeed))) opened = open();

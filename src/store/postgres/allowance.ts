@@ -81,6 +81,10 @@ export class LeaseAllowance implements Allowance {
     this.#team.short(slotsOf(accounts), nanos);
   }
 
+  topUp(accounts: readonly Account[], nanos: Nanos): Promise<void> {
+    return this.#team.topUpOnce(slotsOf(accounts), nanos);
+  }
+
   give(accounts: readonly Account[], nanos: Nanos): void {
     this.#team.release(slotsOf(accounts), nanos);
   }

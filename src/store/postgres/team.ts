@@ -199,6 +199,12 @@ export class TeamLedger {
     }
   }
 
+  /** One top-up (one round trip, or the one already on its way) of every hard slice with less than `nanos` free; never waits for give-backs. */
+  async topUpOnce(slots: readonly Slot[], nanos: number): Promise<void> {
+    const short = slots.map((s) => this.#state(s)).filter((s) => s.mode === 'hard' && !s.killed && !s.revoking && !this.#stopped && leaseFree(s.lease) < nanos);
+    await Promise.all(short.map((s) => this.#topUp(s, nanos, true)));
+  }
+
   /**
    * 'refused' when this call asked the database and got less than the shortfall; 'retry' otherwise.
    * `signal`: a request or a stream is short now (not a prefetch), so a refusal tells the others.
