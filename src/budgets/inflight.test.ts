@@ -38,6 +38,21 @@ test('a cut is charged rate × latency beyond what it read, not the minimum held
   assert.equal(fresh.chargeTokens(0, 0), 8, 'before its first token a stream is charged the minimum: its first chunk may be on the way');
 });
 
+test('a cut after the whole socket read is charged the latency only: a late read is a burst the provider wrote over the lag', () => {
+  // 1 token/ms for 500 ms, read 60 ms late at the end: the last read brought 60 tokens at once.
+  const m = new InflightMargin(8, 10, 60, 0, 60, 1);
+  for (let t = 1; t <= 440; t++) m.observe(t, t);
+  m.observe(500, 500);
+  assert.ok(m.chargeTokens(500, 500) >= 60, 'left unread, what waited behind the read is charged at the lag');
+  const afterRead = m.chargeAfterReadTokens(500, 500);
+  assert.ok(afterRead >= 10 && afterRead <= 11, `read, only rate × latency is in flight (${afterRead})`);
+  const fast = new InflightMargin(8, 10, 60, 0, 60, 1);
+  for (let t = 1; t <= 500; t++) fast.observe(t, 4 * t);
+  assert.ok(fast.chargeAfterReadTokens(500, 2000) >= 40, 'a provider measured at 4 tokens/ms over its life is that fast');
+  const fresh = new InflightMargin(8, 10, 60, 0.5, 60, 1);
+  assert.equal(fresh.chargeAfterReadTokens(0, 0), 8, 'before its first token: the minimum (its first chunk may be on the way)');
+});
+
 test('the hidden-output margin covers two clock periods at the meter rate; a meter without a rate keeps 128 tokens', () => {
   assert.equal(hiddenMarginTokens(1000), Math.ceil((1000 * 2 * HIDDEN_CLOCK_MS) / 1000));
   assert.ok(hiddenMarginTokens(3000) >= 3 * 2 * HIDDEN_CLOCK_MS);

@@ -92,6 +92,20 @@ export class InflightMargin {
   }
 
   /**
+   * Output tokens to charge a stream cut once spendcap has read the whole socket read that brought the
+   * cut (see StreamRelay): nothing is left behind that read, so only the abort latency is in flight,
+   * not the loop's lag. That read came late when the loop lagged, and its tokens show as one burst in
+   * the last window: a burst of tokens the provider wrote over the lag, so the window's gain counts up
+   * to what the provider can generate over the latency (`generationTokensPerMs`). Its lifetime rate is
+   * not bounded. A stream that had produced nothing yet is charged as in chargeTokens.
+   */
+  chargeAfterReadTokens(now: number, tokens: number): number {
+    const horizon = Math.max(1, this.latencyMs);
+    if (this.#firstAt === null) return Math.max(this.minTokens, Math.ceil(Math.max(0, this.priorTokensPerMs) * horizon));
+    return this.#measured(now, tokens, this.generationTokensPerMs * 1000, horizon);
+  }
+
+  /**
    * Rate × `horizonMs` (by default the abort latency), the larger of the lifetime and the last-horizon
    * rate. When the meter bounds the provider's speed (`maxTokensPerSecond`: its clock already counts
    * the time since the last chunk at that speed), the last window's gain counts up to that speed only:

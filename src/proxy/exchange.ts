@@ -59,8 +59,9 @@ export class Exchange {
     });
   }
 
-  estimatedCharge(): Nanos {
-    return this.life.estimatedCharge(this.meter);
+  /** What the provider may bill for this request now (`afterRead`: see HoldLife.estimatedCharge). */
+  estimatedCharge(afterRead = false): Nanos {
+    return this.life.estimatedCharge(this.meter, afterRead);
   }
 
   clientHeaders(h: Record<string, string | string[] | undefined>): Record<string, string | string[]> {

@@ -34,10 +34,21 @@ function upstreamStats(key: KeyEntry): UpstreamStats {
   return u;
 }
 
+function clampLatency(ms: number): number {
+  return Math.min(MAX_ABORT_LATENCY_MS, Math.max(MIN_ABORT_LATENCY_MS, ms));
+}
+
 /** The abort latency before this request's headers: the upstream's quickest recent answer, or a guess before any. */
 function latencyBeforeHeaders(u: UpstreamStats): number {
-  return Math.min(MAX_ABORT_LATENCY_MS, Math.max(MIN_ABORT_LATENCY_MS, u.latency.floor(ABORT_LATENCY_BEFORE_HEADERS_MS)));
+  return clampLatency(u.latency.floor(ABORT_LATENCY_BEFORE_HEADERS_MS));
 }
+
+/**
+ * Which margin a cost counts: 'hold' looks ahead (the next chunk, the lag, hidden output until the next
+ * check); 'charge' is what a stream stopped now may have in flight; 'after-read' the same once spendcap
+ * has read everything its socket brought (see InflightMargin.chargeAfterReadTokens).
+ */
+type Charge = 'hold' | 'charge' | 'after-read';
 
 /**
  * Output tokens the provider may write before spendcap first reads a new stream: the upstream's recent
@@ -60,6 +71,8 @@ export function firstReadTokens(key: KeyEntry): number {
  */
 export class HoldLife {
   #settled = false;
+  /** The provider's headers came: the upstream's latency floor includes this stream's own answer. */
+  #answered = false;
   #clock: NodeJS.Timeout | null = null;
   readonly #inflight: InflightMargin;
 
@@ -89,7 +102,8 @@ export class HoldLife {
   providerAnswered(afterMs: number): void {
     const latency = upstreamStats(this.hold.key).latency;
     latency.observe(afterMs);
-    this.#inflight.latencyMs = Math.min(MAX_ABORT_LATENCY_MS, Math.max(MIN_ABORT_LATENCY_MS, latency.floor(afterMs)));
+    this.#answered = true;
+    this.#inflight.latencyMs = clampLatency(latency.floor(afterMs));
   }
 
   /**
@@ -97,7 +111,7 @@ export class HoldLife {
    * the next clock check is held ahead, not charged: a cut stops the clock, and what the provider generated
    * until now is already in the meter's clock estimate.
    */
-  #marginTokens(m: StreamMeter, now: number, out: number, forCharge: boolean): number {
+  #marginTokens(m: StreamMeter, now: number, out: number, kind: Charge): number {
     // A starved event loop reads the upstream late while the provider keeps writing: the margin looks that much further ahead.
     const lag = loopLagMs();
     this.#inflight.lagMs = lag;
@@ -106,20 +120,32 @@ export class HoldLife {
     this.#inflight.observe(now, out);
     // On the clock the meter bounds the provider's speed (hidden output is counted at it): so is what may be in flight.
     const speed = m.needsClock ? m.hiddenTokensPerSecond : undefined;
-    const t = forCharge ? this.#inflight.chargeTokens(now, out, speed) : this.#inflight.tokens(now, out, speed);
-    return m.needsClock && !forCharge ? Math.max(t, hiddenMarginTokens(m.hiddenTokensPerSecond, lag)) : t;
+    if (kind === 'hold') {
+      const t = this.#inflight.tokens(now, out, speed);
+      return m.needsClock ? Math.max(t, hiddenMarginTokens(m.hiddenTokensPerSecond, lag)) : t;
+    }
+    if (kind === 'charge' || m.needsClock) return this.#inflight.chargeTokens(now, out, speed);
+    // Read to the end of its socket read, a stream has only the abort latency in flight: the upstream's
+    // quickest recent answer now, which a burst's later answers may have lowered since this stream's own.
+    // (Not on the clock: a clock meter's count runs at the provider's speed bound, not its measured rate.)
+    if (this.#answered) this.#inflight.latencyMs = clampLatency(upstreamStats(this.hold.key).latency.floor(this.#inflight.latencyMs));
+    return this.#inflight.chargeAfterReadTokens(now, out);
   }
 
-  /** What a stream may have cost so far, plus the margin in flight (`forCharge`: what a cut now is charged). */
-  costSoFar(m: StreamMeter, forCharge = false): Nanos {
+  /** What a stream may have cost so far, plus the margin in flight of `kind` (see Charge). */
+  costSoFar(m: StreamMeter, kind: Charge = 'hold'): Nanos {
     const out = safeTokens(m.outputTokensForHold());
-    return streamCostNanos(this.model, m.usage, m.inputKnown, out + this.#marginTokens(m, Date.now(), out, forCharge));
+    return streamCostNanos(this.model, m.usage, m.inputKnown, out + this.#marginTokens(m, Date.now(), out, kind));
   }
 
-  /** Cost the provider may bill when spendcap has not seen the final usage: everything seen plus what may be in flight. */
-  estimatedCharge(m: StreamMeter | null): Nanos {
+  /**
+   * Cost the provider may bill when spendcap has not seen the final usage: everything seen plus what may
+   * be in flight. `afterRead`: spendcap has read the whole socket read the stream's last bytes came in
+   * (see StreamRelay's cut), so nothing read late waits behind it.
+   */
+  estimatedCharge(m: StreamMeter | null, afterRead = false): Nanos {
     if (!m) return this.hold.amountNanos;
-    return Math.min(this.hold.amountNanos, this.costSoFar(m, true));
+    return Math.min(this.hold.amountNanos, this.costSoFar(m, afterRead ? 'after-read' : 'charge'));
   }
 
   /** Grows (or shrinks) the hold to what the stream may have cost so far; a refusal means cut. */

@@ -106,6 +106,12 @@ async function relayWhole(x: Exchange, upstreamRes: UpstreamResponse): Promise<v
 }
 
 /**
+ * A socket read this large may not be all the socket had: Node reads at most 64 KiB at a time, and
+ * the HTTP chunk framing is counted out of the body bytes seen.
+ */
+const WHOLE_READ_BYTES = 32 * 1024;
+
+/**
  * An SSE stream, metered event by event: bytes pass through untouched (or rewritten when the meter
  * must hide something), each complete event is read, the hold grows with the output, and the stream
  * is cut on an event boundary when a budget has no room left.
@@ -122,6 +128,17 @@ class StreamRelay {
   #ended = false;
   /** The client reads slower than the provider sends: the provider's stream is paused until it drains. */
   #paused = false;
+  /** A refused stream reading the rest of the socket read that brought its refusal, cut after it (see #refused). */
+  #cutAfterRead: Refusal | null = null;
+  /** The socket read in progress (plain-HTTP upstreams): bytes so far, and the last read's once it ended. */
+  readonly #read = { open: false, bytes: 0, lastBytes: 0 };
+  readonly #endRead: () => void;
+  /**
+   * Over plain HTTP one socket read reaches this relay as its chunks in one run of JS, and a microtask
+   * runs only after the last of them (undici parses the whole read at once). Over TLS each record is its
+   * own callback, with microtasks between them, so a read is never known to be whole there.
+   */
+  readonly #readsWhole: boolean;
   readonly #sendBound: (data: Buffer | string) => void;
   readonly #onDrain: () => void;
 
@@ -138,7 +155,13 @@ class StreamRelay {
       this.#paused = false;
       this.up.body.resume();
     };
+    this.#readsWhole = x.route.upstream.origin.startsWith('http:');
+    this.#endRead = () => {
+      this.#read.open = false;
+      this.#read.lastBytes = this.#read.bytes;
+    };
   }
+
 
   async run(): Promise<void> {
     const { x, up } = this;
@@ -200,7 +223,7 @@ class StreamRelay {
     if (out !== '') this.#send(out);
   }
 
-  #read(events: readonly SseEvent[]): void {
+  #readEvents(events: readonly SseEvent[]): void {
     const m = this.#m;
     for (const ev of events) if (ev.comment === undefined) m.onEvent(ev);
   }
@@ -210,12 +233,15 @@ class StreamRelay {
     const { x } = this;
     const m = this.#m;
     this.#received += chunk.length;
+    this.#countRead(chunk.length);
     const events = this.#parser.push(chunk);
     // One event is held whole until its end: past the limit the stream is cut rather than the memory spent.
     if (this.#parser.pendingBytes > x.ctx.options.maxEventBytes) return this.#overlong(chunk, events);
     if (events.length === 0 || x.settled) return this.#relayOut(chunk, events);
-    this.#read(events);
+    this.#readEvents(events);
     if (m.complete && m.hasFinalUsage) {
+      // Whole, even when it was refused earlier in this read: the bill is known, nothing is cut.
+      this.#cutAfterRead = null;
       // Settle before the client sees the end, so a finished stream always has its row.
       settleFromUsage(x, 'ok', m.usage, m.providerCostNanos ?? null, null);
       this.#relayOut(chunk, events);
@@ -224,28 +250,57 @@ class StreamRelay {
     // The events already read are paid for by the margin held before them: the client gets them at
     // once (the first byte does not wait on the hold's growth), then the hold follows, or the tail.
     this.#relayOut(chunk, events);
+    // Refused earlier in this read: its rest is billed whatever spendcap does, so it is read and passed on, then cut.
+    if (this.#cutAfterRead !== null) return;
     const refusal = x.life.reassess(m);
-    if (refusal) {
-      x.life.exhaust(refusal);
-      this.#cut(refusal);
-      return;
-    }
+    if (refusal) return this.#refused(refusal);
     x.syncClock();
   }
 
-  /** Ends the client's stream well-formed at the last forwarded event, with the refusal as its tail. */
-  #cut(refusal: Refusal): void {
+  #countRead(bytes: number): void {
+    if (!this.#readsWhole) return;
+    if (!this.#read.open) {
+      this.#read.open = true;
+      this.#read.bytes = 0;
+      queueMicrotask(this.#endRead);
+    }
+    this.#read.bytes += bytes;
+  }
+
+  /**
+   * A refusal on a chunk of a plain-HTTP upstream is carried out once the rest of its socket read is in:
+   * the provider wrote (and billed) those events before the cut could reach it, and a cut that drops
+   * them unread must charge the loop's whole lag for them. Read, they are counted exactly, and only the
+   * abort latency is left in flight. A read near the socket's read size (more may wait behind it), or a
+   * paused upstream (its parser stops too), is not whole: the cut is at once, charged for the lag.
+   */
+  #refused(refusal: Refusal): void {
+    const x = this.x;
+    x.life.exhaust(refusal);
+    if (!this.#readsWhole || this.#m.needsClock || this.#paused) return this.#cut(refusal);
+    this.#cutAfterRead = refusal;
+    queueMicrotask(
+      x.guarded(() => {
+        if (this.#cutAfterRead === null) return;
+        this.#cut(refusal, this.#read.lastBytes < WHOLE_READ_BYTES && !this.#paused);
+      }),
+    );
+  }
+
+  /** Ends the client's stream well-formed at the last forwarded event, with the refusal as its tail (`afterRead`: see #refused). */
+  #cut(refusal: Refusal, afterRead = false): void {
     const { x } = this;
     if (x.settled || this.#ended) return;
     this.#ended = true;
+    this.#cutAfterRead = null;
     x.abort.abort();
-    finish(x, 'cut', null, x.estimatedCharge(), `${refusal.code}: ${refusal.account.label}`);
+    finish(x, 'cut', null, x.estimatedCharge(afterRead), `${refusal.code}: ${refusal.account.label}`);
     x.endAfterSettle(this.#m.cutTail(describeRefusal(refusal, 'cut')));
   }
 
   #overlong(chunk: Buffer, events: readonly SseEvent[]): void {
     const { x } = this;
-    this.#read(events);
+    this.#readEvents(events);
     this.#relayOut(chunk, events);
     this.#ended = true;
     x.abort.abort();
