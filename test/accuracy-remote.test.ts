@@ -57,6 +57,47 @@ async function swarm<Bill>(opts: { name: string; mock: MockProcess<Bill>; bill: 
   // asserts none on an idle loop). Every stream admitted or not, the bill stays under the cap.
 }
 
+describe("a fresh spendcap's first burst: no request before it, keys added while it runs", () => {
+  let anthropic: MockProcess<MockBill>;
+  let openai: MockProcess<MockOpenAIBill>;
+  const dirs: string[] = [];
+  const servers: SpendcapProcess[] = [];
+  /** A new `spendcap start` (its own data dir) with a key of `capUsd` added after it started. */
+  const fresh = async (provider: string, capUsd: number): Promise<{ server: SpendcapProcess; token: string }> => {
+    const dataDir = tempDataDir();
+    dirs.push(dataDir);
+    const server = await startSpendcapProcess(dataDir, { SPENDCAP_ANTHROPIC_BASE_URL: anthropic.url, SPENDCAP_OPENAI_BASE_URL: `${openai.url}/v1` }, ['--quiet']);
+    servers.push(server);
+    return { server, token: await addKey(dataDir, 'first', capUsd, [], provider) };
+  };
+
+  before(async () => {
+    anthropic = await startMockAnthropicProcess({ tokenIntervalMs: 1, outputTokens: 1000, tokenizerInflation: 0.25 });
+    openai = await startMockOpenAIProcess({ tokenIntervalMs: 1, outputTokens: 1000 });
+  });
+  after(async () => {
+    for (const s of servers) {
+      s.proc.kill('SIGTERM');
+      await new Promise((r) => s.proc.once('exit', r));
+    }
+    await Promise.all([anthropic.close(), openai.close()]);
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  test('16 Responses streams on $0.02: the bill stays under the cap while the exact tokenizer loads', async () => {
+    // The tokenizer's load stalls the loop ~100 ms: it fell inside these streams, and they were billed 1.07-1.27 of the cap.
+    const { server, token } = await fresh('openai', 0.02);
+    const gpt = new OpenAI({ apiKey: token, baseURL: `${server.url}/v1`, maxRetries: 0 });
+    await swarm({ name: 'fresh Responses (gpt-5)', mock: openai, bill: openaiBill(GPT_5), capUsd: 0.02, count: 16, run: () => gpt.responses.stream({ model: 'gpt-5', input: PROMPT }).finalResponse() });
+  });
+
+  test('32 Anthropic streams on $0.05', async () => {
+    const { server, token } = await fresh('anthropic', 0.05);
+    const run = (i: number) => new Anthropic({ apiKey: token, baseURL: server.url, maxRetries: 0, defaultHeaders: { 'x-spendcap-session': `s${i}` } }).messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 4096, messages: [{ role: 'user', content: PROMPT }] }).finalMessage();
+    await swarm({ name: 'fresh Anthropic (sonnet)', mock: anthropic, bill: anthropicBill, capUsd: 0.05, count: 32, run });
+  });
+});
+
 describe('swarms on small caps with spendcap and the providers in their own processes', () => {
   let anthropic: MockProcess<MockBill>;
   let openai: MockProcess<MockOpenAIBill>;

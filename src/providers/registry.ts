@@ -32,6 +32,10 @@ export const PROTOCOL_NAMES: Readonly<Record<Protocol, string>> = {
   gemini: 'Gemini',
 };
 
+export function protocolsOf(provider: ProviderId): readonly Protocol[] {
+  return SPEAKS[provider];
+}
+
 export function speaks(provider: ProviderId, protocol: Protocol): boolean {
   return SPEAKS[provider].includes(protocol);
 }

@@ -110,4 +110,10 @@ export interface ProviderAdapter {
   providerCapRefused?(provider: ProviderId, status: number, body: Buffer): boolean;
   /** The upstream body with the output limit lowered to `tokens` (the budget clamp), or null when it cannot be. */
   withOutputLimit(body: Buffer, tokens: number): Buffer | null;
+  /**
+   * Null when the adapter can parse and meter at once; else the promise of what it loads first (OpenAI's
+   * exact tokenizers): a request waits for it before it is parsed, so that the load's stall of the event
+   * loop does not fall in its stream.
+   */
+  whenReady?(): Promise<void> | null;
 }

@@ -53,6 +53,8 @@ export async function admit(ctx: ProxyContext, route: Route, key: KeyEntry, req:
     sendError(res, adapter, 'E_BAD_REQUEST', `spendcap: ${body.message}`);
     return null;
   }
+  const loading = adapter.whenReady?.();
+  if (loading) await loading;
   const parsed = adapter.parseRequest(body, route.path, new URLSearchParams(route.query));
   if ('code' in parsed) {
     sendError(res, adapter, 'E_BAD_REQUEST', `spendcap: ${parsed.message}`);

@@ -6,7 +6,7 @@ import { Bank } from '../budgets/index.js';
 import { PriceBook } from '../pricing/index.js';
 import type { PriceOverride } from '../pricing/index.js';
 import type { ProviderId } from '../pricing/index.js';
-import { adapterFor, DEFAULT_BASE_URLS, mainProtocol, PROTOCOL_NAMES, speaks, upstreamFor } from '../providers/index.js';
+import { adapterFor, DEFAULT_BASE_URLS, mainProtocol, PROTOCOL_NAMES, readyAdapters, speaks, upstreamFor } from '../providers/index.js';
 import type { Protocol, Upstream } from '../providers/index.js';
 import { queryWithoutCredentials } from '../proxy/credentials.js';
 import { authenticate, DEFAULT_PROXY_OPTIONS, relayMetered, sendError } from '../proxy/relay.js';
@@ -125,6 +125,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     team?.attach(bank, (line) => log(line));
     const recoveredHolds = await bank.recoverCrashedHolds();
     await bank.refresh();
+    await readyAdapters(new Set((await s.keys.list()).map((k) => k.provider)));
     // The port is known once listening; requests only arrive after that.
     const admin = createAdmin({ dataDir, ...(opts.store !== undefined ? { storeSpec: opts.store } : {}), store: s, bank, prices, adminToken, alerts: () => alerts, port: () => (server.address() as AddressInfo).port, host: opts.host ?? DEFAULT_HOST, webSession: async (req) => (await sessionFromCookie(s, req.headers.cookie)) !== null });
     const dashboard = createDashboard({ store: s, port: () => (server.address() as AddressInfo).port, host: opts.host ?? DEFAULT_HOST });

@@ -8,11 +8,13 @@ import { providerCostFromChatJson, usageFromChatCompletionJson } from './chat-us
 import { asRecord, str } from '../json.js';
 import { openaiErrorReply } from './errors.js';
 import { isOpenRouterKeyLimit } from './openrouter-limit.js';
+import { exactTokenizersReady } from './exact-tokens.js';
 
 /** POST /v1/chat/completions, for OpenAI, OpenRouter and any OpenAI-compatible endpoint (the key's provider). */
 export const openaiChatAdapter: ProviderAdapter = {
   protocol: 'openai-chat',
   forwardedHeaders: OPENAI_FORWARDED_HEADERS,
+  whenReady: exactTokenizersReady,
   authHeaders(providerKey) {
     return { authorization: `Bearer ${providerKey}` };
   },

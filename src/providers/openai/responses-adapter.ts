@@ -7,11 +7,13 @@ import { isOpenRouterKeyLimit } from './openrouter-limit.js';
 import { parseResponsesRequest } from './responses-request.js';
 import { ResponsesStreamMeter } from './responses-meter.js';
 import { providerCostFromResponseJson, usageFromResponseJson } from './responses-usage.js';
+import { exactTokenizersReady } from './exact-tokens.js';
 
 /** OpenAI's Responses API (POST /v1/responses), as OpenAI, OpenRouter and compatible servers speak it; Codex CLI's only protocol. */
 export const openaiResponsesAdapter: ProviderAdapter = {
   protocol: 'openai-responses',
   forwardedHeaders: OPENAI_FORWARDED_HEADERS,
+  whenReady: exactTokenizersReady,
   authHeaders(providerKey) {
     return { authorization: `Bearer ${providerKey}` };
   },
