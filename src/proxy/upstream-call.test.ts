@@ -118,7 +118,8 @@ test("the provider's time to answer leaves out the wait for a connection in fron
     const [first, queued] = await Promise.all([call('/slow'), call('/quick')]);
     assert.ok(first.answeredAfterMs >= 110, `the slow answer took ${first.answeredAfterMs} ms`);
     assert.ok(queued.totalMs >= 130, `the second call waited for the connection (${queued.totalMs} ms in all)`);
-    assert.ok(queued.answeredAfterMs >= 15 && queued.answeredAfterMs < 80, `its answer took ${queued.answeredAfterMs} ms of that, not the queue's`);
+    // Relative to the call, not a fixed bound: on a loaded machine every time stretches, but the 120 ms queue stays out.
+    assert.ok(queued.answeredAfterMs >= 15 && queued.answeredAfterMs < queued.totalMs - 100, `its answer took ${queued.answeredAfterMs} ms of ${queued.totalMs}, not the queue's`);
   } finally {
     await pool.close();
     await new Promise<void>((resolve) => server.close(() => resolve()));
