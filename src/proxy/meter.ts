@@ -162,7 +162,6 @@ class StreamRelay {
     };
   }
 
-
   async run(): Promise<void> {
     const { x, up } = this;
     const res = x.res;
