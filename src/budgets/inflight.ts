@@ -87,8 +87,13 @@ export class InflightMargin {
    */
   chargeTokens(now: number, tokens: number, maxTokensPerSecond?: number): number {
     const horizon = Math.max(1, this.latencyMs + Math.max(0, Math.min(this.lagMs, this.currentLagMs)));
-    if (this.#firstAt === null) return Math.max(this.minTokens, Math.ceil(Math.max(0, this.priorTokensPerMs) * horizon));
+    if (this.#firstAt === null) return this.#unstartedCharge(horizon);
     return this.inFlight(now, tokens, maxTokensPerSecond, horizon);
+  }
+
+  /** A cut stream that had produced nothing yet: `minTokens`, or the upstream's rate over the horizon. */
+  #unstartedCharge(horizonMs: number): number {
+    return Math.max(this.minTokens, Math.ceil(Math.max(0, this.priorTokensPerMs) * horizonMs));
   }
 
   /**
@@ -101,7 +106,7 @@ export class InflightMargin {
    */
   chargeAfterReadTokens(now: number, tokens: number): number {
     const horizon = Math.max(1, this.latencyMs);
-    if (this.#firstAt === null) return Math.max(this.minTokens, Math.ceil(Math.max(0, this.priorTokensPerMs) * horizon));
+    if (this.#firstAt === null) return this.#unstartedCharge(horizon);
     return this.#measured(now, tokens, this.generationTokensPerMs * 1000, horizon);
   }
 

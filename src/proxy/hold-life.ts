@@ -71,8 +71,6 @@ export function firstReadTokens(key: KeyEntry): number {
  */
 export class HoldLife {
   #settled = false;
-  /** The provider's headers came: the upstream's latency floor includes this stream's own answer. */
-  #answered = false;
   #clock: NodeJS.Timeout | null = null;
   readonly #inflight: InflightMargin;
 
@@ -102,7 +100,6 @@ export class HoldLife {
   providerAnswered(afterMs: number): void {
     const latency = upstreamStats(this.hold.key).latency;
     latency.observe(afterMs);
-    this.#answered = true;
     this.#inflight.latencyMs = clampLatency(latency.floor(afterMs));
   }
 
@@ -128,7 +125,8 @@ export class HoldLife {
     // Read to the end of its socket read, a stream has only the abort latency in flight: the upstream's
     // quickest recent answer now, which a burst's later answers may have lowered since this stream's own.
     // (Not on the clock: a clock meter's count runs at the provider's speed bound, not its measured rate.)
-    if (this.#answered) this.#inflight.latencyMs = clampLatency(upstreamStats(this.hold.key).latency.floor(this.#inflight.latencyMs));
+    // Only a relayed stream reads to the end of a socket read: its headers, and its own answer, are in the floor.
+    this.#inflight.latencyMs = clampLatency(upstreamStats(this.hold.key).latency.floor(this.#inflight.latencyMs));
     return this.#inflight.chargeAfterReadTokens(now, out);
   }
 
