@@ -150,7 +150,7 @@ export class SqliteAlerts {
     return this.#db.transaction(() => {
       this.#db.prepare('DELETE FROM alert_outbox WHERE channel = ?').run(name);
       return this.#db.prepare('DELETE FROM alert_channels WHERE name = ?').run(name).changes > 0;
-    })();
+    }).immediate();
   }
 
   recordTest(name: string, ok: boolean, detail: string, ts: number): void {
@@ -193,7 +193,7 @@ export class SqliteAlerts {
         )
         .run(row.alert, row.now, row.now, existing.id);
       return 'updated';
-    })();
+    }).immediate();
   }
 
   outboxRow(id: string): OutboxRow | undefined {
@@ -234,7 +234,7 @@ export class SqliteAlerts {
     const st = this.#db.prepare("UPDATE alert_outbox SET state = 'superseded' WHERE id = ? AND state = 'pending'");
     this.#db.transaction(() => {
       for (const id of ids) st.run(id);
-    })();
+    }).immediate();
   }
 
   /** Newest first, for the dashboard and `alerts list`. */

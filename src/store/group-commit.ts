@@ -27,7 +27,9 @@ export class GroupCommit {
     this.#db = db;
     const p = (sql: string): Database.Statement => db.prepare(sql);
     this.#sql = {
-      begin: p('BEGIN'),
+      // IMMEDIATE: a write that reads first (does the name exist?) would fail with SQLITE_BUSY at once,
+      // busy_timeout or not, if another process (a CLI command, the server) committed between its read and its write.
+      begin: p('BEGIN IMMEDIATE'),
       commit: p('COMMIT'),
       rollback: p('ROLLBACK'),
       savepoint: p('SAVEPOINT group_write'),

@@ -225,7 +225,7 @@ export class SqliteTables {
     markThreshold: Statement;
     maxThreshold: Statement;
   };
-  readonly #settleTx: (holdId: string, row: LedgerRow) => number;
+  readonly #settleTx: Database.Transaction<(holdId: string, row: LedgerRow) => number>;
 
   readonly #file: string;
 
@@ -353,7 +353,7 @@ export class SqliteTables {
       return id;
     });
     try {
-      return { ...key, id: tx() };
+      return { ...key, id: tx.immediate() };
     } catch (err) {
       if (err instanceof Error && /UNIQUE constraint failed: keys.name/.test(err.message)) {
         throw new StoreError('E_EXISTS', `a key named "${key.name}" already exists`);
@@ -421,7 +421,7 @@ export class SqliteTables {
       const after = this.budgetByName(b.name)!;
       const ev = this.insertEvent({ ts, kind: 'budget-add', budget: b.name, channel: event.channel, capBeforeNanos: null, capAfterNanos: after.capNanos, detail: event.detail ?? null });
       return { after, event: ev };
-    })();
+    }).immediate();
   }
 
   /** Deletes a global or tag budget with its event; its ledger rows stay. */
@@ -433,7 +433,7 @@ export class SqliteTables {
       this.#s.deleteBudget.run(name);
       const ev = this.insertEvent({ ts: event.ts ?? Date.now(), kind: 'budget-rm', budget: name, channel: event.channel, capBeforeNanos: before.capNanos, capAfterNanos: null, detail: event.detail ?? null });
       return { before, event: ev };
-    })();
+    }).immediate();
   }
 
   /** Applies a change to a budget and records the event in one transaction. */
@@ -450,7 +450,7 @@ export class SqliteTables {
       const detail = typeof event.detail === 'function' ? event.detail(before, after) : (event.detail ?? null);
       const ev = this.insertEvent({ ts: after.updatedAt, kind: event.kind, budget: name, channel: event.channel, capBeforeNanos: before.capNanos, capAfterNanos: after.capNanos, detail });
       return { before, after, event: ev };
-    })();
+    }).immediate();
   }
 
   // settings (meta table): read by the CLI and the server alike
@@ -470,7 +470,7 @@ export class SqliteTables {
       // Expired links are dropped whenever a new one is made: the table stays a handful of rows.
       this.db.prepare('DELETE FROM dashboard_links WHERE expires_at <= ?').run(createdAt);
       this.db.prepare('INSERT INTO dashboard_links (token_hash, created_at, expires_at) VALUES (?, ?, ?)').run(tokenHash, createdAt, expiresAt);
-    })();
+    }).immediate();
   }
 
   /** Deletes the link and says whether it was still valid: a link works once, even with two tabs racing. */
@@ -483,7 +483,7 @@ export class SqliteTables {
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM dashboard_sessions WHERE expires_at <= ?').run(createdAt);
       this.db.prepare('INSERT INTO dashboard_sessions (id_hash, created_at, expires_at) VALUES (?, ?, ?)').run(idHash, createdAt, expiresAt);
-    })();
+    }).immediate();
   }
 
   /** The session's expiry when it exists and has not expired, else null. */
@@ -620,7 +620,7 @@ export class SqliteTables {
       const n = this.db.prepare('DELETE FROM ledger WHERE ts < ?').run(beforeMs).changes;
       this.setMeta('pruned_before', String(beforeMs));
       return n;
-    })();
+    }).immediate();
   }
 
   /** Ledger rows with ts ≥ sinceMs, oldest first (exports). */
@@ -669,7 +669,7 @@ export class SqliteTables {
     // Inside a transaction (the group commit runs each write in its own savepoint) the two statements
     // are atomic already: a nested savepoint here was one more SAVEPOINT/RELEASE pair per request.
     if (this.db.inTransaction) return this.#settleBody(holdId, row);
-    return this.#settleTx(holdId, row);
+    return this.#settleTx.immediate(holdId, row);
   }
 
   #settleBody(holdId: string, row: LedgerRow): number {

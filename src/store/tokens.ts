@@ -107,7 +107,7 @@ export function revokeToken(db: Database.Database, keyId: number, idOrLabel: str
     if (t.revokedAt !== null) throw new StoreError('E_INVALID', `token ${t.id} ("${t.label}") was already revoked`);
     db.prepare('UPDATE key_tokens SET revoked_at = ? WHERE id = ?').run(now, t.id);
     return { ...t, revokedAt: now };
-  })();
+  }).immediate();
 }
 
 interface ConnectionRow {
