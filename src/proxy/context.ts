@@ -1,3 +1,4 @@
+import type { AdmissionPacer } from './admission-pacer.js';
 import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Account, Bank, KeyEntry } from '../budgets/index.js';
@@ -32,6 +33,8 @@ export interface ProxyContext {
   log: (line: string) => void;
   /** Exact input counts of earlier turns of the same conversations (made on first use). */
   promptMemory?: PromptMemory;
+  /** Spreads a burst's admissions over loop turns (made on first use). */
+  pacer?: AdmissionPacer;
   /** Sets rows charged from spendcap's estimate on OpenRouter to the cost OpenRouter reports later (a cut's refund). */
   cutReconciler?: { schedule(row: { generationId: string; providerKey: string; base: string }): void };
   /** Hold-and-approve (src/alerts/ask.ts): a refusal on a budget in ask mode waits for a person's answer. */
