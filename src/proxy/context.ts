@@ -1,4 +1,3 @@
-import type { AdmissionPacer } from './admission-pacer.js';
 import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Account, Bank, KeyEntry } from '../budgets/index.js';
@@ -6,6 +5,7 @@ import type { Nanos, PriceBook, ProviderId } from '../pricing/index.js';
 import type { Upstream } from '../providers/registry.js';
 import type { ErrorCode, ProviderAdapter } from '../providers/types.js';
 import type { PromptMemory } from './prompt-memory.js';
+import type { AdmissionPacer } from './admission-pacer.js';
 
 export interface ProxyOptions {
   /**
@@ -33,7 +33,7 @@ export interface ProxyContext {
   log: (line: string) => void;
   /** Exact input counts of earlier turns of the same conversations (made on first use). */
   promptMemory?: PromptMemory;
-  /** Spreads a burst's admissions over loop turns (made on first use). */
+  /** Sends a burst of streams upstream one per loop turn (made on first use). */
   pacer?: AdmissionPacer;
   /** Sets rows charged from spendcap's estimate on OpenRouter to the cost OpenRouter reports later (a cut's refund). */
   cutReconciler?: { schedule(row: { generationId: string; providerKey: string; base: string }): void };
