@@ -21,7 +21,7 @@
 export const TURN_BUDGET_MS = 0;
 
 export class AdmissionPacer {
-  /** When the current loop turn's first admission started (performance.now()), or null between turns. */
+  /** When the current loop turn's first stream went on (performance.now()), or null between turns. */
   #turnStart: number | null = null;
   readonly #waiting: Array<() => void> = [];
 
@@ -30,12 +30,12 @@ export class AdmissionPacer {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  /** Admissions waiting for a later loop turn. */
+  /** Streams waiting for a later loop turn. */
   get waiting(): number {
     return this.#waiting.length;
   }
 
-  /** Null: admit now. Else the promise of this admission's turn. */
+  /** Null: go on now. Else the promise of this stream's turn. */
   turn(): Promise<void> | null {
     if (this.#waiting.length === 0) {
       if (this.#turnStart === null) {
@@ -47,16 +47,16 @@ export class AdmissionPacer {
     return new Promise<void>((resolve) => this.#waiting.push(resolve));
   }
 
-  /** The turn ends in the loop's check phase, after this turn's I/O callbacks. */
+  /**
+   * The turn ends in the loop's check phase, after its I/O callbacks. Scheduled from a check phase, as
+   * every later one is, the next end comes after the loop's next poll.
+   */
   #startTurn(): void {
     this.#turnStart = this.now();
     setImmediate(this.#nextTurn);
   }
 
-  /**
-   * A new turn (scheduled from a check phase, it runs after the next poll): waiting admissions go on,
-   * one at a time, while the turn's budget lasts.
-   */
+  /** A turn ends: if streams wait, a new turn starts, and they go on one at a time while its budget lasts. */
   readonly #nextTurn = (): void => {
     this.#turnStart = null;
     if (this.#waiting.length === 0) return;
@@ -65,8 +65,8 @@ export class AdmissionPacer {
   };
 
   /**
-   * One admission goes on. The check after it is queued behind its continuation, so it runs once that
-   * admission's synchronous part is done, and measures it.
+   * One stream goes on. The check after it is queued behind the stream's continuation, so it runs once
+   * that continuation's synchronous part is done, and measures it.
    */
   readonly #admitNext = (): void => {
     this.#waiting.shift()?.();
