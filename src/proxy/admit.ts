@@ -5,7 +5,6 @@ import type { Account, Hold, KeyEntry, Refusal } from '../budgets/index.js';
 import { tokensCostNanos, totalInputTokens, UnknownModelError } from '../pricing/index.js';
 import type { Nanos, ResolvedPrice, Usage } from '../pricing/index.js';
 import type { RequestInfo } from '../providers/types.js';
-import { AdmissionPacer } from './admission-pacer.js';
 import { boundTo, sessionOf } from './auth.js';
 import { budgetTagOf } from './budget-header.js';
 import { BodyEncodingError, readBody } from './body.js';
@@ -129,10 +128,6 @@ export async function admit(ctx: ProxyContext, route: Route, key: KeyEntry, req:
     sendError(res, adapter, 'E_UPSTREAM', 'spendcap: could not record the request before sending it (storage error); nothing was sent upstream');
     return null;
   }
-  // A burst of streams goes upstream one per loop turn, the loop reading its sockets in between (see
-  // AdmissionPacer). Their holds are all open already: the first streams' growth cannot crowd out the last.
-  const paced = info.stream ? (ctx.pacer ??= new AdmissionPacer()).turn() : null;
-  if (paced) await paced;
   return { body: info.upstreamBody ?? body, info, price, model, hold: opened, stepNanos, startedAt, clampedTo: clampedBody === null ? null : clampedTo, remember };
 }
 

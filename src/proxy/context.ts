@@ -5,7 +5,6 @@ import type { Nanos, PriceBook, ProviderId } from '../pricing/index.js';
 import type { Upstream } from '../providers/registry.js';
 import type { ErrorCode, ProviderAdapter } from '../providers/types.js';
 import type { PromptMemory } from './prompt-memory.js';
-import type { AdmissionPacer } from './admission-pacer.js';
 
 export interface ProxyOptions {
   /**
@@ -33,8 +32,6 @@ export interface ProxyContext {
   log: (line: string) => void;
   /** Exact input counts of earlier turns of the same conversations (made on first use). */
   promptMemory?: PromptMemory;
-  /** Sends a burst of streams upstream one per loop turn (made on first use). */
-  pacer?: AdmissionPacer;
   /** Sets rows charged from spendcap's estimate on OpenRouter to the cost OpenRouter reports later (a cut's refund). */
   cutReconciler?: { schedule(row: { generationId: string; providerKey: string; base: string }): void };
   /** Hold-and-approve (src/alerts/ask.ts): a refusal on a budget in ask mode waits for a person's answer. */
