@@ -21,8 +21,8 @@ import { usdToNanos } from '../src/pricing/index.js';
 /**
  * The share of the cap the provider must bill. Idle on this 2-core VM (2026-12-03, evening): Anthropic 1 stream
  * 0.92, 32 streams 0.91-0.92, Chat 0.92-0.94, Responses 0.91-0.92, Gemini 0.98; a fresh instance's first burst
- * 0.82-0.92 (its abort-latency floor is a burst's time to headers); a loaded machine holds more ahead for the
- * loop's lag. The hard assertion is bill ≤ cap.
+ * 0.74-0.92 over 8 runs (its abort-latency floor is a burst's time to headers, kept long by its own cold
+ * admissions); a loaded machine holds more ahead for the loop's lag. The hard assertion is bill ≤ cap.
  */
 const MIN_USE = 0.7;
 const PROMPT = 'Write a long essay about budgets.';
