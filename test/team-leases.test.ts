@@ -252,6 +252,31 @@ test('an instance that finds the room all leased out is admitted within a round 
   await Promise.all([holder.stop(), short.stop()]);
 });
 
+test('on a fresh budget, refills leave every instance a fair part: the first to refill does not take half the cap', async () => {
+  const { url, pool } = await freshDb();
+  const { budgetId } = await seedBudget(pool, 'fresh', CAP_NANOS);
+  const slot = { budgetId, periodStart: 0 };
+  // Flush rounds of 2 s: what each instance holds is what its grants and refills took.
+  const teams = ['a', 'b', 'c'].map((id) => makeTeam(url, id, { flushMs: 2000 }));
+  await Promise.all(teams.map((t) => t.start()));
+  // A stream starts on each instance (its prompt and first step, $0.0017); then each instance in turn
+  // refills its slice off the requests' path, as LeaseAllowance.room does at its low-water mark ($0.004).
+  const firstHold = 1_700_000;
+  assert.ok((await Promise.all(teams.map((t) => t.admit([slot], firstHold)))).every(Boolean));
+  for (const t of teams) {
+    t.prefetch([slot], 4_000_000);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const free = teams.map((t) => t.free(slot));
+  const r = await room(pool, budgetId);
+  console.log(`# fresh budget, a stream on each of three instances, then their refills: free slices ${free.map((f) => (f / 1e6).toFixed(1)).join(', ')} m$; leased ${(r.leased / 1e6).toFixed(1)} m$ of ${CAP_NANOS / 1e6}`);
+  // A refill used to take its level (half a fair share) and a fair share on top: the first two took
+  // nearly all of the cap, the third found it leased out and its streams' next growth a dry slice.
+  for (const [i, f] of free.entries()) assert.ok(f >= 15_000_000, `instance ${i} has only ${f} n$ free for its streams' next steps`);
+  assert.ok(r.spent + r.leased <= CAP_NANOS);
+  await Promise.all(teams.map((t) => t.stop()));
+});
+
 test('a kill cuts running streams on the other instances within 1 s', async () => {
   const { url, pool } = await freshDb();
   const { keyId, budgetId } = await seedBudget(pool, 'killme', 10 * CAP_NANOS);

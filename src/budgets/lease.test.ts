@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { admitLocal, applyFlush, applyGrant, beginReturn, fairShare, leaseFree, newLease, planFlush, settleLocal, topUp } from './lease.js';
+import { admitLocal, applyFlush, applyGrant, beginReturn, fairShare, leaseFree, newLease, planFlush, refill, settleLocal, topUp } from './lease.js';
 import type { LeasePolicy, LocalLease, RoomView } from './lease.js';
 
 const policy: LeasePolicy = { minChunkNanos: 1_000, maxChunkNanos: 1_000_000, ttlMs: 10_000 };
@@ -23,6 +23,17 @@ test('a top-up asks for at least the shortfall, and up to the fair share left ov
   assert.equal(t.wantNanos, 2_000 + 500_000);
   // A request that fits needs nothing.
   assert.equal(topUp({ grantedNanos: 10_000, heldNanos: 0, usedNanos: 0 }, 3_000, null, policy).needNanos, 0);
+});
+
+test('a refill asks for its level at least and the fair share free at most: nothing is taken, so nothing is added on top', () => {
+  const view: RoomView = { capNanos: 1_000_000, spentNanos: 0, leasedNanos: 10_000, activeInstances: 2 };
+  const l: LocalLease = { grantedNanos: 10_000, heldNanos: 8_000, usedNanos: 0 };
+  // 2_000 free; the fair share is (1_000_000 - 0) / 2 = 500_000: the refill tops the free slice up to it.
+  assert.deepEqual(refill(l, 250_000, view, policy), { needNanos: 248_000, wantNanos: 498_000 });
+  // A top-up for a need of the same size takes it at once and keeps the fair share free beside it.
+  assert.equal(topUp(l, 250_000, view, policy).wantNanos, 248_000 + 500_000);
+  // Free beyond the level already: nothing needed, at most up to the fair share.
+  assert.deepEqual(refill({ grantedNanos: 600_000, heldNanos: 0, usedNanos: 0 }, 250_000, { ...view, leasedNanos: 600_000 }, policy), { needNanos: 0, wantNanos: 0 });
 });
 
 test('admission is all or nothing against the slice, and settling moves a hold into used', () => {

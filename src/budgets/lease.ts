@@ -76,6 +76,20 @@ export function topUp(l: LocalLease, needNanos: Nanos, view: RoomView | null, po
   return { needNanos: shortfall, wantNanos: shortfall + Math.min(policy.maxChunkNanos, Math.max(0, target - after)) };
 }
 
+/**
+ * What a refill asks for, off any request's path: `levelNanos` free at least, up to the fair share
+ * free. Nothing of it is taken at once, so unlike topUp it does not add the level on top of the fair
+ * share: a refill that did (a level of half a share, then a share more) let the first instance to
+ * ask on a fresh budget take half of the cap and the third find it all leased (three instances, 12
+ * streams: the third's slice ran dry within 30 ms and one of its streams was cut at its first chunk).
+ */
+export function refill(l: LocalLease, levelNanos: Nanos, view: RoomView | null, policy: LeasePolicy): { needNanos: Nanos; wantNanos: Nanos } {
+  const free = Math.max(0, leaseFree(l));
+  const target = view ? fairShare(view, l.grantedNanos, policy) : policy.minChunkNanos;
+  const need = Math.max(0, levelNanos - free);
+  return { needNanos: need, wantNanos: Math.max(need, Math.min(policy.maxChunkNanos, target - free)) };
+}
+
 /** Takes `nanos` from the slice if it fits (the in-memory admission). */
 export function admitLocal(l: LocalLease, nanos: Nanos): boolean {
   if (nanos > leaseFree(l)) return false;

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { admitLocal, applyFlush, applyGrant, beginReturn, DEFAULT_LEASE_POLICY, fairShare, leaseFree, newLease, planFlush, releaseLocal, settleLocal, topUp, undoReturn } from '../../budgets/lease.js';
+import { admitLocal, applyFlush, applyGrant, beginReturn, DEFAULT_LEASE_POLICY, fairShare, leaseFree, newLease, planFlush, refill, releaseLocal, settleLocal, topUp, undoReturn } from '../../budgets/lease.js';
 import type { LeasePolicy, LocalLease, RoomView } from '../../budgets/lease.js';
 import type { HoldRecord, LedgerRow } from '../types.js';
 import { ensureRoom, flushBatch, grantLease, reclaimLeases } from './leases.js';
@@ -208,8 +208,10 @@ export class TeamLedger {
   /**
    * 'refused' when this call asked the database and got less than the shortfall; 'retry' otherwise.
    * `signal`: a request or a stream is short now (not a prefetch), so a refusal tells the others.
+   * `kind`: 'need' takes `nanos` at once and keeps a fair share free beside it; 'refill' (a prefetch)
+   * only wants `nanos` free, up to the fair share (see refill in budgets/lease.ts).
    */
-  async #topUp(s: SlotState, nanos: number, signal = false): Promise<'refused' | 'retry'> {
+  async #topUp(s: SlotState, nanos: number, signal = false, kind: 'need' | 'refill' = 'need'): Promise<'refused' | 'retry'> {
     // One grant at a time per slot: many requests short at once share it, then re-check.
     if (s.pending) {
       await s.pending.catch(() => undefined);
@@ -219,7 +221,7 @@ export class TeamLedger {
     let refused = false;
     const run = async (): Promise<void> => {
       const now = this.#o.now();
-      const t = topUp(s.lease, nanos, s.room, this.#o.policy);
+      const t = kind === 'refill' ? refill(s.lease, nanos, s.room, this.#o.policy) : topUp(s.lease, nanos, s.room, this.#o.policy);
       const tell = signal && now - s.signalledAt >= this.#o.flushMs * SIGNAL_EVERY;
       if (tell) s.signalledAt = now;
       const args = { ...s.slot, instanceId: this.#o.instanceId, needNanos: t.needNanos, wantNanos: t.wantNanos, expiresAt: now + this.#o.policy.ttlMs, activeSince: now - this.#o.policy.ttlMs, signal: tell };
@@ -259,7 +261,7 @@ export class TeamLedger {
       // Half a fair share free at least: streams draw on the slice while the grant is on its way.
       const want = Math.max(nanos, s.room ? Math.floor(fairShare(s.room, s.lease.grantedNanos, this.#o.policy) / 2) : 0);
       if (leaseFree(s.lease) >= want || now - s.refusedAt < this.#o.flushMs) continue;
-      void this.#topUp(s, want);
+      void this.#topUp(s, want, false, 'refill');
     }
   }
 
