@@ -19,6 +19,8 @@ import { firstReadTokens } from './hold-life.js';
 const CLAMP_MARGIN_TOKENS = 128;
 /** A hold grows by at most this share of the smallest cap at once, so a small cap is not fragmented by steps. */
 const STEP_CAP_DIVISOR = 64;
+/** Team mode: how many top-ups a new stream asks for at most before it opens on what its slice has. */
+const FIRST_STEP_TOP_UPS = 3;
 
 /** A request that passed admission: what the later steps need to dispatch, meter and settle it. */
 export interface Admitted {
@@ -99,9 +101,14 @@ export async function admit(ctx: ProxyContext, route: Route, key: KeyEntry, req:
   const open = (): Hold | Refusal => openHold(ctx, key, session, accounts, info.model, firstNeed, firstStep, provider);
   // Team mode: a slice with room for the prompt but not for the first step would open a stream that
   // is cut at its first chunk unless the top-up lands before it (12 streams started together on three
-  // instances: 2 cut at 2-4 tokens in half the runs). One top-up first; local mode: no wait.
-  const topUp = info.stream ? ctx.bank.topUp(accounts, firstNeed + firstStep) : null;
-  if (topUp !== null) await topUp;
+  // instances: 2 cut at 2-4 tokens in half the runs). Streams arriving together share one grant, sized
+  // for the first of them: top up until this one's first step fits, a few round trips at most. Local
+  // mode: no wait (topUp is null), and the check and the opening are in one synchronous step.
+  for (let i = 0; info.stream && i < FIRST_STEP_TOP_UPS; i++) {
+    const topUp = ctx.bank.topUp(accounts, firstNeed + firstStep);
+    if (topUp === null) break;
+    await topUp;
+  }
   let opened = open();
   // Team mode: this instance's lease ran short; one top-up (or one wait for others to give back) before refusing.
   if (!('id' in opened) && opened.code === 'E_CAP_REACHED' && (await ctx.bank.waitForRoom(accounts, firstNeed))) opened = open();
