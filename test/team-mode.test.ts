@@ -14,6 +14,7 @@ import pg from 'pg';
 import { startMockAnthropic } from './helpers/mock-anthropic.js';
 import type { MockAnthropic, MockBill, MockPricePerMtok } from './helpers/mock-anthropic.js';
 import { startPostgres } from './helpers/postgres.js';
+import { startSlowRelay } from './helpers/slow-relay.js';
 import type { PgServer } from './helpers/postgres.js';
 import { cli, tempDataDir } from './helpers/spendcap.js';
 
@@ -316,6 +317,40 @@ test('kill -9 of B mid-stream: A and C carry on, the cap still holds; a restart 
   } finally {
     await pool.end();
     mock.options = { ...mock.options, tokenIntervalMs: 1 };
+  }
+});
+
+test('a database 10 ms away: streams arriving together on a fresh budget with room for all of them all run to their end', async () => {
+  // Every round trip to Postgres takes 20 ms here, as to a database on another host: the grants a
+  // burst of new streams asks for land after the mock has answered them.
+  const relay = await startSlowRelay(db.port, 10);
+  const dir = tempDataDir();
+  copyFileSync(join(dirs.A, 'secret.key'), join(dir, 'secret.key'));
+  const far = new URL(storeUrl);
+  far.port = String(relay.port);
+  const token = await addKey('far', 0.1);
+  const slow = await spawnServer('far', dir, ['--store', far.toString()]);
+  mock.options = { ...mock.options, tokenIntervalMs: 5 };
+  try {
+    for (let wave = 1; wave <= 3; wave++) {
+      const first = mock.bills.length;
+      // 8 × 60 tokens cost about $0.007 a wave: the cap has room for all of them several times over.
+      const results = await Promise.all(Array.from({ length: 8 }, () => stream(slow, token, 60)));
+      await mock.waitIdle();
+      const tokens = mock.bills.slice(first).map((b) => b.usage.output_tokens);
+      console.log(`# database 10 ms away, wave ${wave}: output tokens ${tokens.join(', ')}; first text after ${pct(results.map((r) => r.firstTextMs))} ms (median, p90)`);
+      for (const r of results) assert.ok(r.ok, String(r.error));
+      assert.deepEqual(
+        results.map((r) => r.stop),
+        results.map(() => 'max_tokens'),
+        'every stream ran to its own limit: none was cut while the budget had room',
+      );
+    }
+  } finally {
+    mock.options = { ...mock.options, tokenIntervalMs: 1 };
+    await stopInstance(slow);
+    await relay.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
