@@ -32,6 +32,8 @@ describe('a cut reads the rest of its socket read', () => {
   let sc: TestSpendcap;
   /** Output tokens the upstream wrote before it saw the connection close: its bill. */
   let written = 0;
+  /** Deltas in the one write after the message's start. */
+  let batch = BATCH;
 
   before(async () => {
     up = await startRawUpstream((_q, res: ServerResponse) => {
@@ -41,8 +43,8 @@ describe('a cut reads the rest of its socket read', () => {
       res.write(sse('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }));
       // Each delta its own HTTP chunk, all of them in one socket write.
       res.cork();
-      for (let i = 0; i < BATCH; i++) res.write(delta());
-      written = BATCH;
+      for (let i = 0; i < batch; i++) res.write(delta());
+      written = batch;
       process.nextTick(() => res.uncork());
       // Then slowly, until the cut closes the connection.
       const more = setInterval(() => {
@@ -82,5 +84,31 @@ describe('a cut reads the rest of its socket read', () => {
     assert.ok(charged >= billed, `charged ${charged} n$ for a bill of ${billed} n$`);
     const s = await budgetStatus(sc, 'burst');
     assert.ok(s.spentUsd <= capUsd, `spent ${s.spentUsd} > cap ${capUsd}`);
+  });
+
+  test('a burst read past the hold (a loop that stalled longer than its margin planned) is booked as billed, and the row says it went past the cap', async () => {
+    // $0.0009 pays for 58 output tokens; the provider writes 150 before spendcap reads any: what a
+    // stall of 150 ms at 1 token/ms leaves in the socket. Nothing can stop what is already written,
+    // but the ledger must not hide it: the charge was the hold (58 tokens' worth) before.
+    const capUsd = 0.0009;
+    batch = 150;
+    const token = await addKey(sc.dataDir, 'stalled', capUsd);
+    const client = new Anthropic({ apiKey: token, baseURL: sc.url, maxRetries: 0 });
+    await client.messages
+      .stream({ model: 'claude-sonnet-4-5', max_tokens: 1000, messages: [{ role: 'user', content: 'hi' }] })
+      .finalMessage()
+      .catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 100));
+    batch = BATCH;
+
+    const row = (await ledgerRows<Row & { detail: string | null }>(sc)).find((r) => r.keyName === 'stalled')!;
+    assert.equal(row.outcome, 'cut');
+    const billed = INPUT_TOKENS * SONNET_INPUT + written * SONNET_OUTPUT;
+    const charged = Math.round(row.costUsd * 1e9);
+    assert.ok(billed > capUsd * 1e9, 'the burst is billed past the cap: the case under test');
+    assert.ok(charged >= billed, `charged ${charged} n$ for a bill of ${billed} n$`);
+    assert.match(row.detail ?? '', /past the cap/);
+    const s = await budgetStatus(sc, 'stalled');
+    assert.ok(s.spentUsd * 1e9 >= billed - 1, `the budget shows ${s.spentUsd} spent, the provider billed ${billed / 1e9}`);
   });
 });

@@ -293,7 +293,11 @@ class StreamRelay {
     this.#ended = true;
     this.#cutAfterRead = null;
     x.abort.abort();
-    finish(x, 'cut', null, x.estimatedCharge(afterRead), `${refusal.code}: ${refusal.account.label}`);
+    const charge = x.estimatedCharge(afterRead);
+    const detail = `${refusal.code}: ${refusal.account.label}`;
+    // Past the hold: what the stream showed beyond it is booked as it was billed, and the row says so.
+    if (charge > x.life.amountNanos) finishPastHold(x, 'cut', null, charge, detail);
+    else finish(x, 'cut', null, charge, detail);
     x.endAfterSettle(this.#m.cutTail(describeRefusal(refusal, 'cut')));
   }
 
