@@ -8,7 +8,7 @@ import { sendError } from './context.js';
 import type { ProxyContext, Route } from './context.js';
 import { responseHeadersForClient } from './headers.js';
 import { HoldLife } from './hold-life.js';
-import { finish } from './settle.js';
+import { finish, finishFromEstimate } from './settle.js';
 import { CallAbort } from './upstream-call.js';
 
 /**
@@ -72,7 +72,7 @@ export class Exchange {
   /** Before the response started: stop the provider, charge what it may have produced, answer with the refusal. */
   refuseBeforeResponse(code: ErrorCode, notice: string, detail: string): void {
     this.abort.abort();
-    finish(this, 'cut', null, this.estimatedCharge(), detail);
+    finishFromEstimate(this, 'cut', detail);
     sendError(this.res, this.route.adapter, code, notice);
   }
 

@@ -149,12 +149,12 @@ export class HoldLife {
     // at load 8: cut at up to 216 tokens on holds of 143, charged at their holds, billed 1.28 of the
     // cap). Then the hold bounds nothing, and the charge is what was read plus what is in flight.
     // Hidden output on the clock is an estimate (elapsed × a speed bound): it stays within the hold.
-    if (!m.needsClock && this.readCost(m) > this.hold.amountNanos) return estimate;
+    if (!m.needsClock && this.#readCost(m) > this.hold.amountNanos) return estimate;
     return Math.min(this.hold.amountNanos, estimate);
   }
 
   /** What the output the stream showed so far costs, without any margin. */
-  readCost(m: StreamMeter): Nanos {
+  #readCost(m: StreamMeter): Nanos {
     return streamCostNanos(this.model, m.usage, m.inputKnown, safeTokens(m.outputTokensForHold()));
   }
 

@@ -6,7 +6,7 @@ import { ByteQueue } from './byte-queue.js';
 import { sendError } from './context.js';
 import { estimateNanos } from './cost.js';
 import type { Exchange } from './exchange.js';
-import { finish, finishPastHold, settleFromUsage } from './settle.js';
+import { finish, finishFromEstimate, finishPastHold, settleFromUsage } from './settle.js';
 import { SseParser } from './sse.js';
 import type { SseEvent } from './sse-types.js';
 import type { UpstreamBody, UpstreamResponse } from './upstream-call.js';
@@ -180,7 +180,7 @@ class StreamRelay {
       });
       up.body.on('error', (err: Error) => {
         if (!x.settled) {
-          finish(x, 'error', null, x.estimatedCharge(), `upstream stream failed: ${err.message}`);
+          finishFromEstimate(x, 'error', `upstream stream failed: ${err.message}`);
           // Transparent: the client sees the provider's connection drop as a drop.
           res.destroy();
         }
@@ -293,11 +293,7 @@ class StreamRelay {
     this.#ended = true;
     this.#cutAfterRead = null;
     x.abort.abort();
-    const charge = x.estimatedCharge(afterRead);
-    const detail = `${refusal.code}: ${refusal.account.label}`;
-    // Past the hold: what the stream showed beyond it is booked as it was billed, and the row says so.
-    if (charge > x.life.amountNanos) finishPastHold(x, 'cut', null, charge, detail);
-    else finish(x, 'cut', null, charge, detail);
+    finishFromEstimate(x, 'cut', `${refusal.code}: ${refusal.account.label}`, afterRead);
     x.endAfterSettle(this.#m.cutTail(describeRefusal(refusal, 'cut')));
   }
 
@@ -308,7 +304,7 @@ class StreamRelay {
     this.#ended = true;
     x.abort.abort();
     const notice = `spendcap: the provider sent an event larger than ${x.ctx.options.maxEventBytes} bytes; the stream was ended there`;
-    finish(x, 'error', null, x.estimatedCharge(), notice);
+    finishFromEstimate(x, 'error', notice);
     x.endAfterSettle(this.#m.cutTail(notice));
   }
 
@@ -318,7 +314,7 @@ class StreamRelay {
     const res = x.res;
     if (!x.settled) {
       if (m.hasFinalUsage) settleFromUsage(x, m.complete ? 'ok' : 'error', m.usage, m.providerCostNanos ?? null, m.complete ? null : 'stream ended without its final event');
-      else finish(x, 'error', null, x.estimatedCharge(), 'stream ended before the provider reported usage');
+      else finishFromEstimate(x, 'error', 'stream ended before the provider reported usage');
     }
     if (!res.writableEnded && !res.destroyed) {
       // A last event without its blank line is passed on as it came (a rewritten stream drops it: it was never whole).

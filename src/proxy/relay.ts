@@ -5,7 +5,7 @@ import type { ProxyContext, Route } from './context.js';
 import { dispatch } from './dispatch.js';
 import { Exchange } from './exchange.js';
 import { meter } from './meter.js';
-import { finish } from './settle.js';
+import { finishFromEstimate } from './settle.js';
 
 // The proxy's public face: the server and tests import from here.
 export { authenticate } from './auth.js';
@@ -38,7 +38,7 @@ function watch(x: Exchange): void {
   x.res.on('close', () => {
     if (x.settled) return;
     x.abort.abort();
-    finish(x, 'error', null, x.estimatedCharge(), 'client closed the connection');
+    finishFromEstimate(x, 'error', 'client closed the connection');
   });
   x.life.hold.onKill = (account) => x.onKill(account);
   x.syncClock();

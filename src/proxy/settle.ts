@@ -75,6 +75,15 @@ export function settleFromUsage(x: Exchange, outcome: Outcome, usage: Usage, rep
 }
 
 /**
+ * Settles from spendcap's own estimate, without the provider's usage (a cut, a drop, a client gone):
+ * what the stream showed plus what may be in flight (HoldLife.estimatedCharge), booked past the
+ * hold when the stream showed more than its hold.
+ */
+export function finishFromEstimate(x: Exchange, outcome: Outcome, detail: string, afterRead = false): void {
+  finishPastHold(x, outcome, null, x.estimatedCharge(afterRead), detail);
+}
+
+/**
  * A charge past the hold (a whole reply the hold did not cover): the hold grows to it when the
  * budgets have room; when they do not, it is still booked (the provider bills it), the budget is
  * marked exhausted and the row says by how much it went past.
